@@ -1,0 +1,39 @@
+# Everything a fresh Debian machine needs to run the tests, then the tests.
+#   make test   install system packages + the venv with test extras, run the whole suite
+#   make bench  the performance suite (bench/), prints a table and writes bench/results.json
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+APT_PACKAGES := chromium fonts-dejavu-core openssh-server openssh-sftp-server
+PYTEST_ARGS ?=
+
+.PHONY: test bench deps system-deps venv clean
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: deps
+	$(PY) -m bench.run
+
+deps: system-deps venv
+
+# apt-get only when something is missing, so a warm machine skips the slow update.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache

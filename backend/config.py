@@ -1,0 +1,319 @@
+"""config.toml -> typed, validated settings.
+
+Why hand-written validation instead of trusting TOML types: an artist edits this file by hand,
+and a typo must stop the app at start with a message that names the file, the key, the bad
+value and what is allowed, instead of failing an hour later on a GPU box.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from backend.cosmos.params import CONTROLS, GPU_COUNTS, PRESETS
+
+HOST_KINDS = ("local", "ssh")
+OFFLOAD_FLAGS = (
+    "offload_diffusion_transformer",
+    "offload_text_encoder_model",
+    "offload_guardrail_models",
+    "offload_prompt_upsampler",
+)
+#: Cosmos-Transfer1's own default negative prompt (transfer.py); never send an empty one.
+DEFAULT_NEGATIVE_PROMPT = (
+    "The video captures a series of frames showing ugly scenes, static with no motion, motion "
+    "blur, over-saturation, shaky footage, low resolution, grainy texture, pixelated images, "
+    "poorly lit areas, underexposed and overexposed scenes, poor color balance, washed out "
+    "colors, choppy sequences, jerky movements, low frame rate, artifacting, color banding, "
+    "unnatural transitions, outdated special effects, fake elements, unconvincing visuals, "
+    "poorly edited content, jump cuts, visual noise, and flickering. Overall, the video is of "
+    "poor quality."
+)
+#: The file shipped next to launch.py.
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message is meant for the person who edits the file."""
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """One GPU box (or the simulator box) and how to drive Docker on it."""
+
+    name: str
+    kind: str
+    docker: tuple[str, ...]
+    remote_root: str
+    cosmos_checkout: str
+    image: str
+    gpus: tuple[int, ...]
+    max_concurrent: int
+    simulated: bool = False
+    same_paths_in_container: bool = False
+    container_root: str = "/cosmos"
+    container_checkout: str = "/workspace/cosmos-transfer1"
+    checkpoint_dir: str = "checkpoints"
+    hf_home: str | None = None
+    docker_gpus: bool = True
+    ipc_host: bool = True
+    network: str | None = None
+    offload: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    pass_env: tuple[str, ...] = ("HF_TOKEN",)
+    hostname: str | None = None
+    user: str | None = None
+    port: int | None = None
+    identity_file: str | None = None
+    trust_on_first_use: bool = False
+
+    def container_path(self, host_path: str) -> str:
+        """Map a path under remote_root to where the container sees it."""
+        if self.same_paths_in_container:
+            return host_path
+        rel = Path(host_path).relative_to(self.remote_root)
+        return str(Path(self.container_root) / rel)
+
+    @property
+    def checkout_in_container(self) -> str:
+        return self.cosmos_checkout if self.same_paths_in_container else self.container_checkout
+
+
+@dataclass(frozen=True)
+class GenerationDefaults:
+    host: str
+    negative_prompt: str
+    sigma_max: float
+    guidance: float
+    num_steps: int
+    seed: int
+    blur_strength: str
+    canny_threshold: str
+    num_gpus: int
+    upscale_weight: float
+    weights: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    data_dir: Path
+    ui_host: str
+    ui_port: int
+    max_upload_mb: int
+    generation: GenerationDefaults
+    poll_interval: float
+    kill_grace: int
+    hosts: Mapping[str, HostConfig]
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "cosmos.db"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Local copies of each run's log and outputs."""
+        return self.data_dir / "runs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+
+class _Reader:
+    """Reads typed values out of a TOML table and words errors the same way every time."""
+
+    def __init__(self, path: Path, table: Mapping[str, Any], prefix: str = "") -> None:
+        self.path = path
+        self.table = table
+        self.prefix = prefix
+
+    def fail(self, key: str, value: Any, allowed: str) -> ConfigError:
+        return ConfigError(
+            f"{self.path}: {self.prefix}{key} = {value!r} is not valid; allowed: {allowed}"
+        )
+
+    def sub(self, key: str) -> "_Reader":
+        value = self.table.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, value, "a table")
+        return _Reader(self.path, value, f"{self.prefix}{key}.")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any, allowed: str,
+            check: Callable[[Any], bool] = lambda v: True) -> Any:
+        value = self.table.get(key, default)
+        if value is None and default is None:
+            return None
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and kind is not bool:
+            raise self.fail(key, value, allowed)
+        if not isinstance(value, kind) or not check(value):
+            raise self.fail(key, value, allowed)
+        return value
+
+    def unknown_keys(self, known: set[str]) -> None:
+        extra = sorted(set(self.table) - known)
+        if extra:
+            raise ConfigError(
+                f"{self.path}: unknown key {self.prefix}{extra[0]}; allowed keys here: "
+                + ", ".join(sorted(known))
+            )
+
+
+def _expand(text: str, base: Path, **values: str) -> str:
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    text = str(Path(text).expanduser())
+    return text
+
+
+def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
+    r.unknown_keys(set(HostConfig.__dataclass_fields__) - {"name"})
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise r.fail("", name, "host names made of letters, digits, '-' and '_'")
+    kind = r.get("kind", str, None, "one of " + ", ".join(HOST_KINDS), lambda v: v in HOST_KINDS)
+    if kind is None:
+        raise r.fail("kind", None, "one of " + ", ".join(HOST_KINDS))
+    docker_text = r.get("docker", str, "docker", "a command such as \"docker\", \"sudo docker\","
+                        " \"podman\" or \"cosmos-sim\"", lambda v: bool(v.strip()))
+    remote_root_raw = r.get("remote_root", str, None, "an absolute path (or {data_dir}/...)",
+                            lambda v: bool(v.strip()))
+    if remote_root_raw is None:
+        raise r.fail("remote_root", None, "an absolute path (or {data_dir}/...)")
+    remote_root = _expand(remote_root_raw, path.parent, data_dir=str(data_dir))
+    if not Path(remote_root).is_absolute():
+        raise r.fail("remote_root", remote_root_raw, "an absolute path (or {data_dir}/...)")
+    sub = {"data_dir": str(data_dir), "remote_root": remote_root}
+    checkout = _expand(r.get("cosmos_checkout", str, "{remote_root}/cosmos-transfer1",
+                             "a path to the Cosmos-Transfer1 checkout"), path.parent, **sub)
+    gpus = r.get("gpus", list, [0], "a list of GPU ids such as [0, 1, 2, 3]",
+                 lambda v: all(isinstance(g, int) and not isinstance(g, bool) and g >= 0
+                               for g in v) and len(set(v)) == len(v))
+    env = r.get("env", dict, {}, "a table of NAME = \"value\" strings",
+                lambda v: all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()))
+    offload = r.get("offload", list, [], "a list drawn from " + ", ".join(OFFLOAD_FLAGS),
+                    lambda v: all(f in OFFLOAD_FLAGS for f in v))
+    hf_home = r.get("hf_home", str, None, "a path on the host")
+    if kind == "ssh" and not r.table.get("hostname"):
+        raise r.fail("hostname", None, "the SSH host name or ~/.ssh/config alias (required for"
+                     " kind = \"ssh\")")
+    return HostConfig(
+        name=name,
+        kind=kind,
+        docker=tuple(shlex.split(_expand(docker_text, path.parent, **sub))),
+        remote_root=remote_root,
+        cosmos_checkout=checkout,
+        image=r.get("image", str, "cosmos-transfer1:latest", "a Docker image name",
+                    lambda v: bool(v.strip())),
+        gpus=tuple(gpus),
+        max_concurrent=r.get("max_concurrent", int, max(1, len(gpus)), "a whole number >= 1",
+                             lambda v: v >= 1),
+        simulated=r.get("simulated", bool, False, "true or false"),
+        same_paths_in_container=r.get("same_paths_in_container", bool, False, "true or false"),
+        container_root=r.get("container_root", str, "/cosmos", "an absolute container path",
+                             lambda v: v.startswith("/")),
+        container_checkout=r.get("container_checkout", str, "/workspace/cosmos-transfer1",
+                                 "an absolute container path", lambda v: v.startswith("/")),
+        checkpoint_dir=r.get("checkpoint_dir", str, "checkpoints",
+                             "a path relative to the checkout or absolute in the container"),
+        hf_home=_expand(hf_home, path.parent, **sub) if hf_home else None,
+        docker_gpus=r.get("docker_gpus", bool, True, "true or false"),
+        ipc_host=r.get("ipc_host", bool, True, "true or false"),
+        network=r.get("network", str, None, "a docker network name such as \"none\""),
+        offload=tuple(offload),
+        env=dict(env),
+        pass_env=tuple(r.get("pass_env", list, ["HF_TOKEN"], "a list of variable names",
+                             lambda v: all(isinstance(x, str) and x.isidentifier() for x in v))),
+        hostname=r.get("hostname", str, None, "a host name or ~/.ssh/config alias"),
+        user=r.get("user", str, None, "a user name"),
+        port=r.get("port", int, None, "a port number 1-65535", lambda v: 0 < v < 65536),
+        identity_file=r.get("identity_file", str, None, "a path to a private key"),
+        trust_on_first_use=r.get("trust_on_first_use", bool, False, "true or false"),
+    )
+
+
+def load_config(path: str | Path | None = None, *, data_dir: str | Path | None = None) -> Settings:
+    """Read and validate a config file; `data_dir` (e.g. from --data-dir) overrides the file."""
+    path = Path(path or DEFAULT_CONFIG_PATH).expanduser().resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    root = _Reader(path, raw)
+    root.unknown_keys({"data_dir", "ui", "generation", "scheduler", "hosts"})
+
+    data_text = str(data_dir) if data_dir is not None else root.get(
+        "data_dir", str, "data", "a folder path", lambda v: bool(v.strip()))
+    resolved_data = Path(data_text).expanduser()
+    if not resolved_data.is_absolute():
+        base = Path.cwd() if data_dir is not None else path.parent
+        resolved_data = (base / resolved_data).resolve()
+
+    ui = root.sub("ui")
+    ui.unknown_keys({"host", "port", "max_upload_mb"})
+    gen = root.sub("generation")
+    gen.unknown_keys(set(GenerationDefaults.__dataclass_fields__))
+    sched = root.sub("scheduler")
+    sched.unknown_keys({"poll_interval", "kill_grace"})
+
+    hosts_r = root.sub("hosts")
+    hosts: dict[str, HostConfig] = {}
+    for name in hosts_r.table:
+        hosts[name] = _read_host(path, name, hosts_r.sub(name), resolved_data)
+    if not hosts:
+        raise ConfigError(f"{path}: no [hosts.<name>] table; define at least one host "
+                          "(the shipped config.toml has the simulator box [hosts.sim])")
+
+    weights = gen.get("weights", dict, {"edge": 1.0}, "a table of control = weight with "
+                      "controls from " + ", ".join(CONTROLS) + " and weights between 0 and 1",
+                      lambda v: all(k in CONTROLS and isinstance(w, (int, float))
+                                    and not isinstance(w, bool) and 0 <= w <= 1
+                                    for k, w in v.items()))
+    default_host = gen.get("host", str, next(iter(hosts)), "one of the hosts: "
+                           + ", ".join(hosts), lambda v: v in hosts)
+    generation = GenerationDefaults(
+        host=default_host,
+        negative_prompt=gen.get("negative_prompt", str, DEFAULT_NEGATIVE_PROMPT, "a non-empty text (Cosmos crashes"
+                                " on an empty negative prompt)", lambda v: bool(v.strip())),
+        sigma_max=gen.get("sigma_max", float, 70.0, "a number from 0 to 80",
+                          lambda v: 0 <= v <= 80),
+        guidance=gen.get("guidance", float, 5.0, "a number from 0 to 20", lambda v: 0 <= v <= 20),
+        num_steps=gen.get("num_steps", int, 35, "a whole number from 1 to 200",
+                          lambda v: 1 <= v <= 200),
+        seed=gen.get("seed", int, 1, "a whole number from 0 to 4294967295",
+                     lambda v: 0 <= v < 2**32),
+        blur_strength=gen.get("blur_strength", str, "medium", "one of " + ", ".join(PRESETS),
+                              lambda v: v in PRESETS),
+        canny_threshold=gen.get("canny_threshold", str, "medium", "one of " + ", ".join(PRESETS),
+                                lambda v: v in PRESETS),
+        num_gpus=gen.get("num_gpus", int, 1, "one of 1, 2, 4, 8", lambda v: v in GPU_COUNTS),
+        upscale_weight=gen.get("upscale_weight", float, 0.5, "a number from 0 to 1",
+                               lambda v: 0 <= v <= 1),
+        weights={c: float(weights.get(c, 0.0)) for c in CONTROLS},
+    )
+    return Settings(
+        config_path=path,
+        data_dir=resolved_data,
+        ui_host=ui.get("host", str, "127.0.0.1", "an IP address or host name",
+                       lambda v: bool(v.strip())),
+        ui_port=ui.get("port", int, 7860, "a port number 1-65535", lambda v: 0 < v < 65536),
+        max_upload_mb=ui.get("max_upload_mb", int, 500, "a whole number of MB >= 1",
+                             lambda v: v >= 1),
+        generation=generation,
+        poll_interval=sched.get("poll_interval", float, 0.2, "a number of seconds from 0.05 to 10",
+                                lambda v: 0.05 <= v <= 10),
+        kill_grace=sched.get("kill_grace", int, 10, "a whole number of seconds from 0 to 3600",
+                             lambda v: 0 <= v <= 3600),
+        hosts=hosts,
+    )

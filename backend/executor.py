@@ -1,0 +1,338 @@
+"""One run's life on one box: stage -> launch -> follow -> collect (DESIGN §3).
+
+The executor never holds state the store does not have: every step writes its result (status,
+command, container id, log offset) before the next begins, so a restarted app can pick a run up
+wherever it was (`resume`). It runs in a scheduler thread, never inside a UI request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from backend import media, store as st
+from backend.config import HostConfig, Settings
+from backend.cosmos import command as cmd
+from backend.cosmos.outcome import classify_outcome
+from backend.cosmos.params import GenerationParams
+from backend.cosmos.progress import ProgressTracker
+from backend.cosmos.spec import build_spec, spec_json
+from backend.events import EventBus
+from backend.remote.docker import LABEL_APP, LABEL_RUN, DockerClient
+from backend.remote.shell import RemoteError, Shell
+
+log = logging.getLogger(__name__)
+
+_LINE_SPLIT = re.compile(rb"\r\n|\r|\n")
+VIDEO_NAME = "output"
+#: How often the container's state is asked for while its log is followed.
+INSPECT_EVERY = 1.0
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class HostRuntime:
+    """A box as the executor sees it: its settings, its shell and its docker."""
+
+    host: HostConfig
+    shell: Shell
+    checkout_ready: bool = False
+
+    @property
+    def docker(self) -> DockerClient:
+        return DockerClient(self.shell, self.host.docker)
+
+    def run_dir(self, run_id: str) -> str:
+        return str(PurePosixPath(self.host.remote_root) / "runs" / run_id)
+
+    def cache_dir(self) -> str:
+        return str(PurePosixPath(self.host.remote_root) / "cache")
+
+    def ensure_sim_checkout(self) -> None:
+        """Install the simulator's stand-in Cosmos checkout on a simulated box (once)."""
+        if self.checkout_ready or not self.host.simulated:
+            return
+        from backend.simulator.checkout import checkout_files
+
+        for rel, data in checkout_files().items():
+            target = str(PurePosixPath(self.host.cosmos_checkout) / rel)
+            self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
+        self.checkout_ready = True
+
+
+def container_name(run_id: str) -> str:
+    return f"cosmos-{run_id}"
+
+
+class RunExecutor:
+    def __init__(self, settings: Settings, store: st.Store, runtime: HostRuntime, bus: EventBus,
+                 instance_id: str) -> None:
+        self.settings = settings
+        self.store = store
+        self.rt = runtime
+        self.bus = bus
+        self.instance_id = instance_id
+
+    # -- public entry points ------------------------------------------------------------------
+    def execute(self, run_id: str) -> None:
+        """Take a claimed (staging) run all the way to a terminal state."""
+        try:
+            run = self.store.get_run(run_id)
+            if run.status == st.STAGING:
+                if not self._stage_and_launch(run):
+                    return
+                run = self.store.get_run(run_id)
+            if run.status == st.RUNNING:
+                self._follow(run)
+                run = self.store.get_run(run_id)
+            if run.status == st.COLLECTING:
+                self._collect(run)
+        except Exception as exc:  # a run must never be left half-way without a cause
+            log.exception("run %s failed in the executor", run_id)
+            self._fail_unexpected(run_id, exc)
+
+    def resume(self, run_id: str) -> None:
+        """Reattach after a restart: follow a live container, collect a finished one."""
+        run = self.store.get_run(run_id)
+        if run is None or run.is_terminal:
+            return
+        if run.status == st.STAGING:
+            state = self.rt.docker.inspect(container_name(run_id))
+            if state is not None:  # launched just before the crash: adopt it
+                self.store.transition(run_id, st.RUNNING, expect=(st.STAGING,),
+                                      note="reattached after restart", container_id=state.id)
+        log.info("resuming run %s (%s)", run_id, run.status)
+        self.execute(run_id)
+
+    # -- staging ------------------------------------------------------------------------------
+    def _stage_input(self, local: Path, run_dir: str, link_name: str) -> str:
+        """Upload `local` once into the box's content cache and link it into the run folder."""
+        shell = self.rt.shell
+        digest = sha256_file(local)
+        suffix = local.suffix.lower() or ".bin"
+        cached = f"{self.rt.cache_dir()}/{digest}{suffix}"
+        if not shell.exists(cached):
+            part = f"{cached}.part-{os.getpid()}"
+            shell.run(["mkdir", "-p", self.rt.cache_dir()]).check("creating the input cache")
+            shell.put_file(local, part)
+            remote_hash = shell.run(["sha256sum", part]).check("verifying an upload").out.split()
+            if not remote_hash or remote_hash[0] != digest:
+                shell.run(["rm", "-f", part])
+                raise RemoteError(f"upload of {local.name} arrived corrupted (sha256 mismatch)")
+            shell.run(["mv", "-f", part, cached]).check("storing an upload in the cache")
+            self.bus.publish("transfer", "", file=local.name, sent=local.stat().st_size)
+        link = f"{run_dir}/inputs/{link_name}"
+        shell.run(["ln", "-sfn", f"../../../cache/{digest}{suffix}", link]).check(
+            "linking an input into the run folder")
+        return link
+
+    def _stage_and_launch(self, run: st.Run) -> bool:
+        host = self.rt.host
+        params = GenerationParams.from_dict(run.params_dict())
+        run_dir = self.rt.run_dir(run.id)
+        shell = self.rt.shell
+        self.rt.ensure_sim_checkout()
+        shell.run(["mkdir", "-p", f"{run_dir}/inputs", f"{run_dir}/outputs"]).check(
+            "creating the run folder")
+
+        input_path = None
+        fps = params.fps
+        if params.input_video:
+            local = Path(params.input_video)
+            input_path = self._stage_input(local, run_dir, "input" + local.suffix.lower())
+            if fps is None:
+                fps = max(1, round(media.probe_video(local).fps))
+        control_paths = {}
+        for control, video in params.control_videos.items():
+            if video and control in params.active_controls():
+                local = Path(video)
+                control_paths[control] = host.container_path(
+                    self._stage_input(local, run_dir, f"{control}{local.suffix.lower()}"))
+        spec = build_spec(params, input_video_path=host.container_path(input_path)
+                          if input_path else None, control_paths=control_paths, fps=fps or 24)
+        spec_text = spec_json(spec)
+        crun = host.container_path(run_dir)
+        used_ports = {r.master_port for r in self.store.runs_in(st.ACTIVE, host=host.name)
+                      if r.master_port and r.id != run.id}
+        port = run.master_port or cmd.pick_master_port(run.id, used_ports)
+        gpus = run.gpu_list()
+        transfer = cmd.build_transfer_argv(
+            num_gpus=params.num_gpus, master_port=port, checkpoint_dir=host.checkpoint_dir,
+            video_save_folder=f"{crun}/outputs", video_save_name=VIDEO_NAME,
+            controlnet_specs=f"{crun}/spec.json", offload_flags=host.offload)
+        script = cmd.build_job_script(run_id=run.id, container_checkout=host.checkout_in_container,
+                                      container_log_path=f"{crun}/run.log",
+                                      transfer_argv=transfer)
+        shell.write_file(f"{run_dir}/spec.json", spec_text.encode())
+        shell.write_file(f"{run_dir}/job.sh", script.encode(), 0o755)
+
+        mounts = [(host.remote_root, host.container_path(host.remote_root), False),
+                  (host.cosmos_checkout, host.checkout_in_container, True)]
+        env = dict(host.env)
+        if host.hf_home:
+            hf_in = host.hf_home if host.same_paths_in_container else "/cosmos-hf"
+            mounts.append((host.hf_home, hf_in, False))
+            env["HF_HOME"] = hf_in
+        docker_argv = cmd.build_docker_run_argv(
+            docker=host.docker, name=container_name(run.id),
+            labels={LABEL_RUN: run.id, LABEL_APP: self.instance_id}, mounts=mounts,
+            workdir=host.checkout_in_container, env=env, pass_env=host.pass_env,
+            gpu_ids=gpus if host.docker_gpus else None, ipc_host=host.ipc_host,
+            network=host.network, image=host.image, command=["bash", f"{crun}/job.sh"])
+        self.store.update_run(run.id, spec=spec_text, job_script=script,
+                              command=cmd.shell_join(docker_argv),
+                              container_name=container_name(run.id), master_port=port)
+
+        if self.store.get_run(run.id).cancel_requested:
+            self.store.transition(run.id, st.CANCELLED, expect=(st.STAGING,),
+                                  note="killed before launch",
+                                  failure_cause="Cancelled before the container started.")
+            self.bus.publish("status", run.id, status=st.CANCELLED)
+            return False
+        container_id = self.rt.docker.run_detached(docker_argv)
+        self.store.transition(run.id, st.RUNNING, expect=(st.STAGING,), container_id=container_id)
+        self.bus.publish("status", run.id, status=st.RUNNING)
+        log.info("run %s started container %s on %s", run.id, container_id[:12], host.name)
+        return True
+
+    # -- following ----------------------------------------------------------------------------
+    def _log_path(self, run_id: str) -> str:
+        return f"{self.rt.run_dir(run_id)}/run.log"
+
+    def _read_new_lines(self, run: st.Run, tracker: ProgressTracker, final: bool) -> int:
+        """Store the complete lines written since the stored offset; return how many."""
+        data = self.rt.shell.read_from(self._log_path(run.id), run.log_offset, 4 << 20)
+        if not data:
+            return 0
+        if not final:
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+            if cut < 0:
+                return 0
+            # A '\r' at the very end may be the first half of '\r\n': wait for the next byte.
+            if data[cut:cut + 1] == b"\r" and cut == len(data) - 1:
+                cut -= 1
+                if cut < 0:
+                    return 0
+            data = data[:cut + 1]
+        lines: list[tuple[int, str]] = []
+        pos = 0
+        for match in _LINE_SPLIT.finditer(data):
+            lines.append((run.log_offset + pos, data[pos:match.start()].decode("utf-8", "replace")))
+            pos = match.end()
+        if pos < len(data):  # final partial line
+            lines.append((run.log_offset + pos, data[pos:].decode("utf-8", "replace")))
+            pos = len(data)
+        lines = [(off, text) for off, text in lines if text.strip()]
+        for _, text in lines:
+            tracker.feed(text)
+        new_offset = run.log_offset + pos
+        self.store.append_log(run.id, lines, new_offset, progress=tracker.progress.to_dict())
+        run.log_offset = new_offset
+        if lines:
+            self.bus.publish("log", run.id, count=len(lines))
+        return len(lines)
+
+    def _follow(self, run: st.Run) -> None:
+        tracker = ProgressTracker()
+        for text in self.store.log_text(run.id):  # rebuild progress after a restart
+            tracker.feed(text)
+        docker = self.rt.docker
+        name = container_name(run.id)
+        acted_on_cancel = False
+        next_inspect = 0.0
+        while True:
+            self._read_new_lines(run, tracker, final=False)
+            fresh = self.store.get_run(run.id)
+            if fresh.cancel_requested and not acted_on_cancel:
+                acted_on_cancel = True
+                if fresh.cancel_requested == "force":
+                    docker.kill(name)
+                else:
+                    docker.stop(name, self.settings.kill_grace)
+                next_inspect = 0.0
+            now = time.monotonic()
+            if now >= next_inspect:
+                next_inspect = now + INSPECT_EVERY
+                state = docker.inspect(name)
+                if state is None or not state.running:
+                    self._read_new_lines(run, tracker, final=True)
+                    exit_code = state.exit_code if state is not None else None
+                    note = "container exited" if state else "container vanished"
+                    self.store.transition(run.id, st.COLLECTING, expect=(st.RUNNING,),
+                                          note=note, exit_code=exit_code)
+                    self.bus.publish("status", run.id, status=st.COLLECTING)
+                    return
+            time.sleep(self.settings.poll_interval)
+
+    # -- collecting ---------------------------------------------------------------------------
+    def _fetch(self, remote: str, local: Path) -> bool:
+        """Download if present: land as .part, check the size, then rename."""
+        shell = self.rt.shell
+        if not shell.exists(remote):
+            return False
+        part = local.with_name(local.name + ".part")
+        shell.get_file(remote, part)
+        size = shell.run(["stat", "-L", "-c", "%s", remote])
+        if size.ok and int(size.out.strip()) != part.stat().st_size:
+            part.unlink(missing_ok=True)
+            raise RemoteError(f"download of {remote} is incomplete")
+        part.replace(local)
+        return True
+
+    def _collect(self, run: st.Run) -> None:
+        run_dir = self.rt.run_dir(run.id)
+        local_dir = self.settings.runs_dir / run.id
+        local_dir.mkdir(parents=True, exist_ok=True)
+        # Whatever happened, the full log and any output come home before the run ends.
+        self._fetch(f"{run_dir}/run.log", local_dir / "run.log")
+        video = local_dir / f"{VIDEO_NAME}.mp4"
+        have_video = self._fetch(f"{run_dir}/outputs/{VIDEO_NAME}.mp4", video)
+        self._fetch(f"{run_dir}/outputs/{VIDEO_NAME}.txt", local_dir / f"{VIDEO_NAME}.txt")
+        fields: dict = {}
+        if have_video:
+            try:
+                info = media.probe_video(video)
+                fields["output_info"] = json.dumps(dict(info.to_dict(),
+                                                        bytes=video.stat().st_size))
+                fields["output_path"] = str(video)
+                fields["thumbnail_path"] = str(media.make_thumbnail(video, local_dir / "thumb.jpg"))
+            except media.MediaError as exc:
+                log.warning("run %s output is not a readable video: %s", run.id, exc)
+                have_video = False
+        fresh = self.store.get_run(run.id)
+        outcome = classify_outcome(exit_code=fresh.exit_code, log_lines=self.store.log_text(run.id),
+                                   output_exists=have_video,
+                                   killed_by_user=bool(fresh.cancel_requested))
+        fields.update(failure_cause=None if outcome.status == st.COMPLETED else outcome.cause,
+                      failure_evidence=outcome.evidence)
+        self.store.transition(run.id, outcome.status, expect=(st.COLLECTING,), note=outcome.cause,
+                              **fields)
+        self.bus.publish("status", run.id, status=outcome.status)
+        log.info("run %s ended %s: %s", run.id, outcome.status, outcome.cause)
+        self.rt.docker.remove(container_name(run.id))
+
+    def _fail_unexpected(self, run_id: str, exc: Exception) -> None:
+        run = self.store.get_run(run_id)
+        if run is None or run.is_terminal:
+            return
+        cause = str(exc) if isinstance(exc, (RemoteError, media.MediaError)) else \
+            f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            self.store.transition(run_id, st.FAILED, expect=(run.status,), note=cause,
+                                  failure_cause=cause)
+            self.bus.publish("status", run_id, status=st.FAILED)
+        except st.StaleTransition:
+            log.warning("run %s moved while failing it: %s", run_id, cause)

@@ -1,0 +1,54 @@
+"""Collision-free, time-sortable identifiers that are safe in paths and container names.
+
+A ULID-style id: 48 bits of milliseconds then 80 random bits, in lowercase Crockford base32
+(26 characters of [0-9a-z] without i, l, o, u). Lowercase because Docker container names and
+some filesystems are happier with it; time-first so `ORDER BY id` is creation order. Within one
+process ids are strictly increasing even inside one millisecond.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_ID_RE = re.compile(r"^[0-9abcdefghjkmnpqrstvwxyz]{26}$")
+_lock = threading.Lock()
+_last = (0, 0)
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_id() -> str:
+    """A fresh id; monotonic within the process."""
+    global _last
+    with _lock:
+        ms = int(time.time() * 1000)
+        last_ms, last_rand = _last
+        if ms <= last_ms:
+            ms, rand = last_ms, last_rand + 1
+        else:
+            rand = secrets.randbits(80)
+        _last = (ms, rand)
+    return _encode(ms, 10) + _encode(rand & ((1 << 80) - 1), 16)
+
+
+def is_valid_id(text: str) -> bool:
+    """True for strings new_id could have made (used before an id reaches a path or command)."""
+    return bool(_ID_RE.match(text or ""))
+
+
+def id_time(identifier: str) -> float:
+    """Creation time (epoch seconds) encoded in an id."""
+    ms = 0
+    for ch in identifier[:10]:
+        ms = (ms << 5) | _ALPHABET.index(ch)
+    return ms / 1000.0

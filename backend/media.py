@@ -1,0 +1,114 @@
+"""Video facts and images: probe, validate, thumbnail (ffmpeg from imageio-ffmpeg).
+
+imageio-ffmpeg ships a static ffmpeg but no ffprobe, so probing parses `ffmpeg -i` and counts
+frames by stream-copying packets to the null muxer (no decode: fast even for long clips).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_STREAM_RE = re.compile(r"Stream #\d+:\d+.*?: Video: (?P<codec>\w+).*?(?P<w>\d{2,5})x(?P<h>\d{2,5})")
+_FPS_RE = re.compile(r"(?P<fps>\d+(?:\.\d+)?) fps")
+_TBR_RE = re.compile(r"(?P<fps>\d+(?:\.\d+)?) tbr")
+_DURATION_RE = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+_FRAME_RE = re.compile(r"frame=\s*(\d+)")
+
+
+class MediaError(ValueError):
+    """The file is not a video we can use; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    frames: int
+    fps: float
+    duration: float
+    codec: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return f"{self.width}x{self.height}, {self.frames} frames, {self.fps:g} fps"
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _ffmpeg(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([ffmpeg_exe(), "-hide_banner", *args], capture_output=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Resolution, exact frame count, fps and duration of a video file, or MediaError."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path.name}: file not found")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path.name} is empty; choose a video file (mp4, mov, webm, mkv)")
+    proc = _ffmpeg("-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-")
+    text = proc.stderr.decode("utf-8", "replace")
+    stream = _STREAM_RE.search(text)
+    if stream is None:
+        raise MediaError(f"{path.name} is not a video ffmpeg can read; choose a video file "
+                         "(mp4, mov, webm, mkv)")
+    stream_line = text[stream.start():text.find("\n", stream.start())]
+    fps_match = _FPS_RE.search(stream_line) or _TBR_RE.search(stream_line)
+    fps = float(fps_match.group("fps")) if fps_match else 24.0
+    duration = 0.0
+    dur = _DURATION_RE.search(text)
+    if dur:
+        duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3))
+    frames_found = _FRAME_RE.findall(text)
+    frames = int(frames_found[-1]) if frames_found else round(duration * fps)
+    if frames <= 0:
+        raise MediaError(f"{path.name} has no video frames; choose a video with at least one frame")
+    return VideoInfo(width=int(stream.group("w")), height=int(stream.group("h")), frames=frames,
+                     fps=fps, duration=duration, codec=stream.group("codec"))
+
+
+def make_thumbnail(video: str | Path, out: str | Path, width: int = 320) -> Path:
+    """A JPEG from the middle of the video, `width` pixels wide (written atomically)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        info = probe_video(video)
+        at = max(0.0, info.duration / 2)
+    except MediaError:
+        at = 0.0
+    tmp = out.with_name(out.stem + ".part" + out.suffix)
+    proc = _ffmpeg("-loglevel", "error", "-y", "-ss", f"{at:.3f}", "-i", str(video),
+                   "-frames:v", "1", "-vf", f"scale={width}:-2", "-q:v", "4", str(tmp))
+    if proc.returncode != 0 or not tmp.exists():
+        raise MediaError(f"could not make a thumbnail of {Path(video).name}: "
+                         + proc.stderr.decode("utf-8", "replace").strip()[-300:])
+    tmp.replace(out)
+    return out
+
+
+def make_test_clip(out: str | Path, *, width: int = 320, height: int = 180, frames: int = 25,
+                   fps: int = 24, pattern: str = "testsrc2") -> Path:
+    """A small synthetic H.264 clip (samples for the demo, inputs for tests)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = _ffmpeg("-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                   f"{pattern}=size={width}x{height}:rate={fps}", "-frames:v", str(frames),
+                   "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(out))
+    if proc.returncode != 0:
+        raise MediaError(proc.stderr.decode("utf-8", "replace"))
+    return out

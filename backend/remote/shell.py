@@ -1,0 +1,139 @@
+"""The shell interface: how the executor touches a GPU box, whatever the box is.
+
+Everything above this layer (staging, docker, following, collecting) is written once against
+`Shell`; a local box and an SSH box differ only here. Commands are argument lists, never
+strings for a shell to parse: user text cannot become code on the way to the box.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+log = logging.getLogger(__name__)
+
+
+class RemoteError(RuntimeError):
+    """A box could not do what we asked; the message is meant for a person."""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def check(self, what: str) -> "CommandResult":
+        """Raise a RemoteError that says what failed and why, unless the command succeeded."""
+        if self.exit_code != 0:
+            detail = (self.err.strip() or self.out.strip() or "no output").splitlines()[-1]
+            raise RemoteError(f"{what} failed (exit {self.exit_code}): {detail}")
+        return self
+
+
+class Shell(Protocol):
+    """What a box offers: run a command, and read/write files by path."""
+
+    name: str
+
+    def run(self, argv: Sequence[str], *, input: bytes | None = None,
+            timeout: float | None = 120) -> CommandResult: ...
+
+    def read_from(self, path: str, offset: int, limit: int = 1 << 20) -> bytes:
+        """Bytes of `path` from `offset` (empty if the file does not exist yet)."""
+        ...
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None: ...
+
+    def put_file(self, local: Path, remote: str) -> None: ...
+
+    def get_file(self, remote: str, local: Path) -> None: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class LocalShell:
+    """The box is this machine (the built-in simulator box, or a workstation with a GPU)."""
+
+    def __init__(self, name: str = "local") -> None:
+        self.name = name
+        # Commands installed next to our interpreter (cosmos-sim in the venv) must resolve even
+        # when the venv is not activated, as with `python launch.py`.
+        bin_dir = str(Path(sys.executable).parent)
+        path = os.environ.get("PATH", "")
+        self._env = dict(os.environ, PATH=bin_dir + os.pathsep + path if path else bin_dir)
+        project_root = str(Path(__file__).resolve().parents[2])
+        pythonpath = os.environ.get("PYTHONPATH")
+        self._env["PYTHONPATH"] = (project_root + os.pathsep + pythonpath if pythonpath
+                                   else project_root)
+
+    def _resolve(self, argv: tuple[str, ...]) -> tuple[str, ...]:
+        """Run the built-in simulator as a module when its script is not installed."""
+        if argv and argv[0] == "cosmos-sim" and not shutil.which("cosmos-sim",
+                                                                 path=self._env["PATH"]):
+            return (sys.executable, "-m", "backend.simulator.engine") + argv[1:]
+        return argv
+
+    def run(self, argv: Sequence[str], *, input: bytes | None = None,
+            timeout: float | None = 120) -> CommandResult:
+        argv = self._resolve(tuple(str(a) for a in argv))
+        try:
+            proc = subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
+                                  env=self._env, stdin=None if input is not None
+                                  else subprocess.DEVNULL)
+        except FileNotFoundError:
+            return CommandResult(argv, 127, b"", f"{argv[0]}: command not found".encode())
+        except subprocess.TimeoutExpired:
+            return CommandResult(argv, 124, b"", f"{argv[0]}: timed out after {timeout}s".encode())
+        return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)
+
+    def read_from(self, path: str, offset: int, limit: int = 1 << 20) -> bytes:
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                return fh.read(limit)
+        except FileNotFoundError:
+            return b""
+
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+
+    def put_file(self, local: Path, remote: str) -> None:
+        Path(remote).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, remote)
+
+    def get_file(self, remote: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(remote, local)
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+    def close(self) -> None:
+        pass

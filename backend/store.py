@@ -1,0 +1,329 @@
+"""The single source of truth: prompts, runs, their logs and status history, in SQLite.
+
+Why SQLite with WAL and a busy timeout: the app, its scheduler thread and a separate
+`cosmos worker` process all read and write the same file; WAL lets readers (the UI) never block
+the writer (the executor), and the busy timeout turns brief write contention into a short wait
+instead of an error. Every status change is a conditional UPDATE, so two workers can never
+both move the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from peewee import (
+    SQL,
+    BooleanField,
+    CharField,
+    Check,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+
+from backend.ids import new_id
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+QUEUED, STAGING, RUNNING, COLLECTING = "queued", "staging", "running", "collecting"
+COMPLETED, FAILED, CANCELLED, BLOCKED = "completed", "failed", "cancelled", "blocked"
+STATUSES = (QUEUED, STAGING, RUNNING, COLLECTING, COMPLETED, FAILED, CANCELLED, BLOCKED)
+TERMINAL = (COMPLETED, FAILED, CANCELLED, BLOCKED)
+ACTIVE = (STAGING, RUNNING, COLLECTING)
+
+db = SqliteDatabase(None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+    applied_at = FloatField()
+
+
+class Prompt(BaseModel):
+    id = CharField(primary_key=True, max_length=26)
+    name = TextField(default="")
+    text = TextField()
+    negative_prompt = TextField()
+    parent = ForeignKeyField("self", null=True, backref="derived", on_delete="SET NULL")
+    created_at = FloatField(index=True)
+
+
+class Run(BaseModel):
+    id = CharField(primary_key=True, max_length=26)
+    prompt = ForeignKeyField(Prompt, null=True, backref="runs", on_delete="SET NULL")
+    parent = ForeignKeyField("self", null=True, backref="children", on_delete="SET NULL")
+    run_type = CharField(default="inference", index=True)
+    name = TextField(default="")
+    status = CharField(constraints=[Check("status IN (%s)" % ",".join(
+        "'%s'" % s for s in STATUSES))])
+    host = CharField()
+    simulated = BooleanField(default=False)
+    params = TextField()  # GenerationParams as JSON
+    spec = TextField(null=True)  # the spec JSON exactly as sent
+    command = TextField(null=True)  # the exact docker run command line
+    job_script = TextField(null=True)
+    container_name = CharField(null=True)
+    container_id = CharField(null=True)
+    gpus = TextField(null=True)  # JSON list of GPU ids
+    master_port = IntegerField(null=True)
+    exit_code = IntegerField(null=True)
+    failure_cause = TextField(null=True)
+    failure_evidence = TextField(null=True)
+    cancel_requested = CharField(null=True)  # None | "graceful" | "force"
+    log_offset = IntegerField(default=0)  # bytes of the remote log already stored
+    log_lines = IntegerField(default=0)
+    progress = TextField(null=True)  # Progress as JSON
+    output_path = TextField(null=True)  # local copy of the output video
+    thumbnail_path = TextField(null=True)
+    output_info = TextField(null=True)  # JSON: width, height, frames, fps, bytes
+    priority = IntegerField(default=0)
+    created_at = FloatField()
+    updated_at = FloatField()
+    started_at = FloatField(null=True)
+    finished_at = FloatField(null=True)
+
+    class Meta:
+        indexes = ((("status", "priority", "id"), False), (("created_at",), False))
+
+    def params_dict(self) -> dict[str, Any]:
+        return json.loads(self.params)
+
+    def gpu_list(self) -> list[int]:
+        return json.loads(self.gpus) if self.gpus else []
+
+    def progress_dict(self) -> dict[str, Any] | None:
+        return json.loads(self.progress) if self.progress else None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class RunTransition(BaseModel):
+    """Every status a run passed through, with when: the audit trail behind 'what happened'."""
+
+    run = ForeignKeyField(Run, backref="transitions", on_delete="CASCADE")
+    status = CharField()
+    at = FloatField()
+    note = TextField(default="")
+
+
+class LogLine(BaseModel):
+    run = ForeignKeyField(Run, backref="log", on_delete="CASCADE")
+    seq = IntegerField()  # 0-based line number within the run's log
+    offset = IntegerField()  # byte offset of the line in the remote log file
+    text = TextField()
+
+    class Meta:
+        indexes = ((("run", "seq"), True),)
+
+
+MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine)
+
+
+class StaleTransition(RuntimeError):
+    """The run was not in the status the caller expected (someone else moved it)."""
+
+
+class Store:
+    """Opens the database and answers every question the app asks of it.
+
+    One Store per process (Peewee models bind to a module-level database); connections are
+    per thread, so the scheduler thread and UI handlers never share a cursor.
+    """
+
+    _init_lock = threading.Lock()
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._init_lock:
+            if not db.is_closed():
+                db.close()
+            db.init(
+                str(self.path),
+                pragmas={
+                    "journal_mode": "wal",
+                    "foreign_keys": 1,
+                    "busy_timeout": 10000,
+                    "synchronous": "normal",
+                },
+                check_same_thread=False,
+            )
+            self._migrate()
+
+    # -- schema -------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with db.connection_context():
+            with db.atomic("IMMEDIATE"):
+                db.create_tables([SchemaVersion])
+                row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+                current = row.version if row else 0
+                if current > SCHEMA_VERSION:
+                    raise RuntimeError(
+                        f"{self.path} was written by a newer version (schema {current}); "
+                        f"this app understands up to {SCHEMA_VERSION}. Upgrade the app."
+                    )
+                if current < 1:
+                    db.create_tables([Prompt, Run, RunTransition, LogLine])
+                    SchemaVersion.create(version=1, applied_at=time.time())
+                    log.info("created database schema %d at %s", SCHEMA_VERSION, self.path)
+
+    def schema_version(self) -> int:
+        row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+        return row.version if row else 0
+
+    def close(self) -> None:
+        if not db.is_closed():
+            db.close()
+
+    # -- prompts ------------------------------------------------------------------------------
+    def create_prompt(self, text: str, negative_prompt: str, name: str = "",
+                      parent_id: str | None = None) -> Prompt:
+        return Prompt.create(id=new_id(), text=text, negative_prompt=negative_prompt, name=name,
+                             parent=parent_id, created_at=time.time())
+
+    def get_prompt(self, prompt_id: str) -> Prompt | None:
+        return Prompt.get_or_none(Prompt.id == prompt_id)
+
+    # -- runs ---------------------------------------------------------------------------------
+    def create_run(self, *, params: dict[str, Any], host: str, prompt_id: str | None,
+                   run_type: str = "inference", name: str = "", simulated: bool = False,
+                   parent_id: str | None = None, priority: int = 0) -> Run:
+        now = time.time()
+        with db.atomic():
+            run = Run.create(
+                id=new_id(), prompt=prompt_id, parent=parent_id, run_type=run_type, name=name,
+                status=QUEUED, host=host, simulated=simulated, params=json.dumps(params),
+                priority=priority, created_at=now, updated_at=now,
+            )
+            RunTransition.create(run=run.id, status=QUEUED, at=now)
+        return run
+
+    def get_run(self, run_id: str) -> Run | None:
+        return Run.get_or_none(Run.id == run_id)
+
+    def list_runs(self, *, limit: int = 50, offset: int = 0,
+                  statuses: Sequence[str] | None = None) -> list[Run]:
+        query = Run.select().order_by(Run.id.desc())
+        if statuses:
+            query = query.where(Run.status.in_(list(statuses)))
+        return list(query.limit(limit).offset(offset))
+
+    def runs_in(self, statuses: Iterable[str], host: str | None = None) -> list[Run]:
+        query = Run.select().where(Run.status.in_(list(statuses)))
+        if host is not None:
+            query = query.where(Run.host == host)
+        return list(query.order_by(Run.id))
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set fields that are not the status (command, container id, progress...)."""
+        fields["updated_at"] = time.time()
+        Run.update(**fields).where(Run.id == run_id).execute()
+
+    def transition(self, run_id: str, new_status: str, *, expect: Sequence[str],
+                   note: str = "", **fields: Any) -> Run:
+        """Move a run to `new_status` only if it is in one of `expect`; record when.
+
+        The conditional UPDATE is what makes claims and kills race-free across threads and
+        processes: exactly one caller sees a row count of 1.
+        """
+        now = time.time()
+        fields = dict(fields, status=new_status, updated_at=now)
+        if new_status in TERMINAL:
+            fields.setdefault("finished_at", now)
+        if new_status == STAGING:
+            fields.setdefault("started_at", now)
+        with db.atomic("IMMEDIATE"):
+            count = (Run.update(**fields)
+                     .where((Run.id == run_id) & (Run.status.in_(list(expect))))
+                     .execute())
+            if count != 1:
+                current = Run.get_or_none(Run.id == run_id)
+                raise StaleTransition(
+                    f"run {run_id} is {current.status if current else 'gone'}, "
+                    f"not {'/'.join(expect)}; cannot move it to {new_status}"
+                )
+            RunTransition.create(run=run_id, status=new_status, at=now, note=note)
+        return Run.get_by_id(run_id)
+
+    def claim_next(self, host: str) -> Run | None:
+        """Atomically take the oldest highest-priority queued run of a host (or None)."""
+        while True:
+            candidate = (Run.select(Run.id)
+                         .where((Run.status == QUEUED) & (Run.host == host))
+                         .order_by(Run.priority.desc(), Run.id).first())
+            if candidate is None:
+                return None
+            try:
+                return self.transition(candidate.id, STAGING, expect=(QUEUED,), note="claimed")
+            except StaleTransition:
+                continue  # another worker took it; look again
+
+    def request_cancel(self, run_id: str, mode: str) -> Run:
+        """Mark a kill request; a queued run is cancelled at once (nothing to stop)."""
+        run = self.get_run(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        if run.status == QUEUED:
+            try:
+                return self.transition(run_id, "cancelled", expect=(QUEUED,),
+                                       note="dequeued before start",
+                                       failure_cause="Cancelled before it started.")
+            except StaleTransition:
+                run = self.get_run(run_id)
+        if run.status in ACTIVE:
+            self.update_run(run_id, cancel_requested=mode)
+        return self.get_run(run_id)
+
+    def transitions(self, run_id: str) -> list[RunTransition]:
+        return list(RunTransition.select().where(RunTransition.run == run_id)
+                    .order_by(RunTransition.id))
+
+    # -- logs ---------------------------------------------------------------------------------
+    def append_log(self, run_id: str, lines: Sequence[tuple[int, str]], new_offset: int,
+                   progress: dict[str, Any] | None = None) -> None:
+        """Store complete log lines and the byte offset after them in one transaction.
+
+        Storing both together is what makes following resumable: after any crash the stored
+        offset points exactly past the last stored line, so nothing is lost or doubled.
+        """
+        with db.atomic("IMMEDIATE"):
+            run = Run.select(Run.log_lines).where(Run.id == run_id).first()
+            seq = run.log_lines
+            if lines:
+                LogLine.insert_many(
+                    [{"run": run_id, "seq": seq + i, "offset": off, "text": text}
+                     for i, (off, text) in enumerate(lines)]
+                ).execute()
+            fields: dict[str, Any] = {"log_offset": new_offset, "log_lines": seq + len(lines),
+                                      "updated_at": time.time()}
+            if progress is not None:
+                fields["progress"] = json.dumps(progress)
+            Run.update(**fields).where(Run.id == run_id).execute()
+
+    def log_since(self, run_id: str, after_seq: int = -1, limit: int = 5000) -> list[LogLine]:
+        return list(LogLine.select().where((LogLine.run == run_id) & (LogLine.seq > after_seq))
+                    .order_by(LogLine.seq).limit(limit))
+
+    def log_text(self, run_id: str) -> list[str]:
+        return [row.text for row in LogLine.select(LogLine.text).where(LogLine.run == run_id)
+                .order_by(LogLine.seq)]
+
+    def count_runs(self) -> int:
+        return Run.select(SQL("1")).count()
