@@ -34,7 +34,7 @@ def weight_sum_note(*weights: float) -> str:
     total = sum(float(w or 0) for w in weights)
     active = [c for c, w in zip(CONTROLS, weights) if float(w or 0) > 0]
     if not active:
-        return "⚠️ All controls are off: turn at least one weight above 0."
+        return "**All controls are off**: turn at least one weight above 0."
     if total > 1:
         scaled = ", ".join(f"{c} {float(w) / total:.2f}" for c, w in zip(CONTROLS, weights)
                            if float(w or 0) > 0)
@@ -49,7 +49,7 @@ def describe_input(path: str | None) -> str:
     try:
         info = probe_video(path)
     except MediaError as exc:
-        return f"⚠️ {exc}"
+        return f"**Not usable:** {exc}"
     return f"**{Path(path).name}**: {info.describe()}"
 
 
@@ -148,7 +148,7 @@ class CreateForm:
     def _on_input_change(self, sample: str | None, upload: str | None):
         path = self._chosen_input(sample, upload)
         info = describe_input(path)
-        preview = path if path and not info.startswith("⚠️") else None
+        preview = path if path and not info.startswith("**Not usable") else None
         return info, preview
 
     def _on_run(self, name, host, prompt, negative, sample, upload, seg_prompt, steps, guidance,
@@ -172,7 +172,7 @@ class CreateForm:
             run = self.ops.launch(params, name=name or "", host=host)
         except ValidationFailed as failed:
             return format_errors(failed.errors), gr.skip(), gr.skip()
-        return (f"✅ Queued run `{run.id}`{' (simulated)' if run.simulated else ''}. "
+        return (f"Queued run `{run.id}`{' (simulated)' if run.simulated else ''}. "
                 "Follow it in **Runs**.", run.id, gr.Tabs(selected=self.runs_tab_id))
 
     def _wire(self) -> None:

@@ -16,32 +16,33 @@ from backend.operations import NotFound, Operations, RunSummary
 
 LOG_TAIL_LINES = 600
 TICK_SECONDS = 0.3
-STATUS_ICONS = {
-    "queued": "⏳", "staging": "📦", "running": "🏃", "collecting": "📥",
-    "completed": "✅", "failed": "❌", "cancelled": "🛑", "blocked": "🚫",
-}
 
 
 def run_label(run: RunSummary) -> str:
     title = run.name or run.prompt[:48] or "(no prompt)"
-    return f"{STATUS_ICONS.get(run.status, '')} {title} · {run.status} · {run.id[-6:]}"
+    return f"{title} · {run.status} · {run.id[-6:]}"
 
 
-def status_markdown(run: RunSummary) -> str:
-    parts = [f"### {STATUS_ICONS.get(run.status, '')} {html.escape(run.name or 'Run')} "
-             f"<span id='run-status' data-status='{run.status}'>{run.status}</span>",
-             f"`{run.id}` on **{html.escape(run.host)}**"
-             + (" · *simulated*" if run.simulated else "")]
+def status_html(run: RunSummary) -> str:
+    """The run's header: status badge, where it runs, how long, and why it failed."""
+    e = html.escape
+    lines = [f"<div class='run-head'><span class='run-title'>{e(run.name or run.prompt[:60] or 'Run')}"
+             f"</span> <span id='run-status' class='badge badge-{e(run.status)}' "
+             f"data-status='{e(run.status)}'>{e(run.status)}</span></div>",
+             f"<div class='run-meta'><code>{e(run.id)}</code> on <b>{e(run.host)}</b>"
+             + (" · <i>simulated</i>" if run.simulated else "")]
     if run.started_at:
         end = run.finished_at or time.time()
-        parts.append(f"Elapsed {end - run.started_at:.1f} s")
+        lines[-1] += f" · elapsed {end - run.started_at:.1f} s"
+    lines[-1] += "</div>"
     if run.cancel_requested and not run.is_terminal:
-        parts.append(f"Stopping ({run.cancel_requested})…")
+        lines.append(f"<div class='run-stopping'>Stopping ({e(run.cancel_requested)})…</div>")
     if run.failure_cause:
-        parts.append(f"**Cause:** {html.escape(run.failure_cause)}")
+        lines.append(f"<div id='run-cause' class='run-cause'><b>Cause:</b> "
+                     f"{e(run.failure_cause)}</div>")
         if run.failure_evidence:
-            parts.append(f"<code>{html.escape(run.failure_evidence[:400])}</code>")
-    return "\n\n".join(parts)
+            lines.append(f"<pre class='run-evidence'>{e(run.failure_evidence[:400])}</pre>")
+    return "\n".join(lines)
 
 
 def progress_html(run: RunSummary) -> str:
@@ -71,8 +72,8 @@ class RunView:
             with gr.Row():
                 self.picker = gr.Dropdown(label="Run", choices=[], value=None, scale=4,
                                           elem_id="run-picker", allow_custom_value=False)
-            self.status = gr.Markdown("No run selected yet: launch one from **Create**.",
-                                      elem_id="run-status-box")
+            self.status = gr.HTML("<div class='run-meta'>No run selected yet: launch one from "
+                                  "<b>Create</b>.</div>", elem_id="run-status-box")
             self.progress = gr.HTML(elem_id="run-progress-box")
             self.log = gr.Textbox(label="Log", lines=16, max_lines=16, autoscroll=True,
                                   interactive=False, elem_id="run-log")
@@ -81,7 +82,8 @@ class RunView:
             with gr.Row():
                 self.force = gr.Checkbox(label="Force (SIGKILL now, no grace period)",
                                          value=False, elem_id="kill-force")
-                self.kill = gr.Button("Kill", variant="stop", elem_id="kill-button")
+                self.kill = gr.Button("Kill", variant="stop", elem_id="kill-button",
+                                      interactive=False)
             self.kill_message = gr.Markdown(elem_id="kill-message")
             self.shown_video = gr.State(None)
             self.timer = gr.Timer(TICK_SECONDS)
@@ -110,7 +112,7 @@ class RunView:
         if run.output_path != shown_video:
             video = run.output_path
             shown_video = run.output_path
-        return (selected, picker, status_markdown(run), progress_html(run), log_text, video,
+        return (selected, picker, status_html(run), progress_html(run), log_text, video,
                 shown_video, gr.update(interactive=not run.is_terminal))
 
     def _on_kill(self, selected: str | None, force: bool):

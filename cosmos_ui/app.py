@@ -24,6 +24,18 @@ log = logging.getLogger(__name__)
 CSS = """
 #run-log textarea { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 #run-progress progress { height: 14px; }
+.run-head { font-size: 1.25em; font-weight: 600; margin-bottom: 4px; }
+.run-meta { opacity: 0.85; }
+.badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-size: 0.75em;
+         font-weight: 600; color: #fff; background: #64748b; vertical-align: middle; }
+.badge-running, .badge-staging, .badge-collecting { background: #2563eb; }
+.badge-completed { background: #16a34a; }
+.badge-failed { background: #dc2626; }
+.badge-blocked { background: #9333ea; }
+.badge-cancelled { background: #ea580c; }
+.run-cause { margin-top: 6px; color: #b91c1c; }
+.run-evidence { white-space: pre-wrap; font-size: 12px; background: rgba(127,127,127,.12);
+                padding: 6px; border-radius: 6px; }
 """
 
 

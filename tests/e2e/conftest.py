@@ -1,0 +1,93 @@
+"""End-to-end fixtures: the app launched as a person would (python launch.py), and Chromium.
+
+Debian's Chromium is driven through Playwright with `executable_path` (browsers cannot be
+downloaded here). Screenshots land in tests/artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, free_port, wait_for, write_config
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--autoplay-policy=no-user-gesture-required"]
+
+
+def chromium_path() -> str:
+    for candidate in ("/usr/lib/chromium/chromium", shutil.which("chromium") or ""):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise RuntimeError("Debian's chromium is not installed: run `make test`, which installs it")
+
+
+class AppProcess:
+    def __init__(self, tmp_path: Path, sim_seconds: float) -> None:
+        self.port = free_port()
+        self.config = write_config(tmp_path, sim_seconds=sim_seconds, port=self.port)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = tmp_path / "app.log"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "launch.py"), "--skip-install", "--config",
+             str(self.config)], cwd=str(tmp_path), env=env,
+            stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self._answers, timeout=90, interval=0.2, what="the app to serve HTTP")
+
+    def _answers(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError("app exited early:\n" + self.log_path.read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(self.url, timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture
+def app(tmp_path):
+    proc = AppProcess(tmp_path, sim_seconds=3)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=True)
+    finally:
+        context.close()
