@@ -92,6 +92,10 @@ class Run(BaseModel):
     thumbnail_path = TextField(null=True)
     output_info = TextField(null=True)  # JSON: width, height, frames, fps, bytes
     priority = IntegerField(default=0)
+    batch_id = CharField(null=True, index=True)  # runs sharing one container (smart batching)
+    batch_index = IntegerField(null=True)  # this run's line in the batch JSONL
+    external_id = CharField(null=True)  # e.g. the Slurm job id
+    node = CharField(null=True)  # where it actually ran (Slurm node, ...)
     created_at = FloatField()
     updated_at = FloatField()
     started_at = FloatField(null=True)
@@ -133,7 +137,63 @@ class LogLine(BaseModel):
         indexes = ((("run", "seq"), True),)
 
 
-MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine)
+class MetricSample(BaseModel):
+    """One nvidia-smi reading of one GPU while a run used it (the run view's GPU plot)."""
+
+    run = ForeignKeyField(Run, backref="metrics", on_delete="CASCADE")
+    at = FloatField()
+    gpu = IntegerField()
+    utilization = FloatField(null=True)  # percent
+    memory_used = FloatField(null=True)  # MiB
+    memory_total = FloatField(null=True)  # MiB
+    temperature = FloatField(null=True)  # Celsius
+
+    class Meta:
+        indexes = ((("run", "at"), False),)
+
+
+class User(BaseModel):
+    """A person who may sign in (needed for --share or a non-loopback bind)."""
+
+    username = CharField(unique=True)
+    password_hash = TextField()  # salted slow hash, never the password
+    role = CharField(constraints=[Check("role IN ('operator','reviewer')")])
+    created_at = FloatField()
+
+
+class Review(BaseModel):
+    run = ForeignKeyField(Run, backref="reviews", on_delete="CASCADE")
+    username = CharField()
+    rating = IntegerField(null=True, constraints=[Check("rating IS NULL OR rating BETWEEN 1 AND 5")])
+    comment = TextField(default="")
+    created_at = FloatField(index=True)
+
+
+class Preset(BaseModel):
+    """Named Create-form settings an artist saved to reuse."""
+
+    name = CharField(unique=True)
+    params = TextField()  # GenerationParams as JSON (no input files)
+    created_at = FloatField()
+    updated_at = FloatField()
+
+
+MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset)
+
+#: Full-text search over run names and prompt text, kept in step with `run` by triggers so no
+#: code path can forget to index a run.
+FTS_SCHEMA = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS run_fts USING fts5("
+    "run_id UNINDEXED, name, prompt, tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_insert AFTER INSERT ON run BEGIN "
+    "INSERT INTO run_fts(run_id, name, prompt) VALUES "
+    "(new.id, new.name, coalesce(json_extract(new.params, '$.prompt'), '')); END",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_delete AFTER DELETE ON run BEGIN "
+    "DELETE FROM run_fts WHERE run_id = old.id; END",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_update AFTER UPDATE OF name, params ON run BEGIN "
+    "UPDATE run_fts SET name = new.name, "
+    "prompt = coalesce(json_extract(new.params, '$.prompt'), '') WHERE run_id = new.id; END",
+)
 
 
 class StaleTransition(RuntimeError):
@@ -180,7 +240,9 @@ class Store:
                         f"this app understands up to {SCHEMA_VERSION}. Upgrade the app."
                     )
                 if current < 1:
-                    db.create_tables([Prompt, Run, RunTransition, LogLine])
+                    db.create_tables([m for m in MODELS if m is not SchemaVersion])
+                    for statement in FTS_SCHEMA:
+                        db.execute_sql(statement)
                     SchemaVersion.create(version=1, applied_at=time.time())
                     log.info("created database schema %d at %s", SCHEMA_VERSION, self.path)
 
@@ -324,6 +386,16 @@ class Store:
     def log_text(self, run_id: str) -> list[str]:
         return [row.text for row in LogLine.select(LogLine.text).where(LogLine.run == run_id)
                 .order_by(LogLine.seq)]
+
+    def search_run_ids(self, text: str, limit: int = 50, offset: int = 0) -> list[str]:
+        """Run ids whose name or prompt match `text` (words, prefix match), newest first."""
+        words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
+        if not words:
+            return []
+        query = " ".join(f'"{w}"*' for w in words)
+        rows = db.execute_sql("SELECT run_id FROM run_fts WHERE run_fts MATCH ? "
+                              "ORDER BY run_id DESC LIMIT ? OFFSET ?", (query, limit, offset))
+        return [r[0] for r in rows.fetchall()]
 
     def count_runs(self) -> int:
         return Run.select(SQL("1")).count()

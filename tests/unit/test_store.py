@@ -130,3 +130,19 @@ def test_deleting_a_run_cascades_to_its_log(store):
     st.Run.delete_by_id(run.id)
     assert st.LogLine.select().count() == 0
     assert json.loads("[]") == []
+
+
+def test_full_text_search_follows_inserts_updates_and_deletes(store):
+    red = make_run(store, name="hero shot")
+    prompt = store.create_prompt("a blue café at dusk", "ugly")
+    blue = store.create_run(params={"prompt": "a blue café at dusk"}, host="sim",
+                            prompt_id=prompt.id)
+    assert store.search_run_ids("red") == [red.id]
+    assert store.search_run_ids("cafe") == [blue.id]  # diacritics folded
+    assert store.search_run_ids("her") == [red.id]  # prefix match on the name
+    assert store.search_run_ids("\"); DROP TABLE run; --") == []
+    store.update_run(red.id, name="villain shot")
+    assert store.search_run_ids("hero") == [] and store.search_run_ids("villain") == [red.id]
+    st.Run.delete_by_id(blue.id)
+    assert store.search_run_ids("cafe") == []
+    assert store.count_runs() == 1
