@@ -20,9 +20,9 @@ from backend import media, store as st
 from backend.config import HostConfig, Settings
 from backend.cosmos import command as cmd
 from backend.cosmos.outcome import classify_outcome
-from backend.cosmos.params import GenerationParams
+from backend.cosmos.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE, GenerationParams
 from backend.cosmos.progress import ProgressTracker
-from backend.cosmos.spec import build_spec, spec_json
+from backend.cosmos.spec import build_spec, build_upscale_spec, resolve_fps, spec_json
 from backend.events import EventBus
 from backend.remote.docker import LABEL_APP, LABEL_RUN, DockerClient
 from backend.remote.shell import RemoteError, Shell
@@ -139,6 +139,49 @@ class RunExecutor:
             "linking an input into the run folder")
         return link
 
+    def _stage_parent_output(self, run: st.Run, run_dir: str) -> str:
+        """An upscale's input: the parent's video already on the box, linked, never re-sent."""
+        parent = self.store.get_run(run.parent_id) if run.parent_id else None
+        if parent is None:
+            raise RemoteError("the run to upscale was deleted; nothing to upscale")
+        remote = f"{self.rt.run_dir(parent.id)}/outputs/{VIDEO_NAME}.mp4"
+        link = f"{run_dir}/inputs/input.mp4"
+        if self.rt.shell.exists(remote):
+            self.rt.shell.run(["ln", "-sfn", f"../../{parent.id}/outputs/{VIDEO_NAME}.mp4",
+                               link]).check("linking the video to upscale")
+            return link
+        if parent.output_path and Path(parent.output_path).exists():  # box was cleaned up
+            return self._stage_input(Path(parent.output_path), run_dir, "input.mp4")
+        raise RemoteError(f"the video of run {parent.id} is neither on {self.rt.host.name} nor "
+                          "here any more; re-run it first")
+
+    def _build_spec(self, run: st.Run, params: GenerationParams, run_dir: str) -> dict:
+        """Stage this run's inputs and shape its spec, by run type."""
+        host = self.rt.host
+        if run.run_type == RUN_UPSCALE:
+            staged = self._stage_parent_output(run, run_dir)
+            parent = self.store.get_run(run.parent_id)
+            info = json.loads(parent.output_info) if parent.output_info else {}
+            fps = params.fps or (round(info["fps"]) if info.get("fps") else None)
+            return build_upscale_spec(host.container_path(staged), params.upscale_weight,
+                                      negative_prompt=params.negative_prompt,
+                                      prompt=params.prompt, fps=fps)
+        input_path = None
+        input_fps = None
+        if params.input_video:
+            local = Path(params.input_video)
+            input_path = self._stage_input(local, run_dir, "input" + local.suffix.lower())
+            input_fps = media.probe_video(local).fps
+        control_paths = {}
+        for control, video in params.control_videos.items():
+            if video and control in params.active_controls():
+                local = Path(video)
+                control_paths[control] = host.container_path(
+                    self._stage_input(local, run_dir, f"{control}{local.suffix.lower()}"))
+        return build_spec(params, input_video_path=host.container_path(input_path)
+                          if input_path else None, control_paths=control_paths,
+                          fps=resolve_fps(params, input_fps))
+
     def _stage_and_launch(self, run: st.Run) -> bool:
         host = self.rt.host
         params = GenerationParams.from_dict(run.params_dict())
@@ -147,32 +190,21 @@ class RunExecutor:
         self.rt.ensure_sim_checkout()
         shell.run(["mkdir", "-p", f"{run_dir}/inputs", f"{run_dir}/outputs"]).check(
             "creating the run folder")
-
-        input_path = None
-        fps = params.fps
-        if params.input_video:
-            local = Path(params.input_video)
-            input_path = self._stage_input(local, run_dir, "input" + local.suffix.lower())
-            if fps is None:
-                fps = max(1, round(media.probe_video(local).fps))
-        control_paths = {}
-        for control, video in params.control_videos.items():
-            if video and control in params.active_controls():
-                local = Path(video)
-                control_paths[control] = host.container_path(
-                    self._stage_input(local, run_dir, f"{control}{local.suffix.lower()}"))
-        spec = build_spec(params, input_video_path=host.container_path(input_path)
-                          if input_path else None, control_paths=control_paths, fps=fps or 24)
+        spec = self._build_spec(run, params, run_dir)
         spec_text = spec_json(spec)
         crun = host.container_path(run_dir)
         used_ports = {r.master_port for r in self.store.runs_in(st.ACTIVE, host=host.name)
                       if r.master_port and r.id != run.id}
         port = run.master_port or cmd.pick_master_port(run.id, used_ports)
         gpus = run.gpu_list()
+        enhance = run.run_type == RUN_ENHANCE
+        offload = tuple(host.offload) + (("offload_prompt_upsampler",) if enhance and
+                                         "offload_prompt_upsampler" not in host.offload else ())
         transfer = cmd.build_transfer_argv(
             num_gpus=params.num_gpus, master_port=port, checkpoint_dir=host.checkpoint_dir,
             video_save_folder=f"{crun}/outputs", video_save_name=VIDEO_NAME,
-            controlnet_specs=f"{crun}/spec.json", offload_flags=host.offload)
+            controlnet_specs=f"{crun}/spec.json", offload_flags=offload,
+            upsample_prompt=enhance)
         script = cmd.build_job_script(run_id=run.id, container_checkout=host.checkout_in_container,
                                       container_log_path=f"{crun}/run.log",
                                       transfer_argv=transfer)
@@ -318,11 +350,33 @@ class RunExecutor:
                                    killed_by_user=bool(fresh.cancel_requested))
         fields.update(failure_cause=None if outcome.status == st.COMPLETED else outcome.cause,
                       failure_evidence=outcome.evidence)
+        if outcome.status == st.COMPLETED and fresh.run_type == RUN_ENHANCE:
+            fields["result_prompt_id"] = self._store_enhanced_prompt(fresh, local_dir)
         self.store.transition(run.id, outcome.status, expect=(st.COLLECTING,), note=outcome.cause,
                               **fields)
         self.bus.publish("status", run.id, status=outcome.status)
         log.info("run %s ended %s: %s", run.id, outcome.status, outcome.cause)
+        if (outcome.status == st.COMPLETED and fresh.run_type == RUN_INFERENCE
+                and fresh.params_dict().get("chain_upscale")):
+            child = self.store.create_run(
+                params=dict(fresh.params_dict(), chain_upscale=False), host=fresh.host,
+                prompt_id=fresh.prompt_id, run_type=RUN_UPSCALE, parent_id=fresh.id,
+                name=f"{fresh.name or 'run'} 4K", simulated=fresh.simulated)
+            log.info("run %s chained upscale %s", run.id, child.id)
+            self.bus.publish("status", child.id, status=st.QUEUED)
         self.rt.docker.remove(container_name(run.id))
+
+    def _store_enhanced_prompt(self, run: st.Run, local_dir: Path) -> str | None:
+        """Turn the upsampler's rewritten prompt into a new prompt linked to the original."""
+        text_file = local_dir / f"{VIDEO_NAME}.txt"
+        if not text_file.exists():
+            return None
+        text = text_file.read_text(encoding="utf-8").strip()
+        params = run.params_dict()
+        prompt = self.store.create_prompt(text, params.get("negative_prompt", ""),
+                                          name=f"enhanced from run {run.id}",
+                                          parent_id=run.prompt_id)
+        return prompt.id
 
     def _fail_unexpected(self, run_id: str, exc: Exception) -> None:
         run = self.store.get_run(run_id)

@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend import media, store as st
+import json
+import time
+
+from backend import history, media, store as st
 from backend.config import Settings
-from backend.cosmos.params import CONTROLS, GenerationParams, RUN_INFERENCE
-from backend.cosmos.validate import FieldError, validate_params
+from backend.cosmos.params import (CONTROLS, RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE,
+                                   GenerationParams)
+from backend.cosmos.validate import FieldError, validate_params, validate_upscale_weight
 from backend.events import EventBus
+from backend.ids import is_valid_id
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,10 @@ class ValidationFailed(ValueError):
 
 class NotFound(KeyError):
     pass
+
+
+class Refused(ValueError):
+    """The action cannot be done in the run's current state; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,19 @@ class RunSummary:
     params: dict[str, Any]
     log_lines: int
     cancel_requested: str | None
+    parent_id: str | None = None
+    output_info: dict[str, Any] | None = None
+    gpus: tuple[int, ...] = ()
+    result_prompt_id: str | None = None
+    rating: float | None = None
+    ratings: int = 0
 
     @property
     def is_terminal(self) -> bool:
         return self.status in st.TERMINAL
 
 
-def _summary(run: st.Run) -> RunSummary:
+def _summary(run: st.Run, rating: tuple[float, int] | None = None) -> RunSummary:
     params = run.params_dict()
     return RunSummary(
         id=run.id, name=run.name, run_type=run.run_type, status=run.status, host=run.host,
@@ -79,6 +94,9 @@ def _summary(run: st.Run) -> RunSummary:
         output_path=run.output_path, thumbnail_path=run.thumbnail_path, command=run.command,
         spec=run.spec, progress=run.progress_dict(), params=params, log_lines=run.log_lines,
         cancel_requested=run.cancel_requested,
+        parent_id=run.parent_id, output_info=json.loads(run.output_info) if run.output_info
+        else None, gpus=tuple(run.gpu_list()), result_prompt_id=run.result_prompt_id,
+        rating=rating[0] if rating else None, ratings=rating[1] if rating else 0,
     )
 
 
@@ -160,8 +178,13 @@ class Operations:
         return errors
 
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
-               prompt_name: str = "") -> RunSummary:
-        """Validate, then store the prompt and a queued run. Refuses with ValidationFailed."""
+               prompt_name: str = "", with_upscale: bool = False,
+               run_type: str = RUN_INFERENCE) -> RunSummary:
+        """Validate, then store the prompt and a queued run. Refuses with ValidationFailed.
+
+        `with_upscale` chains a 4K upscale of the result once the run completes.
+        `run_type=enhance` runs Cosmos' prompt upsampler; its result becomes a new prompt.
+        """
         params.prompt = (params.prompt or "").strip()
         params.negative_prompt = (params.negative_prompt or "").strip()
         host_name = host or self.settings.generation.host
@@ -173,15 +196,125 @@ class Operations:
         params.control_videos = {c: str(self.import_video(v))
                                  for c, v in params.control_videos.items() if v}
         host_cfg = self.settings.hosts[host_name]
+        if with_upscale:
+            errors = validate_upscale_weight(params.upscale_weight)
+            if errors:
+                raise ValidationFailed(errors)
         prompt = self.store.create_prompt(params.prompt, params.negative_prompt, prompt_name)
-        run = self.store.create_run(params=params.to_dict(), host=host_name, prompt_id=prompt.id,
-                                    run_type=RUN_INFERENCE, name=name.strip(),
+        stored = params.to_dict()
+        if with_upscale:
+            stored["chain_upscale"] = True
+        run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
+                                    run_type=run_type, name=name.strip(),
                                     simulated=host_cfg.simulated)
         log.info("queued run %s on %s", run.id, host_name)
         self.bus.publish("status", run.id, status=st.QUEUED)
         if self.scheduler is not None:
             self.scheduler.wake()
         return _summary(run)
+
+    def _queued(self, run: st.Run) -> RunSummary:
+        self.bus.publish("status", run.id, status=st.QUEUED)
+        if self.scheduler is not None:
+            self.scheduler.wake()
+        return _summary(run)
+
+    def settings_of(self, run_id: str) -> GenerationParams:
+        """A run's settings, to re-run them or load them into the Create form."""
+        run = self._get(run_id)
+        return GenerationParams.from_dict(run.params_dict())
+
+    def rerun(self, run_id: str) -> RunSummary:
+        """Queue a new run with exactly the same settings (and host) as an earlier one."""
+        run = self._get(run_id)
+        if run.run_type == RUN_UPSCALE:
+            return self.upscale(run.parent_id) if run.parent_id else self._refuse_upscale_orphan()
+        params = GenerationParams.from_dict(run.params_dict())
+        name = f"{run.name} (re-run)" if run.name else ""
+        return self.launch(params, name=name, host=run.host,
+                           with_upscale=bool(run.params_dict().get("chain_upscale")),
+                           run_type=run.run_type)
+
+    @staticmethod
+    def _refuse_upscale_orphan() -> RunSummary:
+        raise Refused("This upscale's source run was deleted; upscale another run instead.")
+
+    def upscale(self, run_id: str, weight: float | None = None) -> RunSummary:
+        """Queue a 4K upscale of a completed run's video, on the box that holds it."""
+        parent = self._get(run_id)
+        if parent.run_type != RUN_INFERENCE:
+            raise Refused(f"Only generated videos can be upscaled; this is a {parent.run_type} "
+                          "run.")
+        if parent.status != st.COMPLETED or not parent.output_path:
+            raise Refused(f"Run {run_id} is {parent.status}; only a completed run with a video "
+                          "can be upscaled.")
+        params = GenerationParams.from_dict(parent.params_dict())
+        params.upscale_weight = self.settings.generation.upscale_weight if weight is None \
+            else weight
+        errors = validate_upscale_weight(params.upscale_weight)
+        if errors:
+            raise ValidationFailed(errors)
+        if parent.host not in self.settings.hosts:
+            raise Refused(f"Host {parent.host} is no longer configured.")
+        run = self.store.create_run(params=params.to_dict(), host=parent.host,
+                                    prompt_id=parent.prompt_id, run_type=RUN_UPSCALE,
+                                    name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
+                                    simulated=parent.simulated)
+        return self._queued(run)
+
+    def enhance(self, params: GenerationParams, *, host: str | None = None,
+                name: str = "") -> RunSummary:
+        """Queue a prompt-enhancement run: Cosmos' upsampler rewrites the prompt from the video."""
+        return self.launch(params, name=name or "prompt enhancement", host=host,
+                           run_type=RUN_ENHANCE)
+
+    def delete_run(self, run_id: str) -> list[str]:
+        """Delete a finished run: its record, log, local files and its own remote folder.
+
+        Returns what was removed, in words. Never touches another run's files or the shared
+        input cache on the box; the remote folder is removed later by the scheduler.
+        """
+        run = self._get(run_id)
+        if not run.is_terminal:
+            raise Refused(f"Run {run_id} is {run.status}; kill it first, then delete it.")
+        removed = [f"run {run_id} and its {run.log_lines} log lines"]
+        local = self.settings.runs_dir / run_id
+        if is_valid_id(run_id) and local.is_dir():
+            shutil.rmtree(local)
+            removed.append(f"local files in {local}")
+        with st.db.atomic():
+            if run.host in self.settings.hosts and is_valid_id(run_id):
+                st.RemoteCleanup.create(host=run.host, run_id=run_id, created_at=time.time())
+                removed.append(f"its folder runs/{run_id} on {run.host}")
+            st.Run.delete_by_id(run_id)
+        self.bus.publish("status", run_id, status="deleted")
+        return removed
+
+    # -- presets ------------------------------------------------------------------------------
+    def save_preset(self, name: str, params: GenerationParams) -> None:
+        name = (name or "").strip()
+        if not name or len(name) > 80:
+            raise ValidationFailed([FieldError("preset", "Give the preset a name of 1 to 80 "
+                                               "characters.")])
+        data = params.to_dict()
+        data.update(prompt="", input_video=None, control_videos={})  # settings, not content
+        now = time.time()
+        (st.Preset.insert(name=name, params=json.dumps(data), created_at=now, updated_at=now)
+         .on_conflict(conflict_target=[st.Preset.name],
+                      update={st.Preset.params: json.dumps(data), st.Preset.updated_at: now})
+         .execute())
+
+    def load_preset(self, name: str) -> GenerationParams:
+        row = st.Preset.get_or_none(st.Preset.name == name)
+        if row is None:
+            raise NotFound(name)
+        return GenerationParams.from_dict(json.loads(row.params))
+
+    def list_presets(self) -> list[str]:
+        return [p.name for p in st.Preset.select(st.Preset.name).order_by(st.Preset.name)]
+
+    def delete_preset(self, name: str) -> None:
+        st.Preset.delete().where(st.Preset.name == name).execute()
 
     def kill(self, run_id: str, *, force: bool = False) -> RunSummary:
         """Stop a run: a queued one is cancelled at once, a live one's container is stopped."""
@@ -193,11 +326,29 @@ class Operations:
         return _summary(run)
 
     # -- queries ------------------------------------------------------------------------------
-    def get_run(self, run_id: str) -> RunSummary:
-        run = self.store.get_run(run_id)
+    def _get(self, run_id: str) -> st.Run:
+        run = self.store.get_run(run_id) if run_id else None
         if run is None:
             raise NotFound(run_id)
-        return _summary(run)
+        return run
+
+    def get_run(self, run_id: str) -> RunSummary:
+        run = self._get(run_id)
+        return _summary(run, history.ratings_for([run.id]).get(run.id))
+
+    def find_runs(self, flt: history.RunFilter, *, limit: int = 25,
+                  offset: int = 0) -> tuple[list[RunSummary], int]:
+        """One page of the history (or gallery, with `with_output`) and the total count."""
+        runs = history.query_runs(flt, limit=limit, offset=offset)
+        ratings = history.ratings_for([r.id for r in runs])
+        return [_summary(r, ratings.get(r.id)) for r in runs], history.count_runs(flt)
+
+    def get_prompt(self, prompt_id: str) -> tuple[str, str, str | None]:
+        """(text, negative prompt, parent prompt id) of a stored prompt."""
+        prompt = self.store.get_prompt(prompt_id)
+        if prompt is None:
+            raise NotFound(prompt_id)
+        return prompt.text, prompt.negative_prompt, prompt.parent_id
 
     def list_runs(self, *, limit: int = 50, offset: int = 0,
                   statuses: list[str] | None = None) -> list[RunSummary]:

@@ -17,7 +17,7 @@ from backend import store as st
 from backend.config import HostConfig, Settings
 from backend.events import EventBus
 from backend.executor import HostRuntime, RunExecutor
-from backend.ids import new_id
+from backend.ids import is_valid_id, new_id
 from backend.remote.shell import LocalShell, Shell
 
 log = logging.getLogger(__name__)
@@ -160,10 +160,26 @@ class Scheduler:
                 started += 1
         return started
 
+    def clean_up_deleted(self) -> int:
+        """Remove deleted runs' folders on their boxes: only `runs/<that id>`, nothing else."""
+        done = 0
+        for job in st.RemoteCleanup.select().limit(20):
+            if job.host in self.settings.hosts and is_valid_id(job.run_id):
+                runtime = self.runtime(job.host)
+                result = runtime.shell.run(["rm", "-rf", "--", runtime.run_dir(job.run_id)])
+                if not result.ok:
+                    log.warning("could not remove %s on %s: %s", job.run_id, job.host,
+                                result.err.strip())
+                    continue
+            job.delete_instance()
+            done += 1
+        return done
+
     def _run_loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self.tick()
+                self.clean_up_deleted()
             except Exception:
                 log.exception("scheduler tick failed")
             self._wake.wait(self.settings.poll_interval)

@@ -96,6 +96,7 @@ class Run(BaseModel):
     batch_index = IntegerField(null=True)  # this run's line in the batch JSONL
     external_id = CharField(null=True)  # e.g. the Slurm job id
     node = CharField(null=True)  # where it actually ran (Slurm node, ...)
+    result_prompt_id = CharField(null=True)  # enhance runs: the improved prompt they produced
     created_at = FloatField()
     updated_at = FloatField()
     started_at = FloatField(null=True)
@@ -178,7 +179,16 @@ class Preset(BaseModel):
     updated_at = FloatField()
 
 
-MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset)
+class RemoteCleanup(BaseModel):
+    """A deleted run's folder on a box, removed by the scheduler (the UI never does I/O)."""
+
+    host = CharField()
+    run_id = CharField()
+    created_at = FloatField()
+
+
+MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset,
+          RemoteCleanup)
 
 #: Full-text search over run names and prompt text, kept in step with `run` by triggers so no
 #: code path can forget to index a run.

@@ -172,6 +172,8 @@ def cmd_stop(store: Store, args: list[str]) -> int:
                 log.info("container %s ignored signal %d for %ss; killing", cid[:12], sig, grace)
                 signal_container(state, signal.SIGKILL)
                 wait_exit(store, cid, 10.0)
+        elif state and is_active(state):
+            wait_exit(store, cid, 2.0)  # exited a moment ago; let the supervisor record it
         return ref
 
     if len(refs) == 1:

@@ -1,0 +1,111 @@
+"""Upscale, prompt enhancement, chained upscale, re-run, delete and presets on the simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backend import store as st
+from backend.media import probe_video
+from backend.operations import Refused
+from backend.runtime import start_backend
+from tests.helpers import make_settings, wait_for
+from tests.integration.test_local_runs import params, wait_terminal
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def backend(tmp_path):
+    b = start_backend(make_settings(tmp_path, sim_seconds=1))
+    yield b
+    b.close()
+
+
+def test_upscale_uses_the_parent_video_on_the_box_and_writes_3x(backend):
+    parent = wait_terminal(backend, backend.ops.launch(params(), name="base").id)
+    assert parent.status == st.COMPLETED
+    cache = Path(backend.settings.hosts["sim"].remote_root) / "cache"
+    cached_before = sorted(cache.iterdir())
+    up = wait_terminal(backend, backend.ops.upscale(parent.id, weight=0.4).id, timeout=180)
+    assert up.status == st.COMPLETED, up.failure_cause
+    assert up.parent_id == parent.id and up.run_type == "upscale"
+    info = probe_video(up.output_path)
+    assert (info.width, info.height) == (3840, 2112)
+    spec = json.loads(up.spec)
+    assert set(k for k, v in spec.items() if isinstance(v, dict)) == {"upscale"}
+    assert spec["upscale"]["control_weight"] == 0.4 and spec["num_steps"] == 10
+    assert sorted(cache.iterdir()) == cached_before  # nothing uploaded again
+
+
+def test_upscale_of_an_unfinished_or_missing_run_is_refused(backend):
+    queued = backend.ops.launch(params("[sim:crash]"))
+    failed = wait_terminal(backend, queued.id)
+    with pytest.raises(Refused, match="only a completed run"):
+        backend.ops.upscale(failed.id)
+
+
+def test_chained_upscale_follows_a_completed_run(backend):
+    first = backend.ops.launch(params(), name="chain", with_upscale=True)
+    assert wait_terminal(backend, first.id).status == st.COMPLETED
+    child = wait_for(lambda: backend.ops.find_runs(
+        __import__("backend.history", fromlist=["RunFilter"]).RunFilter(run_types=["upscale"]))[0],
+        timeout=30, what="the chained upscale")[0]
+    assert child.parent_id == first.id
+    assert wait_terminal(backend, child.id, timeout=180).status == st.COMPLETED
+
+
+def test_enhance_makes_a_new_prompt_linked_to_the_original(backend):
+    run = wait_terminal(backend, backend.ops.enhance(params("a car on a road")).id)
+    assert run.status == st.COMPLETED, run.failure_cause
+    assert "--upsample_prompt" in run.command or "upsample_prompt" in (run.command or "") or \
+        "--upsample_prompt" in backend.store.get_run(run.id).job_script
+    text, _, parent = backend.ops.get_prompt(run.result_prompt_id)
+    original = backend.store.get_run(run.id).prompt_id
+    assert parent == original and text.startswith("a car on a road") and len(text) > 20
+
+
+def test_rerun_repeats_every_setting(backend):
+    first = wait_terminal(backend, backend.ops.launch(params(seed=42, num_steps=12), name="x").id)
+    again = wait_terminal(backend, backend.ops.rerun(first.id).id)
+    assert again.id != first.id and again.name == "x (re-run)"
+    assert json.loads(again.spec) | {"input_video_path": None} == \
+        json.loads(first.spec) | {"input_video_path": None}
+
+
+def test_delete_removes_only_that_run(backend):
+    keep = wait_terminal(backend, backend.ops.launch(params(), name="keep").id)
+    gone = wait_terminal(backend, backend.ops.launch(params(), name="gone").id)
+    root = Path(backend.settings.hosts["sim"].remote_root)
+    removed = backend.ops.delete_run(gone.id)
+    assert any("log lines" in r for r in removed)
+    wait_for(lambda: not (root / "runs" / gone.id).exists(), timeout=10,
+             what="the remote folder to go")
+    assert (root / "runs" / keep.id / "outputs" / "output.mp4").exists()
+    assert Path(keep.output_path).exists() and not (Path(gone.output_path)).exists()
+    assert any((root / "cache").iterdir())  # the shared input cache stays
+    assert backend.store.get_run(gone.id) is None
+
+
+def test_an_active_run_cannot_be_deleted(tmp_path):
+    b = start_backend(make_settings(tmp_path, sim_seconds=30))
+    try:
+        run_id = b.ops.launch(params()).id
+        with pytest.raises(Refused, match="kill it first"):
+            b.ops.delete_run(run_id)
+        b.ops.kill(run_id, force=True)
+        wait_terminal(b, run_id)
+    finally:
+        b.close()
+
+
+def test_presets_round_trip_without_content(backend):
+    p = params(seed=9, guidance=7.5, weights={"depth": 0.4, "edge": 0.2})
+    backend.ops.save_preset("night look", p)
+    backend.ops.save_preset("night look", p)  # saving again updates, never duplicates
+    loaded = backend.ops.load_preset("night look")
+    assert (loaded.seed, loaded.guidance, loaded.weights) == (9, 7.5, p.weights)
+    assert loaded.prompt == "" and loaded.input_video is None
+    assert backend.ops.list_presets() == ["night look"]
