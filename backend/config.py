@@ -64,6 +64,7 @@ class HostConfig:
     checkpoint_dir: str = "checkpoints"
     hf_home: str | None = None
     docker_gpus: bool = True
+    gpu_query: tuple[str, ...] = ("nvidia-smi",)
     ipc_host: bool = True
     network: str | None = None
     offload: tuple[str, ...] = ()
@@ -112,6 +113,7 @@ class Settings:
     generation: GenerationDefaults
     poll_interval: float
     kill_grace: int
+    telemetry_interval: float
     hosts: Mapping[str, HostConfig]
 
     @property
@@ -227,6 +229,9 @@ def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
                              "a path relative to the checkout or absolute in the container"),
         hf_home=_expand(hf_home, path.parent, **sub) if hf_home else None,
         docker_gpus=r.get("docker_gpus", bool, True, "true or false"),
+        gpu_query=tuple(shlex.split(_expand(r.get(
+            "gpu_query", str, "nvidia-smi", "the nvidia-smi command on the box",
+            lambda v: bool(v.strip())), path.parent, **sub))),
         ipc_host=r.get("ipc_host", bool, True, "true or false"),
         network=r.get("network", str, None, "a docker network name such as \"none\""),
         offload=tuple(offload),
@@ -265,7 +270,7 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
     gen = root.sub("generation")
     gen.unknown_keys(set(GenerationDefaults.__dataclass_fields__))
     sched = root.sub("scheduler")
-    sched.unknown_keys({"poll_interval", "kill_grace"})
+    sched.unknown_keys({"poll_interval", "kill_grace", "telemetry_interval"})
 
     hosts_r = root.sub("hosts")
     hosts: dict[str, HostConfig] = {}
@@ -315,5 +320,8 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
                                 lambda v: 0.05 <= v <= 10),
         kill_grace=sched.get("kill_grace", int, 10, "a whole number of seconds from 0 to 3600",
                              lambda v: 0 <= v <= 3600),
+        telemetry_interval=sched.get("telemetry_interval", float, 2.0,
+                                     "a number of seconds from 0.5 to 300",
+                                     lambda v: 0.5 <= v <= 300),
         hosts=hosts,
     )

@@ -336,6 +336,8 @@ class RunExecutor:
         fields: dict = {}
         if have_video:
             try:
+                media.embed_settings(video, {"run_id": run.id, "run_type": run.run_type,
+                                             "host": run.host, "params": run.params_dict()})
                 info = media.probe_video(video)
                 fields["output_info"] = json.dumps(dict(info.to_dict(),
                                                         bytes=video.stat().st_size))

@@ -112,3 +112,58 @@ def make_test_clip(out: str | Path, *, width: int = 320, height: int = 180, fram
     if proc.returncode != 0:
         raise MediaError(proc.stderr.decode("utf-8", "replace"))
     return out
+
+
+SETTINGS_TAG = "cosmos-orchestrator-settings:"
+
+
+def embed_settings(video: str | Path, settings: dict) -> None:
+    """Write the run's settings into the mp4's comment tag (stream copy, no re-encode).
+
+    Any of our videos then carries how it was made: dropped back on Create it recalls them.
+    """
+    import json
+
+    video = Path(video)
+    tmp = video.with_name(video.stem + ".meta" + video.suffix)
+    text = SETTINGS_TAG + json.dumps(settings, ensure_ascii=False, separators=(",", ":"))
+    proc = _ffmpeg("-loglevel", "error", "-y", "-i", str(video), "-map", "0", "-c", "copy",
+                   "-metadata", f"comment={text}", str(tmp))
+    if proc.returncode != 0 or not tmp.exists():
+        tmp.unlink(missing_ok=True)
+        raise MediaError("could not write settings into " + video.name + ": "
+                         + proc.stderr.decode("utf-8", "replace")[-300:])
+    tmp.replace(video)
+
+
+def _unescape_ffmetadata(value: str) -> str:
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == "\\" and i + 1 < len(value):
+            out.append(value[i + 1])
+            i += 2
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
+
+
+def read_embedded_settings(video: str | Path) -> dict | None:
+    """The settings embed_settings wrote, or None for any other file."""
+    import json
+
+    proc = _ffmpeg("-loglevel", "error", "-i", str(video), "-f", "ffmetadata", "-")
+    if proc.returncode != 0:
+        return None
+    text = proc.stdout.decode("utf-8", "replace")
+    # ffmetadata escapes newlines as a backslash at the end of a line
+    text = text.replace("\\\n", "\\n")
+    for line in text.splitlines():
+        if line.startswith("comment="):
+            value = _unescape_ffmetadata(line[len("comment="):])
+            if value.startswith(SETTINGS_TAG):
+                try:
+                    return json.loads(value[len(SETTINGS_TAG):])
+                except json.JSONDecodeError:
+                    return None
+    return None

@@ -343,6 +343,60 @@ class Operations:
         ratings = history.ratings_for([r.id for r in runs])
         return [_summary(r, ratings.get(r.id)) for r in runs], history.count_runs(flt)
 
+    def hosts_overview(self) -> list[dict[str, Any]]:
+        """Per host: reachability, GPUs, running and queued runs, orphan containers.
+
+        Read from the scheduler's latest in-memory check and the store: never a network call.
+        """
+        from backend.telemetry import orphans
+
+        overview = []
+        for name, host in self.settings.hosts.items():
+            monitor = self.scheduler.monitors.get(name) if self.scheduler else None
+            snap = monitor.snapshot if monitor else None
+            running = [_summary(r) for r in self.store.runs_in(st.ACTIVE, host=name)]
+            queued = [_summary(r) for r in self.store.runs_in((st.QUEUED,), host=name)]
+
+            def owned(run_id: str, checked: float | None = snap.checked_at if snap else None) \
+                    -> bool:
+                """A run still owns its container while active and briefly after (cleanup)."""
+                run = self.store.get_run(run_id)
+                return run is not None and (not run.is_terminal or (run.finished_at or 0) >
+                                            (checked or time.time()) - 30)
+            overview.append({
+                "name": name, "kind": host.kind, "simulated": host.simulated,
+                "reachable": snap.reachable if snap else None,
+                "checked_at": snap.checked_at if snap else None,
+                "error": snap.error if snap else "not watched by this process",
+                "gpus": snap.gpus if snap else [], "gpu_ids": list(host.gpus),
+                "max_concurrent": host.max_concurrent,
+                "running": running, "queued": queued,
+                "containers": snap.containers if snap else [],
+                "orphans": orphans(snap, owned) if snap else [],
+            })
+        return overview
+
+    def remove_orphan(self, host: str, container_name: str) -> None:
+        """Ask the host's monitor to remove a container of ours that no run owns."""
+        monitor = self.scheduler.monitors.get(host) if self.scheduler else None
+        if monitor is None:
+            raise Refused(f"Host {host} is not watched by this process.")
+        known = {o["name"] for o in self.hosts_overview_for(host)}
+        if container_name not in known:
+            raise Refused(f"{container_name} is not an orphan container on {host}.")
+        monitor.request_removal(container_name)
+
+    def hosts_overview_for(self, host: str) -> list[dict[str, str]]:
+        return next((h["orphans"] for h in self.hosts_overview() if h["name"] == host), [])
+
+    def gpu_metrics(self, run_id: str, limit: int = 2000) -> list[dict[str, Any]]:
+        """The run's GPU samples, oldest first (the run view's plot)."""
+        rows = (st.MetricSample.select().where(st.MetricSample.run == run_id)
+                .order_by(st.MetricSample.at.desc()).limit(limit))
+        return [{"at": r.at, "gpu": r.gpu, "utilization": r.utilization,
+                 "memory_used": r.memory_used, "memory_total": r.memory_total,
+                 "temperature": r.temperature} for r in reversed(list(rows))]
+
     def get_prompt(self, prompt_id: str) -> tuple[str, str, str | None]:
         """(text, negative prompt, parent prompt id) of a stored prompt."""
         prompt = self.store.get_prompt(prompt_id)

@@ -17,6 +17,7 @@ from backend import store as st
 from backend.config import HostConfig, Settings
 from backend.events import EventBus
 from backend.executor import HostRuntime, RunExecutor
+from backend.telemetry import HostMonitor
 from backend.ids import is_valid_id, new_id
 from backend.remote.shell import LocalShell, Shell
 
@@ -64,6 +65,7 @@ class Scheduler:
         self._wake = threading.Event()
         self._loop: threading.Thread | None = None
         self._lock_file = None
+        self.monitors: dict[str, HostMonitor] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def try_lock(self) -> bool:
@@ -86,11 +88,18 @@ class Scheduler:
         self._reattach()
         self._loop = threading.Thread(target=self._run_loop, name="scheduler", daemon=True)
         self._loop.start()
+        for name in self.settings.hosts:
+            monitor = HostMonitor(self.runtime(name), self.store, self.instance_id,
+                                  interval=self.settings.telemetry_interval)
+            self.monitors[name] = monitor
+            monitor.start()
         return True
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
+        for monitor in self.monitors.values():
+            monitor.stop()
         if self._loop:
             self._loop.join(timeout)
         if self._lock_file:

@@ -29,6 +29,7 @@ kill_grace = {kill_grace}
 [hosts.sim]
 kind = "local"
 docker = "cosmos-sim --root {{remote_root}}/engine"
+gpu_query = "cosmos-sim --root {{remote_root}}/engine nvidia-smi"
 remote_root = "{{data_dir}}/sim-box"
 image = "cosmos-sim/transfer1:latest"
 gpus = [0, 1, 2, 3]

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from . import SIM_VERSION
 from .errors import CliError
+from .gpus import cmd_nvidia_smi
 from .lifecycle import cmd_kill, cmd_logs, cmd_rm, cmd_run, cmd_stop, cmd_wait
 from .query import cmd_image, cmd_images, cmd_info, cmd_inspect, cmd_ps, cmd_pull, cmd_version
 from .state import Store
@@ -46,6 +47,7 @@ Commands:
   pull      Pretend to pull an image
   version   Show the cosmos-sim version
   info      Display system-wide information
+  nvidia-smi  The simulated GPUs, answering nvidia-smi's --query-gpu/--format=csv queries
 
 Global options:
   --root DIR   State folder (env COSMOS_SIM_ROOT, default ~/.cache/cosmos-sim)
@@ -66,6 +68,7 @@ VERBS: dict[str, Verb] = {
     "pull": cmd_pull,
     "version": cmd_version,
     "info": cmd_info,
+    "nvidia-smi": cmd_nvidia_smi,
 }
 _CONTAINER_ALIASES = {"ls": "ps", "list": "ps", **{v: v for v in
                       ("run", "inspect", "logs", "stop", "kill", "rm", "wait")}}

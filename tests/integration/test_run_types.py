@@ -109,3 +109,39 @@ def test_presets_round_trip_without_content(backend):
     assert (loaded.seed, loaded.guidance, loaded.weights) == (9, 7.5, p.weights)
     assert loaded.prompt == "" and loaded.input_video is None
     assert backend.ops.list_presets() == ["night look"]
+
+
+def test_outputs_carry_their_settings_and_gpu_samples_are_recorded(tmp_path):
+    from backend.media import read_embedded_settings
+
+    settings = make_settings(tmp_path, sim_seconds=4)
+    b = start_backend(settings)
+    try:
+        run = wait_terminal(b, b.ops.launch(params(seed=1234), name="meta").id)
+        embedded = read_embedded_settings(run.output_path)
+        assert embedded["run_id"] == run.id and embedded["params"]["seed"] == 1234
+        samples = b.ops.gpu_metrics(run.id)
+        assert samples and all(s["gpu"] in run.gpus for s in samples)
+        assert max(s["utilization"] for s in samples) > 50
+        overview = {h["name"]: h for h in b.ops.hosts_overview()}
+        sim = wait_for(lambda: (o := {h["name"]: h for h in b.ops.hosts_overview()}["sim"])
+                       ["reachable"] and o, timeout=10)
+        assert [g["index"] for g in sim["gpus"]] == [0, 1, 2, 3] and sim["orphans"] == []
+        assert "sim" in overview
+    finally:
+        b.close()
+
+
+def test_orphan_containers_are_listed_and_removable(backend):
+    runtime = backend.scheduler.runtime("sim")
+    docker = runtime.docker
+    argv = list(runtime.host.docker) + [
+        "run", "-d", "--name", "stray", "--label", "cosmos.run=01unknownrun00000000000000",
+        "--label", f"cosmos.app={backend.scheduler.instance_id}", "img", "sleep", "60"]
+    docker.run_detached(argv)
+    orphan = wait_for(lambda: backend.ops.hosts_overview()[0]["orphans"], timeout=15)
+    assert orphan[0]["name"] == "stray"
+    backend.ops.remove_orphan("sim", "stray")
+    wait_for(lambda: docker.inspect("stray") is None, timeout=15, what="orphan removal")
+    with pytest.raises(Refused):
+        backend.ops.remove_orphan("sim", "not-ours")

@@ -1,0 +1,82 @@
+"""`cosmos-sim nvidia-smi`: the box's GPUs as nvidia-smi reports them, simulated.
+
+The orchestrator samples GPUs with `nvidia-smi --query-gpu=... --format=csv,noheader,nounits`
+on a real box; the simulator answers the same query so telemetry, the Hosts view and the GPU
+plot run through the same code everywhere. A GPU is busy while a running container was given
+it (`--gpus`), with load that wobbles over time like a real diffusion loop.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+from .errors import CliError
+from .state import Store
+
+FIELDS = {
+    "index": lambda g: str(g["index"]),
+    "name": lambda g: "Simulated H100 80GB HBM3",
+    "utilization.gpu": lambda g: str(g["util"]),
+    "memory.used": lambda g: str(g["mem_used"]),
+    "memory.total": lambda g: "81559",
+    "temperature.gpu": lambda g: str(g["temp"]),
+    "uuid": lambda g: f"GPU-cosmos-sim-{g['index']:04d}",
+}
+
+
+def _busy_gpus(store: Store) -> set[int]:
+    busy: set[int] = set()
+    for cid in store.ids():
+        config, state = store.config(cid), store.current_state(cid)
+        if not config or not state or state.get("Status") != "running":
+            continue
+        devices = (config.get("GpuEnv") or {}).get("NVIDIA_VISIBLE_DEVICES", "")
+        if devices == "all":
+            return set(range(_gpu_count()))
+        busy.update(int(d) for d in devices.split(",") if d.strip().isdigit())
+    return busy
+
+
+def _gpu_count() -> int:
+    try:
+        return max(1, int(os.environ.get("COSMOS_SIM_GPUS", "8")))
+    except ValueError:
+        return 8
+
+
+def gpu_rows(store: Store) -> list[dict[str, Any]]:
+    busy = _busy_gpus(store)
+    now = time.time()
+    rows = []
+    for index in range(_gpu_count()):
+        if index in busy:
+            util = int(82 + 12 * math.sin(now / 3 + index))
+            mem = int(62000 + 4000 * math.sin(now / 7 + index))
+            temp = int(71 + 4 * math.sin(now / 11 + index))
+        else:
+            util, mem, temp = 0, 4, 34
+        rows.append({"index": index, "util": util, "mem_used": mem, "temp": temp})
+    return rows
+
+
+def cmd_nvidia_smi(store: Store, args: list[str]) -> int:
+    query = None
+    for arg in args:
+        if arg.startswith("--query-gpu="):
+            query = arg.split("=", 1)[1]
+    rows = gpu_rows(store)
+    if query is None:
+        for row in rows:
+            print(f"GPU {row['index']}: Simulated H100 80GB HBM3 (UUID: GPU-cosmos-sim-"
+                  f"{row['index']:04d})")
+        return 0
+    names = [n.strip() for n in query.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FIELDS]
+    if unknown:
+        raise CliError(f'Field "{unknown[0]}" is not a valid field to query.', 2)
+    for row in rows:
+        print(", ".join(FIELDS[n](row) for n in names))
+    return 0
