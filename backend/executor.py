@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -22,15 +21,17 @@ from backend.cosmos import command as cmd
 from backend.cosmos.outcome import classify_outcome
 from backend.cosmos.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE, GenerationParams
 from backend.cosmos.progress import ProgressTracker
-from backend.cosmos.spec import build_spec, build_upscale_spec, resolve_fps, spec_json
+from backend.cosmos.spec import build_upscale_spec
 from backend.events import EventBus
-from backend.remote.docker import LABEL_APP, LABEL_RUN, DockerClient
+from backend.ids import new_id
+from backend.plan import VIDEO_NAME, container_name, input_link_name, plan_launch
+from backend.plan import inference_spec, run_dir as plan_run_dir
+from backend.remote.docker import DockerClient
 from backend.remote.shell import RemoteError, Shell
 
 log = logging.getLogger(__name__)
 
 _LINE_SPLIT = re.compile(rb"\r\n|\r|\n")
-VIDEO_NAME = "output"
 #: How often the container's state is asked for while its log is followed.
 INSPECT_EVERY = 1.0
 
@@ -56,7 +57,7 @@ class HostRuntime:
         return DockerClient(self.shell, self.host.docker)
 
     def run_dir(self, run_id: str) -> str:
-        return str(PurePosixPath(self.host.remote_root) / "runs" / run_id)
+        return plan_run_dir(self.host, run_id)
 
     def cache_dir(self) -> str:
         return str(PurePosixPath(self.host.remote_root) / "cache")
@@ -71,10 +72,6 @@ class HostRuntime:
             target = str(PurePosixPath(self.host.cosmos_checkout) / rel)
             self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
         self.checkout_ready = True
-
-
-def container_name(run_id: str) -> str:
-    return f"cosmos-{run_id}"
 
 
 class RunExecutor:
@@ -125,7 +122,7 @@ class RunExecutor:
         suffix = local.suffix.lower() or ".bin"
         cached = f"{self.rt.cache_dir()}/{digest}{suffix}"
         if not shell.exists(cached):
-            part = f"{cached}.part-{os.getpid()}"
+            part = f"{cached}.part-{new_id()}"  # concurrent stagings never share a part file
             shell.run(["mkdir", "-p", self.rt.cache_dir()]).check("creating the input cache")
             shell.put_file(local, part)
             remote_hash = shell.run(["sha256sum", part]).check("verifying an upload").out.split()
@@ -170,17 +167,16 @@ class RunExecutor:
         input_fps = None
         if params.input_video:
             local = Path(params.input_video)
-            input_path = self._stage_input(local, run_dir, "input" + local.suffix.lower())
+            input_path = self._stage_input(local, run_dir, input_link_name(local))
             input_fps = media.probe_video(local).fps
-        control_paths = {}
+        control_links = {}
         for control, video in params.control_videos.items():
             if video and control in params.active_controls():
                 local = Path(video)
-                control_paths[control] = host.container_path(
-                    self._stage_input(local, run_dir, f"{control}{local.suffix.lower()}"))
-        return build_spec(params, input_video_path=host.container_path(input_path)
-                          if input_path else None, control_paths=control_paths,
-                          fps=resolve_fps(params, input_fps))
+                control_links[control] = self._stage_input(local, run_dir,
+                                                           input_link_name(local, control))
+        return inference_spec(host, params, input_link=input_path, control_links=control_links,
+                              input_fps=input_fps)
 
     def _stage_and_launch(self, run: st.Run) -> bool:
         host = self.rt.host
@@ -191,42 +187,18 @@ class RunExecutor:
         shell.run(["mkdir", "-p", f"{run_dir}/inputs", f"{run_dir}/outputs"]).check(
             "creating the run folder")
         spec = self._build_spec(run, params, run_dir)
-        spec_text = spec_json(spec)
-        crun = host.container_path(run_dir)
         used_ports = {r.master_port for r in self.store.runs_in(st.ACTIVE, host=host.name)
                       if r.master_port and r.id != run.id}
         port = run.master_port or cmd.pick_master_port(run.id, used_ports)
-        gpus = run.gpu_list()
-        enhance = run.run_type == RUN_ENHANCE
-        offload = tuple(host.offload) + (("offload_prompt_upsampler",) if enhance and
-                                         "offload_prompt_upsampler" not in host.offload else ())
-        transfer = cmd.build_transfer_argv(
-            num_gpus=params.num_gpus, master_port=port, checkpoint_dir=host.checkpoint_dir,
-            video_save_folder=f"{crun}/outputs", video_save_name=VIDEO_NAME,
-            controlnet_specs=f"{crun}/spec.json", offload_flags=offload,
-            upsample_prompt=enhance)
-        script = cmd.build_job_script(run_id=run.id, container_checkout=host.checkout_in_container,
-                                      container_log_path=f"{crun}/run.log",
-                                      transfer_argv=transfer)
-        shell.write_file(f"{run_dir}/spec.json", spec_text.encode())
-        shell.write_file(f"{run_dir}/job.sh", script.encode(), 0o755)
-
-        mounts = [(host.remote_root, host.container_path(host.remote_root), False),
-                  (host.cosmos_checkout, host.checkout_in_container, True)]
-        env = dict(host.env)
-        if host.hf_home:
-            hf_in = host.hf_home if host.same_paths_in_container else "/cosmos-hf"
-            mounts.append((host.hf_home, hf_in, False))
-            env["HF_HOME"] = hf_in
-        docker_argv = cmd.build_docker_run_argv(
-            docker=host.docker, name=container_name(run.id),
-            labels={LABEL_RUN: run.id, LABEL_APP: self.instance_id}, mounts=mounts,
-            workdir=host.checkout_in_container, env=env, pass_env=host.pass_env,
-            gpu_ids=gpus if host.docker_gpus else None, ipc_host=host.ipc_host,
-            network=host.network, image=host.image, command=["bash", f"{crun}/job.sh"])
-        self.store.update_run(run.id, spec=spec_text, job_script=script,
-                              command=cmd.shell_join(docker_argv),
-                              container_name=container_name(run.id), master_port=port)
+        launch = plan_launch(host=host, run_id=run.id, run_type=run.run_type,
+                             num_gpus=params.num_gpus, spec=spec, gpus=run.gpu_list(),
+                             master_port=port, instance_id=self.instance_id)
+        shell.write_file(f"{run_dir}/spec.json", launch.spec_text.encode())
+        shell.write_file(f"{run_dir}/job.sh", launch.job_script.encode(), 0o755)
+        docker_argv = list(launch.docker_argv)
+        self.store.update_run(run.id, spec=launch.spec_text, job_script=launch.job_script,
+                              command=launch.command, container_name=launch.container_name,
+                              master_port=port)
 
         if self.store.get_run(run.id).cancel_requested:
             self.store.transition(run.id, st.CANCELLED, expect=(st.STAGING,),
@@ -354,6 +326,9 @@ class RunExecutor:
                       failure_evidence=outcome.evidence)
         if outcome.status == st.COMPLETED and fresh.run_type == RUN_ENHANCE:
             fields["result_prompt_id"] = self._store_enhanced_prompt(fresh, local_dir)
+        removed = self.rt.docker.remove(container_name(run.id))  # its log and outputs are home
+        if not removed.ok and "no such" not in (removed.err + removed.out).lower():
+            log.warning("run %s: could not remove its container: %s", run.id, removed.err.strip())
         self.store.transition(run.id, outcome.status, expect=(st.COLLECTING,), note=outcome.cause,
                               **fields)
         self.bus.publish("status", run.id, status=outcome.status)
@@ -366,7 +341,6 @@ class RunExecutor:
                 name=f"{fresh.name or 'run'} 4K", simulated=fresh.simulated)
             log.info("run %s chained upscale %s", run.id, child.id)
             self.bus.publish("status", child.id, status=st.QUEUED)
-        self.rt.docker.remove(container_name(run.id))
 
     def _store_enhanced_prompt(self, run: st.Run, local_dir: Path) -> str | None:
         """Turn the upsampler's rewritten prompt into a new prompt linked to the original."""

@@ -317,11 +317,32 @@ class Operations:
         st.Preset.delete().where(st.Preset.name == name).execute()
 
     def kill(self, run_id: str, *, force: bool = False) -> RunSummary:
-        """Stop a run: a queued one is cancelled at once, a live one's container is stopped."""
+        """Stop a started run's container (graceful, or force = SIGKILL now); ends `cancelled`.
+
+        A queued run has no container: that is `dequeue`, a different action.
+        """
+        run = self._get(run_id)
+        if run.status == st.QUEUED:
+            raise Refused(f"Run {run_id} is still queued and has no container; dequeue it "
+                          "instead.")
+        if run.is_terminal:
+            raise Refused(f"Run {run_id} already ended ({run.status}); nothing to kill.")
+        run = self.store.request_cancel(run_id, "force" if force else "graceful")
+        self.bus.publish("status", run_id, status=run.status)
+        return _summary(run)
+
+    def dequeue(self, run_id: str) -> RunSummary:
+        """Take a queued run out of the queue before it starts; it ends `cancelled`."""
+        run = self._get(run_id)
+        if run.status != st.QUEUED:
+            raise Refused(f"Run {run_id} is {run.status}, not queued; "
+                          + ("kill it instead." if not run.is_terminal else "nothing to do."))
         try:
-            run = self.store.request_cancel(run_id, "force" if force else "graceful")
-        except KeyError:
-            raise NotFound(run_id) from None
+            run = self.store.transition(run_id, st.CANCELLED, expect=(st.QUEUED,),
+                                        note="dequeued", failure_cause="Dequeued before it "
+                                        "started.")
+        except st.StaleTransition:
+            raise Refused(f"Run {run_id} started meanwhile; kill it instead.") from None
         self.bus.publish("status", run_id, status=run.status)
         return _summary(run)
 

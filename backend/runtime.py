@@ -40,7 +40,6 @@ def start_backend(settings: Settings, *, with_scheduler: bool = True) -> Backend
     scheduler = None
     if with_scheduler:
         scheduler = Scheduler(settings, store, bus)
-        if not scheduler.start():
-            scheduler = None
+        scheduler.start()
     ops = Operations(settings, store, bus, scheduler)
     return Backend(settings, store, bus, scheduler, ops)

@@ -1,30 +1,40 @@
-"""The worker: claims queued runs, gives them GPUs, and runs each in its own thread.
+"""The worker: claims queued runs, gives them GPUs and a port, and runs each in a thread.
 
 Runs belong to the scheduler, not to a browser request, so a closed tab or a second tab changes
-nothing. Only one scheduler may drive a data directory at a time (an exclusive lock file), so a
-second app started on the same data never starts a run twice; it still serves the UI.
+nothing. Several schedulers may share one database (the app's and any `cosmos worker`): a claim
+is one IMMEDIATE transaction that checks capacity, picks the queue head, assigns disjoint GPUs
+and a free torchrun port and marks the run as this worker's, so no two workers ever start the
+same run or hand out the same GPU. A worker that stops heart-beating loses its runs to another
+worker, which reattaches to them (follows the container, or collects what it left).
 """
 
 from __future__ import annotations
 
-import fcntl
+import json
 import logging
+import os
+import socket
 import threading
-from pathlib import Path
+import time
 from typing import Callable
 
 from backend import store as st
 from backend.config import HostConfig, Settings
+from backend.cosmos.command import pick_master_port
 from backend.events import EventBus
 from backend.executor import HostRuntime, RunExecutor
-from backend.telemetry import HostMonitor
 from backend.ids import is_valid_id, new_id
 from backend.remote.shell import LocalShell, Shell
+from backend.telemetry import HostMonitor
 
 log = logging.getLogger(__name__)
 
+#: A worker whose heartbeat is older than this is presumed dead and its runs are adopted.
+STALE_AFTER = 15.0
+HEARTBEAT_EVERY = 2.0
 
-def instance_id(data_dir: Path) -> str:
+
+def instance_id(data_dir) -> str:
     """A stable id for this installation, written once; it labels our containers."""
     path = data_dir / "instance_id"
     if path.exists():
@@ -35,12 +45,13 @@ def instance_id(data_dir: Path) -> str:
     return value
 
 
-def open_shell(host: HostConfig) -> Shell:
+def open_shell(host: HostConfig, settings: Settings | None = None) -> Shell:
     if host.kind == "local":
         return LocalShell(host.name)
     from backend.remote.ssh import SshShell  # imported lazily: paramiko is slow to import
 
-    return SshShell(host)
+    known_hosts = (settings.data_dir / "known_hosts") if settings else None
+    return SshShell(host, app_known_hosts=known_hosts)
 
 
 def allocate_gpus(host: HostConfig, busy: set[int], count: int) -> list[int] | None:
@@ -53,68 +64,98 @@ def allocate_gpus(host: HostConfig, busy: set[int], count: int) -> list[int] | N
 
 class Scheduler:
     def __init__(self, settings: Settings, store: st.Store, bus: EventBus,
-                 shell_factory: Callable[[HostConfig], Shell] = open_shell) -> None:
+                 shell_factory: Callable[..., Shell] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.bus = bus
         self.instance_id = instance_id(settings.data_dir)
-        self._shell_factory = shell_factory
+        self.worker_id = new_id()
+        self._shell_factory = shell_factory or (lambda host: open_shell(host, settings))
         self._runtimes: dict[str, HostRuntime] = {}
+        self._runtime_lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._loop: threading.Thread | None = None
-        self._lock_file = None
+        self._last_heartbeat = 0.0
         self.monitors: dict[str, HostMonitor] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def try_lock(self) -> bool:
-        """Become the one scheduler for this data dir; False if another process is."""
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fh = open(self.settings.data_dir / "scheduler.lock", "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            return False
-        self._lock_file = fh
-        return True
-
-    def start(self) -> bool:
-        if not self.try_lock():
-            log.warning("another scheduler drives %s; this process only serves the UI",
-                        self.settings.data_dir)
-            return False
-        self._reattach()
+    def start(self, *, monitors: bool = True) -> bool:
+        now = time.time()
+        st.Worker.create(id=self.worker_id, pid=os.getpid(), hostname=socket.gethostname(),
+                         started_at=now, heartbeat_at=now)
+        self._last_heartbeat = now
+        self.adopt_orphaned_runs()
         self._loop = threading.Thread(target=self._run_loop, name="scheduler", daemon=True)
         self._loop.start()
-        for name in self.settings.hosts:
-            monitor = HostMonitor(self.runtime(name), self.store, self.instance_id,
-                                  interval=self.settings.telemetry_interval)
-            self.monitors[name] = monitor
-            monitor.start()
+        if monitors:
+            for name in self.settings.hosts:
+                monitor = HostMonitor(self.runtime(name), self.store, self.instance_id,
+                                      interval=self.settings.telemetry_interval,
+                                      worker_id=self.worker_id)
+                self.monitors[name] = monitor
+                monitor.start()
+        log.info("scheduler %s started (pid %d)", self.worker_id, os.getpid())
         return True
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming; running runs keep running remotely and are adopted on next start."""
         self._stop.set()
         self._wake.set()
         for monitor in self.monitors.values():
             monitor.stop()
         if self._loop:
             self._loop.join(timeout)
-        if self._lock_file:
-            self._lock_file.close()
-            self._lock_file = None
+        st.Worker.delete().where(st.Worker.id == self.worker_id).execute()
 
     def wake(self) -> None:
         """Look at the queue now (called after a launch) instead of at the next tick."""
         self._wake.set()
 
     def runtime(self, host_name: str) -> HostRuntime:
-        if host_name not in self._runtimes:
-            host = self.settings.hosts[host_name]
-            self._runtimes[host_name] = HostRuntime(host, self._shell_factory(host))
-        return self._runtimes[host_name]
+        with self._runtime_lock:
+            if host_name not in self._runtimes:
+                host = self.settings.hosts[host_name]
+                self._runtimes[host_name] = HostRuntime(host, self._shell_factory(host))
+            return self._runtimes[host_name]
+
+    # -- ownership ----------------------------------------------------------------------------
+    def heartbeat(self) -> None:
+        now = time.time()
+        updated = (st.Worker.update(heartbeat_at=now)
+                   .where(st.Worker.id == self.worker_id).execute())
+        if not updated:  # our row was removed (e.g. presumed dead): register again
+            st.Worker.create(id=self.worker_id, pid=os.getpid(),
+                             hostname=socket.gethostname(), started_at=now, heartbeat_at=now)
+        self._last_heartbeat = now
+
+    def adopt_orphaned_runs(self) -> list[str]:
+        """Take over active runs whose worker is gone, and follow/collect them (reattach)."""
+        cutoff = time.time() - STALE_AFTER
+        live = {w.id for w in st.Worker.select(st.Worker.id)
+                .where(st.Worker.heartbeat_at >= cutoff)}
+        adopted = []
+        for run in self.store.runs_in(st.ACTIVE):
+            if run.worker_id in live and run.worker_id != self.worker_id:
+                continue
+            if run.worker_id == self.worker_id and run.id in self._threads:
+                continue
+            if run.host not in self.settings.hosts:
+                log.warning("run %s is on host %s, which is no longer configured", run.id,
+                            run.host)
+                continue
+            took = (st.Run.update(worker_id=self.worker_id)
+                    .where((st.Run.id == run.id) & (st.Run.worker_id.is_null() if
+                           run.worker_id is None else st.Run.worker_id == run.worker_id))
+                    .execute())
+            if took:
+                log.info("adopting run %s (%s) from worker %s", run.id, run.status,
+                         run.worker_id)
+                self._spawn(run.id, self._executor(run.host).resume)
+                adopted.append(run.id)
+        st.Worker.delete().where(st.Worker.heartbeat_at < cutoff - 3600).execute()
+        return adopted
 
     # -- work ---------------------------------------------------------------------------------
     def _executor(self, host_name: str) -> RunExecutor:
@@ -127,20 +168,26 @@ class Scheduler:
         self._threads[run_id] = thread
         thread.start()
 
-    def _reattach(self) -> None:
-        for run in self.store.runs_in(st.ACTIVE):
-            if run.host not in self.settings.hosts:
-                log.warning("run %s is on host %s, which is no longer configured", run.id,
-                            run.host)
-                continue
-            self._spawn(run.id, self._executor(run.host).resume)
-
-    def _busy(self, host_name: str) -> tuple[int, set[int]]:
-        active = self.store.runs_in(st.ACTIVE, host=host_name)
-        busy: set[int] = set()
-        for run in active:
-            busy.update(run.gpu_list())
-        return len(active), busy
+    def claim(self, host: HostConfig) -> st.Run | None:
+        """Atomically take the queue head of a host if it fits: GPUs, port, ownership."""
+        with st.db.atomic("IMMEDIATE"):
+            active = self.store.runs_in(st.ACTIVE, host=host.name)
+            if len(active) >= host.max_concurrent:
+                return None
+            head = (st.Run.select().where((st.Run.status == st.QUEUED) &
+                                          (st.Run.host == host.name))
+                    .order_by(st.Run.priority.desc(), st.Run.id).first())
+            if head is None:
+                return None
+            busy = {g for r in active for g in r.gpu_list()}
+            gpus = allocate_gpus(host, busy, int(head.params_dict().get("num_gpus", 1)))
+            if gpus is None:
+                return None  # FIFO: the head waits for GPUs; nothing jumps the queue
+            port = pick_master_port(head.id, {r.master_port for r in active if r.master_port})
+            return self.store.transition(head.id, st.STAGING, expect=(st.QUEUED,),
+                                         note=f"claimed by worker {self.worker_id}",
+                                         gpus=json.dumps(gpus), master_port=port,
+                                         worker_id=self.worker_id)
 
     def tick(self) -> int:
         """Start every queued run that fits now; returns how many were started."""
@@ -148,23 +195,9 @@ class Scheduler:
         self._threads = {k: t for k, t in self._threads.items() if t.is_alive()}
         for name, host in self.settings.hosts.items():
             while True:
-                count, busy = self._busy(name)
-                if count >= host.max_concurrent:
+                run = self.claim(host)
+                if run is None:
                     break
-                head = (st.Run.select().where((st.Run.status == st.QUEUED) &
-                                              (st.Run.host == name))
-                        .order_by(st.Run.priority.desc(), st.Run.id).first())
-                if head is None:
-                    break
-                wanted = int(head.params_dict().get("num_gpus", 1))
-                gpus = allocate_gpus(host, busy, wanted)
-                if gpus is None:
-                    break  # FIFO: the head waits for GPUs; nothing jumps the queue
-                try:
-                    run = self.store.transition(head.id, st.STAGING, expect=(st.QUEUED,),
-                                                note="claimed", gpus=str(gpus).replace(" ", ""))
-                except st.StaleTransition:
-                    continue
                 self._spawn(run.id, self._executor(name).execute)
                 started += 1
         return started
@@ -180,19 +213,27 @@ class Scheduler:
                     log.warning("could not remove %s on %s: %s", job.run_id, job.host,
                                 result.err.strip())
                     continue
-            job.delete_instance()
-            done += 1
+            if st.RemoteCleanup.delete().where(st.RemoteCleanup.id == job.id).execute():
+                done += 1
         return done
 
     def _run_loop(self) -> None:
         while not self._stop.is_set():
             try:
+                if time.time() - self._last_heartbeat >= HEARTBEAT_EVERY:
+                    self.heartbeat()
+                    self.adopt_orphaned_runs()
                 self.tick()
                 self.clean_up_deleted()
             except Exception:
                 log.exception("scheduler tick failed")
             self._wake.wait(self.settings.poll_interval)
             self._wake.clear()
+
+    def idle(self) -> bool:
+        """True when this worker drives no run and nothing is queued (for `worker --once`)."""
+        self._threads = {k: t for k, t in self._threads.items() if t.is_alive()}
+        return not self._threads and not self.store.runs_in((st.QUEUED,) + st.ACTIVE)
 
     def join_runs(self, timeout: float | None = None) -> None:
         """Wait for the run threads started so far (tests and `cosmos worker --once`)."""

@@ -97,6 +97,7 @@ class Run(BaseModel):
     external_id = CharField(null=True)  # e.g. the Slurm job id
     node = CharField(null=True)  # where it actually ran (Slurm node, ...)
     result_prompt_id = CharField(null=True)  # enhance runs: the improved prompt they produced
+    worker_id = CharField(null=True, index=True)  # the scheduler that drives it now
     created_at = FloatField()
     updated_at = FloatField()
     started_at = FloatField(null=True)
@@ -179,6 +180,16 @@ class Preset(BaseModel):
     updated_at = FloatField()
 
 
+class Worker(BaseModel):
+    """A live scheduler (in the app or `cosmos worker`); a stale heartbeat frees its runs."""
+
+    id = CharField(primary_key=True, max_length=26)
+    pid = IntegerField()
+    hostname = CharField()
+    started_at = FloatField()
+    heartbeat_at = FloatField(index=True)
+
+
 class RemoteCleanup(BaseModel):
     """A deleted run's folder on a box, removed by the scheduler (the UI never does I/O)."""
 
@@ -188,7 +199,7 @@ class RemoteCleanup(BaseModel):
 
 
 MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset,
-          RemoteCleanup)
+          Worker, RemoteCleanup)
 
 #: Full-text search over run names and prompt text, kept in step with `run` by triggers so no
 #: code path can forget to index a run.

@@ -54,8 +54,9 @@ class HostSnapshot:
 
 class HostMonitor:
     def __init__(self, runtime: Any, store: st.Store, instance_id: str,
-                 interval: float = 2.0) -> None:
+                 interval: float = 2.0, worker_id: str | None = None) -> None:
         self.runtime = runtime
+        self.worker_id = worker_id
         self.store = store
         self.instance_id = instance_id
         self.interval = interval
@@ -120,6 +121,8 @@ class HostMonitor:
         by_index = {g["index"]: g for g in snap.gpus}
         rows = []
         for run in self.store.runs_in((st.RUNNING,), host=snap.name):
+            if self.worker_id and run.worker_id != self.worker_id:
+                continue  # the worker driving the run records its samples, once
             for gpu in run.gpu_list():
                 g = by_index.get(gpu)
                 if g:
