@@ -171,11 +171,15 @@ class _Reader:
             )
 
 
-def _expand(text: str, base: Path, **values: str) -> str:
+def _expand(text: str, base: Path, *, local: bool = True, **values: str) -> str:
+    """Fill {data_dir}/{remote_root}; expand ~ only for paths on this machine.
+
+    On an SSH box `~` would mean the remote home, which SFTP cannot resolve; such paths must
+    be absolute and are checked where they are read.
+    """
     for name, value in values.items():
         text = text.replace("{" + name + "}", value)
-    text = str(Path(text).expanduser())
-    return text
+    return str(Path(text).expanduser()) if local else text
 
 
 def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
@@ -191,12 +195,17 @@ def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
                             lambda v: bool(v.strip()))
     if remote_root_raw is None:
         raise r.fail("remote_root", None, "an absolute path (or {data_dir}/...)")
-    remote_root = _expand(remote_root_raw, path.parent, data_dir=str(data_dir))
-    if not Path(remote_root).is_absolute():
-        raise r.fail("remote_root", remote_root_raw, "an absolute path (or {data_dir}/...)")
+    local = kind == "local"
+    remote_root = _expand(remote_root_raw, path.parent, local=local, data_dir=str(data_dir))
+    if not remote_root.startswith("/"):
+        raise r.fail("remote_root", remote_root_raw, "an absolute path on the box (no ~), or "
+                     "{data_dir}/... for a local box")
     sub = {"data_dir": str(data_dir), "remote_root": remote_root}
     checkout = _expand(r.get("cosmos_checkout", str, "{remote_root}/cosmos-transfer1",
-                             "a path to the Cosmos-Transfer1 checkout"), path.parent, **sub)
+                             "a path to the Cosmos-Transfer1 checkout"), path.parent,
+                       local=local, **sub)
+    if not checkout.startswith("/"):
+        raise r.fail("cosmos_checkout", checkout, "an absolute path on the box (no ~)")
     gpus = r.get("gpus", list, [0], "a list of GPU ids such as [0, 1, 2, 3]",
                  lambda v: all(isinstance(g, int) and not isinstance(g, bool) and g >= 0
                                for g in v) and len(set(v)) == len(v))
@@ -227,7 +236,7 @@ def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
                                  "an absolute container path", lambda v: v.startswith("/")),
         checkpoint_dir=r.get("checkpoint_dir", str, "checkpoints",
                              "a path relative to the checkout or absolute in the container"),
-        hf_home=_expand(hf_home, path.parent, **sub) if hf_home else None,
+        hf_home=_expand(hf_home, path.parent, local=local, **sub) if hf_home else None,
         docker_gpus=r.get("docker_gpus", bool, True, "true or false"),
         gpu_query=tuple(shlex.split(_expand(r.get(
             "gpu_query", str, "nvidia-smi", "the nvidia-smi command on the box",

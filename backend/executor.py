@@ -24,8 +24,8 @@ from backend.cosmos.progress import ProgressTracker
 from backend.cosmos.spec import build_upscale_spec
 from backend.events import EventBus
 from backend.ids import new_id
-from backend.plan import VIDEO_NAME, container_name, input_link_name, plan_launch
-from backend.plan import inference_spec, run_dir as plan_run_dir
+from backend.plan import (VIDEO_NAME, container_name, inference_spec, input_link_name,
+                          parse_kill_request, plan_launch, run_dir as plan_run_dir)
 from backend.remote.docker import DockerClient
 from backend.remote.shell import RemoteError, Shell
 
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 _LINE_SPLIT = re.compile(rb"\r\n|\r|\n")
 #: How often the container's state is asked for while its log is followed.
 INSPECT_EVERY = 1.0
+#: How long a follower keeps retrying an unreachable box before leaving the run for adoption.
+RECONNECT_PATIENCE = 600.0
 
 
 def sha256_file(path: Path) -> str:
@@ -85,21 +87,46 @@ class RunExecutor:
 
     # -- public entry points ------------------------------------------------------------------
     def execute(self, run_id: str) -> None:
-        """Take a claimed (staging) run all the way to a terminal state."""
+        """Take a claimed (staging) run all the way to a terminal state.
+
+        Once the container runs, the box is the source of truth: a lost connection while
+        following or collecting is retried with backoff (the log resumes from its stored
+        offset), never turned into a failed run. Only staging errors fail the run, since
+        nothing is running yet.
+        """
         try:
             run = self.store.get_run(run_id)
             if run.status == st.STAGING:
                 if not self._stage_and_launch(run):
                     return
                 run = self.store.get_run(run_id)
-            if run.status == st.RUNNING:
-                self._follow(run)
-                run = self.store.get_run(run_id)
-            if run.status == st.COLLECTING:
-                self._collect(run)
         except Exception as exc:  # a run must never be left half-way without a cause
-            log.exception("run %s failed in the executor", run_id)
+            log.exception("run %s failed while staging", run_id)
             self._fail_unexpected(run_id, exc)
+            return
+        delay = 0.5
+        deadline = time.monotonic() + RECONNECT_PATIENCE
+        while True:
+            try:
+                run = self.store.get_run(run_id)
+                if run.status == st.RUNNING:
+                    self._follow(run)
+                    run = self.store.get_run(run_id)
+                if run.status == st.COLLECTING:
+                    self._collect(run)
+                return
+            except RemoteError as exc:
+                if time.monotonic() > deadline:
+                    log.error("run %s: box unreachable for %.0f s, leaving it to be adopted "
+                              "later: %s", run_id, RECONNECT_PATIENCE, exc)
+                    return
+                log.warning("run %s: lost the box (%s); retrying in %.1f s", run_id, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            except Exception as exc:
+                log.exception("run %s failed in the executor", run_id)
+                self._fail_unexpected(run_id, exc)
+                return
 
     def resume(self, run_id: str) -> None:
         """Reattach after a restart: follow a live container, collect a finished one."""
@@ -262,10 +289,12 @@ class RunExecutor:
             fresh = self.store.get_run(run.id)
             if fresh.cancel_requested and not acted_on_cancel:
                 acted_on_cancel = True
-                if fresh.cancel_requested == "force":
+                force, grace = parse_kill_request(fresh.cancel_requested,
+                                                  self.settings.kill_grace)
+                if force:
                     docker.kill(name)
                 else:
-                    docker.stop(name, self.settings.kill_grace)
+                    docker.stop(name, grace)
                 next_inspect = 0.0
             now = time.monotonic()
             if now >= next_inspect:

@@ -61,7 +61,7 @@ def _where(f: RunFilter):
         return query.where(SQL("0"))
     if match is not None:
         query = query.where(st.Run.id.in_(
-            SQL("SELECT run_id FROM run_fts WHERE run_fts MATCH ?", [match])))
+            SQL("(SELECT run_id FROM run_fts WHERE run_fts MATCH ?)", [match])))
     return query
 
 

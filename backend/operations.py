@@ -179,12 +179,18 @@ class Operations:
 
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
                prompt_name: str = "", with_upscale: bool = False,
-               run_type: str = RUN_INFERENCE) -> RunSummary:
+               run_type: str = RUN_INFERENCE, prompt_id: str | None = None) -> RunSummary:
         """Validate, then store the prompt and a queued run. Refuses with ValidationFailed.
 
         `with_upscale` chains a 4K upscale of the result once the run completes.
         `run_type=enhance` runs Cosmos' prompt upsampler; its result becomes a new prompt.
+        `prompt_id` links the run to a stored prompt (NotFound if there is none) instead of
+        storing a new one; if the texts in `params` differ from it, a new prompt derived from
+        it is stored.
         """
+        base_prompt = self.store.get_prompt(prompt_id) if prompt_id else None
+        if prompt_id and base_prompt is None:
+            raise NotFound(prompt_id)
         params.prompt = (params.prompt or "").strip()
         params.negative_prompt = (params.negative_prompt or "").strip()
         host_name = host or self.settings.generation.host
@@ -200,7 +206,11 @@ class Operations:
             errors = validate_upscale_weight(params.upscale_weight)
             if errors:
                 raise ValidationFailed(errors)
-        prompt = self.store.create_prompt(params.prompt, params.negative_prompt, prompt_name)
+        prompt = base_prompt
+        if prompt is None or (prompt.text, prompt.negative_prompt) != (params.prompt,
+                                                                      params.negative_prompt):
+            prompt = self.store.create_prompt(params.prompt, params.negative_prompt, prompt_name,
+                                              parent_id=prompt_id)
         stored = params.to_dict()
         if with_upscale:
             stored["chain_upscale"] = True
@@ -263,10 +273,10 @@ class Operations:
         return self._queued(run)
 
     def enhance(self, params: GenerationParams, *, host: str | None = None,
-                name: str = "") -> RunSummary:
+                name: str = "", prompt_id: str | None = None) -> RunSummary:
         """Queue a prompt-enhancement run: Cosmos' upsampler rewrites the prompt from the video."""
         return self.launch(params, name=name or "prompt enhancement", host=host,
-                           run_type=RUN_ENHANCE)
+                           run_type=RUN_ENHANCE, prompt_id=prompt_id)
 
     def delete_run(self, run_id: str) -> list[str]:
         """Delete a finished run: its record, log, local files and its own remote folder.
@@ -282,7 +292,7 @@ class Operations:
         if is_valid_id(run_id) and local.is_dir():
             shutil.rmtree(local)
             removed.append(f"local files in {local}")
-        with st.db.atomic():
+        with st.db.atomic("IMMEDIATE"):
             if run.host in self.settings.hosts and is_valid_id(run_id):
                 st.RemoteCleanup.create(host=run.host, run_id=run_id, created_at=time.time())
                 removed.append(f"its folder runs/{run_id} on {run.host}")
@@ -316,18 +326,26 @@ class Operations:
     def delete_preset(self, name: str) -> None:
         st.Preset.delete().where(st.Preset.name == name).execute()
 
-    def kill(self, run_id: str, *, force: bool = False) -> RunSummary:
+    def kill(self, run_id: str, *, force: bool = False, grace: int | None = None) -> RunSummary:
         """Stop a started run's container (graceful, or force = SIGKILL now); ends `cancelled`.
 
-        A queued run has no container: that is `dequeue`, a different action.
+        `grace` is this kill's seconds between SIGTERM and SIGKILL (default: the config's
+        kill_grace); it travels to the executor on the run row. A queued run has no container:
+        that is `dequeue`, a different action.
         """
+        from backend.plan import kill_request
+
+        try:
+            mode = kill_request(force, grace)
+        except ValueError as exc:
+            raise ValidationFailed([FieldError("grace", str(exc))]) from None
         run = self._get(run_id)
         if run.status == st.QUEUED:
             raise Refused(f"Run {run_id} is still queued and has no container; dequeue it "
                           "instead.")
         if run.is_terminal:
             raise Refused(f"Run {run_id} already ended ({run.status}); nothing to kill.")
-        run = self.store.request_cancel(run_id, "force" if force else "graceful")
+        run = self.store.request_cancel(run_id, mode)
         self.bus.publish("status", run_id, status=run.status)
         return _summary(run)
 
@@ -432,3 +450,290 @@ class Operations:
 
     def log_since(self, run_id: str, after_seq: int = -1, limit: int = 5000) -> list[tuple[int, str]]:
         return [(row.seq, row.text) for row in self.store.log_since(run_id, after_seq, limit)]
+
+    # -- CLI (issue 7) ---------------------------------------------------------------------
+    # What the `cosmos` command needs beyond the UI's calls. Reads are plain store queries;
+    # `dry_run` builds (never sends) a launch through backend.plan, exactly as the executor
+    # would; `doctor` is the one call here that talks to boxes, through backend.doctor.
+
+    def _prompt_dict(self, prompt: st.Prompt, runs: int | None = None) -> dict[str, Any]:
+        if runs is None:
+            runs = st.Run.select().where(st.Run.prompt == prompt.id).count()
+        return {"id": prompt.id, "name": prompt.name, "text": prompt.text,
+                "negative_prompt": prompt.negative_prompt, "parent_id": prompt.parent_id,
+                "created_at": prompt.created_at, "runs": runs}
+
+    def create_prompt(self, text: str, negative_prompt: str | None = None,
+                      name: str = "") -> dict[str, Any]:
+        """Store a prompt to run later (`run --prompt-id`); negative defaults to the config's."""
+        text = (text or "").strip()
+        negative = (negative_prompt if negative_prompt is not None
+                    else self.settings.generation.negative_prompt).strip()
+        errors = []
+        if not text:
+            errors.append(FieldError("prompt", "The prompt is empty; describe the scene you want "
+                                     "to see."))
+        if not negative:
+            errors.append(FieldError("negative_prompt", "The negative prompt is empty; Cosmos "
+                                     "crashes on an empty negative prompt, so keep the default "
+                                     "or describe what to avoid."))
+        if errors:
+            raise ValidationFailed(errors)
+        return self._prompt_dict(self.store.create_prompt(text, negative, (name or "").strip()),
+                                 runs=0)
+
+    def prompt_info(self, prompt_id: str) -> dict[str, Any]:
+        prompt = self.store.get_prompt(prompt_id) if prompt_id else None
+        if prompt is None:
+            raise NotFound(prompt_id)
+        return self._prompt_dict(prompt)
+
+    def find_prompts(self, text: str = "", *, limit: int = 25,
+                     offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Prompts, newest first; `text` keeps those whose text or name holds every word."""
+        from peewee import fn
+
+        query = st.Prompt.select()
+        for word in (text or "").split():
+            pattern = f"%{word}%"
+            query = query.where(st.Prompt.text ** pattern | st.Prompt.name ** pattern)
+        total = query.count()
+        rows = list(query.order_by(st.Prompt.id.desc()).limit(limit).offset(offset))
+        counts = dict(st.Run.select(st.Run.prompt, fn.COUNT(st.Run.id))
+                      .where(st.Run.prompt.in_([p.id for p in rows]))
+                      .group_by(st.Run.prompt).tuples()) if rows else {}
+        return [self._prompt_dict(p, counts.get(p.id, 0)) for p in rows], total
+
+    def run_details(self, run_id: str) -> dict[str, Any]:
+        """What `show RUN` needs beyond RunSummary: history, job script, container, files."""
+        run = self._get(run_id)
+        local = self.settings.runs_dir / run.id
+
+        def local_file(name: str) -> str | None:
+            path = local / name
+            return str(path) if is_valid_id(run.id) and path.is_file() else None
+
+        return {
+            "prompt_id": run.prompt_id, "job_script": run.job_script,
+            "container_name": run.container_name, "container_id": run.container_id,
+            "master_port": run.master_port, "worker_id": getattr(run, "worker_id", None),
+            "transitions": [{"status": t.status, "at": t.at, "note": t.note}
+                            for t in self.store.transitions(run.id)],
+            "files": {"video": run.output_path, "thumbnail": run.thumbnail_path,
+                      "log": local_file("run.log"), "text": local_file("output.txt")},
+        }
+
+    def children_of(self, run_id: str) -> list[RunSummary]:
+        """Runs made from this one (its upscale), oldest first."""
+        return [_summary(r) for r in st.Run.select().where(st.Run.parent == run_id)
+                .order_by(st.Run.id)]
+
+    def live_workers(self) -> list[dict[str, Any]]:
+        """Schedulers (the app's or `cosmos worker`s) whose heartbeat is fresh."""
+        from backend.scheduler import STALE_AFTER
+
+        cutoff = time.time() - STALE_AFTER
+        return [{"id": w.id, "pid": w.pid, "hostname": w.hostname, "started_at": w.started_at,
+                 "heartbeat_at": w.heartbeat_at}
+                for w in st.Worker.select().where(st.Worker.heartbeat_at >= cutoff)
+                .order_by(st.Worker.started_at)]
+
+    def queue_overview(self) -> dict[str, Any]:
+        """Counts per status, the runs in progress, the queue in start order, per-host GPUs."""
+        from peewee import fn
+
+        counts = {s: 0 for s in st.STATUSES}
+        counts.update(dict(st.Run.select(st.Run.status, fn.COUNT(st.Run.id))
+                           .group_by(st.Run.status).tuples()))
+        active = [_summary(r) for r in self.store.runs_in(st.ACTIVE)]
+        queued = [_summary(r) for r in st.Run.select().where(st.Run.status == st.QUEUED)
+                  .order_by(st.Run.priority.desc(), st.Run.id)]
+        hosts = []
+        for name, host in self.settings.hosts.items():
+            busy = sorted({g for r in active if r.host == name for g in r.gpus})
+            hosts.append({"name": name, "simulated": host.simulated, "gpus": list(host.gpus),
+                          "busy_gpus": busy, "max_concurrent": host.max_concurrent,
+                          "running": sum(r.host == name for r in active),
+                          "queued": sum(r.host == name for r in queued)})
+        return {"workers": self.live_workers(), "counts": counts, "running": active,
+                "queued": queued, "hosts": hosts}
+
+    def dry_run(self, params: GenerationParams, host: str | None = None, *,
+                run_type: str = RUN_INFERENCE) -> dict[str, Any]:
+        """What `launch` would send, built by backend.plan exactly as the executor builds it.
+
+        Validates like `launch` (ValidationFailed) but stores, uploads and queues nothing. The
+        run id is provisional (a real launch gets its own), and so are the GPUs and port,
+        picked from what is busy right now.
+        """
+        from backend import plan
+        from backend.cosmos.command import pick_master_port
+        from backend.ids import new_id
+        from backend.scheduler import allocate_gpus, instance_id
+
+        params.prompt = (params.prompt or "").strip()
+        params.negative_prompt = (params.negative_prompt or "").strip()
+        host_name = host or self.settings.generation.host
+        errors = self.validate(params, host_name)
+        if errors:
+            raise ValidationFailed(errors)
+        host_cfg = self.settings.hosts[host_name]
+        run_id = new_id()
+        folder = plan.run_dir(host_cfg, run_id)
+
+        def as_imported(path: str) -> str:  # the name import_video would give the file
+            src = Path(path)
+            if src.parent in (ASSETS_DIR, self.settings.uploads_dir):
+                return src.name
+            return "x" + (src.suffix.lower() if src.suffix.lower() in VIDEO_SUFFIXES
+                          else ".mp4")
+
+        input_link = (plan.input_link(folder, plan.input_link_name(as_imported(
+            params.input_video))) if params.input_video else None)
+        active = params.active_controls()
+        control_links = {c: plan.input_link(folder, plan.input_link_name(as_imported(v), c))
+                         for c, v in params.control_videos.items() if v and c in active}
+        input_fps = media.probe_video(params.input_video).fps if params.input_video else None
+        spec = plan.inference_spec(host_cfg, params, input_link=input_link,
+                                   control_links=control_links, input_fps=input_fps)
+        running = self.store.runs_in(st.ACTIVE, host=host_name)
+        busy = {g for r in running for g in r.gpu_list()}
+        gpus = allocate_gpus(host_cfg, busy, params.num_gpus)
+        waits = gpus is None
+        gpus = gpus or list(host_cfg.gpus[:params.num_gpus])
+        port = pick_master_port(run_id, {r.master_port for r in running if r.master_port})
+        launch = plan.plan_launch(host=host_cfg, run_id=run_id, run_type=run_type,
+                                  num_gpus=params.num_gpus, spec=spec, gpus=gpus,
+                                  master_port=port,
+                                  instance_id=instance_id(self.settings.data_dir))
+        return {
+            "run_id": run_id, "host": host_name, "simulated": host_cfg.simulated,
+            "run_type": run_type, "gpus": list(gpus), "waits_for_gpus": waits,
+            "master_port": port, "container_name": launch.container_name,
+            "command": launch.command, "argv": list(launch.docker_argv),
+            "job_script": launch.job_script, "spec": json.loads(launch.spec_text),
+            "spec_json": launch.spec_text,
+            "files": {"run_dir": folder, "spec": f"{folder}/spec.json",
+                      "job_script": f"{folder}/job.sh", "log": f"{folder}/run.log"},
+            "inputs": dict({"input": input_link} if input_link else {}, **control_links),
+        }
+
+    def doctor(self, hosts: list[str] | None = None) -> list[dict[str, Any]]:
+        """Check each host (reachable, docker, image, checkpoints, HF cache, disk, GPUs).
+
+        Unlike everything else here this talks to the boxes (it is what it is for); it is
+        called from the CLI, never from a UI event handler.
+        """
+        from backend import doctor
+
+        names = list(hosts or self.settings.hosts)
+        unknown = [n for n in names if n not in self.settings.hosts]
+        if unknown:
+            raise NotFound(unknown[0])
+        return [r.to_dict() for r in doctor.check_hosts(self.settings, names)]
+
+    # -- UI queries (issue 5) -----------------------------------------------------------------
+    def recent_inputs(self, limit: int = 12, scan: int = 300) -> list[tuple[str, str]]:
+        """Input videos used by recent runs that still exist here: (label, path), newest first.
+
+        One query over the latest `scan` runs (their params only), so it stays cheap however
+        long the history grows. Shipped samples are left out (the form lists them anyway).
+        """
+        rows = (st.Run.select(st.Run.id, st.Run.name, st.Run.params, st.Run.created_at)
+                .where(st.Run.run_type == RUN_INFERENCE)
+                .order_by(st.Run.id.desc()).limit(scan))
+        seen: dict[str, str] = {}
+        for row in rows:
+            params = json.loads(row.params)
+            path = params.get("input_video")
+            if not path or path in seen or Path(path).parent == ASSETS_DIR:
+                continue
+            if not Path(path).is_file():
+                continue
+            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created_at))
+            title = row.name or (params.get("prompt") or "")[:40] or row.id
+            seen[path] = f"{Path(path).name[:10]}... used {used} by '{title}'"
+            if len(seen) >= limit:
+                break
+        return [(label, path) for path, label in seen.items()]
+
+    def delete_preview(self, run_id: str) -> list[str]:
+        """What `delete_run` would remove, in the same words, for the confirmation prompt."""
+        run = self._get(run_id)
+        if not run.is_terminal:
+            raise Refused(f"Run {run_id} is {run.status}; kill it first, then delete it.")
+        items = [f"run {run_id} and its {run.log_lines} log lines"]
+        local = self.settings.runs_dir / run_id
+        if is_valid_id(run_id) and local.is_dir():
+            size = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+            items.append(f"local files in {local} ({size / 1e6:.1f} MB)")
+        if run.host in self.settings.hosts and is_valid_id(run_id):
+            items.append(f"its folder runs/{run_id} on {run.host}")
+        derived = st.Run.select().where(st.Run.parent == run_id).count()
+        if derived:
+            items.append(f"(kept: {derived} run(s) made from it, e.g. upscales, lose their link)")
+        return items
+
+    def export_side_by_side(self, a_id: str, b_id: str) -> Path:
+        """Render two runs' videos into one labelled mp4 (in data_dir/exports) and return it."""
+        runs = [self._get(a_id), self._get(b_id)]
+        for run in runs:
+            if not run.output_path or not Path(run.output_path).is_file():
+                raise Refused(f"Run {run.id} has no video to export.")
+        labels = [f"{side}: {run.name or run.id}" for side, run in zip("AB", runs)]
+        out = self.exports_dir / f"compare-{a_id}-{b_id}.mp4"
+        if out.exists() and out.stat().st_mtime >= max(Path(r.output_path).stat().st_mtime
+                                                       for r in runs):
+            return out  # already rendered from these very videos
+        return media.render_side_by_side(runs[0].output_path, runs[1].output_path, labels, out)
+
+    @property
+    def exports_dir(self) -> Path:
+        """Side-by-side renders: served to the browser for download, safe to delete."""
+        return self.settings.data_dir / "exports"
+
+    def settings_from_video(self, path: str | Path) -> tuple[GenerationParams, dict] | None:
+        """Settings embedded in one of our output videos (params, plus run_id/host), or None."""
+        data = media.read_embedded_settings(path)
+        if not isinstance(data, dict):
+            return None
+        params = data.get("params") if isinstance(data.get("params"), dict) else data
+        try:
+            return GenerationParams.from_dict(params), {k: v for k, v in data.items()
+                                                        if k != "params"}
+        except TypeError:
+            return None
+
+    def resolve_id(self, text: str, kinds: tuple[str, ...] = ("run", "prompt")) -> tuple[str, str]:
+        """(kind, full id) for a run or prompt id, or a unique prefix of 6+ characters of one.
+
+        NotFound when nothing matches; Refused when a prefix matches more than one.
+        """
+        text = (text or "").strip().lower()
+        models = {"run": st.Run, "prompt": st.Prompt}
+        for kind in kinds:
+            if models[kind].get_or_none(models[kind].id == text) is not None:
+                return kind, text
+        if len(text) < 6 or not text.isalnum():
+            raise NotFound(text)
+        found = [(kind, row.id) for kind in kinds for row in
+                 models[kind].select(models[kind].id).where(models[kind].id.startswith(text))
+                 .limit(2)]
+        if not found:
+            raise NotFound(text)
+        if len(found) > 1:
+            raise Refused(f"'{text}' is the start of several ids ({found[0][1]}, {found[1][1]}"
+                          "...); give more characters.")
+        return found[0]
+
+    def search_runs(self, text: str, *, limit: int = 25) -> tuple[list[RunSummary], int]:
+        """Runs whose name or prompt match the words of `text` (FTS5 prefix match), newest
+        first, and how many match in all."""
+        match = history.fts_query(text or "")
+        if match is None:
+            return [], 0
+        ids = self.store.search_run_ids(text, limit=limit)
+        total = st.db.execute_sql("SELECT count(*) FROM run_fts WHERE run_fts MATCH ?",
+                                  (match,)).fetchone()[0]
+        runs, _ = self.find_runs(history.RunFilter(ids=ids), limit=limit)
+        return runs, int(total)

@@ -241,7 +241,7 @@ class Store:
                 pragmas={
                     "journal_mode": "wal",
                     "foreign_keys": 1,
-                    "busy_timeout": 10000,
+                    "busy_timeout": 30000,
                     "synchronous": "normal",
                 },
                 check_same_thread=False,
@@ -289,7 +289,7 @@ class Store:
                    run_type: str = "inference", name: str = "", simulated: bool = False,
                    parent_id: str | None = None, priority: int = 0) -> Run:
         now = time.time()
-        with db.atomic():
+        with db.atomic("IMMEDIATE"):
             run = Run.create(
                 id=new_id(), prompt=prompt_id, parent=parent_id, run_type=run_type, name=name,
                 status=QUEUED, host=host, simulated=simulated, params=json.dumps(params),

@@ -95,6 +95,7 @@ def test_an_active_run_cannot_be_deleted(tmp_path):
         run_id = b.ops.launch(params()).id
         with pytest.raises(Refused, match="kill it first"):
             b.ops.delete_run(run_id)
+        wait_for(lambda: b.ops.get_run(run_id).status == st.RUNNING, timeout=30)
         b.ops.kill(run_id, force=True)
         wait_terminal(b, run_id)
     finally:

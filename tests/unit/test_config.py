@@ -82,3 +82,16 @@ def test_unknown_keys_and_broken_toml_are_named(tmp_path):
         load_config(tmp_path / "missing.toml")
     with pytest.raises(ConfigError, match=r"no \[hosts"):
         load_config(write(tmp_path, "data_dir = 'x'\n"))
+
+
+def test_ssh_paths_must_be_absolute_on_the_box(tmp_path):
+    text = """
+[hosts.gpu]
+kind = "ssh"
+hostname = "gpu1"
+remote_root = "~/cosmos"
+"""
+    with pytest.raises(ConfigError, match=r"hosts\.gpu\.remote_root = '~/cosmos'.*no ~"):
+        load_config(write(tmp_path, text))
+    ok = load_config(write(tmp_path, text.replace("~/cosmos", "/data/cosmos")))
+    assert ok.hosts["gpu"].cosmos_checkout == "/data/cosmos/cosmos-transfer1"

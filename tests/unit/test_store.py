@@ -38,7 +38,7 @@ def test_pragmas_and_schema_version(store, tmp_path):
     assert store.schema_version() == st.SCHEMA_VERSION
     assert st.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert st.db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert st.db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 10000
+    assert st.db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 30000
     raw = sqlite3.connect(tmp_path / "db.sqlite")
     tables = {r[0] for r in raw.execute("select name from sqlite_master where type='table'")}
     assert {"schemaversion", "prompt", "run", "runtransition", "logline"} <= tables

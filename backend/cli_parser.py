@@ -1,0 +1,165 @@
+"""The `cosmos` command's arguments: verbs, flags, their types and help.
+
+Kept apart from backend/cli.py (which runs the verbs) so the whole command line can be read in
+one place; `cosmos VERB --help` prints what is written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+
+RUN_TYPES = ("inference", "upscale", "enhance")
+PRESETS = ("very_low", "low", "medium", "high", "very_high")
+STATUSES = ("queued", "staging", "running", "collecting", "completed", "failed", "cancelled",
+            "blocked")
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected CONTROL=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _weight(text: str) -> tuple[str, float]:
+    name, value = _pair(text)
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"weight of {name} must be a number, got {value!r}") \
+            from None
+
+
+def _seed(text: str) -> int:
+    if text == "random":
+        return random.randrange(0, 2**32)
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'random', got {text!r}") \
+            from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the result as JSON (shapes: docs/cli-json.md)")
+
+    parser = argparse.ArgumentParser(
+        prog="cosmos", description="Cosmos Workflow Orchestrator: prompts, runs, queue and hosts "
+        "from the terminal (the same runs the web app shows).",
+        epilog="Exit codes: 0 ok, 1 failed (run failed/blocked/cancelled, check failed, action "
+        "refused), 2 usage or validation error, 3 not found.")
+    parser.add_argument("--config", default=os.environ.get("COSMOS_CONFIG"),
+                        help="settings file (default: $COSMOS_CONFIG or config.toml of the app)")
+    parser.add_argument("--data-dir", default=os.environ.get("COSMOS_DATA_DIR"),
+                        help="database, uploads and outputs (overrides data_dir of the config)")
+    parser.add_argument("--json", action="store_true", default=False,
+                        help="print results as JSON (also accepted after the verb)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log what happens (-vv for debug)")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    create = sub.add_parser("create", help="store something (a prompt) to use later")
+    what = create.add_subparsers(dest="what", metavar="WHAT", required=True)
+    cp = what.add_parser("prompt", parents=[common], help="store a prompt")
+    cp.add_argument("text", help="the prompt")
+    cp.add_argument("--negative", help="negative prompt (default: Cosmos' own, from the config)")
+    cp.add_argument("--name", default="", help="a name to find it by")
+
+    gen = argparse.ArgumentParser(add_help=False)
+    g = gen.add_argument_group("generation settings (defaults from the config's [generation])")
+    g.add_argument("--negative", help="negative prompt")
+    g.add_argument("--input", metavar="VIDEO", help="input video")
+    g.add_argument("--control", metavar="CONTROL=VIDEO", type=_pair, action="append", default=[],
+                   help="a control's own video (vis, edge, depth, seg, keypoint); repeatable; "
+                   "turns the control on at weight 1 unless --weight says otherwise")
+    g.add_argument("--weight", metavar="CONTROL=W", type=_weight, action="append", default=[],
+                   help="control weight 0..1; repeatable; when given, exactly the listed "
+                   "controls are used (else the config's default weights)")
+    g.add_argument("--seg-prompt", help="what the seg control should segment")
+    g.add_argument("--steps", type=int, help="diffusion steps (1-200)")
+    g.add_argument("--guidance", type=float, help="classifier-free guidance (0-20)")
+    g.add_argument("--sigma-max", type=float, help="noise level 0-80 (80 ignores the input's "
+                   "colours)")
+    g.add_argument("--seed", type=_seed, help="a whole number, or 'random'")
+    g.add_argument("--fps", type=int, help="output fps (0: the input's, the default)")
+    g.add_argument("--blur", choices=PRESETS, help="vis blur strength preset")
+    g.add_argument("--canny", choices=PRESETS, help="edge Canny threshold preset")
+    g.add_argument("--gpus", type=int, choices=(1, 2, 4, 8), help="GPUs for the run")
+    g.add_argument("--host", help="where to run (a [hosts.<name>] of the config)")
+    g.add_argument("--name", default="", help="a name for the run")
+    g.add_argument("--wait", action="store_true", help="wait for the end with a progress bar; "
+                   "the exit code tells how it ended")
+
+    run = sub.add_parser("run", parents=[common, gen], help="queue a generation")
+    run.add_argument("prompt", nargs="?", help="the prompt text (or use --prompt-id)")
+    run.add_argument("--prompt-id", help="use a stored prompt (see `create prompt`)")
+    run.add_argument("--with-upscale", action="store_true",
+                     help="upscale the result to 4K when the run completes")
+    run.add_argument("--upscale-weight", type=float, help="the 4K upscaler's weight (0-1]")
+    run.add_argument("--dry-run", action="store_true", help="print the docker command, job "
+                     "script and spec that would be used; queue nothing")
+
+    lst = sub.add_parser("list", parents=[common], help="list runs or prompts, newest first")
+    lst.add_argument("what", choices=("runs", "prompts"))
+    lst.add_argument("--status", action="append", default=[], choices=STATUSES,
+                     help="only runs in this status (repeatable)")
+    lst.add_argument("--type", action="append", default=[], choices=RUN_TYPES,
+                     help="only runs of this type (repeatable)")
+    lst.add_argument("--host", action="append", default=[], help="only runs on this host")
+    lst.add_argument("--limit", type=int, default=25, help="at most this many (default 25)")
+    lst.add_argument("--offset", type=int, default=0, help="skip this many (paging)")
+
+    search = sub.add_parser("search", parents=[common],
+                            help="full-text search over run names, prompts and stored prompts")
+    search.add_argument("text")
+    search.add_argument("--limit", type=int, default=25)
+
+    show = sub.add_parser("show", parents=[common], help="one run or prompt in full")
+    show.add_argument("id", help="a run or prompt id (or a unique start of one)")
+    show.add_argument("--log", type=int, default=0, metavar="N", help="also print the last N "
+                      "log lines")
+
+    kill = sub.add_parser("kill", parents=[common], help="stop a started run's container")
+    kill.add_argument("run")
+    kill.add_argument("--force", action="store_true", help="SIGKILL at once")
+    kill.add_argument("--grace", type=int, metavar="SECONDS",
+                      help="seconds between SIGTERM and SIGKILL (default: the config's)")
+    kill.add_argument("--wait", action="store_true", help="wait until it has ended")
+
+    deq = sub.add_parser("dequeue", parents=[common], help="take a queued run out of the queue")
+    deq.add_argument("run")
+
+    status = sub.add_parser("status", parents=[common], help="workers, queue and runs in progress")
+    status.add_argument("--stream", metavar="RUN", help="follow this run's log until it ends")
+
+    up = sub.add_parser("upscale", parents=[common], help="upscale a completed run to 4K")
+    up.add_argument("run")
+    up.add_argument("--weight", type=float, help="the upscaler's weight (0-1], default 0.5")
+    up.add_argument("--wait", action="store_true", help="wait for the end with a progress bar")
+
+    enh = sub.add_parser("enhance", parents=[common, gen],
+                         help="let Cosmos' prompt upsampler rewrite a prompt from a video")
+    enh.add_argument("prompt", help="a prompt id, or the prompt text")
+
+    doc = sub.add_parser("doctor", parents=[common], help="check each host is ready for runs")
+    doc.add_argument("--host", action="append", default=[], help="only this host (repeatable)")
+
+    worker = sub.add_parser("worker", help="run the scheduler in the foreground (until Ctrl-C)")
+    worker.add_argument("--once", action="store_true",
+                        help="exit when the queue has drained and no run is in progress")
+
+    ui = sub.add_parser("ui", help="start the web app (same as python launch.py --skip-install)")
+    ui.add_argument("--host", help="address to serve on (default from config: 127.0.0.1)")
+    ui.add_argument("--port", type=int, help="port to serve on (default from config: 7860)")
+    ui.add_argument("--share", action="store_true",
+                    help="public Gradio share link (refused until sign-in exists)")
+    ui.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    user = sub.add_parser("user", help="manage sign-in users (not available yet)")
+    user.add_argument("action", choices=("add", "remove", "list"))
+    user.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
