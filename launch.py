@@ -35,7 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="where the database, uploads and outputs live "
                         "(overrides data_dir in the config)")
     parser.add_argument("--share", action="store_true",
-                        help="also serve through a public Gradio share link (needs sign-in)")
+                        help="also serve through a public Gradio share link (sign-in required; "
+                        "add people with `cosmos user add`)")
+    parser.add_argument("--sign-in", action="store_true",
+                        help="require sign-in even on 127.0.0.1 (always on with --share or "
+                        "another --host)")
     parser.add_argument("--skip-install", action="store_true",
                         help="never create a virtual environment or install packages")
     parser.add_argument("--log-level", default=os.environ.get("COSMOS_LOG_LEVEL", "INFO"),
@@ -105,21 +109,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     host = args.host or settings.ui_host
     port = args.port or settings.ui_port
-    if args.share or not is_loopback(host):
-        print("error: refusing to serve beyond this machine without sign-in. "
-              f"{'--share' if args.share else '--host ' + host} exposes the app to other people, "
-              "and user sign-in has not been set up in this version; serve on 127.0.0.1 "
-              "(the default) instead.", file=sys.stderr)
-        return 2
-
     from backend.runtime import start_backend
     from cosmos_ui.app import launch_app
 
+    exposed = args.share or not is_loopback(host)
+    sign_in = exposed or args.sign_in
     backend = start_backend(settings)
-    logging.getLogger("launch").info("data in %s; serving on http://%s:%d", settings.data_dir,
-                                     host, port)
+    from backend import accounts
+
+    if sign_in and not accounts.has_users():
+        backend.close()
+        why = "--share publishes a public link" if args.share else (
+            f"--host {host} lets other machines in" if exposed else "--sign-in was given")
+        print(f"error: {why}, so sign-in is required, but no user exists yet. Add one with:\n"
+              f"  cosmos --config {settings.config_path} user add NAME --role operator\n"
+              "(reviewers: --role reviewer), then start again.", file=sys.stderr)
+        return 2
+    logging.getLogger("launch").info("data in %s; serving on http://%s:%d%s", settings.data_dir,
+                                     host, port, " (sign-in required)" if sign_in else "")
     try:
-        launch_app(backend, host=host, port=port, share=False, block=True)
+        launch_app(backend, host=host, port=port, share=args.share, sign_in=sign_in,
+                   block=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -396,10 +396,49 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return launch.main(argv)
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise CliError(EXIT_USAGE, "no terminal to ask for the password on; pipe it in with "
+                       "--password-stdin")
+    import getpass
+
+    first = getpass.getpass(f"Password for {args.username}: ")
+    if getpass.getpass("Again: ") != first:
+        raise CliError(EXIT_USAGE, "the two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_user(s: Session, args: argparse.Namespace) -> int:
+    from backend import accounts
+
+    try:
+        if args.user_action == "add":
+            accounts.add_user(args.username, _read_password(args), args.role)
+            result = {"user": {"username": args.username, "role": args.role}}
+            message = f"added {args.username} ({args.role})"
+        elif args.user_action == "remove":
+            accounts.remove_user(args.username)
+            result = {"removed": args.username}
+            message = f"removed {args.username}"
+        else:
+            users = accounts.list_users()
+            result = {"users": [{"username": u, "role": r} for u, r in users]}
+            message = "\n".join(f"{u}\t{r}" for u, r in users) or "no users (local use only)"
+    except accounts.AccountError as exc:
+        raise CliError(EXIT_USAGE, str(exc)) from None
+    if _json(args):
+        fmt.dump(result)
+    else:
+        print(message)
+    return EXIT_OK
+
+
 VERBS = {"create": cmd_create, "run": cmd_run, "list": cmd_list, "search": cmd_search,
          "show": cmd_show, "kill": cmd_kill, "dequeue": cmd_dequeue, "status": cmd_status,
          "upscale": cmd_upscale, "enhance": cmd_enhance, "doctor": cmd_doctor,
-         "worker": cmd_worker}
+         "worker": cmd_worker, "user": cmd_user}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -407,10 +446,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.verb is None:
         parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    if args.verb == "user":
-        _err("sign-in is not available yet: users come with the sign-in issue, and until then "
-             "the app serves only this machine (127.0.0.1)")
         return EXIT_USAGE
     if args.verb == "ui":
         return cmd_ui(args)

@@ -159,7 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="public Gradio share link (refused until sign-in exists)")
     ui.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
-    user = sub.add_parser("user", help="manage sign-in users (not available yet)")
-    user.add_argument("action", choices=("add", "remove", "list"))
-    user.add_argument("rest", nargs=argparse.REMAINDER)
+    user = sub.add_parser("user", help="manage the people who may sign in (needed for --share)")
+    user_sub = user.add_subparsers(dest="user_action", required=True)
+    add = user_sub.add_parser("add", help="add a user; the password is asked for (or read from "
+                              "stdin with --password-stdin), never given as an argument")
+    add.add_argument("username")
+    add.add_argument("--role", choices=("operator", "reviewer"), default="reviewer",
+                     help="operator: everything; reviewer: watch, compare, rate and comment")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of standard input")
+    remove = user_sub.add_parser("remove", help="remove a user")
+    remove.add_argument("username")
+    user_sub.add_parser("list", help="list users and their roles")
     return parser

@@ -115,6 +115,9 @@ class Settings:
     kill_grace: int
     telemetry_interval: float
     hosts: Mapping[str, HostConfig]
+    batching: bool = False
+    max_batch: int = 4
+    stale_worker_seconds: float = 15.0
 
     @property
     def db_path(self) -> Path:
@@ -279,7 +282,8 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
     gen = root.sub("generation")
     gen.unknown_keys(set(GenerationDefaults.__dataclass_fields__))
     sched = root.sub("scheduler")
-    sched.unknown_keys({"poll_interval", "kill_grace", "telemetry_interval"})
+    sched.unknown_keys({"poll_interval", "kill_grace", "telemetry_interval", "batching",
+                        "max_batch", "stale_worker_seconds"})
 
     hosts_r = root.sub("hosts")
     hosts: dict[str, HostConfig] = {}
@@ -332,5 +336,11 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
         telemetry_interval=sched.get("telemetry_interval", float, 2.0,
                                      "a number of seconds from 0.5 to 300",
                                      lambda v: 0.5 <= v <= 300),
+        batching=sched.get("batching", bool, False, "true or false"),
+        max_batch=sched.get("max_batch", int, 4, "a whole number from 2 to 64",
+                            lambda v: 2 <= v <= 64),
+        stale_worker_seconds=sched.get("stale_worker_seconds", float, 15.0,
+                                       "a number of seconds from 3 to 3600",
+                                       lambda v: 3 <= v <= 3600),
         hosts=hosts,
     )

@@ -399,9 +399,10 @@ class Operations:
             def owned(run_id: str, checked: float | None = snap.checked_at if snap else None) \
                     -> bool:
                 """A run still owns its container while active and briefly after (cleanup)."""
-                run = self.store.get_run(run_id)
-                return run is not None and (not run.is_terminal or (run.finished_at or 0) >
-                                            (checked or time.time()) - 30)
+                runs = [r for r in [self.store.get_run(run_id)] if r] or list(
+                    st.Run.select().where(st.Run.batch_id == run_id))  # a batch's container
+                recent = (checked or time.time()) - 30
+                return any(not r.is_terminal or (r.finished_at or 0) > recent for r in runs)
             overview.append({
                 "name": name, "kind": host.kind, "simulated": host.simulated,
                 "reachable": snap.reachable if snap else None,
@@ -530,9 +531,8 @@ class Operations:
 
     def live_workers(self) -> list[dict[str, Any]]:
         """Schedulers (the app's or `cosmos worker`s) whose heartbeat is fresh."""
-        from backend.scheduler import STALE_AFTER
 
-        cutoff = time.time() - STALE_AFTER
+        cutoff = time.time() - self.settings.stale_worker_seconds
         return [{"id": w.id, "pid": w.pid, "hostname": w.hostname, "started_at": w.started_at,
                  "heartbeat_at": w.heartbeat_at}
                 for w in st.Worker.select().where(st.Worker.heartbeat_at >= cutoff)

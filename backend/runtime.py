@@ -25,6 +25,8 @@ class Backend:
     bus: EventBus
     scheduler: Scheduler | None
     ops: Operations
+    #: Set by the UI launcher: every request must come from a signed-in user.
+    sign_in_required: bool = False
 
     def close(self) -> None:
         if self.scheduler is not None:

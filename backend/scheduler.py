@@ -29,8 +29,6 @@ from backend.telemetry import HostMonitor
 
 log = logging.getLogger(__name__)
 
-#: A worker whose heartbeat is older than this is presumed dead and its runs are adopted.
-STALE_AFTER = 15.0
 HEARTBEAT_EVERY = 2.0
 
 
@@ -79,6 +77,7 @@ class Scheduler:
         self._loop: threading.Thread | None = None
         self._last_heartbeat = 0.0
         self.monitors: dict[str, HostMonitor] = {}
+        self._fps_cache: dict[str, float | None] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, monitors: bool = True) -> bool:
@@ -132,14 +131,16 @@ class Scheduler:
 
     def adopt_orphaned_runs(self) -> list[str]:
         """Take over active runs whose worker is gone, and follow/collect them (reattach)."""
-        cutoff = time.time() - STALE_AFTER
+        cutoff = time.time() - self.settings.stale_worker_seconds
         live = {w.id for w in st.Worker.select(st.Worker.id)
                 .where(st.Worker.heartbeat_at >= cutoff)}
         adopted = []
+        batches_started: set[str] = set()
         for run in self.store.runs_in(st.ACTIVE):
             if run.worker_id in live and run.worker_id != self.worker_id:
                 continue
-            if run.worker_id == self.worker_id and run.id in self._threads:
+            if run.worker_id == self.worker_id and (run.id in self._threads or
+                                                    run.batch_id in self._threads):
                 continue
             if run.host not in self.settings.hosts:
                 log.warning("run %s is on host %s, which is no longer configured", run.id,
@@ -152,8 +153,13 @@ class Scheduler:
             if took:
                 log.info("adopting run %s (%s) from worker %s", run.id, run.status,
                          run.worker_id)
-                self._spawn(run.id, self._executor(run.host).resume)
                 adopted.append(run.id)
+                if run.batch_id:
+                    if run.batch_id not in batches_started:
+                        batches_started.add(run.batch_id)
+                        self._spawn(run.batch_id, self._batch_executor(run.host).execute_batch)
+                else:
+                    self._spawn(run.id, self._executor(run.host).resume)
         st.Worker.delete().where(st.Worker.heartbeat_at < cutoff - 3600).execute()
         return adopted
 
@@ -162,44 +168,79 @@ class Scheduler:
         return RunExecutor(self.settings, self.store, self.runtime(host_name), self.bus,
                            self.instance_id)
 
+    def _batch_executor(self, host_name: str):
+        from backend.batching import BatchExecutor
+
+        return BatchExecutor(self.settings, self.store, self.runtime(host_name), self.bus,
+                             self.instance_id)
+
+    def _input_fps(self, path: str) -> float | None:
+        """The input's frame rate (probed once per file): batch mates must share the fps."""
+        if path not in self._fps_cache:
+            from backend.media import MediaError, probe_video
+
+            try:
+                self._fps_cache[path] = probe_video(path).fps
+            except MediaError:
+                self._fps_cache[path] = None
+        return self._fps_cache[path]
+
     def _spawn(self, run_id: str, target: Callable[[str], None]) -> None:
         thread = threading.Thread(target=target, args=(run_id,), name=f"run-{run_id}",
                                   daemon=True)
         self._threads[run_id] = thread
         thread.start()
 
-    def claim(self, host: HostConfig) -> st.Run | None:
-        """Atomically take the queue head of a host if it fits: GPUs, port, ownership."""
+    def claim(self, host: HostConfig) -> list[st.Run]:
+        """Atomically take the queue head of a host if it fits: GPUs, port, ownership.
+
+        With batching on, queued runs that can share the head's container are taken with it
+        (same GPUs and port, one batch id); otherwise the list holds just the head.
+        """
         with st.db.atomic("IMMEDIATE"):
             active = self.store.runs_in(st.ACTIVE, host=host.name)
-            if len(active) >= host.max_concurrent:
-                return None
-            head = (st.Run.select().where((st.Run.status == st.QUEUED) &
-                                          (st.Run.host == host.name))
-                    .order_by(st.Run.priority.desc(), st.Run.id).first())
-            if head is None:
-                return None
+            containers = {r.batch_id or r.id for r in active}
+            if len(containers) >= host.max_concurrent:
+                return []
+            queued = list(st.Run.select().where((st.Run.status == st.QUEUED) &
+                                                (st.Run.host == host.name))
+                          .order_by(st.Run.priority.desc(), st.Run.id).limit(64))
+            if not queued:
+                return []
+            head = queued[0]
             busy = {g for r in active for g in r.gpu_list()}
             gpus = allocate_gpus(host, busy, int(head.params_dict().get("num_gpus", 1)))
             if gpus is None:
-                return None  # FIFO: the head waits for GPUs; nothing jumps the queue
+                return []  # FIFO: the head waits for GPUs; nothing jumps the queue
             port = pick_master_port(head.id, {r.master_port for r in active if r.master_port})
-            return self.store.transition(head.id, st.STAGING, expect=(st.QUEUED,),
-                                         note=f"claimed by worker {self.worker_id}",
-                                         gpus=json.dumps(gpus), master_port=port,
-                                         worker_id=self.worker_id)
+            group = [head]
+            if self.settings.batching:
+                from backend.batching import pick_batch
+
+                group = pick_batch(head, queued[1:], self.settings.max_batch, self._input_fps)
+            batch_id = new_id() if len(group) > 1 else None
+            note = f"claimed by worker {self.worker_id}" + (
+                f" into batch {batch_id}" if batch_id else "")
+            return [self.store.transition(run.id, st.STAGING, expect=(st.QUEUED,), note=note,
+                                          gpus=json.dumps(gpus), master_port=port,
+                                          worker_id=self.worker_id, batch_id=batch_id,
+                                          batch_index=index if batch_id else None)
+                    for index, run in enumerate(group)]
 
     def tick(self) -> int:
-        """Start every queued run that fits now; returns how many were started."""
+        """Start every queued run that fits now; returns how many runs were started."""
         started = 0
         self._threads = {k: t for k, t in self._threads.items() if t.is_alive()}
         for name, host in self.settings.hosts.items():
             while True:
-                run = self.claim(host)
-                if run is None:
+                runs = self.claim(host)
+                if not runs:
                     break
-                self._spawn(run.id, self._executor(name).execute)
-                started += 1
+                if runs[0].batch_id:
+                    self._spawn(runs[0].batch_id, self._batch_executor(name).execute_batch)
+                else:
+                    self._spawn(runs[0].id, self._executor(name).execute)
+                started += len(runs)
         return started
 
     def clean_up_deleted(self) -> int:

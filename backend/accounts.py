@@ -1,0 +1,142 @@
+"""Who may sign in, and what each role may do.
+
+Passwords are stored only as salted scrypt hashes (standard library, memory-hard, so a stolen
+database does not give the passwords away cheaply); they are never logged. Roles are checked
+on the server for every action, not only by hiding buttons: `require(user, ACTION)` is what
+every event handler that changes something calls first.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from backend import store as st
+
+log = logging.getLogger(__name__)
+
+OPERATOR = "operator"
+REVIEWER = "reviewer"
+ROLES = (OPERATOR, REVIEWER)
+
+# What a reviewer may do; everything else is an operator's.
+WATCH, REVIEW = "watch", "review"
+LAUNCH, KILL, DELETE, RERUN, UPSCALE, ENHANCE, PRESETS, HOSTS = (
+    "launch", "kill", "delete", "rerun", "upscale", "enhance", "presets", "hosts")
+REVIEWER_ACTIONS = frozenset({WATCH, REVIEW})
+ALL_ACTIONS = frozenset({WATCH, REVIEW, LAUNCH, KILL, DELETE, RERUN, UPSCALE, ENHANCE, PRESETS,
+                         HOSTS})
+
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+MIN_PASSWORD = 8
+
+
+class AccountError(ValueError):
+    """A user-management request is invalid; the message says what is allowed."""
+
+
+class Forbidden(PermissionError):
+    """The signed-in user's role may not do this."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The person behind a request. `username` None means local use without sign-in."""
+
+    username: str | None
+    role: str
+
+    def may(self, action: str) -> bool:
+        return action in (ALL_ACTIONS if self.role == OPERATOR else REVIEWER_ACTIONS)
+
+
+LOCAL_OPERATOR = Identity(None, OPERATOR)
+
+
+def require(identity: Identity, action: str) -> None:
+    """Refuse unless the identity's role allows `action` (call it before doing anything)."""
+    if not identity.may(action):
+        who = identity.username or "this user"
+        log.warning("refused %s for %s (%s)", action, who, identity.role)
+        raise Forbidden(f"{who} is a {identity.role} and may not {action}; ask an operator.")
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt$%d$%d$%d$%s$%s" % (
+        _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"], base64.b64encode(salt).decode(),
+        base64.b64encode(digest).decode())
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt),
+                                dklen=len(expected), n=int(n), r=int(r), p=int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# A fixed hash to compare against when the user does not exist, so a wrong username costs
+# the same time as a wrong password (no username probing by timing).
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
+def add_user(username: str, password: str, role: str) -> None:
+    if not _USERNAME_RE.match(username or ""):
+        raise AccountError("A username is 1-64 letters, digits, '.', '_' or '-', starting with "
+                           "a letter or digit.")
+    if role not in ROLES:
+        raise AccountError(f"Role {role!r} is not valid; use operator or reviewer.")
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
+    if st.User.get_or_none(st.User.username == username) is not None:
+        raise AccountError(f"User {username} already exists; remove it first to change it.")
+    st.User.create(username=username, password_hash=hash_password(password), role=role,
+                   created_at=time.time())
+    log.info("added user %s (%s)", username, role)
+
+
+def remove_user(username: str) -> None:
+    if not st.User.delete().where(st.User.username == username).execute():
+        raise AccountError(f"No user named {username}.")
+    log.info("removed user %s", username)
+
+
+def list_users() -> list[tuple[str, str]]:
+    return [(u.username, u.role) for u in st.User.select().order_by(st.User.username)]
+
+
+def has_users() -> bool:
+    return st.User.select().exists()
+
+
+def authenticate(username: str, password: str) -> bool:
+    """True when the password is right (the Gradio login page calls this)."""
+    user = st.User.get_or_none(st.User.username == (username or ""))
+    ok = verify_password(password or "", user.password_hash if user else _DUMMY_HASH)
+    if not (ok and user):
+        log.warning("failed sign-in for %r", username)
+    return bool(ok and user)
+
+
+def identity_of(username: str | None, sign_in_required: bool) -> Identity:
+    """The identity behind a request's signed-in username (from Gradio's request)."""
+    if not sign_in_required:
+        return LOCAL_OPERATOR
+    user = st.User.get_or_none(st.User.username == (username or "")) if username else None
+    if user is None:
+        return Identity(username, "nobody")
+    return Identity(user.username, user.role)
