@@ -54,7 +54,8 @@ class Identity:
     role: str
 
     def may(self, action: str) -> bool:
-        return action in (ALL_ACTIONS if self.role == OPERATOR else REVIEWER_ACTIONS)
+        allowed = {OPERATOR: ALL_ACTIONS, REVIEWER: REVIEWER_ACTIONS}.get(self.role, frozenset())
+        return action in allowed
 
 
 LOCAL_OPERATOR = Identity(None, OPERATOR)

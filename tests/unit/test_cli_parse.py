@@ -90,9 +90,21 @@ def test_flags_become_generation_params(session, tmp_path):
     assert info.value.code == 2 and "no such file" in str(info.value)
 
 
-def test_user_and_no_verb_exit_2(capsys):
-    assert cli.main(["user", "add", "bob"]) == 2
-    assert "sign-in is not available yet" in capsys.readouterr().err
+def test_user_verbs_and_no_verb(tmp_path, capsys, monkeypatch):
+    from tests.helpers import write_config
+
+    config = str(write_config(tmp_path))
+    base = ["--config", config]
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("correct horse\n"))
+    assert cli.main(base + ["user", "add", "ann", "--role", "operator", "--password-stdin"]) == 0
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("short\n"))
+    assert cli.main(base + ["user", "add", "bob", "--password-stdin"]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert cli.main(base + ["user", "add", "ann", "--password-stdin"]) == 2
+    capsys.readouterr()
+    assert cli.main(base + ["--json", "user", "list"]) == 0
+    assert '"username": "ann"' in capsys.readouterr().out
+    assert cli.main(base + ["user", "remove", "zed"]) == 2
     assert cli.main([]) == 2
 
 
