@@ -5,6 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := chromium fonts-dejavu-core openssh-server openssh-sftp-server
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: test bench deps system-deps venv clean
 
@@ -12,7 +13,7 @@ test: deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 deps: system-deps venv
 

@@ -1,0 +1,1 @@
+"""Benchmark suite: `python -m bench.run` (make bench). See bench/HOWTO.md."""
