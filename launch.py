@@ -94,6 +94,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def has_users(settings) -> bool:
+    """Whether anyone can sign in (checked before anything is started)."""
+    from backend import accounts
+    from backend.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        return accounts.has_users()
+    finally:
+        store.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ensure_environment(args)
@@ -109,22 +121,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     host = args.host or settings.ui_host
     port = args.port or settings.ui_port
-    from backend.runtime import start_backend
-    from cosmos_ui.app import launch_app
-
     exposed = args.share or not is_loopback(host)
     sign_in = exposed or args.sign_in
-    backend = start_backend(settings)
-    from backend import accounts
-
-    if sign_in and not accounts.has_users():
-        backend.close()
+    if sign_in and not has_users(settings):
         why = "--share publishes a public link" if args.share else (
             f"--host {host} lets other machines in" if exposed else "--sign-in was given")
         print(f"error: {why}, so sign-in is required, but no user exists yet. Add one with:\n"
               f"  cosmos --config {settings.config_path} user add NAME --role operator\n"
               "(reviewers: --role reviewer), then start again.", file=sys.stderr)
         return 2
+    from backend.runtime import start_backend
+    from cosmos_ui.app import launch_app
+
+    backend = start_backend(settings)
     logging.getLogger("launch").info("data in %s; serving on http://%s:%d%s", settings.data_dir,
                                      host, port, " (sign-in required)" if sign_in else "")
     try:

@@ -1,21 +1,32 @@
-"""The Create form: prompt, input video, one weight per control, advanced settings, Run.
+"""The Create form: prompt, input and control videos, one weight per control, advanced settings,
+presets, a live spec preview, and Run / Run + upscale / Enhance prompt.
 
 It owns its layout and its events. Launching only validates and queues through `operations`
-(instant, no network); the scheduler does the work, so closing the tab loses nothing.
+(instant, no network); the scheduler does the work, so closing the tab loses nothing. Every
+refusal is shown under the field it is about, before anything is queued.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
+import random
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from backend.cosmos.params import CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
-from backend.media import MediaError, probe_video
-from backend.operations import Operations, ValidationFailed
+from backend.cosmos.validate import SEED_LIMIT
+from backend.media import MediaError, VideoInfo, probe_video
+from backend.operations import NotFound, Operations, ValidationFailed
+from components.common import TAB_CREATE, TAB_RUNS, field_error_html
+from components.enhance_panel import EnhancePanel
+from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_SLOTS, FIELDS,
+                                    UPLOAD, chosen_input, errors_by_slot, params_from_values,
+                                    spec_preview, values_from_params, weight_sum_note)
+from components.nav import Nav
 
 log = logging.getLogger(__name__)
 
@@ -26,168 +37,366 @@ CONTROL_LABELS = {
     "seg": "Seg (segmentation: keeps objects and regions)",
     "keypoint": "Keypoint (keeps human poses)",
 }
-UPLOAD_CHOICE = "(my upload)"
 
 
-def weight_sum_note(*weights: float) -> str:
-    """Tell the artist what Cosmos will actually do with the weights they set."""
-    total = sum(float(w or 0) for w in weights)
-    active = [c for c, w in zip(CONTROLS, weights) if float(w or 0) > 0]
-    if not active:
-        return "**All controls are off**: turn at least one weight above 0."
-    if total > 1:
-        scaled = ", ".join(f"{c} {float(w) / total:.2f}" for c, w in zip(CONTROLS, weights)
-                           if float(w or 0) > 0)
-        return (f"Weights sum to {total:.2f}. Cosmos rescales weights that sum above 1, so the "
-                f"run will use: {scaled}.")
-    return f"Weights sum to {total:.2f} (≤ 1: used as set). Active: {', '.join(active)}."
+@functools.lru_cache(maxsize=64)
+def _probe_cached(path: str, mtime: float, size: int) -> VideoInfo:
+    return probe_video(path)
 
 
-def describe_input(path: str | None) -> str:
+def probe(path: str | None) -> VideoInfo | None:
+    """Probe a video once per version of the file (the preview asks on every keystroke)."""
     if not path:
-        return ""
+        return None
+    stat = Path(path).stat()
+    return _probe_cached(str(path), stat.st_mtime, stat.st_size)
+
+
+def describe_input(path: str | None) -> tuple[str, str]:
+    """(facts shown under the input, error message or '')."""
+    if not path:
+        return "", ""
     try:
-        info = probe_video(path)
-    except MediaError as exc:
-        return f"**Not usable:** {exc}"
-    return f"**{Path(path).name}**: {info.describe()}"
-
-
-def format_errors(errors: list[Any]) -> str:
-    lines = ["**Not queued. Please fix:**"]
-    for error in errors:
-        lines.append(f"- **{html.escape(error.field)}**: {html.escape(error.message)}")
-    return "\n".join(lines)
+        info = probe(path)
+    except (MediaError, OSError) as exc:
+        return "", f"Not usable: {exc}"
+    return f"**{html.escape(Path(path).name)}**: {info.describe()}", ""
 
 
 class CreateForm:
     """Builds the form inside the current Blocks context and wires its events."""
 
-    def __init__(self, ops: Operations, selected_run: gr.State, tabs: gr.Tabs | None = None,
-                 runs_tab_id: str = "runs") -> None:
+    def __init__(self, ops: Operations, nav: Nav) -> None:
         self.ops = ops
-        self.selected_run = selected_run
-        self.tabs = tabs
-        self.runs_tab_id = runs_tab_id
+        self.nav = nav
+        self.samples = [(f"Sample: {p.stem.removeprefix('sample_')}", str(p))
+                        for p in ops.sample_videos()]
         defaults = ops.default_params()
-        samples = {p.name: str(p) for p in ops.sample_videos()}
-        self.samples = samples
-        settings = ops.settings
+        first_input = self.samples[0][1] if self.samples else None
+        self.errors: dict[str, gr.HTML] = {}
+        f: dict[str, Any] = {}
 
-        with gr.Column(elem_id="create-form"):
-            with gr.Row():
-                self.name = gr.Textbox(label="Run name (optional)", elem_id="run-name",
-                                       max_length=200, scale=2)
-                self.host = gr.Dropdown(label="Host", choices=list(settings.hosts),
-                                        value=settings.generation.host, elem_id="host", scale=1)
-            self.prompt = gr.Textbox(label="Prompt", lines=4, elem_id="prompt",
-                                     placeholder="Describe the scene Cosmos should render, in "
-                                     "detail: subjects, materials, lighting, camera...")
-            with gr.Accordion("Negative prompt", open=False):
-                self.negative_prompt = gr.Textbox(label="Negative prompt", lines=3,
-                                                  value=defaults.negative_prompt,
-                                                  elem_id="negative-prompt")
-            with gr.Row():
-                with gr.Column():
-                    self.sample = gr.Dropdown(
-                        label="Input video", choices=list(samples) + [UPLOAD_CHOICE],
-                        value=next(iter(samples), UPLOAD_CHOICE), elem_id="input-choice",
-                        info="A sample clip, or choose (my upload) and drop your own below.")
-                    self.upload = gr.File(label="Upload an input video", file_types=["video"],
-                                          elem_id="input-upload", type="filepath")
-                    self.input_info = gr.Markdown(describe_input(next(iter(samples.values()),
-                                                                      None)),
-                                                  elem_id="input-info")
-                with gr.Column():
-                    self.preview = gr.Video(label="Input preview", interactive=False,
-                                            value=next(iter(samples.values()), None),
-                                            elem_id="input-preview", height=240)
-            gr.Markdown("### Controls\nOne weight per control; 0 turns a control off.")
-            self.weights = []
-            for control in CONTROLS:
-                self.weights.append(gr.Slider(
-                    0, 1, value=defaults.weights.get(control, 0.0), step=0.05,
-                    label=CONTROL_LABELS[control], elem_id=f"weight-{control}"))
-            self.weight_note = gr.Markdown(weight_sum_note(*[defaults.weights.get(c, 0.0)
-                                                             for c in CONTROLS]),
-                                           elem_id="weight-note")
-            self.seg_prompt = gr.Textbox(label="Seg text prompt (objects to segment, separated "
-                                         "by ' . ')", elem_id="seg-prompt",
-                                         placeholder="robot arm . table . mug")
-            with gr.Accordion("Advanced", open=False):
+        with gr.Row(elem_id="create-form", elem_classes="stack-narrow"):
+            with gr.Column(scale=3, min_width=420):
                 with gr.Row():
-                    self.num_steps = gr.Number(label="Steps", value=defaults.num_steps,
-                                               precision=0, minimum=1, maximum=200)
-                    self.guidance = gr.Number(label="Guidance", value=defaults.guidance,
-                                              minimum=0, maximum=20)
-                    self.sigma_max = gr.Number(label="Sigma max (80 = ignore input RGB)",
-                                               value=defaults.sigma_max, minimum=0, maximum=80)
+                    with gr.Column(scale=2, min_width=200):
+                        f["name"] = gr.Textbox(label="Run name (optional)", elem_id="run-name",
+                                               max_length=200)
+                        self._err("name")
+                    with gr.Column(scale=1, min_width=160):
+                        f["host"] = gr.Dropdown(label="Host", choices=list(ops.settings.hosts),
+                                                value=ops.settings.generation.host,
+                                                elem_id="host")
+                        self._err("host")
+                f["prompt"] = gr.Textbox(label="Prompt", lines=4, elem_id="prompt",
+                                         placeholder="Describe the scene Cosmos should render, "
+                                         "in detail: subjects, materials, lighting, camera...")
+                self._err("prompt")
+                self.enhance = EnhancePanel(ops, f["prompt"])
+                with gr.Accordion("Negative prompt", open=False) as self.neg_box:
+                    f["negative_prompt"] = gr.Textbox(label="Negative prompt", lines=3,
+                                                      value=defaults.negative_prompt,
+                                                      elem_id="negative-prompt")
+                self._err("negative_prompt")
+                with gr.Row(elem_classes="stack-narrow"):
+                    with gr.Column(min_width=240):
+                        f["input_choice"] = gr.Dropdown(
+                            label="Input video", choices=self._input_choices(),
+                            value=first_input, elem_id="input-choice", allow_custom_value=True,
+                            info="A sample, a video used before, or (my upload) below.")
+                        f["upload"] = gr.File(label="Upload an input video (or drop one of our "
+                                              "outputs to recall its settings)",
+                                              file_types=["video"], elem_id="input-upload",
+                                              type="filepath", height=110)
+                        self.input_info = gr.Markdown(describe_input(first_input)[0],
+                                                      elem_id="input-info")
+                        self._err("input_video")
+                    with gr.Column(min_width=240):
+                        self.preview = gr.Video(label="Input preview", interactive=False,
+                                                value=first_input, elem_id="input-preview",
+                                                height=240)
+                gr.Markdown("### Controls\nOne weight per control; 0 turns a control off.")
                 with gr.Row():
-                    self.seed = gr.Number(label="Seed", value=defaults.seed, precision=0,
-                                          minimum=0)
-                    self.fps = gr.Number(label="FPS (0 = same as input)", value=0, precision=0,
-                                         minimum=0, maximum=120)
-                    self.num_gpus = gr.Radio(label="GPUs", choices=list(GPU_COUNTS),
-                                             value=defaults.num_gpus)
-                with gr.Row():
-                    self.blur = gr.Dropdown(label="Vis blur strength", choices=list(PRESETS),
-                                            value=defaults.blur_strength)
-                    self.canny = gr.Dropdown(label="Edge (Canny) threshold",
-                                             choices=list(PRESETS), value=defaults.canny_threshold)
+                    for c in CONTROLS:
+                        with gr.Column(min_width=240):
+                            f[f"weight.{c}"] = gr.Slider(0, 1, step=0.05, label=CONTROL_LABELS[c],
+                                                         value=defaults.weights.get(c, 0.0),
+                                                         elem_id=f"weight-{c}")
+                            self._err(f"weights.{c}")
+                self.weight_note = gr.Markdown(weight_sum_note(defaults.weights),
+                                               elem_id="weight-note", elem_classes="note-box")
+                self._err("weights")
+                f["seg_prompt"] = gr.Textbox(label="Seg text prompt (objects to segment, "
+                                             "separated by ' . ')", elem_id="seg-prompt",
+                                             placeholder="robot arm . table . mug")
+                self._err("seg_prompt")
+                with gr.Accordion("Own control videos (optional)", open=False,
+                                  elem_id="control-videos") as self.controls_box:
+                    gr.Markdown("Without one, Cosmos derives the control from the input video.")
+                    for c in CONTROLS:
+                        f[f"control.{c}"] = gr.File(label=f"{c} control video",
+                                                    file_types=["video"], type="filepath",
+                                                    elem_id=f"control-{c}", height=120)
+                        self._err(f"control_videos.{c}")
+                with gr.Accordion("Advanced", open=False, elem_id="advanced") as self.adv_box:
+                    with gr.Row():
+                        f["num_steps"] = self._number("Steps", defaults.num_steps, "num_steps",
+                                                      precision=0)
+                        f["guidance"] = self._number("Guidance", defaults.guidance, "guidance")
+                        f["sigma_max"] = self._number("Sigma max (80 = ignore input colours)",
+                                                      defaults.sigma_max, "sigma_max")
+                    with gr.Row():
+                        f["seed"] = self._number("Seed", defaults.seed, "seed", precision=0)
+                        with gr.Column(min_width=120):
+                            f["random_seed"] = gr.Checkbox(label="Random seed", value=False,
+                                                           elem_id="random-seed")
+                        f["fps"] = self._number("FPS (0 = same as input)", 0, "fps",
+                                                precision=0)
+                    with gr.Row():
+                        with gr.Column(min_width=160):
+                            f["num_gpus"] = gr.Radio(label="GPUs", choices=list(GPU_COUNTS),
+                                                     value=defaults.num_gpus, elem_id="num-gpus")
+                            self._err("num_gpus")
+                        with gr.Column(min_width=160):
+                            f["blur"] = gr.Dropdown(label="Vis blur strength", elem_id="blur",
+                                                    choices=list(PRESETS),
+                                                    value=defaults.blur_strength)
+                            self._err("blur_strength")
+                        with gr.Column(min_width=160):
+                            f["canny"] = gr.Dropdown(label="Edge (Canny) threshold",
+                                                     choices=list(PRESETS), elem_id="canny",
+                                                     value=defaults.canny_threshold)
+                            self._err("canny_threshold")
+                    f["upscale_weight"] = self._number("Upscale weight (Run + upscale, 0 to 1)",
+                                                       defaults.upscale_weight, "upscale_weight")
+            with gr.Column(scale=2, min_width=320):
+                with gr.Accordion("Presets", open=True, elem_id="presets"):
+                    self.preset = gr.Dropdown(label="Preset (pick one, or type a new name)",
+                                              choices=ops.list_presets(), value=None,
+                                              allow_custom_value=True, elem_id="preset-name")
+                    with gr.Row():
+                        self.preset_load = gr.Button("Load", size="sm", elem_id="preset-load")
+                        self.preset_save = gr.Button("Save", size="sm", elem_id="preset-save")
+                        self.preset_delete = gr.Button("Delete", size="sm",
+                                                       elem_id="preset-delete")
+                    self._err("preset")
+                    self.preset_message = gr.Markdown(elem_id="preset-message")
+                self.spec = gr.Code(self._initial_spec(defaults, first_input),
+                                    label="Spec preview (what the GPU box receives)",
+                                    language="json", interactive=False, wrap_lines=True,
+                                    elem_id="spec-preview", max_lines=40)
+            self.fields = f
+        with gr.Row():
             self.run_button = gr.Button("Run", variant="primary", elem_id="run-button")
-            self.message = gr.Markdown(elem_id="create-message")
-
+            self.upscale_button = gr.Button("Run + upscale to 4K", elem_id="run-upscale-button")
+            self.enhance_button = gr.Button("Enhance prompt", elem_id="enhance-button")
+        self.message = gr.Markdown(elem_id="create-message")
+        self.components = [self.fields[k] for k in FIELDS]
         self._wire()
 
-    # -- events -------------------------------------------------------------------------------
-    def _chosen_input(self, sample: str | None, upload: str | None) -> str | None:
-        if sample == UPLOAD_CHOICE or upload:
-            return upload or None
-        return self.samples.get(sample or "")
+    # -- layout helpers -----------------------------------------------------------------------
+    def _err(self, slot: str) -> gr.HTML:
+        self.errors[slot] = gr.HTML("", elem_id="err-" + slot.replace(".", "-"),
+                                    elem_classes="field-error", js_on_load=None)
+        return self.errors[slot]
 
-    def _on_input_change(self, sample: str | None, upload: str | None):
-        path = self._chosen_input(sample, upload)
-        info = describe_input(path)
-        preview = path if path and not info.startswith("**Not usable") else None
-        return info, preview
+    def _number(self, label: str, value: Any, slot: str, **kw: Any) -> gr.Number:
+        with gr.Column(min_width=140):
+            number = gr.Number(label=label, value=value, elem_id=slot.replace("_", "-"), **kw)
+            self._err(slot)
+        return number
 
-    def _on_run(self, name, host, prompt, negative, sample, upload, seg_prompt, steps, guidance,
-                sigma, seed, fps, gpus, blur, canny, *weights):
-        params = GenerationParams(
-            prompt=prompt or "",
-            negative_prompt=negative or "",
-            input_video=self._chosen_input(sample, upload),
-            weights={c: float(w or 0) for c, w in zip(CONTROLS, weights)},
-            seg_prompt=(seg_prompt or "").strip(),
-            sigma_max=float(sigma if sigma is not None else 70),
-            guidance=float(guidance if guidance is not None else 5),
-            num_steps=int(steps or 0),
-            seed=int(seed if seed is not None else 0),
-            fps=int(fps) if fps else None,
-            blur_strength=blur,
-            canny_threshold=canny,
-            num_gpus=int(gpus or 1),
-        )
+    def _input_choices(self, extra: str | None = None) -> list[tuple[str, str]]:
+        choices = list(self.samples)
         try:
-            run = self.ops.launch(params, name=name or "", host=host)
+            choices += self.ops.recent_inputs()
+        except Exception:  # the form must open even if the history cannot be read
+            log.exception("could not list recent inputs")
+        if extra and extra != UPLOAD and all(v != extra for _, v in choices):
+            choices.append((f"{Path(extra).name[:24]} (from settings)", extra))
+        return choices + [("(my upload)", UPLOAD)]
+
+    def _initial_spec(self, defaults: GenerationParams, first_input: str | None) -> str:
+        values = dict(values_from_params(defaults), input_choice=first_input)
+        return self._preview(*[values.get(k) for k in FIELDS])[0]
+
+    # -- filling the form ---------------------------------------------------------------------
+    def fill(self, values: dict[str, Any]) -> list[Any]:
+        """Updates for `self.components` that set these values and leave the rest alone."""
+        updates: list[Any] = []
+        for key in FIELDS:
+            if key not in values:
+                updates.append(gr.skip())
+            elif key == "input_choice":
+                updates.append(gr.update(choices=self._input_choices(values[key]),
+                                         value=values[key]))
+            else:
+                updates.append(values[key])
+        return updates
+
+    def fill_from_run(self, run_id: str | None) -> list[Any]:
+        """Outputs for [*components, message, tabs]: a run's settings loaded into the form."""
+        if not run_id:
+            return [gr.skip()] * len(self.components) + [gr.skip(), gr.skip()]
+        try:
+            params = self.ops.settings_of(run_id)
+        except NotFound:
+            return [gr.skip()] * len(self.components) + ["That run no longer exists.",
+                                                         gr.skip()]
+        note = f"Settings of run `{run_id}` loaded. Change what you like, then Run."
+        return self.fill(values_from_params(params)) + [note, self.nav.goto(TAB_CREATE)]
+
+    # -- events -------------------------------------------------------------------------------
+    def _values(self, args: tuple) -> dict[str, Any]:
+        return dict(zip(FIELDS, args))
+
+    def _preview(self, *args):
+        values = self._values(args)
+        params = params_from_values(values)
+        try:
+            info = probe(params.input_video)
+        except (MediaError, OSError):
+            info = None
+        text = spec_preview(params, info.fps if info else None,
+                            random_seed=bool(values.get("random_seed")))
+        return text, weight_sum_note(params.weights)
+
+    def _on_choice(self, choice: str | None, upload: str | None):
+        path = chosen_input(choice, upload)
+        info, error = describe_input(path)
+        return info, (path if path and not error else None), field_error_html(error)
+
+    def _on_upload(self, upload: str | None, *args):
+        """A new upload becomes the input; one of our own videos also recalls its settings."""
+        skip_fill = [gr.skip()] * len(self.components)
+        if not upload:
+            return (*skip_fill, gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        info, error = describe_input(upload)
+        recalled = None if error else self.ops.settings_from_video(upload)
+        if recalled is None:
+            fill = self.fill({"input_choice": UPLOAD})
+            return (*fill, info, None if error else upload, field_error_html(error), "")
+        params, meta = recalled
+        values = values_from_params(params)
+        original = params.input_video
+        if original and Path(original).is_file():
+            note = "Input set to the video it was made from; choose (my upload) to use the " \
+                   "dropped video itself as the input instead."
+            info, _ = describe_input(original)
+            preview = original
+        else:
+            values["input_choice"] = UPLOAD
+            note = "Its input video is not on this machine, so the dropped video is the input."
+            preview = upload
+        message = (f"Settings recalled from **{html.escape(Path(upload).name)}** (made by run "
+                   f"`{html.escape(str(meta.get('run_id', '?')))}`). {note}")
+        return (*self.fill(values), info, preview, "", message)
+
+    def _on_control(self, control: str, path: str | None):
+        _, error = describe_input(path)
+        return field_error_html(error)
+
+    def _launch(self, mode: str, *args):
+        """Validate and queue. Outputs: message, error slots, accordions, seed, states, tabs."""
+        values = self._values(args)
+        seed = random.randrange(SEED_LIMIT) if values.get("random_seed") else None
+        params = params_from_values(values, seed=seed)
+        host, name = values.get("host"), (values.get("name") or "").strip()
+        try:
+            if mode == "enhance":
+                run = self.ops.enhance(params, host=host, name=name)
+            else:
+                run = self.ops.launch(params, name=name, host=host,
+                                      with_upscale=(mode == "upscale"))
         except ValidationFailed as failed:
-            return format_errors(failed.errors), gr.skip(), gr.skip()
-        return (f"Queued run `{run.id}`{' (simulated)' if run.simulated else ''}. "
-                "Follow it in **Runs**.", run.id, gr.Tabs(selected=self.runs_tab_id))
+            return self._refused(failed.errors)
+        clear = [""] * len(ERROR_SLOTS)
+        seed_out = seed if seed is not None else gr.skip()
+        what = {"run": "Queued run", "upscale": "Queued run (a 4K upscale follows)",
+                "enhance": "Queued prompt enhancement"}[mode]
+        message = f"{what} `{run.id}`{' (simulated)' if run.simulated else ''}."
+        if mode == "enhance":
+            return (message, *clear, gr.skip(), gr.skip(), gr.skip(), seed_out, gr.skip(),
+                    run.id, gr.skip(), *self.enhance.start(run.id, params.prompt))
+        return (message + " Follow it in **Runs**.", *clear, gr.skip(), gr.skip(), gr.skip(),
+                seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle())
+
+    def _refused(self, errors: list[Any]):
+        slots = errors_by_slot(errors)
+        names = ", ".join(sorted({e.field for e in errors}))
+        general = slots.get("general", [])
+        message = "**Not queued.** Please fix: " + html.escape(names) + \
+            ("".join(f"\n- {html.escape(m)}" for m in general) if general else
+             " (see the messages under the fields).")
+        updates = [field_error_html(" ".join(slots.get(slot, []))) for slot in ERROR_SLOTS]
+        open_neg = gr.Accordion(open=True) if "negative_prompt" in slots else gr.skip()
+        open_ctl = gr.Accordion(open=True) if CONTROL_VIDEO_SLOTS & set(slots) else gr.skip()
+        open_adv = gr.Accordion(open=True) if ADVANCED_SLOTS & set(slots) else gr.skip()
+        return (message, *updates, open_neg, open_ctl, open_adv, gr.skip(), gr.skip(),
+                gr.skip(), gr.skip(), *self.enhance.skip())
+
+    def _current_params(self, args: tuple) -> GenerationParams:
+        return params_from_values(self._values(args))
+
+    def _preset_save(self, name: str | None, *args):
+        try:
+            self.ops.save_preset(name or "", self._current_params(args))
+        except ValidationFailed as failed:
+            return gr.skip(), field_error_html(failed.errors[0].message), ""
+        return (gr.update(choices=self.ops.list_presets(), value=name.strip()), "",
+                f"Saved preset **{html.escape(name.strip())}** (settings only: no prompt or "
+                "videos).")
+
+    def _preset_load(self, name: str | None):
+        try:
+            params = self.ops.load_preset(name or "")
+        except NotFound:
+            return [gr.skip()] * len(self.components) + [
+                field_error_html(f"No preset called '{name or ''}'; pick one from the list."),
+                ""]
+        return self.fill(values_from_params(params, content=False)) + [
+            "", f"Loaded preset **{html.escape(name)}**."]
+
+    def _preset_delete(self, name: str | None):
+        if not name or name not in self.ops.list_presets():
+            return gr.skip(), field_error_html("Pick a saved preset to delete."), ""
+        self.ops.delete_preset(name)
+        return (gr.update(choices=self.ops.list_presets(), value=None), "",
+                f"Deleted preset **{html.escape(name)}**.")
+
+    def on_load(self):
+        """Fresh lists for a newly opened page (inputs used since, presets saved elsewhere)."""
+        return gr.update(choices=self._input_choices()), gr.update(choices=self.ops.list_presets())
 
     def _wire(self) -> None:
-        for trigger in (self.sample.change, self.upload.change):
-            trigger(self._on_input_change, [self.sample, self.upload],
-                    [self.input_info, self.preview], api_visibility="private",
-                    show_progress="hidden")
-        for slider in self.weights:
-            slider.change(weight_sum_note, self.weights, self.weight_note,
-                          api_visibility="private", show_progress="hidden")
-        self.run_button.click(
-            self._on_run,
-            [self.name, self.host, self.prompt, self.negative_prompt, self.sample, self.upload,
-             self.seg_prompt, self.num_steps, self.guidance, self.sigma_max, self.seed, self.fps,
-             self.num_gpus, self.blur, self.canny, *self.weights],
-            [self.message, self.selected_run, self.tabs],
-            api_visibility="private",
-        )
+        private = dict(api_visibility="private")
+        quiet = dict(private, show_progress="hidden")
+        f = self.fields
+        for component in self.components:
+            component.change(self._preview, self.components, [self.spec, self.weight_note],
+                             **quiet)
+        f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
+                                 [self.input_info, self.preview, self.errors["input_video"]],
+                                 **quiet)
+        f["upload"].upload(self._on_upload, [f["upload"], *self.components],
+                           [*self.components, self.input_info, self.preview,
+                            self.errors["input_video"], self.message], **private)
+        for c in CONTROLS:
+            f[f"control.{c}"].upload(functools.partial(self._on_control, c), f[f"control.{c}"],
+                                     self.errors[f"control_videos.{c}"], **quiet)
+        launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS], self.neg_box,
+                          self.controls_box, self.adv_box, f["seed"], self.nav.selected_run,
+                          self.nav.launched, self.nav.tabs, *self.enhance.outputs]
+        for button, mode in ((self.run_button, "run"), (self.upscale_button, "upscale"),
+                             (self.enhance_button, "enhance")):
+            button.click(functools.partial(self._launch, mode), self.components, launch_outputs,
+                         **private)
+        self.preset_save.click(self._preset_save, [self.preset, *self.components],
+                               [self.preset, self.errors["preset"], self.preset_message],
+                               **private)
+        self.preset_load.click(self._preset_load, self.preset,
+                               [*self.components, self.errors["preset"], self.preset_message],
+                               **private)
+        self.preset_delete.click(self._preset_delete, self.preset,
+                                 [self.preset, self.errors["preset"], self.preset_message],
+                                 **private)

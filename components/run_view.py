@@ -1,141 +1,246 @@
-"""The run view: pick a run, watch its status, progress and live log, play its video, kill it.
+"""One run's details: live log, progress, GPU plot, parameters, command, video, and actions.
 
 It only reads the store (through `operations`) on a short timer, so any tab, a reloaded page
-or a second browser sees the same live truth; nothing about the run lives in the page.
+or a second browser sees the same live truth; nothing about the run lives in the page. A tick
+costs two indexed reads (the run row, then only the log lines after the last one sent), plus
+the GPU samples every couple of seconds while the run is active.
 """
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Any
 
 import gradio as gr
 
-from backend.operations import NotFound, Operations, RunSummary
+from backend.operations import NotFound, Operations, Refused, ValidationFailed
+from components.common import TAB_RUNS, e
+from components.log_panel import LogPanel, log_payload
+from components.nav import Nav
+from components.run_details import (metrics_frame, params_html, progress_html, status_html)
 
-LOG_TAIL_LINES = 600
+LOG_TAIL_LINES = 1000
 TICK_SECONDS = 0.3
-
-
-def run_label(run: RunSummary) -> str:
-    title = run.name or run.prompt[:48] or "(no prompt)"
-    return f"{title} · {run.status} · {run.id[-6:]}"
-
-
-def status_html(run: RunSummary) -> str:
-    """The run's header: status badge, where it runs, how long, and why it failed."""
-    e = html.escape
-    lines = [f"<div class='run-head'><span class='run-title'>{e(run.name or run.prompt[:60] or 'Run')}"
-             f"</span> <span id='run-status' class='badge badge-{e(run.status)}' "
-             f"data-status='{e(run.status)}'>{e(run.status)}</span></div>",
-             f"<div class='run-meta'><code>{e(run.id)}</code> on <b>{e(run.host)}</b>"
-             + (" · <i>simulated</i>" if run.simulated else "")]
-    if run.started_at:
-        end = run.finished_at or time.time()
-        lines[-1] += f" · elapsed {end - run.started_at:.1f} s"
-    lines[-1] += "</div>"
-    if run.cancel_requested and not run.is_terminal:
-        lines.append(f"<div class='run-stopping'>Stopping ({e(run.cancel_requested)})…</div>")
-    if run.failure_cause:
-        lines.append(f"<div id='run-cause' class='run-cause'><b>Cause:</b> "
-                     f"{e(run.failure_cause)}</div>")
-        if run.failure_evidence:
-            lines.append(f"<pre class='run-evidence'>{e(run.failure_evidence[:400])}</pre>")
-    return "\n".join(lines)
-
-
-def progress_html(run: RunSummary) -> str:
-    progress = run.progress or {}
-    fraction = 1.0 if run.status == "completed" else float(progress.get("fraction") or 0.0)
-    phase = progress.get("phase") or run.status
-    detail = []
-    if progress.get("n_clips"):
-        detail.append(f"clip {progress.get('clip') or 0}/{progress['n_clips']}")
-    if progress.get("total_frames"):
-        detail.append(f"{progress['total_frames']} frames")
-    eta = progress.get("eta_seconds")
-    if eta is not None and not run.is_terminal:
-        detail.append(f"ETA {eta:.0f} s")
-    pct = max(0.0, min(1.0, fraction)) * 100
-    return (f"<div id='run-progress' data-fraction='{fraction:.3f}'>"
-            f"<progress max='100' value='{pct:.1f}' style='width:100%'></progress>"
-            f"<div>{html.escape(str(phase))} · {pct:.0f}%"
-            f"{' · ' + html.escape(' · '.join(detail)) if detail else ''}</div></div>")
+PLOT_EVERY = 2.0
+EMPTY = ("<div class='run-meta' id='run-empty'>No run selected yet: launch one from "
+         "<b>Create</b> or pick one in the table above.</div>")
 
 
 class RunView:
-    def __init__(self, ops: Operations, selected_run: gr.State) -> None:
+    def __init__(self, ops: Operations, nav: Nav, create: Any) -> None:
         self.ops = ops
-        self.selected_run = selected_run
+        self.nav = nav
+        self.create = create
         with gr.Column(elem_id="run-view"):
-            with gr.Row():
-                self.picker = gr.Dropdown(label="Run", choices=[], value=None, scale=4,
-                                          elem_id="run-picker", allow_custom_value=False)
-            self.status = gr.HTML("<div class='run-meta'>No run selected yet: launch one from "
-                                  "<b>Create</b>.</div>", elem_id="run-status-box")
-            self.progress = gr.HTML(elem_id="run-progress-box")
-            self.log = gr.Textbox(label="Log", lines=16, max_lines=16, autoscroll=True,
-                                  interactive=False, elem_id="run-log")
-            self.video = gr.Video(label="Output", interactive=False, elem_id="run-video",
-                                  autoplay=True, loop=True)
-            with gr.Row():
+            self.status = gr.HTML(EMPTY, elem_id="run-status-box", js_on_load=None)
+            self.progress = gr.HTML(elem_id="run-progress-box", js_on_load=None)
+            with gr.Row(elem_id="run-actions"):
+                self.rerun = gr.Button("Re-run", size="sm", elem_id="rerun-button",
+                                       interactive=False)
+                self.load = gr.Button("Load settings into Create", size="sm",
+                                      elem_id="load-settings-button", interactive=False)
+                self.upscale = gr.Button("Upscale to 4K", size="sm", elem_id="upscale-button",
+                                         interactive=False)
+                self.kill = gr.Button("Kill", size="sm", variant="stop", elem_id="kill-button",
+                                      interactive=False)
+                self.delete = gr.Button("Delete", size="sm", elem_id="delete-button",
+                                        interactive=False)
+            with gr.Group(visible=False, elem_id="kill-confirm-box") as self.kill_box:
+                self.kill_text = gr.Markdown()
                 self.force = gr.Checkbox(label="Force (SIGKILL now, no grace period)",
                                          value=False, elem_id="kill-force")
-                self.kill = gr.Button("Kill", variant="stop", elem_id="kill-button",
-                                      interactive=False)
-            self.kill_message = gr.Markdown(elem_id="kill-message")
-            self.shown_video = gr.State(None)
-            self.timer = gr.Timer(TICK_SECONDS)
+                with gr.Row():
+                    self.kill_confirm = gr.Button("Yes, stop it", variant="stop", size="sm",
+                                                  elem_id="kill-confirm")
+                    self.kill_cancel = gr.Button("Cancel", size="sm", elem_id="kill-cancel")
+            with gr.Group(visible=False, elem_id="delete-confirm-box") as self.delete_box:
+                self.delete_text = gr.HTML(js_on_load=None, elem_id="delete-preview",
+                                           padding=True)
+                with gr.Row():
+                    self.delete_confirm = gr.Button("Delete for good", variant="stop",
+                                                    size="sm", elem_id="delete-confirm")
+                    self.delete_cancel = gr.Button("Cancel", size="sm", elem_id="delete-cancel")
+            self.message = gr.Markdown(elem_id="kill-message")
+            self.log = LogPanel("run-log")
+            with gr.Row(elem_classes="stack-narrow"):
+                with gr.Column(min_width=300):
+                    self.video = gr.Video(label="Output", interactive=False,
+                                          elem_id="run-video", autoplay=True, loop=True)
+                with gr.Column(min_width=300):
+                    self.plot = gr.LinePlot(None, x="t", y="percent",
+                                            color="series", title="GPU utilisation and memory",
+                                            x_title="seconds", y_title="%", y_lim=[0, 100],
+                                            height=240, elem_id="gpu-plot")
+            with gr.Accordion("Parameters", open=True):
+                self.params = gr.HTML(elem_id="run-params-box", js_on_load=None)
+            with gr.Accordion("Command and spec", open=False, elem_id="run-command-box"):
+                self.command = gr.Code(label="Exact docker command", language="shell",
+                                       interactive=False, elem_id="run-command", wrap_lines=True)
+                self.spec = gr.Code(label="Spec JSON as sent", language="json",
+                                    interactive=False, elem_id="run-spec", wrap_lines=True)
+            self.cursor = gr.State({})
+            self.timer = nav.timer(TAB_RUNS, TICK_SECONDS)
         self._wire()
 
-    def _choices(self) -> list[tuple[str, str]]:
-        return [(run_label(r), r.id) for r in self.ops.list_runs(limit=100)]
+    # -- the live tick ------------------------------------------------------------------------
+    def _buttons(self, run: Any) -> list[Any]:
+        done = run.is_terminal
+        return [gr.update(interactive=True),
+                gr.update(interactive=run.run_type != "upscale"),
+                gr.update(interactive=run.status == "completed" and run.run_type == "inference"),
+                gr.update(interactive=not done,
+                          value="Remove from queue" if run.status == "queued" else "Kill"),
+                gr.update(interactive=done)]
 
-    def refresh(self, selected: str | None, shown_video: str | None):
-        """One timer tick: everything the view shows, read fresh from the store."""
-        choices = self._choices()
-        if not selected and choices:
-            selected = choices[0][1]
-        picker = gr.update(choices=choices, value=selected)
+    def refresh(self, selected: str | None, cursor: dict | None, resets: int):
+        """Everything the view shows, read fresh; unchanged parts are skipped."""
+        cursor = dict(cursor or {})
+        skip = gr.skip()
+        auto = not selected  # nothing picked yet: show the newest run
+        if auto:
+            newest = self.ops.list_runs(limit=1)
+            selected = newest[0].id if newest else None
         if not selected:
-            return (selected, picker, gr.skip(), "", "", gr.skip(), shown_video,
-                    gr.update(interactive=False))
+            return [skip, EMPTY, "", skip, skip, skip, "", "", "",
+                    *[gr.update(interactive=False)] * 5, skip, skip, {}]
         try:
             run = self.ops.get_run(selected)
         except NotFound:
-            return (None, picker, "That run no longer exists.", "", "", None, None,
-                    gr.update(interactive=False))
-        lines = self.ops.log_since(run.id, max(-1, run.log_lines - LOG_TAIL_LINES - 1))
-        log_text = "\n".join(text for _, text in lines)
-        video: Any = gr.skip()
-        if run.output_path != shown_video:
+            return [None, "<div class='run-meta'>That run no longer exists.</div>", "",
+                    log_payload(None, [], reset=True, total=0), None, skip, "", "", "",
+                    *[gr.update(interactive=False)] * 5, skip, skip, {}]
+        new_run = cursor.get("run") != run.id
+        reset = new_run or cursor.get("resets") != resets
+        log_out: Any = skip
+        if reset:
+            lines = self.ops.log_since(run.id, max(-1, run.log_lines - LOG_TAIL_LINES - 1),
+                                       limit=LOG_TAIL_LINES)
+            log_out = log_payload(run.id, lines, reset=True, total=run.log_lines)
+            cursor.update(run=run.id, resets=resets, seq=lines[-1][0] if lines else -1)
+        elif run.log_lines - 1 > cursor.get("seq", -1):
+            lines = self.ops.log_since(run.id, cursor.get("seq", -1), limit=2000)
+            if lines:
+                log_out = log_payload(run.id, lines, reset=False, total=run.log_lines)
+                cursor["seq"] = lines[-1][0]
+        changed = new_run or cursor.get("status") != run.status
+        video: Any = skip
+        if new_run or run.output_path != cursor.get("video"):
             video = run.output_path
-            shown_video = run.output_path
-        return (selected, picker, status_html(run), progress_html(run), log_text, video,
-                shown_video, gr.update(interactive=not run.is_terminal))
+            cursor["video"] = run.output_path
+        plot: Any = skip
+        now = time.time()
+        if changed or cursor.get("plot_at") == 0.0 or (
+                not run.is_terminal and now - cursor.get("plot_at", 0) > PLOT_EVERY):
+            cursor["plot_at"] = now
+            plot = self._plot(run.id, cursor)
+        static = [params_html(run), run.command or "(set when the run starts: GPUs and port "
+                  "are picked then)", run.spec or ""] if changed else [skip] * 3
+        buttons = self._buttons(run) if changed else [skip] * 5
+        # a status change of the same run makes "Stopping..." messages stale
+        message = "" if changed and not new_run else skip
+        shown = f"{run.id}:{run.status}" if changed else skip
+        cursor["status"] = run.status
+        return [run.id if auto else skip, status_html(run, now),
+                progress_html(run), log_out, video, plot, *static, *buttons, message, shown,
+                cursor]
 
-    def _on_kill(self, selected: str | None, force: bool):
-        if not selected:
-            return "No run selected."
+    def _plot(self, run_id: str, cursor: dict) -> Any:
+        """The plot's next value. The chart fixes its colour legend on the first data it gets,
+        so when the set of lines changes it is cleared first and redrawn on the next tick."""
+        frame = metrics_frame(self._metrics(run_id))
+        series = sorted(set(frame["series"])) if len(frame) else []
+        shown = cursor.get("series") or []
+        if not series or (shown and series != shown):
+            cursor["series"] = []
+            if series:
+                cursor["plot_at"] = 0.0  # redraw with the new lines next tick
+            return None
+        cursor["series"] = series
+        return frame
+
+    def _metrics(self, run_id: str) -> list[dict]:
+        if not hasattr(self.ops, "gpu_metrics"):
+            return []
         try:
-            run = self.ops.kill(selected, force=bool(force))
+            return self.ops.gpu_metrics(run_id)
+        except Exception:  # telemetry is a nice-to-have; never break the view over it
+            return []
+
+    # -- actions ------------------------------------------------------------------------------
+    def _launched(self, make) -> tuple:
+        try:
+            run = make()
+        except (Refused, NotFound, ValidationFailed) as exc:
+            return f"Not done: {exc}", gr.skip(), gr.skip()
+        return f"Queued run `{run.id}` ({run.run_type}).", run.id, run.id
+
+    def _ask_kill(self, selected: str | None):
+        try:
+            run = self.ops.get_run(selected or "")
         except NotFound:
-            return "That run no longer exists."
-        if run.status == "cancelled":
-            return "Run cancelled before it started."
-        if run.is_terminal:
-            return f"Run already ended ({run.status})."
-        return ("Force-killing the container…" if force else
-                "Stopping the container (graceful: SIGTERM, then SIGKILL after the grace "
-                "period)…")
+            return gr.skip(), "That run no longer exists."
+        if run.status == "queued":
+            text = f"Remove **{e(run.id)}** from the queue? It has not started; nothing to stop."
+        else:
+            text = (f"Stop **{e(run.id)}**? Graceful: SIGTERM, then SIGKILL after the grace "
+                    "period; the partial log is kept and the run ends `cancelled`.")
+        return gr.Group(visible=True), text
+
+    def _do_kill(self, selected: str | None, force: bool):
+        try:
+            run = self.ops.get_run(selected or "")
+            if run.status == "queued":
+                self.ops.dequeue(run.id)
+                return gr.Group(visible=False), "Removed from the queue (cancelled)."
+            self.ops.kill(run.id, force=bool(force))
+        except (NotFound, Refused, ValidationFailed) as exc:
+            return gr.Group(visible=False), f"Not done: {exc}"
+        return gr.Group(visible=False), ("Force-killing the container..." if force else
+                                         "Stopping the container (graceful)...")
+
+    def _ask_delete(self, selected: str | None):
+        try:
+            items = self.ops.delete_preview(selected or "")
+        except (NotFound, Refused) as exc:
+            return gr.skip(), gr.skip(), f"Not done: {exc}"
+        listing = "".join(f"<li>{e(item)}</li>" for item in items)
+        return (gr.Group(visible=True),
+                f"<b>Delete this run?</b> This removes:<ul id='delete-items'>{listing}</ul>"
+                "Other runs' files and the shared input cache on the box are never touched.",
+                "")
+
+    def _do_delete(self, selected: str | None):
+        try:
+            removed = self.ops.delete_run(selected or "")
+        except (NotFound, Refused) as exc:
+            return gr.Group(visible=False), f"Not done: {exc}", gr.skip()
+        return (gr.Group(visible=False), "Deleted: " + "; ".join(removed) + ".", None)
 
     def _wire(self) -> None:
-        outputs = [self.selected_run, self.picker, self.status, self.progress, self.log,
-                   self.video, self.shown_video, self.kill]
-        self.timer.tick(self.refresh, [self.selected_run, self.shown_video], outputs,
-                        show_progress="hidden", api_visibility="private")
-        self.picker.input(lambda value: value, self.picker, self.selected_run,
-                          show_progress="hidden", api_visibility="private")
-        self.kill.click(self._on_kill, [self.selected_run, self.force], self.kill_message,
-                        api_visibility="private")
+        private = dict(api_visibility="private")
+        selected = self.nav.selected_run
+        self.timer.tick(
+            self.refresh, [selected, self.cursor, self.log.reset_requests],
+            [selected, self.status, self.progress, self.log.html, self.video, self.plot,
+             self.params, self.command, self.spec, self.rerun, self.load, self.upscale,
+             self.kill, self.delete, self.message, self.nav.shown_status, self.cursor],
+            show_progress="hidden", **private)
+        self.rerun.click(lambda s: self._launched(lambda: self.ops.rerun(s or "")), selected,
+                         [self.message, selected, self.nav.launched], **private)
+        self.upscale.click(lambda s: self._launched(lambda: self.ops.upscale(s or "")),
+                           selected, [self.message, selected, self.nav.launched], **private)
+        self.load.click(self.create.fill_from_run, selected,
+                        [*self.create.components, self.create.message, self.nav.tabs],
+                        **private)
+        self.kill.click(self._ask_kill, selected, [self.kill_box, self.kill_text], **private)
+        self.kill_confirm.click(self._do_kill, [selected, self.force],
+                                [self.kill_box, self.message], **private)
+        self.kill_cancel.click(lambda: gr.Group(visible=False), None, self.kill_box, **private)
+        self.delete.click(self._ask_delete, selected,
+                          [self.delete_box, self.delete_text, self.message], **private)
+        self.delete_confirm.click(self._do_delete, selected,
+                                  [self.delete_box, self.message, selected], **private)
+        self.delete_cancel.click(lambda: gr.Group(visible=False), None, self.delete_box,
+                                 **private)
+        selected.change(lambda: (gr.Group(visible=False), gr.Group(visible=False)), None,
+                        [self.kill_box, self.delete_box], show_progress="hidden", **private)

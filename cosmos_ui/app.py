@@ -1,7 +1,8 @@
 """The Gradio Blocks app: assembles the pieces in components/ and decides how it is served.
 
 Serving rules live here because they are security rules: Gradio may serve only our outputs,
-uploads and shipped assets, never the database, config or keys (issue 6 tightens sign-in).
+uploads, exports and shipped assets, never the database, config or keys (issue 6 tightens
+sign-in).
 """
 
 from __future__ import annotations
@@ -16,48 +17,69 @@ import gradio as gr  # noqa: E402
 
 from backend.operations import ASSETS_DIR  # noqa: E402
 from backend.runtime import Backend  # noqa: E402
+from components.common import (TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS,  # noqa: E402
+                               TAB_RUNS)
+from components.compare import CompareView  # noqa: E402
 from components.create_form import CreateForm  # noqa: E402
+from components.gallery import Gallery  # noqa: E402
+from components.hosts import HostsView  # noqa: E402
+from components.nav import Nav  # noqa: E402
+from components.notify import Notifier  # noqa: E402
 from components.run_view import RunView  # noqa: E402
+from components.runs_table import RunsTable  # noqa: E402
+from cosmos_ui.style import CSS  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-CSS = """
-#run-log textarea { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
-#run-progress progress { height: 14px; }
-.run-head { font-size: 1.25em; font-weight: 600; margin-bottom: 4px; }
-.run-meta { opacity: 0.85; }
-.badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-size: 0.75em;
-         font-weight: 600; color: #fff; background: #64748b; vertical-align: middle; }
-.badge-running, .badge-staging, .badge-collecting { background: #2563eb; }
-.badge-completed { background: #16a34a; }
-.badge-failed { background: #dc2626; }
-.badge-blocked { background: #9333ea; }
-.badge-cancelled { background: #ea580c; }
-.run-cause { margin-top: 6px; color: #b91c1c; }
-.run-evidence { white-space: pre-wrap; font-size: 12px; background: rgba(127,127,127,.12);
-                padding: 6px; border-radius: 6px; }
-"""
 
 
 def build_app(backend: Backend) -> gr.Blocks:
     ops = backend.ops
     with gr.Blocks(title="Cosmos Workflow Orchestrator") as demo:
-        gr.Markdown("## Cosmos Workflow Orchestrator")
-        selected_run = gr.State(None)
+        nav = Nav()
+        with gr.Row(elem_classes="app-header", equal_height=True):
+            gr.HTML("<h2>Cosmos Workflow Orchestrator</h2>", js_on_load=None, min_width=300,
+                    scale=1)
+            with gr.Column(scale=0, min_width=330):
+                notifier = Notifier(ops, nav)
         with gr.Tabs(elem_id="main-tabs") as tabs:
-            with gr.Tab("Create", id="create", elem_id="tab-create"):
-                CreateForm(ops, selected_run, tabs=tabs, runs_tab_id="runs")
-            with gr.Tab("Runs", id="runs", elem_id="tab-runs"):
-                RunView(ops, selected_run)
+            nav.tabs = tabs
+            with gr.Tab("Create", id=TAB_CREATE, elem_id="tab-create"):
+                create = CreateForm(ops, nav)
+            with gr.Tab("Runs", id=TAB_RUNS, elem_id="tab-runs"):
+                RunsTable(ops, nav)
+                RunView(ops, nav, create)
+            with gr.Tab("Gallery", id=TAB_GALLERY, elem_id="tab-gallery"):
+                Gallery(ops, nav)
+            with gr.Tab("Compare", id=TAB_COMPARE, elem_id="tab-compare"):
+                compare = CompareView(ops, nav)
+            with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts"):
+                HostsView(ops, nav)
+        nav.wire()
+
+        def on_load(watch: list | None, sound: bool | None, request: gr.Request):
+            """A fresh page: current lists, and what the URL asks for (?a=&b=, ?run=)."""
+            query = dict(request.query_params) if request else {}
+            pair = compare.from_query(query)
+            run = (query.get("run") or "").strip() or None
+            inputs, presets = create.on_load()
+            tab = TAB_COMPARE if pair else TAB_RUNS if run else None
+            return (inputs, presets, *notifier.on_load(watch, sound), pair or gr.skip(),
+                    run or gr.skip(), nav.goto(tab) if tab else gr.skip())
+
+        demo.load(on_load, [notifier.watch, notifier.sound_pref],
+                  [create.fields["input_choice"], create.preset, notifier.timer,
+                   notifier.sound, nav.compare_pair, nav.selected_run, tabs],
+                  api_visibility="private", show_progress="hidden")
     return demo
 
 
 def served_paths(backend: Backend) -> list[str]:
     """The only folders Gradio may serve files from."""
     settings = backend.settings
-    for folder in (settings.runs_dir, settings.uploads_dir):
+    exports = backend.ops.exports_dir
+    for folder in (settings.runs_dir, settings.uploads_dir, exports):
         folder.mkdir(parents=True, exist_ok=True)
-    return [str(settings.runs_dir), str(settings.uploads_dir), str(ASSETS_DIR)]
+    return [str(settings.runs_dir), str(settings.uploads_dir), str(exports), str(ASSETS_DIR)]
 
 
 def blocked_paths(backend: Backend) -> list[str]:
@@ -67,7 +89,12 @@ def blocked_paths(backend: Backend) -> list[str]:
 
 
 def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
-               block: bool = True) -> gr.Blocks:
+               sign_in: bool = False, block: bool = True) -> gr.Blocks:
+    """Serve the app. With `sign_in`, Gradio's login page guards every page and API route,
+    and each handler acts as the signed-in user's role (cosmos_ui/auth.py)."""
+    from backend import accounts
+
+    backend.sign_in_required = sign_in
     demo = build_app(backend)
     demo.queue(default_concurrency_limit=8)
     demo.launch(
@@ -82,5 +109,8 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
         quiet=False,
         css=CSS,
         footer_links=[],
+        auth=accounts.authenticate if sign_in else None,
+        auth_message="Cosmos Workflow Orchestrator: sign in with the account an operator "
+                     "made for you." if sign_in else None,
     )
     return demo

@@ -150,9 +150,10 @@ def test_usage_validation_and_not_found_exit_codes(cli: Cli):
         (("doctor", "--host", "nowhere"), 3, "no host nowhere"),
         (("list", "prompts", "--status", "failed"), 2, "filter runs"),
         (("list", "jobs"), 2, "invalid choice"),
-        (("user", "add", "bob"), 2, "sign-in is not available yet"),
-        (("user", "list"), 2, "sign-in is not available yet"),
-        (("ui", "--share"), 2, "refusing"),
+        (("user", "add", "bob"), 2, "--password-stdin"),  # no terminal to ask on
+        (("user", "add", "bad name!", "--password-stdin"), 2, "letters, digits"),
+        (("user", "remove", "nobody"), 2, "no user named nobody"),
+        (("ui", "--share"), 2, "no user exists yet"),
         ((), 2, "usage"),
     ]
     for args, code, words in cases:

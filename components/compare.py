@@ -1,0 +1,278 @@
+"""Compare two runs: both videos on one timeline (play, pause and seek move both), the
+parameters that differ, the prompt change word by word, the inputs on demand, and an export
+that renders one labelled side-by-side mp4.
+
+Reached from the gallery or history picks, or straight from a URL: `?a=<run id>&b=<run id>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import gradio as gr
+
+from backend.compare import effective_weights, param_rows, word_diff
+from backend.history import RunFilter
+from backend.media import MediaError
+from backend.operations import NotFound, Operations, Refused, RunSummary
+from components.common import TAB_COMPARE, badge, e, file_url, run_title
+from components.nav import Nav
+
+SYNC_JS = r"""
+const vids = () => Array.from(element.querySelectorAll('video.cmp-video'));
+const dur = (v) => (isFinite(v.duration) && v.duration > 0) ? v.duration : 0;
+const longest = () => vids().reduce((m, v) => (!m || dur(v) > dur(m)) ? v : m, null);
+let dragging = false;
+function seekAll(t) {
+  for (const v of vids()) { const d = dur(v); if (d) v.currentTime = Math.min(t, d - 0.001); }
+}
+function playing() { return vids().some(v => !v.paused && !v.ended); }
+function toggle() {
+  const vs = vids(); if (!vs.length) return;
+  if (playing()) { vs.forEach(v => v.pause()); }
+  else {
+    const m = longest(); if (m && dur(m) && m.currentTime >= dur(m) - 0.05) seekAll(0);
+    vs.forEach(v => { v.muted = true; v.play().catch(() => {}); });
+  }
+}
+element.addEventListener('click', (ev) => {
+  if (ev.target.closest('.cmp-play')) toggle();
+  const v = ev.target.closest('video.cmp-video'); if (v) { ev.preventDefault(); toggle(); }
+});
+element.addEventListener('input', (ev) => {
+  if (!ev.target.classList.contains('cmp-seek')) return;
+  dragging = true;
+  const m = longest(); if (m) seekAll(ev.target.value / 1000 * dur(m));
+});
+element.addEventListener('change', (ev) => { if (ev.target.classList.contains('cmp-seek')) dragging = false; });
+setInterval(() => {
+  const m = longest(); if (!m) return;
+  const d = dur(m), t = m.currentTime;
+  if (playing()) {
+    for (const v of vids()) {
+      if (v === m) continue;
+      const target = Math.min(t, Math.max(0, dur(v) - 0.001));
+      if (Math.abs(v.currentTime - target) > 0.08) v.currentTime = target;
+      if (v.paused && t < dur(v)) v.play().catch(() => {});
+    }
+    if (m.ended || (d && t >= d - 0.02)) {
+      const loop = element.querySelector('.cmp-loop');
+      if (loop && loop.checked) { seekAll(0); vids().forEach(v => v.play().catch(() => {})); }
+      else vids().forEach(v => v.pause());
+    }
+  }
+  const seek = element.querySelector('.cmp-seek');
+  if (seek && !dragging && d) seek.value = Math.round(t / d * 1000);
+  const label = element.querySelector('.cmp-time');
+  if (label) label.textContent = t.toFixed(1) + ' / ' + d.toFixed(1) + ' s';
+  const btn = element.querySelector('.cmp-play');
+  if (btn) btn.textContent = playing() ? 'Pause' : 'Play';
+  element.dataset.time = t.toFixed(2);
+}, 100);
+"""
+
+
+def _video(path: str | None, role: str) -> str:
+    if not path:
+        return "<div class='g-noimg'>no video</div>"
+    return (f"<video class='cmp-video' data-role='{role}' src='{e(file_url(path))}' muted "
+            "playsinline preload='auto'></video>")
+
+
+def player_html(a: RunSummary | None, b: RunSummary | None,
+                inputs: dict[str, list[tuple[str, str]]] | None = None) -> str:
+    """Both outputs (and optionally their inputs) with one shared play/seek bar."""
+    if a is None or b is None:
+        return ("<div class='muted' id='compare-empty'>Pick two runs: in the gallery or "
+                "the history (\"pick\"), or choose them above.</div>")
+    sides = []
+    for tag, run in (("A", a), ("B", b)):
+        sides.append(f"<div class='cmp-side' data-side='{tag.lower()}' data-run='{e(run.id)}'>"
+                     f"<div class='cmp-label' title='{e(run.prompt[:300])}'>{tag}: "
+                     f"{e(run_title(run, 50))} {badge(run.status)}</div>"
+                     f"{_video(run.output_path, 'out-' + tag.lower())}</div>")
+    out = f"<div class='cmp' id='cmp-root'><div class='cmp-grid'>{''.join(sides)}</div>"
+    if inputs is not None:
+        cols = []
+        for tag in ("a", "b"):
+            videos = "".join(f"<div class='cmp-label muted'>{e(label)}</div>"
+                             f"{_video(path, 'in-' + tag)}" for label, path in inputs[tag])
+            cols.append(f"<div class='cmp-side'>{videos or '<div class=muted>no inputs</div>'}"
+                        "</div>")
+        out += f"<div class='cmp-grid cmp-inputs'>{''.join(cols)}</div>"
+    out += ("<div class='cmp-bar'><button type='button' class='cmp-play'>Play</button>"
+            "<input type='range' class='cmp-seek' min='0' max='1000' value='0' "
+            "aria-label='position in both videos'><span class='cmp-time'>0.0 / 0.0 s</span>"
+            "<label><input type='checkbox' class='cmp-loop' checked> loop</label></div></div>")
+    return out
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return "<span class='muted'>-</span>"
+    if key in ("input_video",) or key.startswith("control_videos."):
+        return e(Path(str(value)).name)
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = str(value)
+    return e(text if len(text) <= 120 else text[:117] + "...")
+
+
+def diff_html(a: RunSummary, b: RunSummary, show_all: bool = False) -> str:
+    rows = []
+    facts = [("Host", a.host, b.host), ("Type", a.run_type, b.run_type)]
+    for label, va, vb in facts:
+        if va != vb or show_all:
+            cls = " class='differs'" if va != vb else ""
+            rows.append(f"<tr{cls}><td>{e(label)}</td><td>{e(va)}</td><td>{e(vb)}</td></tr>")
+    for row in param_rows(a.params, b.params, only_differences=not show_all):
+        cls = " class='differs'" if row.differs else ""
+        rows.append(f"<tr{cls} data-key='{e(row.key)}'><td>{e(row.label)}</td>"
+                    f"<td>{_cell(row.key, row.a)}</td><td>{_cell(row.key, row.b)}</td></tr>")
+    ea, eb = effective_weights(a.params), effective_weights(b.params)
+    if ea != eb:
+        fmt = lambda w: ", ".join(f"{c} {v:.2f}" for c, v in w.items()) or "none"  # noqa: E731
+        rows.append(f"<tr class='differs'><td>Weights Cosmos uses</td><td>{fmt(ea)}</td>"
+                    f"<td>{fmt(eb)}</td></tr>")
+    if not rows:
+        rows.append("<tr><td colspan='3' class='muted'>Same settings: the difference is "
+                    "chance (or the host).</td></tr>")
+    return ("<div class='table-scroll'><table class='runs' id='compare-diff-table'>"
+            "<tr><th>Parameter</th><th>A</th><th>B</th></tr>" + "".join(rows) +
+            "</table></div>")
+
+
+def prompt_diff_html(a: str, b: str) -> str:
+    if a == b:
+        return "<div class='muted' id='prompt-diff'>Same prompt.</div>"
+    pieces = []
+    for op, text in word_diff(a, b):
+        if op == "same":
+            pieces.append(e(text))
+        else:
+            pieces.append(f"<span class='diff-{op}'>{e(text)}</span>")
+    return ("<div><b>Prompt change</b> (A to B: <span class='diff-del'>removed</span>, "
+            f"<span class='diff-ins'>added</span>)</div><div class='prompt-diff' "
+            f"id='prompt-diff'>{''.join(pieces)}</div>")
+
+
+class CompareView:
+    def __init__(self, ops: Operations, nav: Nav) -> None:
+        self.ops = ops
+        self.nav = nav
+        with gr.Column(elem_id="compare"):
+            with gr.Row(elem_classes="stack-narrow"):
+                self.a = gr.Dropdown(label="Run A", choices=[], allow_custom_value=True,
+                                     elem_id="compare-a", scale=3)
+                self.swap = gr.Button("Swap", size="sm", scale=0, elem_id="compare-swap",
+                                      min_width=70)
+                self.b = gr.Dropdown(label="Run B", choices=[], allow_custom_value=True,
+                                     elem_id="compare-b", scale=3)
+            self.show_inputs = gr.Checkbox(label="Show the inputs beside the outputs",
+                                           value=False, elem_id="compare-inputs")
+            self.player = gr.HTML(player_html(None, None), js_on_load=SYNC_JS,
+                                  elem_id="compare-player")
+            with gr.Row(elem_classes="stack-narrow"):
+                with gr.Column(min_width=300):
+                    self.show_all = gr.Checkbox(label="Show every parameter", value=False,
+                                                elem_id="compare-all")
+                    self.diff = gr.HTML(js_on_load=None, elem_id="compare-diff")
+                with gr.Column(min_width=300):
+                    self.prompt_diff = gr.HTML(js_on_load=None, elem_id="compare-prompt")
+                    self.link = gr.HTML(js_on_load=None, elem_id="compare-link")
+            with gr.Row():
+                self.export = gr.Button("Export side-by-side mp4", elem_id="compare-export",
+                                        interactive=False)
+            self.export_message = gr.Markdown(elem_id="compare-export-message")
+            self.export_file = gr.File(label="Side-by-side video", interactive=False,
+                                       visible=False, elem_id="compare-export-file")
+        self._wire()
+
+    def choices(self, extra: Sequence[str] = ()) -> list[tuple[str, str]]:
+        runs, _ = self.ops.find_runs(RunFilter(with_output=True), limit=100)
+        known = {r.id for r in runs}
+        for run_id in extra:
+            if run_id and run_id not in known:
+                try:
+                    runs.append(self.ops.get_run(run_id))
+                except NotFound:
+                    pass
+        return [(f"{run_title(r, 48)} · {r.id[-8:]}", r.id) for r in runs]
+
+    def _inputs_of(self, run: RunSummary) -> list[tuple[str, str]]:
+        items = []
+        source = run.params.get("input_video")
+        if run.run_type == "upscale" and run.parent_id:
+            try:
+                source = self.ops.get_run(run.parent_id).output_path
+            except NotFound:
+                source = None
+        if source:
+            items.append(("input video", source))
+        for control, path in (run.params.get("control_videos") or {}).items():
+            if path:
+                items.append((f"{control} control video", path))
+        return items
+
+    def render(self, pair: Any, show_inputs: bool, show_all: bool):
+        """Outputs: a, b, player, diff, prompt diff, link, export button."""
+        a_id, b_id = (list(pair) + [None, None])[:2] if pair else (None, None)
+        runs = []
+        for run_id in (a_id, b_id):
+            try:
+                runs.append(self.ops.get_run(run_id) if run_id else None)
+            except NotFound:
+                runs.append(None)
+        a, b = runs
+        choices = self.choices([x for x in (a_id, b_id) if x])
+        dd_a = gr.update(choices=choices, value=a.id if a else None)
+        dd_b = gr.update(choices=choices, value=b.id if b else None)
+        if a is None or b is None:
+            missing = [x for x, r in ((a_id, a), (b_id, b)) if x and r is None]
+            note = (f"<div class='run-cause'>No run {e(', '.join(missing))}.</div>"
+                    if missing else "")
+            return (dd_a, dd_b, player_html(None, None) + note, "", "", "",
+                    gr.update(interactive=False))
+        inputs = {"a": self._inputs_of(a), "b": self._inputs_of(b)} if show_inputs else None
+        link = (f"<div class='muted'>Link to this comparison: <a id='compare-url' "
+                f"href='?a={e(a.id)}&amp;b={e(b.id)}'>?a={e(a.id)}&amp;b={e(b.id)}</a></div>")
+        return (dd_a, dd_b, player_html(a, b, inputs), diff_html(a, b, show_all),
+                prompt_diff_html(a.prompt, b.prompt), link,
+                gr.update(interactive=bool(a.output_path and b.output_path)))
+
+    def _export(self, pair: Any):
+        if not pair or len(pair) != 2:
+            return "Pick two runs first.", gr.skip()
+        try:
+            out = self.ops.export_side_by_side(pair[0], pair[1])
+        except (NotFound, Refused, MediaError) as exc:
+            return f"Not exported: {exc}", gr.update(visible=False)
+        return (f"Rendered **{e(out.name)}**: A on the left, B on the right.",
+                gr.update(value=str(out), visible=True))
+
+    @staticmethod
+    def from_query(query: dict[str, str]) -> tuple | None:
+        """The pair asked for in the page URL (`?a=...&b=...`), if both are there."""
+        a, b = (query.get("a") or "").strip(), (query.get("b") or "").strip()
+        return (a, b) if a and b else None
+
+    def _wire(self) -> None:
+        quiet = dict(api_visibility="private", show_progress="hidden")
+        pair = self.nav.compare_pair
+        outputs = [self.a, self.b, self.player, self.diff, self.prompt_diff, self.link,
+                   self.export]
+        pair.change(self.render, [pair, self.show_inputs, self.show_all], outputs, **quiet)
+        self.nav.on_show(TAB_COMPARE, self.render, [pair, self.show_inputs, self.show_all],
+                         outputs)  # fresh statuses and videos each time the tab shows
+        for box in (self.show_inputs, self.show_all):
+            box.change(self.render, [pair, self.show_inputs, self.show_all], outputs, **quiet)
+        def pick(a: str | None, b: str | None):
+            return (a, b) if (a or b) else gr.skip()
+
+        self.a.input(pick, [self.a, self.b], pair, **quiet)
+        self.b.input(pick, [self.a, self.b], pair, **quiet)
+        self.swap.click(lambda p: (p[1], p[0]) if p and len(p) == 2 else gr.skip(), pair, pair,
+                        **quiet)
+        self.export.click(self._export, pair, [self.export_message, self.export_file],
+                          api_visibility="private")

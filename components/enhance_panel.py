@@ -1,0 +1,81 @@
+"""Prompt enhancement on the Create tab: follow the enhance run, then show the original and the
+enhanced prompt side by side with a button that puts the enhanced one into the form.
+
+The enhance run belongs to the scheduler like any run; this panel only reads its row on a
+timer that runs while one is pending, so reloading or leaving the page loses nothing (the
+result also stays in the run's details).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import gradio as gr
+
+from backend.operations import NotFound, Operations
+
+POLL_SECONDS = 1.0
+
+
+def enhance_html(status: str, original: str, enhanced: str | None = None,
+                 cause: str | None = None, run_id: str = "") -> str:
+    e = html.escape
+    head = f"<div class='run-meta'>Prompt enhancement <code>{e(run_id)}</code>: <b>{e(status)}</b>"
+    if cause:
+        head += f" <span class='run-cause'>{e(cause)}</span>"
+    head += "</div>"
+    right = e(enhanced) if enhanced is not None else \
+        "<span class='muted'>waiting for Cosmos' prompt upsampler...</span>"
+    return (head + "<div class='enh-grid'><div><b>Original</b><br>" + e(original) +
+            "</div><div id='enhanced-prompt'><b>Enhanced</b><br>" + right + "</div></div>")
+
+
+class EnhancePanel:
+    def __init__(self, ops: Operations, prompt_box: gr.Textbox) -> None:
+        self.ops = ops
+        self.prompt_box = prompt_box
+        with gr.Group(visible=False, elem_id="enhance-panel") as self.box:
+            self.html = gr.HTML(js_on_load=None, elem_id="enhance-result", padding=True)
+            self.use = gr.Button("Use the enhanced prompt", visible=False,
+                                 elem_id="use-enhanced", variant="primary", size="sm")
+        self.run_id = gr.State(None)
+        self.enhanced = gr.State(None)
+        self.timer = gr.Timer(POLL_SECONDS, active=False)
+        self.outputs = [self.box, self.html, self.use, self.run_id, self.timer]
+        self.timer.tick(self.poll, self.run_id, [self.html, self.use, self.enhanced, self.timer],
+                        show_progress="hidden", api_visibility="private")
+        self.use.click(lambda text: (text, gr.update(visible=False)) if text else
+                       (gr.skip(), gr.skip()), self.enhanced, [self.prompt_box, self.use],
+                       api_visibility="private")
+
+    # Values for `self.outputs` from the launch handler.
+    def start(self, run_id: str, original: str) -> list[Any]:
+        return [gr.Group(visible=True), enhance_html("queued", original, run_id=run_id),
+                gr.update(visible=False), run_id, gr.Timer(active=True)]
+
+    def idle(self) -> list[Any]:
+        return [gr.skip()] * len(self.outputs)
+
+    skip = idle
+
+    def poll(self, run_id: str | None):
+        if not run_id:
+            return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
+        try:
+            run = self.ops.get_run(run_id)
+        except NotFound:
+            return ("The enhancement run was deleted.", gr.update(visible=False), None,
+                    gr.Timer(active=False))
+        if not run.is_terminal:
+            return (enhance_html(run.status, run.prompt, run_id=run.id), gr.skip(), gr.skip(),
+                    gr.skip())
+        enhanced = None
+        if run.status == "completed" and run.result_prompt_id:
+            try:
+                enhanced = self.ops.get_prompt(run.result_prompt_id)[0]
+            except NotFound:
+                enhanced = None
+        cause = None if enhanced else (run.failure_cause or "no enhanced prompt came back")
+        return (enhance_html(run.status, run.prompt, enhanced, cause, run.id),
+                gr.update(visible=bool(enhanced)), enhanced, gr.Timer(active=False))

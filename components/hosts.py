@@ -1,0 +1,175 @@
+"""The Hosts tab: each GPU box's reachability, GPUs, running containers with their runs, orphan
+containers (with a remove action) and the queue.
+
+Everything comes from `operations.hosts_overview()`, which answers from the scheduler's latest
+check and the store, never from a live SSH call, so a tick is cheap and never blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import gradio as gr
+
+from backend import store as st
+from backend.history import RunFilter
+from backend.operations import NotFound, Operations, Refused
+from components.common import (TAB_HOSTS, TAB_RUNS, badge, e, event_data, fmt_ago,
+                               run_title, sim_badge)
+from components.nav import Nav
+
+TICK_SECONDS = 3.0
+
+HOSTS_JS = """
+element.addEventListener('click', (ev) => {
+  const orphan = ev.target.closest('[data-orphan]');
+  if (orphan) {
+    if (window.confirm('Remove container ' + orphan.dataset.orphan + ' on ' + orphan.dataset.host + '? No run owns it.'))
+      trigger('select', {action: 'remove', host: orphan.dataset.host, name: orphan.dataset.orphan});
+    return;
+  }
+  const run = ev.target.closest('[data-run]');
+  if (run) trigger('select', {action: 'open', id: run.dataset.run});
+});
+"""
+
+
+def _bar(percent: float | None) -> str:
+    if percent is None:
+        return "<span class='muted'>-</span>"
+    p = max(0.0, min(100.0, float(percent)))
+    return f"<span class='bar-mini'><span style='width:{p:.0f}%'></span></span> {p:.0f}%"
+
+
+def _gpu_rows(gpus: Sequence[dict]) -> str:
+    if not gpus:
+        return "<div class='muted'>No GPU readings (yet).</div>"
+    rows = []
+    for g in gpus:
+        total, used = g.get("memory_total"), g.get("memory_used")
+        mem = (f"{_bar(100.0 * used / total)} <span class='muted'>{used:.0f} / {total:.0f} "
+               "MiB</span>") if total and used is not None else "-"
+        temp = g.get("temperature")
+        rows.append(f"<tr><td>{e(str(g.get('index', '?')))}</td><td>{e(str(g.get('name', '')))}"
+                    f"</td><td>{_bar(g.get('utilization'))}</td><td>{mem}</td>"
+                    f"<td>{'-' if temp is None else f'{temp:.0f} C'}</td></tr>")
+    return ("<div class='table-scroll'><table class='runs'><tr><th>GPU</th><th>Name</th>"
+            "<th>Utilisation</th><th>Memory</th><th>Temp</th></tr>" + "".join(rows) +
+            "</table></div>")
+
+
+def _run_list(runs: Sequence[Any], empty: str) -> str:
+    if not runs:
+        return f"<div class='muted'>{e(empty)}</div>"
+    items = []
+    for run in runs:
+        gpus = f" · GPU {', '.join(str(g) for g in run.gpus)}" if run.gpus else ""
+        items.append(f"<li><a href='javascript:void(0)' data-run='{e(run.id)}'>"
+                     f"{e(run_title(run, 50))}</a> {badge(run.status)} "
+                     f"<code>{e(run.id[-8:])}</code>{gpus} "
+                     f"<span class='muted'>{fmt_ago(run.started_at or run.created_at)}</span>"
+                     "</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _containers(containers: Sequence[dict], runs: Sequence[Any]) -> str:
+    """Our containers on the box, each with the run it belongs to (the full run id is in its
+    name and label)."""
+    if not containers:
+        return "<div class='muted'>No containers of ours on this box.</div>"
+    items = []
+    for c in containers:
+        name, labels = str(c.get("Names", "")), str(c.get("Labels", ""))
+        owner = next((r for r in runs if r.id in name or f"={r.id}" in labels), None)
+        link = (f" for <a href='javascript:void(0)' data-run='{e(owner.id)}'>"
+                f"{e(run_title(owner, 40))}</a>") if owner else ""
+        items.append(f"<li><code>{e(name)}</code> <span class='muted'>"
+                     f"{e(str(c.get('Status', '')))}</span>{link}</li>")
+    return "<ul class='containers'>" + "".join(items) + "</ul>"
+
+
+def host_card(h: dict) -> str:
+    reachable = h.get("reachable")
+    state = ("<span class='host-up'>reachable</span>" if reachable else
+             "<span class='host-unknown'>not checked yet</span>" if reachable is None else
+             "<span class='host-down'>unreachable</span>")
+    error = f" <span class='run-cause'>{e(str(h['error']))}</span>" \
+        if h.get("error") and not reachable else ""
+    checked = f" <span class='muted'>checked {fmt_ago(h['checked_at'])}</span>" \
+        if h.get("checked_at") else ""
+    orphans = h.get("orphans") or []
+    orphan_html = "".join(
+        f"<li><code>{e(o.get('name', ''))}</code> {e(o.get('status', ''))} "
+        f"<button type='button' class='pick-btn' data-orphan='{e(o.get('name', ''))}' "
+        f"data-host='{e(h['name'])}'>remove</button></li>" for o in orphans)
+    return (f"<div class='host-card' data-host='{e(h['name'])}'><h3>{e(h['name'])} "
+            f"{sim_badge(bool(h.get('simulated')))}</h3>"
+            f"<div>{e(str(h.get('kind', '')))} · {state}{checked}{error} · "
+            f"{len(h.get('running') or [])} running, {len(h.get('queued') or [])} queued"
+            + (f" · up to {h['max_concurrent']} at once" if h.get("max_concurrent") else "") +
+            f"</div><h4>GPUs</h4>{_gpu_rows(h.get('gpus') or [])}"
+            f"<h4>Running</h4>{_run_list(h.get('running') or [], 'Nothing running.')}"
+            + (f"<h4>Containers</h4>{_containers(h['containers'], h.get('running') or [])}"
+               if "containers" in h else "") +
+            f"<h4>Queue</h4>{_run_list(h.get('queued') or [], 'Queue is empty.')}"
+            f"<h4>Orphan containers</h4>"
+            + (f"<ul class='orphans'>{orphan_html}</ul>" if orphans else
+               "<div class='muted'>None: every container belongs to a run.</div>")
+            + "</div>")
+
+
+def hosts_html(overview: Sequence[dict]) -> str:
+    if not overview:
+        return "<div class='muted'>No hosts configured.</div>"
+    return "<div id='hosts-list'>" + "".join(host_card(h) for h in overview) + "</div>"
+
+
+class HostsView:
+    def __init__(self, ops: Operations, nav: Nav) -> None:
+        self.ops = ops
+        self.nav = nav
+        with gr.Column(elem_id="hosts"):
+            self.html = gr.HTML(hosts_html([]), js_on_load=HOSTS_JS, elem_id="hosts-box")
+            self.message = gr.Markdown(elem_id="hosts-message")
+        self.timer = nav.timer(TAB_HOSTS, TICK_SECONDS)
+        self.timer.tick(self.render, None, self.html, show_progress="hidden",
+                        api_visibility="private")
+        nav.on_show(TAB_HOSTS, self.render, [], [self.html])
+        self.html.select(self._on_click, None, [self.message, nav.selected_run, nav.tabs],
+                         show_progress="hidden", api_visibility="private")
+
+    def overview(self) -> list[dict]:
+        if hasattr(self.ops, "hosts_overview"):
+            return self.ops.hosts_overview()
+        return self._fallback()
+
+    def _fallback(self) -> list[dict]:
+        """Only what the store knows (older backends without telemetry)."""
+        out = []
+        for name, host in self.ops.settings.hosts.items():
+            running, _ = self.ops.find_runs(RunFilter(statuses=st.ACTIVE, hosts=(name,)), limit=50)
+            queued, _ = self.ops.find_runs(RunFilter(statuses=(st.QUEUED,), hosts=(name,)),
+                                           limit=50)
+            out.append({"name": name, "kind": host.kind, "simulated": host.simulated,
+                        "reachable": None, "gpus": [], "running": running,
+                        "queued": list(reversed(queued)), "orphans": []})
+        return out
+
+    def render(self):
+        try:
+            return hosts_html(self.overview())
+        except Exception as exc:  # a broken host must not take the tab down
+            return f"<div class='run-cause'>Could not read the hosts: {e(str(exc))}</div>"
+
+    def _on_click(self, evt: gr.EventData):
+        data = event_data(evt)
+        if data.get("action") == "open" and data.get("id"):
+            return gr.skip(), data["id"], self.nav.goto(TAB_RUNS)
+        if data.get("action") == "remove":
+            try:
+                self.ops.remove_orphan(str(data.get("host")), str(data.get("name")))
+            except (Refused, NotFound, AttributeError) as exc:
+                return f"Not removed: {exc}", gr.skip(), gr.skip()
+            return (f"Removing container `{data.get('name')}` on {data.get('host')}...",
+                    gr.skip(), gr.skip())
+        return gr.skip(), gr.skip(), gr.skip()

@@ -1,0 +1,89 @@
+"""A live log panel: the server sends only new lines, the page appends them.
+
+Why custom: re-sending a whole log several times a second is wasteful, and a plain textbox jumps
+to the bottom on every update even while the person reads further up. Here each update carries
+the lines after the last one sent (numbered), the page appends them, follows the tail while the
+reader is at the bottom and stops following when they scroll up (a "Follow" button resumes).
+
+When the panel (re)appears on the page, for example after switching tabs or a reload, it asks
+for the full tail with a `focus` event; it also asks again if it ever sees a gap in the line
+numbers, so it can never silently show a partial log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Sequence
+
+import gradio as gr
+
+TEMPLATE = """
+<div class="log-wrap">
+  <div class="log-head"><span class="log-count">no log yet</span>
+    <button type="button" class="log-follow" hidden>Follow the log</button></div>
+  <textarea class="log-text" readonly spellcheck="false" wrap="off"
+            aria-label="Run log"></textarea>
+</div>
+"""
+
+JS = r"""
+const ta = element.querySelector('textarea');
+const follow = element.querySelector('.log-follow');
+const count = element.querySelector('.log-count');
+let run = null, last = -1, lines = 0, stick = true, version = null, ours = -1;
+function toBottom() { ta.scrollTop = ta.scrollHeight; ours = ta.scrollTop; }
+function setStick(on) { stick = on; follow.hidden = on; element.dataset.follow = on ? '1' : '0'; }
+// A scroll we did not cause is the reader's: at the bottom it follows, anywhere else it stops.
+ta.addEventListener('scroll', () => {
+  if (Math.abs(ta.scrollTop - ours) <= 2) return;
+  setStick(ta.scrollHeight - ta.scrollTop - ta.clientHeight < 30);
+});
+ta.addEventListener('wheel', (ev) => { if (ev.deltaY < 0) setStick(false); }, {passive: true});
+follow.addEventListener('click', () => { setStick(true); toBottom(); });
+function apply() {
+  let d = null;
+  try { d = JSON.parse(props.value || 'null'); } catch (err) { return; }
+  if (!d || d.v === version) return;
+  version = d.v;
+  if (d.reset || d.run !== run) {
+    ta.value = ''; last = -1; lines = 0; run = d.run; setStick(true);
+    if (!d.reset) { trigger('focus'); return; }
+  }
+  const fresh = d.lines.filter(l => l[0] > last);
+  if (fresh.length && last >= 0 && fresh[0][0] > last + 1) { trigger('focus'); return; }
+  if (fresh.length) {
+    ta.value += (ta.value ? '\n' : '') + fresh.map(l => l[1]).join('\n');
+    last = fresh[fresh.length - 1][0];
+    lines += fresh.length;
+    if (ta.value.length > 600000) {
+      const cut = ta.value.indexOf('\n', ta.value.length - 400000);
+      ta.value = ta.value.slice(cut + 1);
+    }
+  }
+  element.dataset.run = run || '';
+  element.dataset.last = last;
+  count.textContent = d.total ? (d.total + ' lines' + (d.total > lines ? ' (showing the last ' + lines + ')' : '')) : 'no log yet';
+  if (stick) toBottom();
+}
+watch('value', apply);
+apply();
+trigger('focus');
+"""
+
+
+def log_payload(run_id: str | None, lines: Sequence[tuple[int, str]], *, reset: bool,
+                total: int) -> str:
+    """One update for the panel; `v` makes every update distinct so none is dropped as a
+    repeat of the previous value."""
+    return json.dumps({"run": run_id, "reset": reset, "lines": [list(x) for x in lines],
+                       "total": total, "v": time.monotonic_ns()}, ensure_ascii=False)
+
+
+class LogPanel:
+    def __init__(self, elem_id: str = "run-log") -> None:
+        self.html = gr.HTML("", html_template=TEMPLATE, js_on_load=JS, elem_id=elem_id)
+        # bumped by the panel whenever it needs the whole tail again (see module docstring)
+        self.reset_requests = gr.State(0)
+        self.html.focus(lambda n: (n or 0) + 1, self.reset_requests, self.reset_requests,
+                        api_visibility="private", show_progress="hidden", queue=False)

@@ -1,0 +1,82 @@
+"""What the UI pieces share: the tabs, the selected run, the compare pair, and tab-aware timers.
+
+Timers are cheap only if they tick for what is on screen, so each piece registers its timers
+against its tab; when the selected tab changes (by a click or by a handler that jumps there),
+one event reads which tab is showing and switches the right timers on and the rest off.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import gradio as gr
+
+from components.common import TAB_CREATE
+
+#: Reads the selected tab from the page (Tabs.change carries no value of its own).
+_PROBE_JS = """(x) => {
+  const b = document.querySelector('#main-tabs [role=tab][aria-selected=true]');
+  return b ? (b.dataset.tabId || b.id.replace(/^tab-/, '').replace(/-button$/, '')) : null;
+}"""
+
+
+class Nav:
+    """Created inside the Blocks before the tabs; pieces get it and use its states."""
+
+    def __init__(self) -> None:
+        self.selected_run = gr.State(None)  # run shown in the Runs tab's details
+        self.compare_pair = gr.State(None)  # (a_id, b_id) shown in Compare
+        self.picks = gr.State([])  # up to two runs picked for comparison (gallery, history)
+        self.launched = gr.State(None)  # the run this page last launched (notifications)
+        self.shown_status = gr.State("")  # "<run id>:<status>" of the run in the details view
+        self.active_tab = gr.State(TAB_CREATE)
+        self.tabs: gr.Tabs | None = None
+        self._timers: list[tuple[str, gr.Timer]] = []
+        self._on_show: list[tuple[str, Callable, Sequence, Sequence]] = []
+        self._probe = gr.Textbox(visible=False)
+
+    def timer(self, tab: str, seconds: float) -> gr.Timer:
+        """A timer that ticks only while `tab` is showing."""
+        timer = gr.Timer(seconds, active=(tab == TAB_CREATE))
+        self._timers.append((tab, timer))
+        return timer
+
+    def on_show(self, tab: str, fn: Callable, inputs: Sequence, outputs: Sequence) -> None:
+        """Also run `fn` as soon as `tab` shows (timers only tick after their first period)."""
+        self._on_show.append((tab, fn, list(inputs), list(outputs)))
+
+    @staticmethod
+    def _if_showing(tab: str, fn: Callable, n_outputs: int, active: str | None, *args: Any):
+        if active != tab:
+            return [gr.skip()] * n_outputs if n_outputs > 1 else gr.skip()
+        return fn(*args)
+
+    @staticmethod
+    def goto(tab: str) -> gr.Tabs:
+        """Return this from a handler (with `nav.tabs` among its outputs) to switch tabs."""
+        return gr.Tabs(selected=tab)
+
+    def wire(self) -> None:
+        """Call once, after every piece has registered its timers."""
+        timers = [t for _, t in self._timers]
+
+        def on_tab(tab: str | None):
+            return [gr.Timer(active=(owner == tab)) for owner, _ in self._timers] + [tab]
+
+        quiet = dict(api_visibility="private", show_progress="hidden")
+        changed = self.tabs.change(on_tab, self._probe, [*timers, self.active_tab],
+                                   js=_PROBE_JS, queue=False, **quiet)
+        for tab, fn, inputs, outputs in self._on_show:
+            changed.then(functools.partial(self._if_showing, tab, fn, len(outputs)),
+                         [self.active_tab, *inputs], outputs, **quiet)
+
+
+def pick_toggle(picks: list[str] | None, run_id: str, limit: int = 2) -> list[str]:
+    """Add or remove `run_id` from the compare picks; the oldest pick drops out past `limit`."""
+    picks = list(picks or [])
+    if run_id in picks:
+        picks.remove(run_id)
+    else:
+        picks.append(run_id)
+    return picks[-limit:]

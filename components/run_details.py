@@ -1,0 +1,138 @@
+"""How one run is shown: header, progress bar, parameters and the GPU plot's data.
+
+Pure functions of a RunSummary (no Gradio, no store), used by the run view and unit tested.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable
+
+import pandas as pd
+
+from backend.cosmos.params import CONTROLS
+from components.common import (RUN_TYPE_LABELS, e, fmt_duration, fmt_time, rating_text,
+                               run_title, sim_badge, type_badge)
+
+PLOT_COLUMNS = ["t", "percent", "series"]
+
+
+def status_html(run: Any, now: float | None = None) -> str:
+    """Status badge, where it runs, how long, and why it failed."""
+    now = now or time.time()
+    head = (f"<div class='run-head'><span class='run-title'>{e(run_title(run, 80))}</span> "
+            f"<span id='run-status' class='badge badge-{e(run.status)}' "
+            f"data-status='{e(run.status)}' data-run='{e(run.id)}'>{e(run.status)}</span> "
+            f"{type_badge(run.run_type)} {sim_badge(run.simulated)}</div>")
+    meta = [f"<code>{e(run.id)}</code>", f"on <b>{e(run.host)}</b>"]
+    if run.gpus:
+        meta.append("GPU " + ", ".join(str(g) for g in run.gpus))
+    meta.append(f"created {fmt_time(run.created_at)}")
+    if run.started_at:
+        meta.append(("took " if run.finished_at else "running for ")
+                    + fmt_duration((run.finished_at or now) - run.started_at))
+    if run.parent_id:
+        meta.append(f"from run <code>{e(run.parent_id)}</code>")
+    if run.ratings:
+        meta.append(f"rated {rating_text(run.rating, run.ratings)}")
+    lines = [head, "<div class='run-meta'>" + " · ".join(meta) + "</div>"]
+    if run.cancel_requested and not run.is_terminal:
+        lines.append(f"<div class='run-stopping'>Stopping ({e(run.cancel_requested)})...</div>")
+    if run.failure_cause and run.status != "completed":
+        lines.append(f"<div id='run-cause' class='run-cause'><b>Cause:</b> "
+                     f"{e(run.failure_cause)}</div>")
+        if run.failure_evidence:
+            lines.append(f"<pre class='run-evidence'>{e(run.failure_evidence[:600])}</pre>")
+    return "\n".join(lines)
+
+
+def progress_parts(run: Any) -> tuple[float, str]:
+    """(fraction 0..1, 'phase · clip i/n · ETA') of a run."""
+    progress = run.progress or {}
+    done = run.status == "completed"
+    fraction = 1.0 if done else max(0.0, min(1.0, float(progress.get("fraction") or 0.0)))
+    phase = str(progress.get("phase") or run.status)
+    if run.is_terminal:
+        phase = run.status if done or not progress.get("phase") else \
+            f"{run.status} during {progress.get('phase')}"
+    detail = [phase, f"{fraction * 100:.0f}%"]
+    if progress.get("n_clips"):
+        clip = progress.get("clip") or progress.get("clips_done") or 0
+        detail.append(f"clip {clip}/{progress['n_clips']}")
+    if progress.get("total_frames"):
+        detail.append(f"{progress['total_frames']} frames")
+    eta = progress.get("eta_seconds")
+    if eta is not None and not run.is_terminal:
+        detail.append(f"ETA {fmt_duration(float(eta))}")
+    if run.status == "queued":
+        detail = ["queued: waiting for a free GPU slot"]
+    return fraction, " · ".join(detail)
+
+
+def progress_html(run: Any) -> str:
+    fraction, text = progress_parts(run)
+    cls = "progress-done" if run.status == "completed" else ""
+    return (f"<div id='run-progress' class='{cls}' data-fraction='{fraction:.3f}' "
+            f"data-phase='{e(str((run.progress or {}).get('phase') or run.status))}'>"
+            f"<div class='progress-outer' role='progressbar' aria-valuemin='0' "
+            f"aria-valuemax='100' aria-valuenow='{fraction * 100:.0f}'>"
+            f"<div class='progress-inner' style='width:{fraction * 100:.1f}%'></div></div>"
+            f"<div class='progress-text'>{e(text)}</div></div>")
+
+
+def _value(value: Any) -> str:
+    if value is None or value == "":
+        return "<span class='muted'>-</span>"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return e(str(value))
+
+
+def params_html(run: Any) -> str:
+    """The settings a run was made with, as a compact key/value table."""
+    p = run.params or {}
+    weights = p.get("weights") or {}
+    active = ", ".join(f"{c} {float(weights.get(c) or 0):g}" for c in CONTROLS
+                       if float(weights.get(c) or 0) > 0) or "none"
+    controls = p.get("control_videos") or {}
+    rows = [("Type", RUN_TYPE_LABELS.get(run.run_type, run.run_type)),
+            ("Prompt", p.get("prompt")), ("Negative prompt", p.get("negative_prompt")),
+            ("Input video", (p.get("input_video") or "").rsplit("/", 1)[-1]),
+            ("Weights", active)]
+    rows += [(f"{c} control video", v.rsplit("/", 1)[-1]) for c, v in controls.items() if v]
+    rows += [("Seg text prompt", p.get("seg_prompt")), ("Steps", p.get("num_steps")),
+             ("Guidance", p.get("guidance")), ("Sigma max", p.get("sigma_max")),
+             ("Seed", p.get("seed")), ("FPS", p.get("fps") or "same as input"),
+             ("Blur / Canny", f"{p.get('blur_strength')} / {p.get('canny_threshold')}"),
+             ("GPUs", p.get("num_gpus"))]
+    if run.run_type == "upscale":
+        rows.append(("Upscale weight", p.get("upscale_weight")))
+    if p.get("chain_upscale"):
+        rows.append(("Then", "4K upscale"))
+    if run.output_info:
+        info = run.output_info
+        rows.append(("Output", f"{info.get('width')}x{info.get('height')}, "
+                               f"{info.get('frames')} frames, {info.get('fps', 0):g} fps"))
+    body = "".join(f"<tr><td>{e(k)}</td><td>{_value(v)}</td></tr>" for k, v in rows)
+    return f"<table class='kv' id='run-params'>{body}</table>"
+
+
+def metrics_frame(samples: Iterable[dict]) -> pd.DataFrame:
+    """GPU samples as plot rows: seconds since the first sample, percent, series name.
+
+    Utilisation and memory share one 0-100 % axis so one small plot shows both.
+    """
+    samples = list(samples)
+    if not samples:
+        return pd.DataFrame({"t": pd.Series(dtype=float), "percent": pd.Series(dtype=float),
+                             "series": pd.Series(dtype=str)})
+    start = min(s["at"] for s in samples)
+    rows = []
+    for s in samples:
+        t = round(s["at"] - start, 1)
+        if s.get("utilization") is not None:
+            rows.append((t, float(s["utilization"]), f"GPU {s['gpu']} utilisation"))
+        if s.get("memory_used") is not None and s.get("memory_total"):
+            rows.append((t, 100.0 * float(s["memory_used"]) / float(s["memory_total"]),
+                         f"GPU {s['gpu']} memory"))
+    return pd.DataFrame(rows, columns=PLOT_COLUMNS)

@@ -1,0 +1,195 @@
+"""The history: every run as a table with filters, full-text search and paging.
+
+One tick reads one page (one indexed query plus a count) and re-renders only when that page
+changed. Clicking a row shows the run below; the small "pick" toggles choose two runs to
+compare (shared with the gallery).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Sequence
+
+import gradio as gr
+
+from backend import store as st
+from backend.cosmos.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
+from backend.history import RunFilter
+from backend.operations import Operations
+from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_RUNS, badge, e, event_data,
+                               fmt_ago, fmt_duration, rating_text, run_duration, run_title,
+                               sim_badge)
+from components.nav import Nav, pick_toggle
+
+PAGE_SIZES = (10, 25, 50)
+TICK_SECONDS = 2.0
+DAY = 86400.0
+
+ROW_JS = """
+element.addEventListener('click', (ev) => {
+  const pick = ev.target.closest('[data-pick]');
+  if (pick) { ev.stopPropagation(); trigger('select', {id: pick.dataset.pick, pick: true}); return; }
+  const row = ev.target.closest('tr[data-id]');
+  if (!row) return;
+  trigger('select', {id: row.dataset.id});
+  const view = document.querySelector('#run-view');
+  if (view && view.getBoundingClientRect().top > window.innerHeight * 0.6)
+    view.scrollIntoView({behavior: 'smooth', block: 'start'});
+});
+"""
+
+
+def make_filter(text: str | None = "", statuses: Sequence[str] | None = (),
+                types: Sequence[str] | None = (), hosts: Sequence[str] | None = (),
+                since: float | None = None, until: float | None = None,
+                min_rating: str | int | None = None, *, with_output: bool = False) -> RunFilter:
+    """The store filter for what the person set. `until` is a day: runs on it are included."""
+    rating = None if min_rating in (None, "", "any") else int(str(min_rating)[0])
+    return RunFilter(statuses=tuple(statuses or ()), run_types=tuple(types or ()),
+                     hosts=tuple(hosts or ()), since=since or None,
+                     until=(until + DAY) if until else None, min_rating=rating,
+                     text=(text or "").strip(), with_output=with_output)
+
+
+def page_label(page: int, size: int, total: int) -> str:
+    if total == 0:
+        return "<span class='pager-note' id='history-count' data-total='0'>No runs match.</span>"
+    pages = max(1, -(-total // size))
+    first, last = page * size + 1, min(total, (page + 1) * size)
+    return (f"<span class='pager-note' id='history-count' data-total='{total}' "
+            f"data-page='{page + 1}' data-pages='{pages}'>Runs {first}-{last} of {total} "
+            f"(page {page + 1} of {pages})</span>")
+
+
+def clamp_page(page: int, size: int, total: int) -> int:
+    pages = max(1, -(-total // size))
+    return max(0, min(int(page or 0), pages - 1))
+
+
+def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
+               now: float | None = None) -> str:
+    head = ("<tr><th>Pick</th><th>Status</th><th>Name / prompt</th><th>Type</th>"
+            "<th class='hide-narrow'>Host</th><th>Created</th><th class='hide-narrow'>Took</th>"
+            "<th class='hide-narrow'>Rating</th><th class='hide-narrow'>Id</th></tr>")
+    rows = []
+    for run in runs:
+        classes = ["run-row"]
+        if run.id == selected:
+            classes.append("selected")
+        if run.id in picks:
+            classes.append("picked")
+        on = " on" if run.id in picks else ""
+        label = "picked" if run.id in picks else "pick"
+        rows.append(
+            f"<tr class='{' '.join(classes)}' data-id='{e(run.id)}' data-status='{e(run.status)}'>"
+            f"<td><button type='button' class='pick-btn{on}' data-pick='{e(run.id)}' "
+            f"title='pick for comparison'>{label}</button></td>"
+            f"<td>{badge(run.status)}</td>"
+            f"<td class='title' title='{e(run.prompt[:300])}'>{e(run_title(run))} "
+            f"{sim_badge(run.simulated)}</td>"
+            f"<td>{e(RUN_TYPE_LABELS.get(run.run_type, run.run_type))}</td>"
+            f"<td class='hide-narrow'>{e(run.host)}</td><td>{fmt_ago(run.created_at, now)}</td>"
+            f"<td class='hide-narrow'>{fmt_duration(run_duration(run, now))}</td>"
+            f"<td class='hide-narrow'>{rating_text(run.rating, run.ratings)}</td>"
+            f"<td class='hide-narrow'><code>{e(run.id[-8:])}</code></td></tr>")
+    if not rows:
+        rows.append("<tr><td colspan='9' class='muted'>No runs match these filters.</td></tr>")
+    return (f"<div class='table-scroll'><table class='runs' id='history-table'>{head}"
+            f"{''.join(rows)}</table></div>")
+
+
+class RunsTable:
+    def __init__(self, ops: Operations, nav: Nav) -> None:
+        self.ops = ops
+        self.nav = nav
+        with gr.Column(elem_id="history"):
+            with gr.Row():
+                self.search = gr.Textbox(label="Search prompts and names", scale=3,
+                                         elem_id="history-search", placeholder="neon street")
+                self.statuses = gr.Dropdown(list(st.STATUSES), multiselect=True, value=[],
+                                            label="Status", elem_id="filter-status", scale=2)
+                self.types = gr.Dropdown([(RUN_TYPE_LABELS[t], t) for t in
+                                          (RUN_INFERENCE, RUN_UPSCALE, RUN_ENHANCE)],
+                                         multiselect=True, value=[], label="Type",
+                                         elem_id="filter-type", scale=2)
+            with gr.Accordion("More filters", open=False):
+                with gr.Row():
+                    self.hosts = gr.Dropdown(list(ops.settings.hosts), multiselect=True,
+                                             value=[], label="Host", elem_id="filter-host")
+                    self.since = gr.DateTime(label="From (date, or e.g. now - 7d)",
+                                             include_time=False, elem_id="filter-since")
+                    self.until = gr.DateTime(label="To (that day included)",
+                                             include_time=False, elem_id="filter-until")
+                    self.rating = gr.Dropdown(["any", "1+", "2+", "3+", "4+", "5"], value="any",
+                                              label="Rating at least", elem_id="filter-rating")
+            self.table = gr.HTML(table_html([], None, []), js_on_load=ROW_JS,
+                                 elem_id="history-box")
+            with gr.Row():
+                self.prev = gr.Button("Previous", size="sm", elem_id="history-prev")
+                self.label = gr.HTML(page_label(0, PAGE_SIZES[0], 0), js_on_load=None,
+                                     elem_id="history-page")
+                self.next = gr.Button("Next", size="sm", elem_id="history-next")
+                self.size = gr.Dropdown(list(PAGE_SIZES), value=PAGE_SIZES[0], label="Per page",
+                                        elem_id="history-size", min_width=90, scale=0)
+                self.compare = gr.Button("Compare picked (0/2)", size="sm", interactive=False,
+                                         elem_id="history-compare")
+        self.page = gr.State(0)
+        self.shown = gr.State("")
+        self.timer = nav.timer(TAB_RUNS, TICK_SECONDS)
+        self._wire()
+
+    @property
+    def filters(self) -> list[Any]:
+        return [self.search, self.statuses, self.types, self.hosts, self.since, self.until,
+                self.rating]
+
+    def render(self, page: int, size: int, picks: list[str] | None, selected: str | None,
+               shown: str, *filters: Any):
+        """Outputs: table, page label, page, shown-hash, compare button."""
+        flt = make_filter(*filters)
+        size = int(size or PAGE_SIZES[0])
+        runs, total = self.ops.find_runs(flt, limit=size, offset=int(page or 0) * size)
+        page_now = clamp_page(page, size, total)
+        if page_now != (page or 0):
+            runs, total = self.ops.find_runs(flt, limit=size, offset=page_now * size)
+        picks = list(picks or [])
+        html = table_html(runs, selected, picks)
+        digest = hashlib.sha1(html.encode()).hexdigest()
+        compare = gr.update(value=f"Compare picked ({len(picks)}/2)",
+                            interactive=len(picks) == 2)
+        return (html if digest != shown else gr.skip(), page_label(page_now, size, total),
+                page_now, digest, compare)
+
+    def _on_click(self, picks: list[str] | None, selected: str | None, evt: gr.EventData):
+        data = event_data(evt)
+        run_id = str(data.get("id") or "")
+        if not run_id:
+            return gr.skip(), gr.skip()
+        if data.get("pick"):
+            return pick_toggle(picks, run_id), gr.skip()
+        return gr.skip(), run_id
+
+    def _wire(self) -> None:
+        quiet = dict(api_visibility="private", show_progress="hidden")
+        state_in = [self.page, self.size, self.nav.picks, self.nav.selected_run, self.shown]
+        outputs = [self.table, self.label, self.page, self.shown, self.compare]
+        inputs = state_in + self.filters
+        self.timer.tick(self.render, inputs, outputs, **quiet)
+        self.nav.on_show(TAB_RUNS, self.render, inputs, outputs)
+        for component in self.filters + [self.size]:
+            component.change(lambda: 0, None, self.page, **quiet).then(
+                self.render, inputs, outputs, **quiet)
+        self.prev.click(lambda p: max(0, int(p or 0) - 1), self.page, self.page, **quiet).then(
+            self.render, inputs, outputs, **quiet)
+        self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(
+            self.render, inputs, outputs, **quiet)
+        self.table.select(self._on_click, [self.nav.picks, self.nav.selected_run],
+                          [self.nav.picks, self.nav.selected_run], trigger_mode="always_last",
+                          **quiet)
+        # picks and selection show at once, not at the next tick
+        self.nav.picks.change(self.render, inputs, outputs, **quiet)
+        self.nav.selected_run.change(self.render, inputs, outputs, **quiet)
+        self.nav.shown_status.change(self.render, inputs, outputs, **quiet)  # no stale badge
+        self.compare.click(lambda picks: (tuple(picks), self.nav.goto(TAB_COMPARE))
+                           if picks and len(picks) == 2 else (gr.skip(), gr.skip()),
+                           self.nav.picks, [self.nav.compare_pair, self.nav.tabs], **quiet)

@@ -1,0 +1,157 @@
+"""Runs in a real browser: a run's log and progress move live, the log follows the tail until
+the reader scrolls up, a reload resumes the live log, a second browser sees the same run, the
+video plays, the launcher is notified, and a killed run ends `cancelled` with its partial log."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, AppProcess
+
+pytestmark = pytest.mark.e2e
+
+# The Notification API stand-in: permission granted, every notification recorded.
+NOTIFICATION_STUB = """
+window.__notes = [];
+class FakeNotification {
+  constructor(title, options) { window.__notes.push([title, (options || {}).body]); }
+  static requestPermission() { return Promise.resolve('granted'); }
+}
+FakeNotification.permission = 'granted';
+window.Notification = FakeNotification;
+"""
+
+LOG = "#run-log textarea"
+
+
+@pytest.fixture(scope="module")
+def ui_app(tmp_path_factory):
+    proc = AppProcess(tmp_path_factory.mktemp("ui-runs"), sim_seconds=9)
+    yield proc
+    proc.stop()
+
+
+def log_lines(page) -> list[str]:
+    text = page.locator(LOG).input_value()
+    return text.split("\n") if text else []
+
+
+def status(page) -> str | None:
+    return page.locator("#run-status").get_attribute("data-status")
+
+
+def fraction(page) -> float:
+    return float(page.locator("#run-progress").get_attribute("data-fraction") or 0)
+
+
+def open_runs(page) -> None:
+    page.locator("#tab-runs-button, button[role=tab]:has-text('Runs')").first.click()
+
+
+def wait_lines(page, more_than: int, timeout: float = 30_000) -> None:
+    page.wait_for_function(
+        f"() => {{ const t = document.querySelector('{LOG}');"
+        f" return t && t.value && t.value.split('\\n').length > {more_than}; }}",
+        timeout=timeout)
+
+
+def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser):
+    page.add_init_script(NOTIFICATION_STUB)
+    page.goto(ui_app.url)
+    page.locator("#notify-enable").click()
+    page.locator("#prompt textarea").fill("A rainy neon street at night, watched live")
+    page.locator("#run-button").click()
+
+    # the Runs tab opens on the new run; log lines and progress arrive while it runs
+    page.wait_for_function(
+        f"() => {{ const t = document.querySelector('{LOG}');"
+        " const s = document.querySelector('#run-status');"
+        " return t && t.value.includes('|INFO|') && s && s.dataset.status === 'running'; }",
+        timeout=60_000)
+    run_id = page.locator("#run-status").get_attribute("data-run")
+    first = fraction(page)
+    page.wait_for_function(
+        f"() => parseFloat(document.querySelector('#run-progress').dataset.fraction) > {first}",
+        timeout=30_000)
+    page.locator("#run-progress").get_by_text("clip 1/1").wait_for(timeout=30_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-runs-live.png"), full_page=True)
+
+    # reload mid-run: the whole log so far comes back, then new lines keep arriving
+    before = log_lines(page)
+    assert status(page) == "running"
+    page.reload()
+    open_runs(page)
+    page.wait_for_function(
+        f"() => {{ const t = document.querySelector('{LOG}');"
+        f" return t && t.value.includes({before[-1]!r}); }}", timeout=20_000)
+    assert log_lines(page)[:len(before)] == before
+    wait_lines(page, len(before))
+
+    # a second browser sees the same run, live
+    other = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        second = other.new_page()
+        second.goto(ui_app.url)
+        open_runs(second)
+        second.locator(f"#run-status[data-run='{run_id}']").wait_for(timeout=20_000)
+        second.locator(f"#history-table tr[data-id='{run_id}']").wait_for(timeout=10_000)
+
+        # the log follows the tail until the reader scrolls up, then stays put
+        second.wait_for_function(f"() => document.querySelector('{LOG}').value.length > 0")
+        if status(second) == "running":
+            second.evaluate(f"() => {{ document.querySelector('{LOG}').scrollTop = 0; }}")
+            second.locator("#run-log .log-follow").wait_for(state="visible", timeout=5_000)
+            count = len(log_lines(second))
+            wait_lines(second, count, timeout=30_000)
+            assert second.evaluate(f"() => document.querySelector('{LOG}').scrollTop") == 0
+            second.locator("#run-log .log-follow").click()
+            assert second.evaluate(
+                f"() => {{ const t = document.querySelector('{LOG}');"
+                " return t.scrollHeight - t.scrollTop - t.clientHeight < 30; }")
+
+        # both pages end with the finished run and its video playing
+        for p in (page, second):
+            p.wait_for_function(
+                "() => { const v = document.querySelector('#run-video video');"
+                " return v && v.readyState >= 2 && v.currentTime > 0 && !v.paused; }",
+                timeout=90_000)
+            assert status(p) == "completed"
+            assert fraction(p) == 1.0
+            assert "Saved video to" in p.locator(LOG).input_value()
+        second.screenshot(path=str(ARTIFACTS / "ui-runs-second-browser.png"), full_page=True)
+    finally:
+        other.close()
+
+    # the page that launched it was told (browser notification + toast)
+    page.wait_for_function("() => window.__notes.length > 0", timeout=15_000)
+    title, body = page.evaluate("() => window.__notes[0]")
+    assert title == "Cosmos run completed" and "watched live" in body
+    page.screenshot(path=str(ARTIFACTS / "ui-runs-completed.png"), full_page=True)
+
+
+def test_kill_a_run_ends_cancelled_with_its_partial_log(ui_app, page):
+    page.goto(ui_app.url)
+    page.locator("#prompt textarea").fill("A run that hangs until killed [sim:hang]")
+    page.locator("#run-button").click()
+    page.wait_for_function(
+        f"() => {{ const t = document.querySelector('{LOG}');"
+        " const s = document.querySelector('#run-status');"
+        " return t && t.value.includes('|INFO|') && s && s.dataset.status === 'running'"
+        " && s.textContent.length > 0; }", timeout=60_000)
+    page.locator("#kill-button").click()
+    confirm = page.locator("#kill-confirm-box")
+    confirm.get_by_text("Graceful").wait_for(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "ui-runs-kill-confirm.png"), full_page=False)
+    page.locator("#kill-force input").check()
+    page.locator("#kill-confirm").click()
+    page.wait_for_function(
+        "() => document.querySelector('#run-status')?.dataset.status === 'cancelled'",
+        timeout=60_000)
+    lines = log_lines(page)
+    assert len(lines) > 5 and any("|INFO|" in line for line in lines)
+    assert "Saved video to" not in "\n".join(lines)
+    cause = page.locator("#run-cause").inner_text().lower()
+    assert "cancel" in cause or "kill" in cause
+    assert page.locator("#kill-button").is_disabled()
+    page.screenshot(path=str(ARTIFACTS / "ui-runs-killed.png"), full_page=True)
