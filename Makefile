@@ -3,7 +3,7 @@
 #   make bench  the performance suite (bench/), prints a table and writes bench/results.json
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-APT_PACKAGES := chromium fonts-dejavu-core openssh-server openssh-sftp-server
+APT_PACKAGES := chromium fonts-dejavu-core openssh-server openssh-sftp-server slurm-wlm docker.io iptables busybox-static
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 

@@ -7,6 +7,8 @@ value and what is allowed, instead of failing an hour later on a GPU box.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -20,7 +22,21 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from backend.cosmos.params import CONTROLS, GPU_COUNTS, PRESETS
 
-HOST_KINDS = ("local", "ssh")
+HOST_KINDS = ("local", "ssh", "slurm")
+#: How a Slurm job runs the container (kind = "slurm"): Docker on the node, Pyxis/Enroot
+#: (`srun --container-image`), or no container at all (job.sh on the node; simulator/tests).
+SLURM_CONTAINERS = ("docker", "pyxis", "none")
+#: How a Slurm job asks for its GPUs: `--gres=gpu:N` or `--gpus=N`.
+GRES_STYLES = ("gres", "gpus")
+#: Keys that only mean something for kind = "slurm".
+SLURM_KEYS = ("partition", "account", "time_limit", "gres_style", "sbatch_extra",
+              "slurm_container", "slurm_env")
+#: kind = "slurm": how many of a host's runs may sit in Slurm (queued or running) at once by
+#: default. Slurm owns queueing and GPU placement, so this only guards against flooding it.
+SLURM_MAX_JOBS = 256
+_SLURM_TIME = re.compile(r"(?:\d+-)?\d+(?::\d{1,2}){0,2}|UNLIMITED|INFINITE")
+_SLURM_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+PULL_POLICIES = ("never", "missing", "always", "omit")
 OFFLOAD_FLAGS = (
     "offload_diffusion_transformer",
     "offload_text_encoder_model",
@@ -67,6 +83,11 @@ class HostConfig:
     gpu_query: tuple[str, ...] = ("nvidia-smi",)
     ipc_host: bool = True
     network: str | None = None
+    #: Extra bind mounts "src:dst[:ro|rw]" (e.g. host binaries for a minimal test image).
+    extra_mounts: tuple[tuple[str, str, bool], ...] = ()
+    #: `docker run --pull` policy; "never" fails at once on a missing image instead of trying
+    #: a registry; "omit" leaves the flag out (engines older than Docker 20.10).
+    pull: str = "never"
     offload: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     pass_env: tuple[str, ...] = ("HF_TOKEN",)
@@ -75,6 +96,15 @@ class HostConfig:
     port: int | None = None
     identity_file: str | None = None
     trust_on_first_use: bool = False
+    # kind = "slurm": the login node is reached like an ssh host (or is this machine when
+    # hostname is not set); see backend/slurm_executor.py.
+    partition: str | None = None
+    account: str | None = None
+    time_limit: str | None = None
+    gres_style: str = "gres"
+    sbatch_extra: tuple[str, ...] = ()
+    slurm_container: str = "docker"
+    slurm_env: Mapping[str, str] = field(default_factory=dict)
 
     def container_path(self, host_path: str) -> str:
         """Map a path under remote_root to where the container sees it."""
@@ -185,6 +215,35 @@ def _expand(text: str, base: Path, *, local: bool = True, **values: str) -> str:
     return str(Path(text).expanduser()) if local else text
 
 
+def _expand_command(text: str, local: bool, values: Mapping[str, str]) -> tuple[str, ...]:
+    """A command line from config: placeholders filled, split like a shell would.
+
+    Not run through Path() as paths are: that would turn `docker -H unix:///x.sock` into
+    `unix:/x.sock`. A leading `~` is still expanded on a local box.
+    """
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    words = shlex.split(text)
+    if local and words:
+        words[0] = os.path.expanduser(words[0])
+    return tuple(words)
+
+
+def _parse_mount(text: str) -> tuple[str, str, bool] | None:
+    """"/src:/dst[:ro|rw]" -> (src, dst, read_only), or None if it is not that shape."""
+    parts = text.split(":")
+    if len(parts) == 3 and parts[2] in ("ro", "rw"):
+        read_only = parts[2] == "ro"
+    elif len(parts) == 2:
+        read_only = False
+    else:
+        return None
+    src, dst = parts[0], parts[1]
+    if not (src.startswith("/") and dst.startswith("/")):
+        return None
+    return src, dst, read_only
+
+
 def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
     r.unknown_keys(set(HostConfig.__dataclass_fields__) - {"name"})
     if not name.replace("-", "").replace("_", "").isalnum():
@@ -198,7 +257,7 @@ def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
                             lambda v: bool(v.strip()))
     if remote_root_raw is None:
         raise r.fail("remote_root", None, "an absolute path (or {data_dir}/...)")
-    local = kind == "local"
+    local = kind == "local" or (kind == "slurm" and not r.table.get("hostname"))
     remote_root = _expand(remote_root_raw, path.parent, local=local, data_dir=str(data_dir))
     if not remote_root.startswith("/"):
         raise r.fail("remote_root", remote_root_raw, "an absolute path on the box (no ~), or "
@@ -209,7 +268,10 @@ def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
                        local=local, **sub)
     if not checkout.startswith("/"):
         raise r.fail("cosmos_checkout", checkout, "an absolute path on the box (no ~)")
-    gpus = r.get("gpus", list, [0], "a list of GPU ids such as [0, 1, 2, 3]",
+    # On a Slurm cluster Slurm picks the GPUs; `gpus` then only says how many one node has
+    # (the most a run may ask for).
+    gpus = r.get("gpus", list, list(range(8)) if kind == "slurm" else [0],
+                 "a list of GPU ids such as [0, 1, 2, 3]",
                  lambda v: all(isinstance(g, int) and not isinstance(g, bool) and g >= 0
                                for g in v) and len(set(v)) == len(v))
     env = r.get("env", dict, {}, "a table of NAME = \"value\" strings",
@@ -217,20 +279,32 @@ def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
     offload = r.get("offload", list, [], "a list drawn from " + ", ".join(OFFLOAD_FLAGS),
                     lambda v: all(f in OFFLOAD_FLAGS for f in v))
     hf_home = r.get("hf_home", str, None, "a path on the host")
+    mounts_allowed = ("a list of \"/host/path:/container/path\" strings, each optionally ending"
+                      " in :ro or :rw; both paths absolute")
+    mount_texts = r.get("extra_mounts", list, [], mounts_allowed,
+                        lambda v: all(isinstance(m, str) for m in v))
+    extra_mounts = []
+    for text in mount_texts:
+        mount = _parse_mount(_expand(text, path.parent, local=local, **sub))
+        if mount is None:
+            raise r.fail("extra_mounts", text, mounts_allowed)
+        extra_mounts.append(mount)
     if kind == "ssh" and not r.table.get("hostname"):
         raise r.fail("hostname", None, "the SSH host name or ~/.ssh/config alias (required for"
                      " kind = \"ssh\")")
+    slurm = _read_slurm(r, kind, remote_root)
     return HostConfig(
         name=name,
         kind=kind,
-        docker=tuple(shlex.split(_expand(docker_text, path.parent, **sub))),
+        docker=_expand_command(docker_text, local, sub),
         remote_root=remote_root,
         cosmos_checkout=checkout,
         image=r.get("image", str, "cosmos-transfer1:latest", "a Docker image name",
                     lambda v: bool(v.strip())),
         gpus=tuple(gpus),
-        max_concurrent=r.get("max_concurrent", int, max(1, len(gpus)), "a whole number >= 1",
-                             lambda v: v >= 1),
+        max_concurrent=r.get("max_concurrent", int,
+                             SLURM_MAX_JOBS if kind == "slurm" else max(1, len(gpus)),
+                             "a whole number >= 1", lambda v: v >= 1),
         simulated=r.get("simulated", bool, False, "true or false"),
         same_paths_in_container=r.get("same_paths_in_container", bool, False, "true or false"),
         container_root=r.get("container_root", str, "/cosmos", "an absolute container path",
@@ -241,11 +315,14 @@ def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
                              "a path relative to the checkout or absolute in the container"),
         hf_home=_expand(hf_home, path.parent, local=local, **sub) if hf_home else None,
         docker_gpus=r.get("docker_gpus", bool, True, "true or false"),
-        gpu_query=tuple(shlex.split(_expand(r.get(
+        gpu_query=_expand_command(r.get(
             "gpu_query", str, "nvidia-smi", "the nvidia-smi command on the box",
-            lambda v: bool(v.strip())), path.parent, **sub))),
+            lambda v: bool(v.strip())), local, sub),
         ipc_host=r.get("ipc_host", bool, True, "true or false"),
         network=r.get("network", str, None, "a docker network name such as \"none\""),
+        extra_mounts=tuple(extra_mounts),
+        pull=r.get("pull", str, "never", "one of " + ", ".join(PULL_POLICIES),
+                   lambda v: v in PULL_POLICIES),
         offload=tuple(offload),
         env=dict(env),
         pass_env=tuple(r.get("pass_env", list, ["HF_TOKEN"], "a list of variable names",
@@ -255,6 +332,49 @@ def _read_host(path: Path, name: str, r: _Reader, data_dir: Path) -> HostConfig:
         port=r.get("port", int, None, "a port number 1-65535", lambda v: 0 < v < 65536),
         identity_file=r.get("identity_file", str, None, "a path to a private key"),
         trust_on_first_use=r.get("trust_on_first_use", bool, False, "true or false"),
+        **slurm,
+    )
+
+
+def _read_slurm(r: _Reader, kind: str, remote_root: str) -> dict[str, Any]:
+    """The kind = "slurm" settings (refused, saying why, on any other kind)."""
+    if kind != "slurm":
+        for key in SLURM_KEYS:
+            if key in r.table:
+                raise r.fail(key, r.table[key], f"nothing here: {key} is only for kind = "
+                             "\"slurm\" hosts")
+        return {}
+    if any(ch.isspace() for ch in remote_root):
+        raise r.fail("remote_root", remote_root, "a path without spaces on a Slurm host (it is "
+                     "written into #SBATCH lines)")
+    container = r.get("slurm_container", str, "docker", "one of " + ", ".join(SLURM_CONTAINERS)
+                      + " (how the job runs Cosmos on the node)",
+                      lambda v: v in SLURM_CONTAINERS)
+    if container == "none" and not r.table.get("same_paths_in_container", False):
+        raise r.fail("slurm_container", container, "\"none\" only with same_paths_in_container "
+                     "= true (without a container, job.sh sees the cluster's own paths)")
+    extra = r.get("sbatch_extra", list, [], "a list of sbatch options such as "
+                  "[\"--qos=high\", \"--constraint=a100\"] (one option per item)",
+                  lambda v: all(isinstance(x, str) and x.strip().startswith("-")
+                                and "\n" not in x and "\r" not in x for x in v))
+    env = r.get("slurm_env", dict, {}, "a table of NAME = \"value\" strings for the Slurm "
+                "commands, such as { SLURM_CONF = \"/etc/slurm/slurm.conf\" }",
+                lambda v: all(isinstance(k, str) and k.isidentifier() and isinstance(x, str)
+                              for k, x in v.items()))
+    return dict(
+        partition=r.get("partition", str, None, "a Slurm partition name (or several, comma "
+                        "separated)", lambda v: all(_SLURM_NAME.fullmatch(p)
+                                                    for p in v.split(","))),
+        account=r.get("account", str, None, "a Slurm account name",
+                      lambda v: bool(_SLURM_NAME.fullmatch(v))),
+        time_limit=r.get("time_limit", str, None, "a Slurm time limit such as \"90\" "
+                         "(minutes), \"4:00:00\", \"1-12:00:00\" or \"UNLIMITED\"",
+                         lambda v: bool(_SLURM_TIME.fullmatch(v))),
+        gres_style=r.get("gres_style", str, "gres", "\"gres\" (--gres=gpu:N) or \"gpus\" "
+                         "(--gpus=N)", lambda v: v in GRES_STYLES),
+        sbatch_extra=tuple(x.strip() for x in extra),
+        slurm_container=container,
+        slurm_env=dict(env),
     )
 
 

@@ -9,6 +9,8 @@ Checks, in order: shell (reachable), docker (`<docker> version`), image (present
 checkout (transfer.py), checkpoints (each control's `.pt` and the tokenizer), hf_cache, disk
 (free space under remote_root), gpus (`nvidia-smi` answers for the configured ids). When the
 shell fails nothing else can be asked and the report stops there; the image check needs docker.
+On a Slurm host (kind = "slurm") docker, image and gpus are replaced by slurm, partition, gres
+and container (backend/slurm_doctor.py): Slurm, not the login node, runs containers on GPUs.
 """
 
 from __future__ import annotations
@@ -85,15 +87,16 @@ def _last_line(result: CommandResult) -> str:
 
 # -- the checks -------------------------------------------------------------------------------
 def check_shell(host: HostConfig, shell: Shell) -> Check:
+    remote = host.kind == "ssh" or (host.kind == "slurm" and bool(host.hostname))
     where = (f"{host.user + '@' if host.user else ''}{host.hostname}"
-             f"{':' + str(host.port) if host.port else ''}" if host.kind == "ssh"
+             f"{':' + str(host.port) if host.port else ''}" if remote
              else "this machine")
     ssh = " ".join(["ssh", *(["-p", str(host.port)] if host.port else []),
                     *(["-i", host.identity_file] if host.identity_file else []),
                     f"{host.user + '@' if host.user else ''}{host.hostname}", "true"])
     fix = (f"check hostname, user, port and identity_file in [hosts.{host.name}], that "
            f"`{ssh}` works from this machine, and that its host key is known"
-           if host.kind == "ssh" else "this is a local host; check that the app can run "
+           if remote else "this is a local host; check that the app can run "
            "commands here")
     try:
         result = shell.run(["uname", "-n"], timeout=30)
@@ -103,7 +106,7 @@ def check_shell(host: HostConfig, shell: Shell) -> Check:
         return Check("shell", FAIL, f"{where} answers but cannot run commands: "
                      f"{_last_line(result)}", fix)
     node = result.out.strip()
-    how = "over SSH" if host.kind == "ssh" else "local shell"
+    how = "over SSH" if remote else "local shell"
     return Check("shell", OK, f"reachable ({how}: {where}, node {node})",
                  details={"node": node})
 
@@ -296,8 +299,13 @@ def check_host(host: HostConfig, shell: Shell) -> HostReport:
     report.checks.append(first)
     if first.status == FAIL:
         return report
-    for step in (check_docker, check_image, check_checkout, check_checkpoints, check_hf_cache,
-                 check_disk, check_gpus):
+    steps: tuple = (check_docker, check_image, check_checkout, check_checkpoints,
+                    check_hf_cache, check_disk, check_gpus)
+    if host.kind == "slurm":  # Slurm places containers and GPUs: ask Slurm, not docker/nvidia-smi
+        from backend.slurm_doctor import SLURM_STEPS
+
+        steps = (*SLURM_STEPS, check_checkout, check_checkpoints, check_hf_cache, check_disk)
+    for step in steps:
         if step is check_image and report.checks[-1].status == FAIL:
             continue  # docker is not usable: there is no image to ask about
         name = step.__name__.removeprefix("check_")

@@ -11,8 +11,9 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from backend import media, store as st
@@ -36,6 +37,8 @@ _LINE_SPLIT = re.compile(rb"\r\n|\r|\n")
 INSPECT_EVERY = 1.0
 #: How long a follower keeps retrying an unreachable box before leaving the run for adoption.
 RECONNECT_PATIENCE = 600.0
+#: Least time between two `transfer` progress events of one upload (the last one always goes).
+TRANSFER_EVENT_EVERY = 0.25
 
 
 def sha256_file(path: Path) -> str:
@@ -53,6 +56,9 @@ class HostRuntime:
     host: HostConfig
     shell: Shell
     checkout_ready: bool = False
+    #: runs staged at the same time must not write the same checkout files at once
+    _checkout_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
+                                           compare=False)
 
     @property
     def docker(self) -> DockerClient:
@@ -70,10 +76,13 @@ class HostRuntime:
             return
         from backend.simulator.checkout import checkout_files
 
-        for rel, data in checkout_files().items():
-            target = str(PurePosixPath(self.host.cosmos_checkout) / rel)
-            self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
-        self.checkout_ready = True
+        with self._checkout_lock:
+            if self.checkout_ready:
+                return
+            for rel, data in checkout_files().items():
+                target = str(PurePosixPath(self.host.cosmos_checkout) / rel)
+                self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
+            self.checkout_ready = True
 
 
 class RunExecutor:
@@ -102,7 +111,7 @@ class RunExecutor:
                 run = self.store.get_run(run_id)
         except Exception as exc:  # a run must never be left half-way without a cause
             log.exception("run %s failed while staging", run_id)
-            self._fail_unexpected(run_id, exc)
+            self._fail_unexpected(run_id, self._explain_staging_error(exc))
             return
         delay = 0.5
         deadline = time.monotonic() + RECONNECT_PATIENCE
@@ -142,8 +151,25 @@ class RunExecutor:
         self.execute(run_id)
 
     # -- staging ------------------------------------------------------------------------------
-    def _stage_input(self, local: Path, run_dir: str, link_name: str) -> str:
-        """Upload `local` once into the box's content cache and link it into the run folder."""
+    def _transfer_progress(self, run_id: str, name: str, total: int):
+        """A put_file progress callback that publishes `transfer` events, a few per second."""
+        last = [0.0]
+
+        def report(sent: int, _total: int) -> None:
+            now = time.monotonic()
+            if sent < total and now - last[0] < TRANSFER_EVENT_EVERY:
+                return
+            last[0] = now
+            self.bus.publish("transfer", run_id, file=name, sent=sent, total=total,
+                             host=self.rt.host.name)
+        return report
+
+    def _stage_input(self, local: Path, run_dir: str, link_name: str, run_id: str = "") -> str:
+        """Upload `local` once into the box's content cache and link it into the run folder.
+
+        Only an upload publishes `transfer` events (progress, then sent == total): an input the
+        box already has costs one `stat`, and no event says otherwise.
+        """
         shell = self.rt.shell
         digest = sha256_file(local)
         suffix = local.suffix.lower() or ".bin"
@@ -151,17 +177,69 @@ class RunExecutor:
         if not shell.exists(cached):
             part = f"{cached}.part-{new_id()}"  # concurrent stagings never share a part file
             shell.run(["mkdir", "-p", self.rt.cache_dir()]).check("creating the input cache")
-            shell.put_file(local, part)
+            total = local.stat().st_size
+            report = self._transfer_progress(run_id, link_name, total)
+            report(0, total)
+            try:
+                shell.put_file(local, part, progress=report)
+            except RemoteError as exc:
+                # a half upload must not keep filling the box; SFTP says only "Failure" (or
+                # paramiko "size mismatch") when the disk is full, so ask how much room is left
+                try:
+                    shell.run(["rm", "-f", "--", part, f"{part}.part"])
+                    cause = self._disk_full_cause(self.rt.cache_dir(), total)
+                except RemoteError:  # the connection is gone: its own error says enough
+                    raise exc from None
+                if cause is None:
+                    raise
+                raise RemoteError(cause) from exc
             remote_hash = shell.run(["sha256sum", part]).check("verifying an upload").out.split()
             if not remote_hash or remote_hash[0] != digest:
                 shell.run(["rm", "-f", part])
                 raise RemoteError(f"upload of {local.name} arrived corrupted (sha256 mismatch)")
             shell.run(["mv", "-f", part, cached]).check("storing an upload in the cache")
-            self.bus.publish("transfer", "", file=local.name, sent=local.stat().st_size)
+            report(total, total)
         link = f"{run_dir}/inputs/{link_name}"
         shell.run(["ln", "-sfn", f"../../../cache/{digest}{suffix}", link]).check(
             "linking an input into the run folder")
         return link
+
+    def _explain_staging_error(self, exc: Exception) -> Exception:
+        """A file operation that failed without saying why ("Failure" is all SFTP reports for
+        a full disk) gets the box's free space checked; anything else is kept as it is."""
+        from backend.remote.ssh_connect import ConnectError
+
+        if not isinstance(exc, RemoteError) or isinstance(exc, ConnectError) or "disk" in str(exc):
+            return exc
+        host = self.rt.host
+        if "permission denied" in str(exc).lower() and "docker" not in str(exc).lower():
+            user = f"user {host.user}" if host.user else "the user the app logs in as"
+            return RemoteError(f"{exc}. On host {host.name}, {user} must be able to write "
+                               f"remote_root ({host.remote_root}) and read cosmos_checkout "
+                               f"({host.cosmos_checkout}); fix the owner/permissions there or "
+                               "point remote_root at a folder of that user")
+        if "failed: failure" not in str(exc).lower():
+            return exc
+        try:
+            cause = self._disk_full_cause(self.rt.host.remote_root)
+        except Exception:  # the box is gone too: the original error says enough
+            return exc
+        return RemoteError(cause) if cause else exc
+
+    def _disk_full_cause(self, folder: str, need: int = 0) -> str | None:
+        """'the disk is full' with figures, if `folder`'s filesystem lacks room for `need` bytes
+        (or is down to its last MiB); None if there is room or the box cannot say."""
+        result = self.rt.shell.run(["df", "-Pk", "--", folder], timeout=30)
+        try:
+            free_kib = int(result.out.splitlines()[-1].split()[3])
+        except (IndexError, ValueError):
+            return None
+        if free_kib * 1024 >= max(need, 1 << 20):
+            return None
+        wanted = f"; {need / 1e6:.1f} MB were to be uploaded" if need else ""
+        return (f"the disk of host {self.rt.host.name} is full: {folder} has "
+                f"{free_kib} KiB free{wanted}. Free space there (old runs live in "
+                f"{self.rt.host.remote_root}/runs) and run again")
 
     def _stage_parent_output(self, run: st.Run, run_dir: str) -> str:
         """An upscale's input: the parent's video already on the box, linked, never re-sent."""
@@ -175,7 +253,7 @@ class RunExecutor:
                                link]).check("linking the video to upscale")
             return link
         if parent.output_path and Path(parent.output_path).exists():  # box was cleaned up
-            return self._stage_input(Path(parent.output_path), run_dir, "input.mp4")
+            return self._stage_input(Path(parent.output_path), run_dir, "input.mp4", run.id)
         raise RemoteError(f"the video of run {parent.id} is neither on {self.rt.host.name} nor "
                           "here any more; re-run it first")
 
@@ -194,14 +272,14 @@ class RunExecutor:
         input_fps = None
         if params.input_video:
             local = Path(params.input_video)
-            input_path = self._stage_input(local, run_dir, input_link_name(local))
+            input_path = self._stage_input(local, run_dir, input_link_name(local), run.id)
             input_fps = media.probe_video(local).fps
         control_links = {}
         for control, video in params.control_videos.items():
             if video and control in params.active_controls():
                 local = Path(video)
-                control_links[control] = self._stage_input(local, run_dir,
-                                                           input_link_name(local, control))
+                control_links[control] = self._stage_input(
+                    local, run_dir, input_link_name(local, control), run.id)
         return inference_spec(host, params, input_link=input_path, control_links=control_links,
                               input_fps=input_fps)
 
@@ -233,11 +311,39 @@ class RunExecutor:
                                   failure_cause="Cancelled before the container started.")
             self.bus.publish("status", run.id, status=st.CANCELLED)
             return False
-        container_id = self.rt.docker.run_detached(docker_argv)
+        container_id = self._launch(docker_argv, launch.container_name)
         self.store.transition(run.id, st.RUNNING, expect=(st.STAGING,), container_id=container_id)
         self.bus.publish("status", run.id, status=st.RUNNING)
         log.info("run %s started container %s on %s", run.id, container_id[:12], host.name)
         return True
+
+    def _launch(self, docker_argv: list[str], name: str) -> str:
+        """`docker run -d`; if the call fails, ask the box whether the container started anyway.
+
+        A connection can drop after the box received `docker run` but before its answer came
+        back: the container then runs and must be followed, not reported as failed (and a retry
+        would clash on its name). A container left merely "created" by a failed start is removed,
+        so it does not linger as an orphan.
+        """
+        docker = self.rt.docker
+        try:
+            return docker.run_detached(docker_argv)
+        except RemoteError as exc:
+            try:
+                state = docker.inspect(name)
+            except RemoteError:
+                raise exc from None
+            if state is None:
+                raise
+            if state.status != "created":
+                log.warning("docker run reported %r, but container %s is %s: following it",
+                            str(exc), name, state.status)
+                return state.id
+            removed = docker.remove(name)
+            if not removed.ok:
+                log.warning("could not remove the unstarted container %s: %s", name,
+                            removed.err.strip())
+            raise
 
     # -- following ----------------------------------------------------------------------------
     def _log_path(self, run_id: str) -> str:

@@ -98,6 +98,7 @@ def plan_launch(*, host: HostConfig, run_id: str, run_type: str, num_gpus: int,
                                   container_log_path=f"{crun}/run.log", transfer_argv=transfer)
     mounts = [(host.remote_root, host.container_path(host.remote_root), False),
               (host.cosmos_checkout, host.checkout_in_container, True)]
+    mounts += list(host.extra_mounts)
     env = dict(host.env)
     if host.hf_home:
         hf_in = host.hf_home if host.same_paths_in_container else "/cosmos-hf"
@@ -109,6 +110,11 @@ def plan_launch(*, host: HostConfig, run_id: str, run_type: str, num_gpus: int,
         mounts=mounts, workdir=host.checkout_in_container, env=env, pass_env=host.pass_env,
         gpu_ids=list(gpus) if host.docker_gpus else None, ipc_host=host.ipc_host,
         network=host.network, image=host.image, command=["bash", f"{crun}/job.sh"])
+    if host.pull != "omit":
+        # A missing image must fail at once with "No such image", not wait on a registry
+        # the box may not reach (and never silently pull something else under that name).
+        at = len(host.docker) + 2  # after `<docker> run -d`
+        docker_argv[at:at] = ["--pull", host.pull]
     return LaunchPlan(spec_text=spec_json(spec), job_script=script,
                       docker_argv=tuple(docker_argv), container_name=name,
                       master_port=master_port)

@@ -44,8 +44,8 @@ def instance_id(data_dir) -> str:
 
 
 def open_shell(host: HostConfig, settings: Settings | None = None) -> Shell:
-    if host.kind == "local":
-        return LocalShell(host.name)
+    if host.kind == "local" or (host.kind == "slurm" and not host.hostname):
+        return LocalShell(host.name)  # a Slurm host without hostname: we run on its login node
     from backend.remote.ssh import SshShell  # imported lazily: paramiko is slow to import
 
     known_hosts = (settings.data_dir / "known_hosts") if settings else None
@@ -116,7 +116,12 @@ class Scheduler:
         with self._runtime_lock:
             if host_name not in self._runtimes:
                 host = self.settings.hosts[host_name]
-                self._runtimes[host_name] = HostRuntime(host, self._shell_factory(host))
+                runtime = HostRuntime(host, self._shell_factory(host))
+                if host.kind == "slurm":  # its "containers" are Slurm jobs (monitor included)
+                    from backend.slurm_executor import slurm_runtime
+
+                    runtime = slurm_runtime(runtime)
+                self._runtimes[host_name] = runtime
             return self._runtimes[host_name]
 
     # -- ownership ----------------------------------------------------------------------------
@@ -165,14 +170,19 @@ class Scheduler:
 
     # -- work ---------------------------------------------------------------------------------
     def _executor(self, host_name: str) -> RunExecutor:
-        return RunExecutor(self.settings, self.store, self.runtime(host_name), self.bus,
-                           self.instance_id)
+        cls = RunExecutor
+        if self.settings.hosts[host_name].kind == "slurm":
+            from backend.slurm_executor import SlurmExecutor as cls  # noqa: N813
+        return cls(self.settings, self.store, self.runtime(host_name), self.bus,
+                   self.instance_id)
 
     def _batch_executor(self, host_name: str):
-        from backend.batching import BatchExecutor
+        from backend.batching import BatchExecutor as cls
 
-        return BatchExecutor(self.settings, self.store, self.runtime(host_name), self.bus,
-                             self.instance_id)
+        if self.settings.hosts[host_name].kind == "slurm":
+            from backend.slurm_executor import SlurmBatchExecutor as cls  # noqa: N813
+        return cls(self.settings, self.store, self.runtime(host_name), self.bus,
+                   self.instance_id)
 
     def _input_fps(self, path: str) -> float | None:
         """The input's frame rate (probed once per file): batch mates must share the fps."""
@@ -209,7 +219,10 @@ class Scheduler:
                 return []
             head = queued[0]
             busy = {g for r in active for g in r.gpu_list()}
-            gpus = allocate_gpus(host, busy, int(head.params_dict().get("num_gpus", 1)))
+            if host.kind == "slurm":
+                gpus = []  # Slurm places the GPUs (the job asks for them: --gres/--gpus)
+            else:
+                gpus = allocate_gpus(host, busy, int(head.params_dict().get("num_gpus", 1)))
             if gpus is None:
                 return []  # FIFO: the head waits for GPUs; nothing jumps the queue
             port = pick_master_port(head.id, {r.master_port for r in active if r.master_port})

@@ -35,26 +35,71 @@ class ContainerState:
         return self.status in ("created", "running", "restarting", "paused")
 
 
+#: Lines docker prints after the error that say nothing about it.
+_NOISE = ("see 'docker", "run 'docker", "run '", "see '")
+
+
+def _line_with(text: str, *needles: str) -> str:
+    """The first line of `text` that contains one of `needles` (case-insensitive), trimmed."""
+    for line in text.splitlines():
+        low = line.lower()
+        if any(n in low for n in needles):
+            return line.strip()
+    return ""
+
+
 def explain_docker_failure(result: CommandResult, docker: Sequence[str]) -> str:
-    """Turn a failed docker call into a cause a person can act on."""
+    """Turn a failed docker call into a cause a person can act on.
+
+    Matches what docker (20.10 and later), podman, sudo and the shell actually print; the
+    daemon's own words are kept after the explanation so nothing is hidden.
+    """
     text = (result.err + "\n" + result.out).strip()
     lower = text.lower()
-    if result.exit_code == 127 or "command not found" in lower or "no such file" in lower and \
-            docker[0] in lower:
-        return (f"'{' '.join(docker)}' is not installed on this box (or not on PATH); install "
+    command = " ".join(docker)
+    from_daemon = "error response from daemon" in lower or "oci runtime" in lower
+    if not from_daemon and (result.exit_code == 127 or "command not found" in lower or (
+            "no such file or directory" in lower and docker[0].lower() in lower)):
+        return (f"'{command}' is not installed on this box (or not on PATH); install "
                 "Docker or set the host's docker command in config.toml")
-    if "permission denied" in lower and "docker.sock" in lower:
-        return ("permission denied on the Docker socket: add the SSH user to the 'docker' group "
-                "or set docker = \"sudo docker\" for this host")
-    if "unable to find image" in lower or "no such image" in lower or "pull access denied" in lower:
-        return "the Docker image is missing on this box: build or load it there first"
+    if "permission denied" in lower and ("docker.sock" in lower or "docker daemon socket" in lower
+                                         or "docker api" in lower):
+        return ("permission denied on the Docker socket: the SSH user may not use Docker; add "
+                "it to the 'docker' group (then log in again) or set docker = \"sudo docker\" "
+                "for this host")
+    if lower.startswith("sudo:") or "\nsudo:" in lower:
+        return (f"'{command}' needs a password for sudo, which the app cannot type; allow "
+                "passwordless sudo for docker or add the SSH user to the 'docker' group")
+    if "cannot connect to the docker daemon" in lower or "is the docker daemon running" in lower:
+        return ("Docker is installed but its daemon is not running (or not at the address "
+                "given) on this box; start it, e.g. `sudo systemctl start docker`")
+    if any(n in lower for n in ("unable to find image", "no such image", "pull access denied",
+                                "manifest unknown", "repository does not exist",
+                                "image not known")):
+        detail = _line_with(text, "no such image", "pull access denied", "manifest unknown",
+                            "repository does not exist", "image not known",
+                            "unable to find image")
+        return (f"the Docker image is missing on this box ({detail}): build or load it "
+                "there first (`docker images` lists what it has)")
     if "no space left" in lower:
         return "the box's disk is full (no space left on device)"
     if "could not select device driver" in lower:
         return ("Docker cannot give this container GPUs (NVIDIA Container Toolkit missing?); "
                 "for a box without GPUs set docker_gpus = false")
-    last = text.splitlines()[-1] if text else f"exit {result.exit_code}"
-    return last
+    if "executable file not found" in lower or "no such file or directory: unknown" in lower:
+        detail = _line_with(text, "executable file not found", "no such file or directory")
+        return (f"the image cannot start the job: a program is missing inside it ({detail}); "
+                "the job runs `bash job.sh`, so the image needs bash")
+    if "bind source path does not exist" in lower or "invalid mount config" in lower:
+        detail = _line_with(text, "bind source path does not exist", "invalid mount config")
+        return (f"a folder to mount into the container does not exist on the box ({detail}); "
+                "check remote_root, cosmos_checkout, hf_home and extra_mounts")
+    if "is already in use by container" in lower:
+        return ("a container with this run's name already exists on the box (left from an "
+                "earlier attempt?); remove it with `docker rm -f` and run again")
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.strip().lower().startswith(_NOISE)]
+    return lines[-1] if lines else f"exit {result.exit_code}"
 
 
 class DockerClient:

@@ -12,9 +12,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ class Shell(Protocol):
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None: ...
 
-    def put_file(self, local: Path, remote: str) -> None: ...
+    def put_file(self, local: Path, remote: str,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        """Copy a local file to the box; `progress(sent, total)` is called as bytes go."""
+        ...
 
     def get_file(self, remote: str, local: Path) -> None: ...
 
@@ -119,14 +123,24 @@ class LocalShell:
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".part")
+        tmp = target.with_name(f"{target.name}.part-{os.getpid()}-{threading.get_ident()}")
         tmp.write_bytes(data)
         os.chmod(tmp, mode)
         os.replace(tmp, target)
 
-    def put_file(self, local: Path, remote: str) -> None:
+    def put_file(self, local: Path, remote: str,
+                 progress: Callable[[int, int], None] | None = None) -> None:
         Path(remote).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(local, remote)
+        if progress is None:
+            shutil.copyfile(local, remote)
+            return
+        total = os.path.getsize(local)
+        sent = 0
+        with open(local, "rb") as src, open(remote, "wb") as dst:
+            for block in iter(lambda: src.read(1 << 20), b""):
+                dst.write(block)
+                sent += len(block)
+                progress(sent, total)
 
     def get_file(self, remote: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)

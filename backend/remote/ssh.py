@@ -104,6 +104,11 @@ class SshShell:
         self._sftp_idle: list[tuple[int, paramiko.SFTPClient]] = []
         #: how many times a connection was established (tests and the Hosts page read it)
         self.connect_count = 0
+        #: What went to the box through SFTP: uploads started (put_file) and payload bytes of
+        #: uploads and written files (a cached input adds nothing here).
+        self.files_sent = 0
+        self.bytes_sent = 0
+        self._counter_lock = threading.Lock()
         self.target: SshTarget | None = None
 
     # -- connection ---------------------------------------------------------------------------
@@ -413,15 +418,31 @@ class SshShell:
         return self._with_sftp(f"reading {path}",
                                lambda sftp: ssh_files.read_from(sftp, path, offset, limit))
 
+    def _count_sent(self, files: int, data: int) -> None:
+        with self._counter_lock:
+            self.files_sent += files
+            self.bytes_sent += data
+
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write atomically: `<path>.part`, chmod, then posix-rename over the target."""
         self._with_sftp(f"writing {path}",
                         lambda sftp: ssh_files.write_atomic(sftp, path, data, mode))
+        self._count_sent(0, len(data))
 
     def put_file(self, local: Path, remote: str, progress: Progress | None = None) -> None:
         """Upload (pipelined) via `<remote>.part`; `progress(sent, total)` is optional."""
+        last = [0]
+
+        def count(done: int, total: int) -> None:
+            # bytes that left since the previous call (a retry after a drop starts at 0 again)
+            self._count_sent(0, done - last[0] if done >= last[0] else done)
+            last[0] = done
+            if progress is not None:
+                progress(done, total)
+
+        self._count_sent(1, 0)
         self._with_sftp(f"uploading {Path(local).name} to {remote}",
-                        lambda sftp: ssh_files.put(sftp, Path(local), remote, progress))
+                        lambda sftp: ssh_files.put(sftp, Path(local), remote, count))
 
     def get_file(self, remote: str, local: Path, progress: Progress | None = None) -> None:
         """Download (prefetching) via `<local>.part`; `progress(received, total)` is optional."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import secrets
 from pathlib import Path
 from typing import Callable
 
@@ -38,8 +39,13 @@ def makedirs(sftp: paramiko.SFTPClient, path: str) -> None:
     makedirs(sftp, posixpath.dirname(path.rstrip("/")))
     try:
         sftp.mkdir(path)
-    except OSError:
-        sftp.stat(path)  # created concurrently by someone else: fine; otherwise re-raise
+    except OSError as exc:
+        try:
+            sftp.stat(path)  # created concurrently by someone else: fine
+        except OSError:
+            if exc.filename is None:
+                exc.filename = path
+            raise exc from None  # the mkdir's reason (permission denied), not the stat's
 
 
 def read_from(sftp: paramiko.SFTPClient, path: str, offset: int, limit: int) -> bytes:
@@ -64,7 +70,7 @@ def read_from(sftp: paramiko.SFTPClient, path: str, offset: int, limit: int) -> 
 def write_atomic(sftp: paramiko.SFTPClient, path: str, data: bytes, mode: int) -> None:
     """`<path>.part`, chmod, then posix-rename: a reader never sees half a file."""
     makedirs(sftp, posixpath.dirname(path))
-    tmp = path + ".part"
+    tmp = f"{path}.part-{secrets.token_hex(4)}"  # two writers of one path never share it
     with sftp.open(tmp, "wb") as fh:
         fh.set_pipelined(True)
         fh.write(data)

@@ -1,0 +1,331 @@
+"""Runs on a real single-node Slurm cluster, reached over the real sshd (host kind "slurm").
+
+The cluster (tests/slurm.py) is slurmctld + slurmd on 127.0.0.1 with one fake GPU: a one-slot
+node, so a second run waits in Slurm's queue with reason Resources. The SSH test user submits
+the jobs and they run as that user; the "shared filesystem" is the local disk. The job runs
+job.sh directly (`slurm_container = "none"`): torchrun is the simulator's shim and Cosmos the
+fake one, which find their helpers through the host's env. One test runs the container path
+(`slurm_container = "docker"`) with the simulator's docker-compatible engine inside the job.
+Nothing of ours is mocked; Slurm's own view (`scontrol show job`) is checked next to ours.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from backend import store as st
+from backend.config import load_config
+from backend.doctor import check_hosts
+from backend.media import make_test_clip, probe_video
+from backend.runtime import start_backend
+from tests.helpers import wait_for
+from tests.integration.conftest import SHIMS, ssh_login, write_app_config
+from tests.integration.remote_helpers import (assert_log_complete_and_unduplicated, params,
+                                              remote_log, start_worker, stop_worker,
+                                              wait_terminal)
+from tests.slurm import SlurmCluster, SlurmUnavailable
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def slurm(sshd):
+    try:
+        cluster = SlurmCluster.start(gpus=1)
+    except SlurmUnavailable as exc:
+        pytest.skip(f"no test Slurm cluster: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(slurm):
+    """Every test starts and ends with nothing in Slurm's queue."""
+    slurm.cancel_all()
+    yield
+    slurm.cancel_all()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_test_clip(tmp_path_factory.mktemp("clip") / "street.mp4", width=320,
+                          height=180, frames=25)
+
+
+def cluster_table(sshd, slurm: SlurmCluster, remote_root: str, remote_python: str, *,
+                  seconds: float = 1.5, **over) -> dict:
+    """A kind = "slurm" host whose jobs run the simulator's job.sh on the node (no container)."""
+    import imageio_ffmpeg
+
+    engine = f"{remote_python} -m backend.simulator.engine --root {remote_root}/engine"
+    table = dict(
+        ssh_login(sshd), kind="slurm", partition="debug", time_limit="10",
+        slurm_env=slurm.env, slurm_container="none", docker=engine,
+        remote_root=remote_root, cosmos_checkout=f"{remote_root}/cosmos-transfer1",
+        image="cosmos-sim/transfer1:latest", gpus=[0], simulated=True,
+        same_paths_in_container=True,
+        # what cosmos-sim gives a container (backend/simulator/runargs.py container_env)
+        env={"COSMOS_SIM_SECONDS": str(seconds),
+             "PATH": f"{SHIMS}:{Path(remote_python).parent}:/usr/local/bin:/usr/bin:/bin",
+             "COSMOS_SIM_PYTHON": remote_python,
+             "COSMOS_SIM_FFMPEG": imageio_ffmpeg.get_ffmpeg_exe()})
+    table.update(over)
+    return table
+
+
+@pytest.fixture
+def app(tmp_path, sshd, slurm, remote_root, remote_python, no_user_ssh):
+    started = []
+
+    def start(**table):
+        config = write_app_config(
+            tmp_path, {"cluster": cluster_table(sshd, slurm, remote_root, remote_python,
+                                                **table)}, trust_sshd=sshd, kill_grace=5)
+        backend = start_backend(load_config(config))
+        events: list = []
+        backend.bus.subscribe(events.append)
+        started.append(backend)
+        return backend, events
+
+    yield start
+    for backend in started:
+        backend.close()
+
+
+def launch(b, clip, prompt="a sunlit street, photorealistic", **kw):
+    return b.ops.launch(params(clip, prompt, **kw), host="cluster").id
+
+
+def running_with_log(b, run_id, lines=3, timeout=60):
+    return wait_for(lambda: (r := b.store.get_run(run_id)).status == st.RUNNING
+                    and r.log_lines >= lines and r, timeout=timeout,
+                    what=f"run {run_id} to log {lines} lines")
+
+
+def queued_in_slurm(b, run_id, reasons=("Resources", "Priority"), timeout=30):
+    """The run waits in Slurm's queue and its progress says why (once Slurm has looked)."""
+    phases = {f"queued in Slurm: {reason}" for reason in reasons}
+    return wait_for(lambda: (r := b.store.get_run(run_id)).status == st.RUNNING
+                    and (r.progress_dict() or {}).get("phase") in phases
+                    and "position" in r.progress_dict().get("detail", "") and r,
+                    timeout=timeout, what=f"run {run_id} to wait in Slurm's queue")
+
+
+def processes_of(run_id: str) -> list[str]:
+    out = subprocess.run(["pgrep", "-af", run_id], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "pgrep" not in line]
+
+
+# -- tests ------------------------------------------------------------------------------------
+def test_run_is_submitted_followed_and_completed_with_its_output(app, slurm, remote_root, clip):
+    b, events = app()
+    run_id = launch(b, clip)
+    run = wait_terminal(b, run_id)
+    assert run.status == st.COMPLETED, (run.failure_cause, b.store.log_text(run_id)[-15:])
+    info = probe_video(run.output_path)
+    assert (info.width, info.height, info.codec) == (1280, 704, "h264")
+    assert info.frames == probe_video(clip).frames
+    # the run row knows its Slurm job and node; Slurm agrees and ran exactly what we asked
+    assert run.external_id and run.external_id.isdigit() and run.container_id == run.external_id
+    assert run.node == slurm.node
+    job = slurm.job(run.external_id)
+    assert job["JobState"] == "COMPLETED" and job["ExitCode"] == "0:0"
+    assert job["JobName"] == f"cosmos-{run_id}"
+    assert f"cosmos.run={run_id}" in job["Comment"]
+    assert job["Partition"] == "debug" and job["TimeLimit"] == "00:10:00"
+    assert "gpu:1" in job.get("TresPerNode", "") + job.get("TRES", "")
+    assert job["UserId"].startswith("cosmos-sshtest")
+    folder = Path(remote_root) / "runs" / run_id
+    assert job["StdOut"] == str(folder / "run.log")
+    script = (folder / "slurm.sh").read_text()
+    assert "#SBATCH --gres=gpu:1" in script
+    assert f"exec srun --ntasks=1 bash {folder}/job.sh" in script
+    assert run.command == script  # what the run row shows is what was submitted
+    # the log: every line once, at its byte offset, downloaded byte for byte
+    remote = remote_log(remote_root, run_id)
+    assert_log_complete_and_unduplicated(b.store, run_id, remote)
+    assert (Path(run.output_path).parent / "run.log").read_bytes() == remote
+    statuses = [t.status for t in b.store.transitions(run_id)]
+    assert statuses == ["queued", "staging", "running", "collecting", "completed"]
+    assert run.progress_dict()["fraction"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_waiting_run_shows_its_place_is_dequeued_then_running_one_cancelled(app, slurm, clip):
+    b, _ = app(seconds=60)
+    first = launch(b, clip, "a long street")
+    running_with_log(b, first)
+    second = launch(b, clip, "waits behind it")
+    waiting = queued_in_slurm(b, second)
+    progress = waiting.progress_dict()
+    assert f"Slurm job {waiting.external_id}" in progress["detail"]
+    assert "position 1 of 1 waiting in debug" in progress["detail"]
+    assert waiting.log_lines == 0 and waiting.node is None
+    assert slurm.job(waiting.external_id)["JobState"] == "PENDING"
+
+    # dequeue: the waiting job leaves Slurm's queue and never runs
+    b.ops.kill(second)
+    gone = wait_terminal(b, second, timeout=30)
+    assert gone.status == st.CANCELLED and gone.exit_code is None and gone.log_lines == 0
+    assert gone.failure_cause == (f"cancelled by user while waiting in Slurm's queue "
+                                  f"(job {gone.external_id} never started)")
+    assert slurm.job(gone.external_id)["JobState"] == "CANCELLED"
+    assert b.store.get_run(first).status == st.RUNNING
+
+    # kill the running one: TERM to the job's process, the partial log kept
+    lines_before = b.store.get_run(first).log_lines
+    b.ops.kill(first)
+    run = wait_terminal(b, first, timeout=30)
+    assert run.status == st.CANCELLED and run.exit_code == 143, run.failure_cause
+    assert run.log_lines >= lines_before and run.output_path is None
+    assert slurm.job(run.external_id)["ExitCode"] == "143:0"
+    assert not processes_of(first), processes_of(first)
+
+
+def test_force_kill_ends_the_job_at_once(app, slurm, clip):
+    b, _ = app(seconds=60)
+    run_id = launch(b, clip)
+    running_with_log(b, run_id)
+    b.ops.kill(run_id, force=True)
+    run = wait_terminal(b, run_id, timeout=20)
+    assert run.status == st.CANCELLED and run.exit_code == 137
+    assert slurm.job(run.external_id)["ExitCode"] == "0:9"
+    assert not processes_of(run_id)
+
+
+def test_failed_job_has_its_exit_code_cause_and_log(app, slurm, clip):
+    b, _ = app()
+    run = wait_terminal(b, launch(b, clip, "a street [sim:crash]"))
+    assert run.status == st.FAILED
+    status, _, signal = slurm.job(run.external_id)["ExitCode"].partition(":")
+    assert signal == "0" and int(status) != 0 and run.exit_code == int(status)
+    assert slurm.job(run.external_id)["JobState"] == "FAILED"
+    assert "crash" in run.failure_cause.lower() and run.failure_evidence
+    log = b.store.log_text(run.id)
+    assert any(run.failure_evidence.strip() in line or line in run.failure_evidence
+               for line in log)
+
+
+def test_two_runs_behind_a_one_slot_node_run_one_after_the_other(app, slurm, clip):
+    b, events = app(seconds=1.5)
+    ids = [launch(b, clip, "first in line"), launch(b, clip, "second in line")]
+    done = [wait_terminal(b, run_id) for run_id in ids]
+    assert [r.status for r in done] == [st.COMPLETED, st.COMPLETED], \
+        [r.failure_cause for r in done]
+    # both were submitted at once (Slurm owns the queue); one ran, then the other
+    jobs = sorted(((slurm.job(r.external_id), r) for r in done), key=lambda p: p[0]["StartTime"])
+    (a, _), (c, later) = jobs
+    assert c["StartTime"] >= a["EndTime"], (a["EndTime"], c["StartTime"])
+    assert c["SubmitTime"] < a["EndTime"], "the second job was not in the queue meanwhile"
+    assert a["NodeList"] == c["NodeList"] == slurm.node
+    # meanwhile the one that waited showed why (the UI got the progress events)
+    phases = [e.data.get("phase", "") for e in events
+              if e.kind == "progress" and e.run_id == later.id]
+    assert any(p.startswith("queued in Slurm:") for p in phases), phases
+
+
+def test_a_new_worker_reattaches_to_the_job_and_resumes_its_log(tmp_path, sshd, slurm,
+                                                                remote_root, remote_python,
+                                                                no_user_ssh, clip):
+    """The worker driving a run dies mid-job; another adopts the run from its job id."""
+    config = write_app_config(
+        tmp_path, {"cluster": cluster_table(sshd, slurm, remote_root, remote_python,
+                                            seconds=6)},
+        trust_sshd=sshd, stale_worker_seconds=3)
+    b = start_backend(load_config(config), with_scheduler=False)
+    workers = [start_worker(config)]
+    try:
+        run_id = launch(b, clip)
+        running_with_log(b, run_id, lines=5)
+        workers[0].kill()  # a crash: no clean shutdown
+        workers[0].wait()
+        workers.append(start_worker(config))
+        run = wait_terminal(b, run_id, timeout=60)
+        assert run.status == st.COMPLETED, (run.failure_cause, b.store.log_text(run_id)[-10:])
+        assert_log_complete_and_unduplicated(b.store, run_id, remote_log(remote_root, run_id))
+        statuses = [t.status for t in b.store.transitions(run_id)]
+        assert statuses == ["queued", "staging", "running", "collecting", "completed"]
+        assert slurm.job(run.external_id)["JobState"] == "COMPLETED"
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+        b.close()
+
+
+def test_batched_runs_share_one_job_and_a_chained_upscale_follows(tmp_path, sshd, slurm,
+                                                                 remote_root, remote_python,
+                                                                 no_user_ssh, clip):
+    config = write_app_config(
+        tmp_path, {"cluster": cluster_table(sshd, slurm, remote_root, remote_python)},
+        trust_sshd=sshd)
+    config.write_text(config.read_text().replace("[scheduler]\n", "[scheduler]\nbatching = true\n"))
+    b = start_backend(load_config(config), with_scheduler=False)
+    first = b.ops.launch(params(clip, "one street"), host="cluster", with_upscale=True).id
+    second = launch(b, clip, "another street")
+    worker = start_worker(config)  # both are queued before anyone claims them
+    try:
+        runs = [wait_terminal(b, run_id) for run_id in (first, second)]
+        assert [r.status for r in runs] == [st.COMPLETED] * 2, [r.failure_cause for r in runs]
+        assert runs[0].batch_id and runs[0].batch_id == runs[1].batch_id
+        assert runs[0].external_id == runs[1].external_id  # one Slurm job for the batch
+        assert slurm.job(runs[0].external_id)["JobName"] == f"cosmos-{runs[0].batch_id}"
+        assert runs[0].output_path != runs[1].output_path
+        child = wait_for(lambda: st.Run.get_or_none(st.Run.parent_id == first), timeout=30,
+                         what="the chained upscale")
+        child = wait_terminal(b, child.id)
+        assert child.status == st.COMPLETED and child.run_type == "upscale", child.failure_cause
+        assert child.external_id not in (None, runs[0].external_id)
+    finally:
+        stop_worker(worker)
+        b.close()
+
+
+def test_refused_submission_fails_the_run_with_slurms_reason(app, clip):
+    b, _ = app(partition="nosuchpartition")
+    run = wait_terminal(b, launch(b, clip), timeout=30)
+    assert run.status == st.FAILED
+    assert "Slurm refused the job" in run.failure_cause
+    assert "partition" in run.failure_cause.lower()
+
+
+def test_docker_mode_runs_the_container_in_the_job_and_stops_it(app, slurm, remote_root, clip,
+                                                                remote_python):
+    """`slurm_container = "docker"` with the simulator's docker-compatible engine."""
+    b, _ = app(slurm_container="docker", env={"COSMOS_SIM_SECONDS": "1.5"})
+    run = wait_terminal(b, launch(b, clip))
+    assert run.status == st.COMPLETED, (run.failure_cause, b.store.log_text(run.id)[-15:])
+    script = (Path(remote_root) / "runs" / run.id / "slurm.sh").read_text()
+    assert " run --rm " in script and " run -d " not in script
+    assert '--gpus "\\"device=${SLURM_JOB_GPUS:?' in script
+    # a graceful kill reaches the container through the script's trap (docker stop)
+    hanging = launch(b, clip, "a street [sim:hang]")
+    running_with_log(b, hanging)
+    b.ops.kill(hanging)
+    killed = wait_terminal(b, hanging, timeout=30)
+    assert killed.status == st.CANCELLED and killed.exit_code == 143, killed.failure_cause
+    assert not processes_of(hanging), processes_of(hanging)
+    left = subprocess.run(
+        ["runuser", "-u", "cosmos-sshtest", "--", remote_python, "-m",
+         "backend.simulator.engine", "--root", f"{remote_root}/engine", "ps", "-aq",
+         "--filter", f"label=cosmos.run={hanging}"], capture_output=True, text=True, cwd="/")
+    assert left.returncode == 0 and not left.stdout.strip()  # --rm: nothing left on the node
+
+
+def test_doctor_checks_the_cluster(tmp_path, sshd, slurm, remote_root, remote_python,
+                                   no_user_ssh):
+    good = cluster_table(sshd, slurm, remote_root, remote_python)
+    bad = dict(good, partition="gpu-big", gpus=[0, 1])
+    config = write_app_config(tmp_path, {"cluster": good, "wrong": bad}, trust_sshd=sshd)
+    reports = {r.host: r for r in check_hosts(load_config(config), ["cluster", "wrong"])}
+    checks = {c.name: c for c in reports["cluster"].checks}
+    assert [c for c in checks] == ["shell", "slurm", "partition", "gres", "container",
+                                   "checkout", "checkpoints", "hf_cache", "disk"]
+    assert checks["shell"].finding.startswith("reachable (over SSH")
+    assert all(checks[n].status == "ok" for n in ("slurm", "partition", "gres", "container"))
+    assert "debug is up" in checks["partition"].finding
+    assert "up to 1 GPU(s) per node" in checks["gres"].finding
+    wrong = {c.name: c for c in reports["wrong"].checks}
+    assert wrong["partition"].status == "fail" and "gpu-big does not exist" in \
+        wrong["partition"].finding and "debug" in wrong["partition"].finding
