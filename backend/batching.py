@@ -24,7 +24,7 @@ from backend.cosmos.outcome import classify_outcome
 from backend.cosmos.params import RUN_INFERENCE, GenerationParams
 from backend.cosmos.progress import ProgressTracker
 from backend.cosmos.spec import resolve_fps
-from backend.executor import INSPECT_EVERY, RunExecutor
+from backend.executor import ContainerWatch, RunExecutor
 from backend.remote.shell import RemoteError
 
 log = logging.getLogger(__name__)
@@ -180,31 +180,31 @@ class BatchExecutor(RunExecutor):
         tracker = ProgressTracker(n_items=len(runs))
         for text in self.store.log_text(runs[0].id):
             tracker.feed(text)
-        name = plan.container_name(batch_id)
-        docker = self.rt.docker
-        next_inspect = 0.0
+        watch = ContainerWatch(self.rt.docker, plan.container_name(batch_id))
+        watch.start()
         killed = False
-        while True:
-            self._read_batch_lines(batch_id, runs, tracker, final=False)
-            wanted = [r for r in self.members(batch_id) if r.cancel_requested]
-            if wanted and not killed:
-                killed = True
-                force, grace = plan.parse_kill_request(wanted[0].cancel_requested,
-                                                       self.settings.kill_grace)
-                docker.kill(name) if force else docker.stop(name, grace)
-                next_inspect = 0.0
-            if time.monotonic() >= next_inspect:
-                next_inspect = time.monotonic() + INSPECT_EVERY
-                state = docker.inspect(name)
-                if state is None or not state.running:
+        try:
+            while True:
+                self._read_batch_lines(batch_id, runs, tracker, final=False)
+                wanted = [r for r in self.members(batch_id) if r.cancel_requested]
+                if wanted and not killed:
+                    killed = True
+                    watch.request_kill(*plan.parse_kill_request(wanted[0].cancel_requested,
+                                                                self.settings.kill_grace))
+                if watch.error is not None:
+                    raise watch.error
+                if watch.finished.is_set():
                     self._read_batch_lines(batch_id, runs, tracker, final=True)
+                    state = watch.state
                     for run in runs:
                         self.store.transition(run.id, st.COLLECTING, expect=(st.RUNNING,),
                                               exit_code=state.exit_code if state else None,
                                               note="batch container exited" if state else
                                               "batch container vanished")
                     return
-            time.sleep(self.settings.poll_interval)
+                watch.finished.wait(self.settings.poll_interval)
+        finally:
+            watch.stop()
 
     # -- collecting ---------------------------------------------------------------------------
     def _collect_batch(self, batch_id: str, runs: list[st.Run]) -> None:

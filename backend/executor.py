@@ -85,6 +85,53 @@ class HostRuntime:
             self.checkout_ready = True
 
 
+class ContainerWatch:
+    """Asks the box about one container every INSPECT_EVERY seconds, and kills it on request.
+
+    `finished` is set once the container is no longer running (`state` then holds what inspect
+    said, or None if it vanished); `error` holds a RemoteError for the follower to handle.
+    """
+
+    def __init__(self, docker: DockerClient, name: str) -> None:
+        self.docker = docker
+        self.name = name
+        self.state = None
+        self.error: Exception | None = None
+        self.finished = threading.Event()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._kill: tuple[bool, int] | None = None
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"watch-{name}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def request_kill(self, force: bool, grace: int) -> None:
+        self._kill = (force, grace)
+        self._wake.set()
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self._kill is not None:
+                    force, grace = self._kill
+                    self._kill = None
+                    self.docker.kill(self.name) if force else self.docker.stop(self.name, grace)
+                state = self.docker.inspect(self.name)
+                if state is None or not state.running:
+                    self.state = state
+                    self.finished.set()
+                    return
+                self._wake.wait(INSPECT_EVERY)
+                self._wake.clear()
+        except Exception as exc:  # handed to the follower, which retries or fails the run
+            self.error = exc
+
+
 class RunExecutor:
     def __init__(self, settings: Settings, store: st.Store, runtime: HostRuntime, bus: EventBus,
                  instance_id: str) -> None:
@@ -383,38 +430,41 @@ class RunExecutor:
         return len(lines)
 
     def _follow(self, run: st.Run) -> None:
+        """Store log lines as they come while a watcher thread asks the box about the container.
+
+        The container's state (and a kill, which can take the whole grace period) is asked in
+        its own thread, so reading the log never waits on a slow `inspect` or `stop`: a line
+        written on the box reaches the store within about one poll interval.
+        """
         tracker = ProgressTracker()
         for text in self.store.log_text(run.id):  # rebuild progress after a restart
             tracker.feed(text)
-        docker = self.rt.docker
-        name = container_name(run.id)
+        watch = ContainerWatch(self.rt.docker, container_name(run.id))
+        watch.start()
         acted_on_cancel = False
-        next_inspect = 0.0
-        while True:
-            self._read_new_lines(run, tracker, final=False)
-            fresh = self.store.get_run(run.id)
-            if fresh.cancel_requested and not acted_on_cancel:
-                acted_on_cancel = True
-                force, grace = parse_kill_request(fresh.cancel_requested,
-                                                  self.settings.kill_grace)
-                if force:
-                    docker.kill(name)
-                else:
-                    docker.stop(name, grace)
-                next_inspect = 0.0
-            now = time.monotonic()
-            if now >= next_inspect:
-                next_inspect = now + INSPECT_EVERY
-                state = docker.inspect(name)
-                if state is None or not state.running:
+        try:
+            while True:
+                self._read_new_lines(run, tracker, final=False)
+                if not acted_on_cancel:
+                    fresh = self.store.get_run(run.id)
+                    if fresh.cancel_requested:
+                        acted_on_cancel = True
+                        watch.request_kill(*parse_kill_request(fresh.cancel_requested,
+                                                               self.settings.kill_grace))
+                if watch.error is not None:
+                    raise watch.error
+                if watch.finished.is_set():
                     self._read_new_lines(run, tracker, final=True)
+                    state = watch.state
                     exit_code = state.exit_code if state is not None else None
                     note = "container exited" if state else "container vanished"
                     self.store.transition(run.id, st.COLLECTING, expect=(st.RUNNING,),
                                           note=note, exit_code=exit_code)
                     self.bus.publish("status", run.id, status=st.COLLECTING)
                     return
-            time.sleep(self.settings.poll_interval)
+                watch.finished.wait(self.settings.poll_interval)
+        finally:
+            watch.stop()
 
     # -- collecting ---------------------------------------------------------------------------
     def _fetch(self, remote: str, local: Path) -> bool:
