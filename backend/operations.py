@@ -177,6 +177,16 @@ class Operations:
                                      f"ask for at most that many (1, 2, 4 or 8)."))
         return errors
 
+    def _checked(self, params: GenerationParams, host: str | None) -> str:
+        """Trim the prompts, validate everything, and return the host name (or refuse)."""
+        params.prompt = (params.prompt or "").strip()
+        params.negative_prompt = (params.negative_prompt or "").strip()
+        host_name = host or self.settings.generation.host
+        errors = self.validate(params, host_name)
+        if errors:
+            raise ValidationFailed(errors)
+        return host_name
+
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
                prompt_name: str = "", with_upscale: bool = False,
                run_type: str = RUN_INFERENCE, prompt_id: str | None = None) -> RunSummary:
@@ -191,12 +201,7 @@ class Operations:
         base_prompt = self.store.get_prompt(prompt_id) if prompt_id else None
         if prompt_id and base_prompt is None:
             raise NotFound(prompt_id)
-        params.prompt = (params.prompt or "").strip()
-        params.negative_prompt = (params.negative_prompt or "").strip()
-        host_name = host or self.settings.generation.host
-        errors = self.validate(params, host_name)
-        if errors:
-            raise ValidationFailed(errors)
+        host_name = self._checked(params, host)
         if params.input_video:
             params.input_video = str(self.import_video(params.input_video))
         params.control_videos = {c: str(self.import_video(v))
@@ -571,12 +576,7 @@ class Operations:
         from backend.ids import new_id
         from backend.scheduler import allocate_gpus, instance_id
 
-        params.prompt = (params.prompt or "").strip()
-        params.negative_prompt = (params.negative_prompt or "").strip()
-        host_name = host or self.settings.generation.host
-        errors = self.validate(params, host_name)
-        if errors:
-            raise ValidationFailed(errors)
+        host_name = self._checked(params, host)
         host_cfg = self.settings.hosts[host_name]
         run_id = new_id()
         folder = plan.run_dir(host_cfg, run_id)
@@ -737,3 +737,45 @@ class Operations:
                                   (match,)).fetchone()[0]
         runs, _ = self.find_runs(history.RunFilter(ids=ids), limit=limit)
         return runs, int(total)
+
+    # -- reviews (issue 6) ---------------------------------------------------------------------
+    REVIEW_COMMENT_MAX = 2000
+
+    def add_review(self, run_id: str, username: str | None, rating: int | None,
+                   comment: str | None) -> dict:
+        """Store one rating (1-5) and/or comment on a run, by `username` ("local" when
+        sign-in is off). Refused with ValidationFailed before anything is stored."""
+        comment = (comment or "").strip()
+        errors: list[FieldError] = []
+        if rating is not None:
+            try:
+                rating = int(rating)
+            except (TypeError, ValueError):
+                rating = 0
+            if not 1 <= rating <= 5:
+                errors.append(FieldError("rating", "A rating is a whole number from 1 to 5."))
+        if len(comment) > self.REVIEW_COMMENT_MAX:
+            errors.append(FieldError("comment", f"A comment is at most "
+                                     f"{self.REVIEW_COMMENT_MAX} characters."))
+        if rating is None and not comment:
+            errors.append(FieldError("general", "Give a rating, a comment, or both."))
+        if not is_valid_id(run_id or "") or st.Run.get_or_none(st.Run.id == run_id) is None:
+            raise NotFound(run_id)
+        if errors:
+            raise ValidationFailed(errors)
+        row = st.Review.create(run=run_id, username=username or "local", rating=rating,
+                               comment=comment, created_at=time.time())
+        return self._review_dict(row)
+
+    def reviews(self, run_id: str) -> list[dict]:
+        """A run's reviews, newest first."""
+        if not is_valid_id(run_id or ""):
+            return []
+        rows = (st.Review.select().where(st.Review.run == run_id)
+                .order_by(st.Review.created_at.desc(), st.Review.id.desc()))
+        return [self._review_dict(r) for r in rows]
+
+    @staticmethod
+    def _review_dict(row: Any) -> dict:
+        return {"id": row.id, "run_id": row.run_id, "username": row.username,
+                "rating": row.rating, "comment": row.comment, "created_at": row.created_at}

@@ -12,6 +12,9 @@ from typing import Any, Sequence
 
 import gradio as gr
 
+from backend import accounts
+from cosmos_ui import auth
+
 from backend.compare import effective_weights, param_rows, word_diff
 from backend.history import RunFilter
 from backend.media import MediaError
@@ -80,6 +83,14 @@ def _video(path: str | None, role: str) -> str:
             "playsinline preload='auto'></video>")
 
 
+def _rating(run: RunSummary) -> str:
+    rating = getattr(run, "rating", None)
+    if rating is None:
+        return ""
+    return (f" <span class='cmp-rating' title='average rating'>★ {rating:.1f} "
+            f"({getattr(run, 'ratings', 0)})</span>")
+
+
 def player_html(a: RunSummary | None, b: RunSummary | None,
                 inputs: dict[str, list[tuple[str, str]]] | None = None) -> str:
     """Both outputs (and optionally their inputs) with one shared play/seek bar."""
@@ -90,7 +101,7 @@ def player_html(a: RunSummary | None, b: RunSummary | None,
     for tag, run in (("A", a), ("B", b)):
         sides.append(f"<div class='cmp-side' data-side='{tag.lower()}' data-run='{e(run.id)}'>"
                      f"<div class='cmp-label' title='{e(run.prompt[:300])}'>{tag}: "
-                     f"{e(run_title(run, 50))} {badge(run.status)}</div>"
+                     f"{e(run_title(run, 50))} {badge(run.status)}{_rating(run)}</div>"
                      f"{_video(run.output_path, 'out-' + tag.lower())}</div>")
     out = f"<div class='cmp' id='cmp-root'><div class='cmp-grid'>{''.join(sides)}</div>"
     if inputs is not None:
@@ -241,7 +252,8 @@ class CompareView:
                 prompt_diff_html(a.prompt, b.prompt), link,
                 gr.update(interactive=bool(a.output_path and b.output_path)))
 
-    def _export(self, pair: Any):
+    def _export(self, pair: Any, request: gr.Request):
+        auth.check(self.ops, request, accounts.WATCH)
         if not pair or len(pair) != 2:
             return "Pick two runs first.", gr.skip()
         try:

@@ -27,6 +27,8 @@ from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_S
                                     UPLOAD, chosen_input, errors_by_slot, params_from_values,
                                     spec_preview, values_from_params, weight_sum_note)
 from components.nav import Nav
+from cosmos_ui import auth
+from backend import accounts
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +172,7 @@ class CreateForm:
                     f["upscale_weight"] = self._number("Upscale weight (Run + upscale, 0 to 1)",
                                                        defaults.upscale_weight, "upscale_weight")
             with gr.Column(scale=2, min_width=320):
-                with gr.Accordion("Presets", open=True, elem_id="presets"):
+                with gr.Accordion("Presets", open=True, elem_id="presets") as self.presets_box:
                     self.preset = gr.Dropdown(label="Preset (pick one, or type a new name)",
                                               choices=ops.list_presets(), value=None,
                                               allow_custom_value=True, elem_id="preset-name")
@@ -234,6 +236,11 @@ class CreateForm:
                 updates.append(values[key])
         return updates
 
+    def load_run_settings(self, run_id: str | None, request: gr.Request) -> list[Any]:
+        """The Load button of the run view (an operator's: it fills the Create form)."""
+        auth.check(self.ops, request, accounts.LAUNCH)
+        return self.fill_from_run(run_id)
+
     def fill_from_run(self, run_id: str | None) -> list[Any]:
         """Outputs for [*components, message, tabs]: a run's settings loaded into the form."""
         if not run_id:
@@ -261,15 +268,23 @@ class CreateForm:
                             random_seed=bool(values.get("random_seed")))
         return text, weight_sum_note(params.weights)
 
-    def _on_choice(self, choice: str | None, upload: str | None):
+    def _preview_event(self, request: gr.Request, *args):
+        """The live spec preview probes the chosen file: only for those who may launch."""
+        if not auth.allowed(self.ops, request, accounts.LAUNCH):
+            return gr.skip(), gr.skip()
+        return self._preview(*args)
+
+    def _on_choice(self, choice: str | None, upload: str | None, request: gr.Request):
+        if not auth.allowed(self.ops, request, accounts.LAUNCH):
+            return gr.skip(), gr.skip(), gr.skip()
         path = chosen_input(choice, upload)
         info, error = describe_input(path)
         return info, (path if path and not error else None), field_error_html(error)
 
-    def _on_upload(self, upload: str | None, *args):
+    def _on_upload(self, request: gr.Request, upload: str | None, *args):
         """A new upload becomes the input; one of our own videos also recalls its settings."""
         skip_fill = [gr.skip()] * len(self.components)
-        if not upload:
+        if not upload or not auth.allowed(self.ops, request, accounts.LAUNCH):
             return (*skip_fill, gr.skip(), gr.skip(), gr.skip(), gr.skip())
         info, error = describe_input(upload)
         recalled = None if error else self.ops.settings_from_video(upload)
@@ -321,6 +336,19 @@ class CreateForm:
         return (message + " Follow it in **Runs**.", *clear, gr.skip(), gr.skip(), gr.skip(),
                 seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle())
 
+    def _launch_run(self, request: gr.Request, *args):
+        auth.check(self.ops, request, accounts.LAUNCH)
+        return self._launch("run", *args)
+
+    def _launch_upscale(self, request: gr.Request, *args):
+        auth.check(self.ops, request, accounts.LAUNCH)
+        auth.check(self.ops, request, accounts.UPSCALE)
+        return self._launch("upscale", *args)
+
+    def _launch_enhance(self, request: gr.Request, *args):
+        auth.check(self.ops, request, accounts.ENHANCE)
+        return self._launch("enhance", *args)
+
     def _refused(self, errors: list[Any]):
         slots = errors_by_slot(errors)
         names = ", ".join(sorted({e.field for e in errors}))
@@ -338,7 +366,8 @@ class CreateForm:
     def _current_params(self, args: tuple) -> GenerationParams:
         return params_from_values(self._values(args))
 
-    def _preset_save(self, name: str | None, *args):
+    def _preset_save(self, request: gr.Request, name: str | None, *args):
+        auth.check(self.ops, request, accounts.PRESETS)
         try:
             self.ops.save_preset(name or "", self._current_params(args))
         except ValidationFailed as failed:
@@ -347,7 +376,8 @@ class CreateForm:
                 f"Saved preset **{html.escape(name.strip())}** (settings only: no prompt or "
                 "videos).")
 
-    def _preset_load(self, name: str | None):
+    def _preset_load(self, name: str | None, request: gr.Request):
+        auth.check(self.ops, request, accounts.PRESETS)
         try:
             params = self.ops.load_preset(name or "")
         except NotFound:
@@ -357,7 +387,8 @@ class CreateForm:
         return self.fill(values_from_params(params, content=False)) + [
             "", f"Loaded preset **{html.escape(name)}**."]
 
-    def _preset_delete(self, name: str | None):
+    def _preset_delete(self, name: str | None, request: gr.Request):
+        auth.check(self.ops, request, accounts.PRESETS)
         if not name or name not in self.ops.list_presets():
             return gr.skip(), field_error_html("Pick a saved preset to delete."), ""
         self.ops.delete_preset(name)
@@ -373,7 +404,7 @@ class CreateForm:
         quiet = dict(private, show_progress="hidden")
         f = self.fields
         for component in self.components:
-            component.change(self._preview, self.components, [self.spec, self.weight_note],
+            component.change(self._preview_event, self.components, [self.spec, self.weight_note],
                              **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
                                  [self.input_info, self.preview, self.errors["input_video"]],
@@ -387,10 +418,10 @@ class CreateForm:
         launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS], self.neg_box,
                           self.controls_box, self.adv_box, f["seed"], self.nav.selected_run,
                           self.nav.launched, self.nav.tabs, *self.enhance.outputs]
-        for button, mode in ((self.run_button, "run"), (self.upscale_button, "upscale"),
-                             (self.enhance_button, "enhance")):
-            button.click(functools.partial(self._launch, mode), self.components, launch_outputs,
-                         **private)
+        for button, handler in ((self.run_button, self._launch_run),
+                                (self.upscale_button, self._launch_upscale),
+                                (self.enhance_button, self._launch_enhance)):
+            button.click(handler, self.components, launch_outputs, **private)
         self.preset_save.click(self._preset_save, [self.preset, *self.components],
                                [self.preset, self.errors["preset"], self.preset_message],
                                **private)

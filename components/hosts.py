@@ -11,6 +11,9 @@ from typing import Any, Sequence
 
 import gradio as gr
 
+from backend import accounts
+from cosmos_ui import auth
+
 from backend import store as st
 from backend.history import RunFilter
 from backend.operations import NotFound, Operations, Refused
@@ -155,14 +158,18 @@ class HostsView:
                         "queued": list(reversed(queued)), "orphans": []})
         return out
 
-    def render(self):
+    def render(self, request: gr.Request | None = None):
+        if not auth.allowed(self.ops, request, accounts.HOSTS):
+            return hosts_html([])
         try:
             return hosts_html(self.overview())
         except Exception as exc:  # a broken host must not take the tab down
             return f"<div class='run-cause'>Could not read the hosts: {e(str(exc))}</div>"
 
-    def _on_click(self, evt: gr.EventData):
+    def _on_click(self, evt: gr.EventData, request: gr.Request):
         data = event_data(evt)
+        if data.get("action") == "remove":
+            auth.check(self.ops, request, accounts.HOSTS)
         if data.get("action") == "open" and data.get("id"):
             return gr.skip(), data["id"], self.nav.goto(TAB_RUNS)
         if data.get("action") == "remove":

@@ -17,6 +17,9 @@ from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from components.common import TAB_RUNS, e
 from components.log_panel import LogPanel, log_payload
 from components.nav import Nav
+from components.reviews import Reviews
+from cosmos_ui import auth
+from backend import accounts
 from components.run_details import (metrics_frame, params_html, progress_html, status_html)
 
 LOG_TAIL_LINES = 1000
@@ -78,6 +81,7 @@ class RunView:
                                        interactive=False, elem_id="run-command", wrap_lines=True)
                 self.spec = gr.Code(label="Spec JSON as sent", language="json",
                                     interactive=False, elem_id="run-spec", wrap_lines=True)
+            self.reviews = Reviews(ops, nav)
             self.cursor = gr.State({})
             self.timer = nav.timer(TAB_RUNS, TICK_SECONDS)
         self._wire()
@@ -174,7 +178,16 @@ class RunView:
             return f"Not done: {exc}", gr.skip(), gr.skip()
         return f"Queued run `{run.id}` ({run.run_type}).", run.id, run.id
 
-    def _ask_kill(self, selected: str | None):
+    def _rerun(self, selected: str | None, request: gr.Request) -> tuple:
+        auth.check(self.ops, request, accounts.RERUN)
+        return self._launched(lambda: self.ops.rerun(selected or ""))
+
+    def _upscale(self, selected: str | None, request: gr.Request) -> tuple:
+        auth.check(self.ops, request, accounts.UPSCALE)
+        return self._launched(lambda: self.ops.upscale(selected or ""))
+
+    def _ask_kill(self, selected: str | None, request: gr.Request):
+        auth.check(self.ops, request, accounts.KILL)
         try:
             run = self.ops.get_run(selected or "")
         except NotFound:
@@ -186,7 +199,8 @@ class RunView:
                     "period; the partial log is kept and the run ends `cancelled`.")
         return gr.Group(visible=True), text
 
-    def _do_kill(self, selected: str | None, force: bool):
+    def _do_kill(self, selected: str | None, force: bool, request: gr.Request):
+        auth.check(self.ops, request, accounts.KILL)
         try:
             run = self.ops.get_run(selected or "")
             if run.status == "queued":
@@ -198,7 +212,8 @@ class RunView:
         return gr.Group(visible=False), ("Force-killing the container..." if force else
                                          "Stopping the container (graceful)...")
 
-    def _ask_delete(self, selected: str | None):
+    def _ask_delete(self, selected: str | None, request: gr.Request):
+        auth.check(self.ops, request, accounts.DELETE)
         try:
             items = self.ops.delete_preview(selected or "")
         except (NotFound, Refused) as exc:
@@ -209,7 +224,8 @@ class RunView:
                 "Other runs' files and the shared input cache on the box are never touched.",
                 "")
 
-    def _do_delete(self, selected: str | None):
+    def _do_delete(self, selected: str | None, request: gr.Request):
+        auth.check(self.ops, request, accounts.DELETE)
         try:
             removed = self.ops.delete_run(selected or "")
         except (NotFound, Refused) as exc:
@@ -225,11 +241,10 @@ class RunView:
              self.params, self.command, self.spec, self.rerun, self.load, self.upscale,
              self.kill, self.delete, self.message, self.nav.shown_status, self.cursor],
             show_progress="hidden", **private)
-        self.rerun.click(lambda s: self._launched(lambda: self.ops.rerun(s or "")), selected,
+        self.rerun.click(self._rerun, selected,
                          [self.message, selected, self.nav.launched], **private)
-        self.upscale.click(lambda s: self._launched(lambda: self.ops.upscale(s or "")),
-                           selected, [self.message, selected, self.nav.launched], **private)
-        self.load.click(self.create.fill_from_run, selected,
+        self.upscale.click(self._upscale, selected, [self.message, selected, self.nav.launched], **private)
+        self.load.click(self.create.load_run_settings, selected,
                         [*self.create.components, self.create.message, self.nav.tabs],
                         **private)
         self.kill.click(self._ask_kill, selected, [self.kill_box, self.kill_text], **private)

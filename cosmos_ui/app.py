@@ -7,6 +7,7 @@ sign-in).
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from backend import accounts  # noqa: E402
 from backend.operations import ASSETS_DIR  # noqa: E402
 from backend.runtime import Backend  # noqa: E402
 from components.common import (TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS,  # noqa: E402
@@ -27,6 +29,7 @@ from components.nav import Nav  # noqa: E402
 from components.notify import Notifier  # noqa: E402
 from components.run_view import RunView  # noqa: E402
 from components.runs_table import RunsTable  # noqa: E402
+from cosmos_ui import auth  # noqa: E402
 from cosmos_ui.style import CSS  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -39,20 +42,22 @@ def build_app(backend: Backend) -> gr.Blocks:
         with gr.Row(elem_classes="app-header", equal_height=True):
             gr.HTML("<h2>Cosmos Workflow Orchestrator</h2>", js_on_load=None, min_width=300,
                     scale=1)
+            signed_in = gr.HTML("", elem_id="signed-in", js_on_load=None, min_width=160,
+                                scale=0)
             with gr.Column(scale=0, min_width=330):
                 notifier = Notifier(ops, nav)
         with gr.Tabs(elem_id="main-tabs") as tabs:
             nav.tabs = tabs
-            with gr.Tab("Create", id=TAB_CREATE, elem_id="tab-create"):
+            with gr.Tab("Create", id=TAB_CREATE, elem_id="tab-create") as create_tab:
                 create = CreateForm(ops, nav)
             with gr.Tab("Runs", id=TAB_RUNS, elem_id="tab-runs"):
                 RunsTable(ops, nav)
-                RunView(ops, nav, create)
+                run_view = RunView(ops, nav, create)
             with gr.Tab("Gallery", id=TAB_GALLERY, elem_id="tab-gallery"):
                 Gallery(ops, nav)
             with gr.Tab("Compare", id=TAB_COMPARE, elem_id="tab-compare"):
                 compare = CompareView(ops, nav)
-            with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts"):
+            with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts") as hosts_tab:
                 HostsView(ops, nav)
         nav.wire()
 
@@ -63,12 +68,34 @@ def build_app(backend: Backend) -> gr.Blocks:
             run = (query.get("run") or "").strip() or None
             inputs, presets = create.on_load()
             tab = TAB_COMPARE if pair else TAB_RUNS if run else None
+            who = auth.identity(ops, request)
+            operator = who.may(accounts.LAUNCH)
+            if not operator and tab is None:
+                tab = TAB_RUNS  # Create is hidden for reviewers
             return (inputs, presets, *notifier.on_load(watch, sound), pair or gr.skip(),
-                    run or gr.skip(), nav.goto(tab) if tab else gr.skip())
+                    run or gr.skip(), nav.goto(tab) if tab else gr.skip(),
+                    *role_updates(who, operator))
+
+        def role_updates(who, operator: bool) -> list:
+            hidden = [gr.update(visible=operator)]
+            if who.username:
+                badge = (f"<div id='signed-in-as'>Signed in as <b>{html.escape(who.username)}"
+                         f"</b> ({html.escape(who.role)}) · <a href='/logout'>Sign out</a></div>")
+            else:
+                badge = ""
+            # Gradio does not hide a tab's button on a visibility update, so also by CSS
+            hide = [f"#{tab}-button" for tab, shown in (("tab-create", operator),
+                    ("tab-hosts", who.may(accounts.HOSTS))) if not shown]
+            if hide:
+                badge += "<style>" + ", ".join(hide) + " { display: none !important; }</style>"
+            return [gr.Tab(visible=operator), gr.Tab(visible=who.may(accounts.HOSTS)),
+                    *hidden * 5, gr.update(visible=who.may(accounts.PRESETS)), badge]
 
         demo.load(on_load, [notifier.watch, notifier.sound_pref],
                   [create.fields["input_choice"], create.preset, notifier.timer,
-                   notifier.sound, nav.compare_pair, nav.selected_run, tabs],
+                   notifier.sound, nav.compare_pair, nav.selected_run, tabs,
+                   create_tab, hosts_tab, run_view.rerun, run_view.load, run_view.upscale,
+                   run_view.kill, run_view.delete, create.presets_box, signed_in],
                   api_visibility="private", show_progress="hidden")
     return demo
 
@@ -84,8 +111,11 @@ def served_paths(backend: Backend) -> list[str]:
 
 def blocked_paths(backend: Backend) -> list[str]:
     settings = backend.settings
+    data = Path(settings.data_dir)
     return [str(settings.db_path), str(settings.db_path) + "-wal", str(settings.db_path) + "-shm",
-            str(settings.config_path), str(Path.home() / ".ssh")]
+            str(settings.db_path) + "-journal", str(settings.config_path),
+            str(data / "known_hosts"), str(data / "instance_id"), str(Path.home() / ".ssh"),
+            "/etc"]
 
 
 def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
@@ -95,6 +125,7 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
     from backend import accounts
 
     backend.sign_in_required = sign_in
+    backend.ops.sign_in_required = sign_in  # what handlers see (cosmos_ui/auth.py)
     demo = build_app(backend)
     demo.queue(default_concurrency_limit=8)
     demo.launch(

@@ -33,17 +33,35 @@ def chromium_path() -> str:
 
 
 class AppProcess:
-    def __init__(self, tmp_path: Path, sim_seconds: float) -> None:
+    def __init__(self, tmp_path: Path, sim_seconds: float, *, extra_args: list[str] = (),
+                 users: list[tuple[str, str, str]] = (), before=None) -> None:
+        """`users`: (name, role, password) made with the CLI before launch; `before(self)`
+        runs after that, also before launch (e.g. to make a run with the CLI)."""
         self.port = free_port()
         self.config = write_config(tmp_path, sim_seconds=sim_seconds, port=self.port)
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = tmp_path / "app.log"
+        self.tmp_path = tmp_path
         env = dict(os.environ, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False")
+        self.env = env
+        for name, role, password in users:
+            self.cli("user", "add", name, "--role", role, "--password-stdin", input=password)
+        if before is not None:
+            before(self)
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "launch.py"), "--skip-install", "--config",
-             str(self.config)], cwd=str(tmp_path), env=env,
+             str(self.config), *extra_args], cwd=str(tmp_path), env=env,
             stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(self._answers, timeout=90, interval=0.2, what="the app to serve HTTP")
+
+    def cli(self, *args: str, input: str | None = None, timeout: float = 120
+            ) -> subprocess.CompletedProcess:
+        """`cosmos --config CFG ARGS...` against this app's data; fails loudly."""
+        done = subprocess.run([sys.executable, "-m", "backend.cli", "--config", str(self.config),
+                               *args], cwd=str(ROOT), env=self.env, input=input, text=True,
+                              capture_output=True, timeout=timeout)
+        assert done.returncode == 0, f"cosmos {' '.join(args)} failed:\n{done.stderr[-2000:]}"
+        return done
 
     def _answers(self) -> bool:
         if self.proc.poll() is not None:
