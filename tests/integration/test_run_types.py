@@ -146,3 +146,30 @@ def test_orphan_containers_are_listed_and_removable(backend):
     wait_for(lambda: docker.inspect("stray") is None, timeout=15, what="orphan removal")
     with pytest.raises(Refused):
         backend.ops.remove_orphan("sim", "not-ours")
+
+
+def test_multi_control_run_with_given_control_videos(backend, tmp_path):
+    from backend.media import make_test_clip
+
+    depth = make_test_clip(tmp_path / "depth.mp4", width=640, height=360, frames=121,
+                           pattern="smptebars")
+    edge = make_test_clip(tmp_path / "edge.mp4", width=640, height=360, frames=121,
+                          pattern="rgbtestsrc")
+    p = params(weights={"vis": 0.25, "depth": 0.25, "seg": 0.25, "edge": 0.25},
+               control_videos={"depth": str(depth), "edge": str(edge)},
+               seg_prompt="robot arm . table . mug", sigma_max=75)
+    run = wait_terminal(backend, backend.ops.launch(p).id)
+    assert run.status == st.COMPLETED, run.failure_cause
+    spec = json.loads(run.spec)
+    assert set(k for k, v in spec.items() if isinstance(v, dict)) == {"vis", "depth", "seg",
+                                                                        "edge"}
+    assert "input_control" not in spec["vis"]  # derived by Cosmos from the input video
+    assert "input_control" not in spec["seg"]  # segmented by Cosmos, with the text prompt
+    for control in ("depth", "edge"):
+        staged = Path(spec[control]["input_control"])
+        assert staged.name == f"{control}.mp4" and staged.resolve().exists()
+    assert spec["seg"]["input_control_prompt"] == "robot arm . table . mug"
+    assert spec["sigma_max"] == 75
+    assert probe_video(run.output_path).width == 1280
+    cache = Path(backend.settings.hosts["sim"].remote_root) / "cache"
+    assert len(list(cache.iterdir())) == 3  # input + two control videos, each once
