@@ -85,6 +85,15 @@ class HostRuntime:
             self.checkout_ready = True
 
 
+_upload_locks: dict[str, threading.Lock] = {}
+_upload_locks_guard = threading.Lock()
+
+
+def _upload_lock(digest: str) -> threading.Lock:
+    with _upload_locks_guard:
+        return _upload_locks.setdefault(digest, threading.Lock())
+
+
 class ContainerWatch:
     """Asks the box about one container every INSPECT_EVERY seconds, and kills it on request.
 
@@ -222,34 +231,49 @@ class RunExecutor:
         suffix = local.suffix.lower() or ".bin"
         cached = f"{self.rt.cache_dir()}/{digest}{suffix}"
         if not shell.exists(cached):
-            part = f"{cached}.part-{new_id()}"  # concurrent stagings never share a part file
-            shell.run(["mkdir", "-p", self.rt.cache_dir()]).check("creating the input cache")
-            total = local.stat().st_size
-            report = self._transfer_progress(run_id, link_name, total)
-            report(0, total)
-            try:
-                shell.put_file(local, part, progress=report)
-            except RemoteError as exc:
-                # a half upload must not keep filling the box; SFTP says only "Failure" (or
-                # paramiko "size mismatch") when the disk is full, so ask how much room is left
-                try:
-                    shell.run(["rm", "-f", "--", part, f"{part}.part"])
-                    cause = self._disk_full_cause(self.rt.cache_dir(), total)
-                except RemoteError:  # the connection is gone: its own error says enough
-                    raise exc from None
-                if cause is None:
-                    raise
-                raise RemoteError(cause) from exc
-            remote_hash = shell.run(["sha256sum", part]).check("verifying an upload").out.split()
-            if not remote_hash or remote_hash[0] != digest:
-                shell.run(["rm", "-f", part])
-                raise RemoteError(f"upload of {local.name} arrived corrupted (sha256 mismatch)")
-            shell.run(["mv", "-f", part, cached]).check("storing an upload in the cache")
-            report(total, total)
+            with _upload_lock(digest):  # one upload of a content at a time in this process
+                if not shell.exists(cached):
+                    self._upload(local, digest, cached, link_name, run_id)
         link = f"{run_dir}/inputs/{link_name}"
         shell.run(["ln", "-sfn", f"../../../cache/{digest}{suffix}", link]).check(
             "linking an input into the run folder")
         return link
+
+    def _upload(self, local: Path, digest: str, cached: str, link_name: str,
+                run_id: str) -> None:
+        """Send one input into the cache: resumable, verified on the box, then moved in place.
+
+        The upload's name is derived from the content hash, so an upload cut by a dropped
+        connection or a restart continues where it stopped; the sha256 check on the box
+        catches anything that does not fit together.
+        """
+        shell = self.rt.shell
+        part = f"{cached}.upload"
+        shell.run(["mkdir", "-p", self.rt.cache_dir()]).check("creating the input cache")
+        total = local.stat().st_size
+        report = self._transfer_progress(run_id, link_name, total)
+        report(0, total)
+        try:
+            shell.put_file(local, part, progress=report, resume=True)
+        except RemoteError as exc:
+            # SFTP says only "Failure" (or paramiko "size mismatch") when the disk is full, so
+            # ask how much room is left; a full disk gets its partial file removed, anything
+            # else (a dropped connection) keeps it for the next attempt to resume
+            try:
+                cause = self._disk_full_cause(self.rt.cache_dir(), total)
+                if cause is not None:
+                    shell.run(["rm", "-f", "--", part, f"{part}.part"])
+            except RemoteError:  # the connection is gone: its own error says enough
+                raise exc from None
+            if cause is None:
+                raise
+            raise RemoteError(cause) from exc
+        remote_hash = shell.run(["sha256sum", part]).check("verifying an upload").out.split()
+        if not remote_hash or remote_hash[0] != digest:
+            shell.run(["rm", "-f", part])
+            raise RemoteError(f"upload of {local.name} arrived corrupted (sha256 mismatch)")
+        shell.run(["mv", "-f", part, cached]).check("storing an upload in the cache")
+        report(total, total)
 
     def _explain_staging_error(self, exc: Exception) -> Exception:
         """A file operation that failed without saying why ("Failure" is all SFTP reports for

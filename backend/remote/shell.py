@@ -66,8 +66,12 @@ class Shell(Protocol):
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None: ...
 
     def put_file(self, local: Path, remote: str,
-                 progress: Callable[[int, int], None] | None = None) -> None:
-        """Copy a local file to the box; `progress(sent, total)` is called as bytes go."""
+                 progress: Callable[[int, int], None] | None = None,
+                 resume: bool = False) -> None:
+        """Copy a local file to the box; `progress(sent, total)` is called as bytes go.
+
+        `resume` continues an interrupted upload of the same content to the same name.
+        """
         ...
 
     def get_file(self, remote: str, local: Path) -> None: ...
@@ -129,7 +133,9 @@ class LocalShell:
         os.replace(tmp, target)
 
     def put_file(self, local: Path, remote: str,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None,
+                 resume: bool = False) -> None:
+        # a local copy is never interrupted by a network: `resume` has nothing to continue
         Path(remote).parent.mkdir(parents=True, exist_ok=True)
         if progress is None:
             shutil.copyfile(local, remote)

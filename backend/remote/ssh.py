@@ -429,7 +429,8 @@ class SshShell:
                         lambda sftp: ssh_files.write_atomic(sftp, path, data, mode))
         self._count_sent(0, len(data))
 
-    def put_file(self, local: Path, remote: str, progress: Progress | None = None) -> None:
+    def put_file(self, local: Path, remote: str, progress: Progress | None = None,
+                 resume: bool = False) -> None:
         """Upload (pipelined) via `<remote>.part`; `progress(sent, total)` is optional."""
         last = [0]
 
@@ -442,7 +443,9 @@ class SshShell:
 
         self._count_sent(1, 0)
         self._with_sftp(f"uploading {Path(local).name} to {remote}",
-                        lambda sftp: ssh_files.put(sftp, Path(local), remote, count))
+                        lambda sftp: ssh_files.put(sftp, Path(local), remote, count, resume,
+                                                   started=lambda offset: last.__setitem__(
+                                                       0, offset)))
 
     def get_file(self, remote: str, local: Path, progress: Progress | None = None) -> None:
         """Download (prefetching) via `<local>.part`; `progress(received, total)` is optional."""

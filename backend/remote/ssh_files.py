@@ -79,13 +79,43 @@ def write_atomic(sftp: paramiko.SFTPClient, path: str, data: bytes, mode: int) -
 
 
 def put(sftp: paramiko.SFTPClient, local: Path, remote: str,
-        progress: Progress | None = None) -> None:
-    """Upload to `<remote>.part` (pipelined), then rename over `remote`."""
+        progress: Progress | None = None, resume: bool = False,
+        started: Callable[[int], None] | None = None) -> None:
+    """Upload to `<remote>.part` (pipelined), then rename over `remote`.
+
+    With `resume`, a `<remote>.part` left by an interrupted upload of the same content (the
+    caller names it by content hash and verifies the hash afterwards) is continued from its
+    size instead of being sent again from the start.
+    """
     makedirs(sftp, posixpath.dirname(remote))
     tmp = remote + ".part"
+    total = os.path.getsize(local)
+    offset = 0
+    if resume:
+        try:
+            offset = sftp.stat(tmp).st_size or 0
+        except OSError:
+            offset = 0
+        if not 0 < offset < total:
+            offset = 0
+    if started is not None:
+        started(offset)  # where this attempt begins (bytes already on the box)
     with open(local, "rb") as fh:
-        sftp.putfo(fh, tmp, file_size=os.fstat(fh.fileno()).st_size, callback=progress,
-                   confirm=True)
+        if offset == 0:
+            sftp.putfo(fh, tmp, file_size=total, callback=progress, confirm=True)
+        else:
+            fh.seek(offset)
+            with sftp.open(tmp, "r+b") as out:
+                out.set_pipelined(True)
+                out.seek(offset)
+                sent = offset
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    out.write(block)
+                    sent += len(block)
+                    if progress is not None:
+                        progress(sent, total)
+            if sftp.stat(tmp).st_size != total:
+                raise OSError(f"resumed upload of {local.name} ended at the wrong size")
     sftp.posix_rename(tmp, remote)
 
 
