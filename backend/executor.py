@@ -24,7 +24,6 @@ from backend.cosmos.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE, Gener
 from backend.cosmos.progress import ProgressTracker
 from backend.cosmos.spec import build_upscale_spec
 from backend.events import EventBus
-from backend.ids import new_id
 from backend.plan import (VIDEO_NAME, container_name, inference_spec, input_link_name,
                           parse_kill_request, plan_launch, run_dir as plan_run_dir)
 from backend.remote.docker import DockerClient

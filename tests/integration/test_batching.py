@@ -49,7 +49,7 @@ def test_three_compatible_runs_share_one_container_and_end_as_three_runs(tmp_pat
     b.close()
     b = start_backend(settings)
     try:
-        runs = wait_for(lambda: all((r := b.store.get_run(i)).is_terminal for i in ids) and
+        runs = wait_for(lambda: all(b.store.get_run(i).is_terminal for i in ids) and
                         [b.store.get_run(i) for i in ids], timeout=120, what="the batch")
         assert [r.status for r in runs] == [st.COMPLETED] * 3, [r.failure_cause for r in runs]
         assert len({r.batch_id for r in runs}) == 1 and runs[0].batch_id
@@ -85,7 +85,7 @@ def test_incompatible_runs_are_not_batched(tmp_path, clips):
     b.close()
     b = start_backend(settings)
     try:
-        runs = wait_for(lambda: all((r := b.store.get_run(i)).is_terminal for i in ids) and
+        runs = wait_for(lambda: all(b.store.get_run(i).is_terminal for i in ids) and
                         [b.store.get_run(i) for i in ids], timeout=120)
         assert all(r.status == st.COMPLETED for r in runs)
         assert all(r.batch_id is None for r in runs)

@@ -6,7 +6,6 @@ what the store recorded, so nothing of ours is mocked.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
