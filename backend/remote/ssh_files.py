@@ -119,6 +119,26 @@ def put(sftp: paramiko.SFTPClient, local: Path, remote: str,
     sftp.posix_rename(tmp, remote)
 
 
+def prepare_put(sftp: paramiko.SFTPClient, remote: str, resume_below: int) -> int:
+    """Make the parent folder; return the size of a resumable `<remote>.part` (else 0)."""
+    makedirs(sftp, posixpath.dirname(remote))
+    if resume_below <= 0:
+        return 0
+    try:
+        size = sftp.stat(remote + ".part").st_size or 0
+    except OSError:
+        return 0
+    return size if 0 < size < resume_below else 0
+
+
+def finish_put(sftp: paramiko.SFTPClient, part: str, remote: str, size: int) -> bool:
+    """Rename a complete `<remote>.part` over `remote`; False if it is not the right size."""
+    if sftp.stat(part).st_size != size:
+        return False
+    sftp.posix_rename(part, remote)
+    return True
+
+
 def get(sftp: paramiko.SFTPClient, remote: str, local: Path,
         progress: Progress | None = None) -> None:
     """Download into `<local>.part` (prefetching, size-checked), then rename over `local`."""
