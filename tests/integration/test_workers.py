@@ -6,10 +6,6 @@ what the store recorded, so nothing of ours is mocked.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from itertools import combinations
 
 import pytest
@@ -18,35 +14,11 @@ from backend import store as st
 from backend.cosmos.params import GenerationParams
 from backend.media import make_test_clip
 from backend.runtime import start_backend
-from tests.helpers import ROOT, make_settings, wait_for, write_config
+from tests.helpers import make_settings, wait_for, write_config
+from tests.integration.remote_helpers import start_worker
+from tests.integration.remote_helpers import stop_worker as stop
 
 pytestmark = pytest.mark.integration
-
-WORKER = """
-import sys, time, signal
-from backend.config import load_config
-from backend.runtime import start_backend
-b = start_backend(load_config(sys.argv[1]))
-signal.signal(signal.SIGTERM, lambda *a: (b.close(), sys.exit(0)))
-while True:
-    time.sleep(0.5)
-"""
-
-
-def start_worker(config) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(config)], cwd=str(ROOT),
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def run_window(run: st.Run) -> tuple[float, float]:
