@@ -23,7 +23,7 @@ from backend import accounts
 from components.run_details import (metrics_frame, params_html, progress_html, status_html)
 
 LOG_TAIL_LINES = 1000
-TICK_SECONDS = 0.3
+TICK_SECONDS = 0.2
 PLOT_EVERY = 2.0
 EMPTY = ("<div class='run-meta' id='run-empty'>No run selected yet: launch one from "
          "<b>Create</b> or pick one in the table above.</div>")
