@@ -51,11 +51,11 @@ def bar_text(run: RunSummary, width: int | None = None, now: float | None = None
     parts = [run.id] if with_id else []
     parts += [run.status, "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]",
               f"{round(fraction * 100):3d}%"]
-    if run.status == "running" and p:
+    if run.status in ("running", "staging") and p:
         phase = PHASE_LABELS.get(p.get("phase"), p.get("phase") or "")
         if p.get("phase") in CLIP_PHASES and p.get("clip") and p.get("n_clips"):
             phase += f" clip {p['clip']}/{p['n_clips']}"
-        parts.append(phase)
+        parts.append(phase + (f" ({p['detail']})" if p.get("detail") else ""))
     elif run.status in STATUS_LABELS:
         parts.append(STATUS_LABELS[run.status])
     elif run.status == "queued":

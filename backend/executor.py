@@ -217,6 +217,11 @@ class RunExecutor:
             last[0] = now
             self.bus.publish("transfer", run_id, file=name, sent=sent, total=total,
                              host=self.rt.host.name)
+            if run_id:  # the run view and `cosmos run --wait` show the run's progress row
+                self.store.update_run(run_id, progress=json.dumps({
+                    "phase": f"uploading {name}", "fraction": 0.0,
+                    "detail": f"{sent / 1e6:.1f} of {total / 1e6:.1f} MB "
+                              f"({100 * sent / max(total, 1):.0f}%) to {self.rt.host.name}"}))
         return report
 
     def _stage_input(self, local: Path, run_dir: str, link_name: str, run_id: str = "") -> str:

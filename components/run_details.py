@@ -64,6 +64,8 @@ def progress_parts(run: Any) -> tuple[float, str]:
     eta = progress.get("eta_seconds")
     if eta is not None and not run.is_terminal:
         detail.append(f"ETA {fmt_duration(float(eta))}")
+    if progress.get("detail") and not run.is_terminal:  # upload progress, Slurm queue position
+        detail.append(str(progress["detail"]))
     if run.status == "queued":
         detail = ["queued: waiting for a free GPU slot"]
     return fraction, " · ".join(detail)

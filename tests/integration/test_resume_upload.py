@@ -82,3 +82,31 @@ def test_large_files_go_through_openssh_and_arrive_whole(ssh_shell, remote_root,
     ssh_shell.put_file(local, remote + "2", resume=True)
     assert ssh_shell.bytes_sent - before == len(data) - (4 << 20)
     assert ssh_shell.run(["cmp", remote, remote + "2"]).ok
+
+
+def test_upload_progress_reaches_the_run_the_ui_and_cli_show(ssh_shell, ssh_host, remote_root,
+                                                             tmp_path):
+    from components.run_details import progress_parts
+    from backend.operations import _summary
+
+    local = tmp_path / "input.mp4"
+    local.write_bytes(os.urandom(1 << 20))
+    settings = make_settings(tmp_path)
+    store = Store(settings.db_path)
+    try:
+        run = store.create_run(params={"prompt": "x"}, host="sshbox", prompt_id=None)
+        store.transition(run.id, "staging", expect=("queued",))
+        events = []
+        bus = EventBus()
+        bus.subscribe(lambda e: events.append(e) if e.kind == "transfer" else None)
+        executor = RunExecutor(settings, store, HostRuntime(ssh_host, ssh_shell), bus, "t")
+        run_dir = f"{remote_root}/runs/{run.id}"
+        ssh_shell.run(["mkdir", "-p", f"{run_dir}/inputs"]).check("mkdir")
+        executor._stage_input(local, run_dir, "input.mp4", run_id=run.id)
+        progress = store.get_run(run.id).progress_dict()
+        assert progress["phase"] == "uploading input.mp4" and "(100%)" in progress["detail"]
+        assert events[-1].data["sent"] == events[-1].data["total"] == 1 << 20
+        _, shown = progress_parts(_summary(store.get_run(run.id)))
+        assert "uploading input.mp4" in shown and "100%" in shown
+    finally:
+        store.close()
