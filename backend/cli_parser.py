@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common, gen], help="queue a generation")
     run.add_argument("prompt", nargs="?", help="the prompt text (or use --prompt-id)")
     run.add_argument("--prompt-id", help="use a stored prompt (see `create prompt`)")
+    run.add_argument("--priority", type=int, default=0,
+                     help="queue priority -100..100 (default 0; higher starts first, FIFO within)")
     run.add_argument("--with-upscale", action="store_true",
                      help="upscale the result to 4K when the run completes")
     run.add_argument("--upscale-weight", type=float, help="the 4K upscaler's weight (0-1]")

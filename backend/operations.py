@@ -189,8 +189,11 @@ class Operations:
 
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
                prompt_name: str = "", with_upscale: bool = False,
-               run_type: str = RUN_INFERENCE, prompt_id: str | None = None) -> RunSummary:
+               run_type: str = RUN_INFERENCE, prompt_id: str | None = None,
+               priority: int = 0) -> RunSummary:
         """Validate, then store the prompt and a queued run. Refuses with ValidationFailed.
+
+        The queue is FIFO; a higher `priority` (-100..100) goes ahead of lower ones.
 
         `with_upscale` chains a 4K upscale of the result once the run completes.
         `run_type=enhance` runs Cosmos' prompt upsampler; its result becomes a new prompt.
@@ -202,6 +205,10 @@ class Operations:
         if prompt_id and base_prompt is None:
             raise NotFound(prompt_id)
         host_name = self._checked(params, host)
+        if not -100 <= int(priority) <= 100:
+            raise ValidationFailed([FieldError("priority", f"Priority {priority} is out of "
+                                               "range; use a whole number from -100 to 100 "
+                                               "(0 is normal, higher runs first).")])
         if params.input_video:
             params.input_video = str(self.import_video(params.input_video))
         params.control_videos = {c: str(self.import_video(v))
@@ -221,7 +228,7 @@ class Operations:
             stored["chain_upscale"] = True
         run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
                                     run_type=run_type, name=name.strip(),
-                                    simulated=host_cfg.simulated)
+                                    simulated=host_cfg.simulated, priority=priority)
         log.info("queued run %s on %s", run.id, host_name)
         self.bus.publish("status", run.id, status=st.QUEUED)
         if self.scheduler is not None:

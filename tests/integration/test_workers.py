@@ -128,3 +128,26 @@ def test_a_killed_worker_s_run_is_adopted_and_completes(tmp_path, tiny_clip):
             b.close()
     finally:
         stop(first)
+
+
+def test_priority_goes_first_then_fifo(tmp_path, tiny_clip):
+    settings = make_settings(tmp_path, sim_seconds=0.2)
+    b = start_backend(settings, with_scheduler=False)
+    try:
+        def launch(prompt, priority=0):
+            p = GenerationParams(prompt=prompt, negative_prompt="bad", input_video=str(tiny_clip),
+                                 weights={"edge": 1.0}, num_gpus=4)  # one at a time on 4 GPUs
+            return b.ops.launch(p, priority=priority).id
+        first, second, urgent = launch("first"), launch("second"), launch("urgent", 10)
+        with pytest.raises(Exception, match="priority"):
+            launch("too urgent", 1000)
+    finally:
+        b.close()
+    b = start_backend(settings)
+    try:
+        runs = wait_for(lambda: all(b.store.get_run(i).is_terminal for i in (first, second, urgent))
+                        and [b.store.get_run(i) for i in (urgent, first, second)], timeout=120)
+        starts = [run_window(r)[0] for r in runs]
+        assert starts == sorted(starts)  # urgent, then first, then second
+    finally:
+        b.close()
