@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -29,7 +28,6 @@ from backend.remote.shell import RemoteError
 
 log = logging.getLogger(__name__)
 
-_LINE_SPLIT = re.compile(rb"\r\n|\r|\n")
 
 
 def batch_key(run: st.Run, fps_of: Callable[[str], float | None]) -> tuple | None:
@@ -147,34 +145,8 @@ class BatchExecutor(RunExecutor):
                  container_id[:12])
 
     # -- following ----------------------------------------------------------------------------
-    def _read_batch_lines(self, batch_id: str, runs: list[st.Run], tracker: ProgressTracker,
-                          final: bool) -> None:
-        """Store new lines of the batch log on every member (each keeps its own offset)."""
-        offset = runs[0].log_offset
-        data = self.rt.shell.read_from(f"{self.rt.run_dir(batch_id)}/run.log", offset, 4 << 20)
-        if not data:
-            return
-        if not final:
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-            if cut < 0 or (data[cut:cut + 1] == b"\r" and cut == len(data) - 1):
-                return
-            data = data[:cut + 1]
-        lines, pos = [], 0
-        for match in _LINE_SPLIT.finditer(data):
-            lines.append((offset + pos, data[pos:match.start()].decode("utf-8", "replace")))
-            pos = match.end()
-        if pos < len(data):
-            lines.append((offset + pos, data[pos:].decode("utf-8", "replace")))
-            pos = len(data)
-        lines = [(o, t) for o, t in lines if t.strip()]
-        for _, text in lines:
-            tracker.feed(text)
-        for run in runs:
-            self.store.append_log(run.id, lines, offset + pos,
-                                  progress=tracker.progress.to_dict())
-            run.log_offset = offset + pos
-            if lines:
-                self.bus.publish("log", run.id, count=len(lines))
+    def _batch_log(self, batch_id: str) -> str:
+        return f"{self.rt.run_dir(batch_id)}/run.log"
 
     def _follow_batch(self, batch_id: str, runs: list[st.Run]) -> None:
         tracker = ProgressTracker(n_items=len(runs))
@@ -185,7 +157,7 @@ class BatchExecutor(RunExecutor):
         killed = False
         try:
             while True:
-                self._read_batch_lines(batch_id, runs, tracker, final=False)
+                self._store_new_lines(runs, self._batch_log(batch_id), tracker, final=False)
                 wanted = [r for r in self.members(batch_id) if r.cancel_requested]
                 if wanted and not killed:
                     killed = True
@@ -194,7 +166,7 @@ class BatchExecutor(RunExecutor):
                 if watch.error is not None:
                     raise watch.error
                 if watch.finished.is_set():
-                    self._read_batch_lines(batch_id, runs, tracker, final=True)
+                    self._store_new_lines(runs, self._batch_log(batch_id), tracker, final=True)
                     state = watch.state
                     for run in runs:
                         self.store.transition(run.id, st.COLLECTING, expect=(st.RUNNING,),

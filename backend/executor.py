@@ -40,6 +40,29 @@ RECONNECT_PATIENCE = 600.0
 TRANSFER_EVENT_EVERY = 0.25
 
 
+def complete_lines(data: bytes, offset: int, final: bool) -> tuple[list[tuple[int, str]], int]:
+    """The non-blank lines in `data` (read from byte `offset` of a log) and the bytes used.
+
+    `\r` ends a line too (tqdm redraws its bar with it). Unless `final`, a trailing partial
+    line is left for the next read, and so is a lone trailing `\r` (it may be half of
+    `\r\n`: the line before it is stored, the `\r` is read again with what follows).
+    """
+    if not final:
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if cut >= 0 and data[cut:cut + 1] == b"\r" and cut == len(data) - 1:
+            cut -= 1
+        data = data[:cut + 1] if cut >= 0 else b""
+    lines: list[tuple[int, str]] = []
+    pos = 0
+    for match in _LINE_SPLIT.finditer(data):
+        lines.append((offset + pos, data[pos:match.start()].decode("utf-8", "replace")))
+        pos = match.end()
+    if pos < len(data):  # the final partial line, when `final`
+        lines.append((offset + pos, data[pos:].decode("utf-8", "replace")))
+        pos = len(data)
+    return [(off, text) for off, text in lines if text.strip()], pos
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -426,35 +449,27 @@ class RunExecutor:
 
     def _read_new_lines(self, run: st.Run, tracker: ProgressTracker, final: bool) -> int:
         """Store the complete lines written since the stored offset; return how many."""
-        data = self.rt.shell.read_from(self._log_path(run.id), run.log_offset, 4 << 20)
-        if not data:
+        return self._store_new_lines([run], self._log_path(run.id), tracker, final)
+
+    def _store_new_lines(self, runs: list[st.Run], log_path: str, tracker: ProgressTracker,
+                         final: bool) -> int:
+        """Read `log_path` past the runs' stored offset and store its new lines on each run.
+
+        A batch stores the same lines on every member; each keeps its own (equal) offset.
+        """
+        offset = runs[0].log_offset
+        lines, consumed = complete_lines(self.rt.shell.read_from(log_path, offset, 4 << 20),
+                                         offset, final)
+        if not consumed:
             return 0
-        if not final:
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-            if cut < 0:
-                return 0
-            # A '\r' at the very end may be the first half of '\r\n': wait for the next byte.
-            if data[cut:cut + 1] == b"\r" and cut == len(data) - 1:
-                cut -= 1
-                if cut < 0:
-                    return 0
-            data = data[:cut + 1]
-        lines: list[tuple[int, str]] = []
-        pos = 0
-        for match in _LINE_SPLIT.finditer(data):
-            lines.append((run.log_offset + pos, data[pos:match.start()].decode("utf-8", "replace")))
-            pos = match.end()
-        if pos < len(data):  # final partial line
-            lines.append((run.log_offset + pos, data[pos:].decode("utf-8", "replace")))
-            pos = len(data)
-        lines = [(off, text) for off, text in lines if text.strip()]
         for _, text in lines:
             tracker.feed(text)
-        new_offset = run.log_offset + pos
-        self.store.append_log(run.id, lines, new_offset, progress=tracker.progress.to_dict())
-        run.log_offset = new_offset
-        if lines:
-            self.bus.publish("log", run.id, count=len(lines))
+        for run in runs:
+            self.store.append_log(run.id, lines, offset + consumed,
+                                  progress=tracker.progress.to_dict())
+            run.log_offset = offset + consumed
+            if lines:
+                self.bus.publish("log", run.id, count=len(lines))
         return len(lines)
 
     def _follow(self, run: st.Run) -> None:

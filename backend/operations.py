@@ -290,22 +290,30 @@ class Operations:
         return self.launch(params, name=name or "prompt enhancement", host=host,
                            run_type=RUN_ENHANCE, prompt_id=prompt_id)
 
+    def _deletion(self, run_id: str) -> tuple[st.Run, Path | None, bool]:
+        """What deleting a run touches: (run, its local folder if any, whether its remote
+        folder is ours to remove). Refuses a run that is not over."""
+        run = self._get(run_id)
+        if not run.is_terminal:
+            raise Refused(f"Run {run_id} is {run.status}; kill it first, then delete it.")
+        local = self.settings.runs_dir / run_id
+        safe = is_valid_id(run_id)
+        return (run, local if safe and local.is_dir() else None,
+                safe and run.host in self.settings.hosts)
+
     def delete_run(self, run_id: str) -> list[str]:
         """Delete a finished run: its record, log, local files and its own remote folder.
 
         Returns what was removed, in words. Never touches another run's files or the shared
         input cache on the box; the remote folder is removed later by the scheduler.
         """
-        run = self._get(run_id)
-        if not run.is_terminal:
-            raise Refused(f"Run {run_id} is {run.status}; kill it first, then delete it.")
+        run, local, remote = self._deletion(run_id)
         removed = [f"run {run_id} and its {run.log_lines} log lines"]
-        local = self.settings.runs_dir / run_id
-        if is_valid_id(run_id) and local.is_dir():
+        if local is not None:
             shutil.rmtree(local)
             removed.append(f"local files in {local}")
         with st.db.atomic("IMMEDIATE"):
-            if run.host in self.settings.hosts and is_valid_id(run_id):
+            if remote:
                 st.RemoteCleanup.create(host=run.host, run_id=run_id, created_at=time.time())
                 removed.append(f"its folder runs/{run_id} on {run.host}")
             st.Run.delete_by_id(run_id)
@@ -408,13 +416,6 @@ class Operations:
             running = [_summary(r) for r in self.store.runs_in(st.ACTIVE, host=name)]
             queued = [_summary(r) for r in self.store.runs_in((st.QUEUED,), host=name)]
 
-            def owned(run_id: str, checked: float | None = snap.checked_at if snap else None) \
-                    -> bool:
-                """A run still owns its container while active and briefly after (cleanup)."""
-                runs = [r for r in [self.store.get_run(run_id)] if r] or list(
-                    st.Run.select().where(st.Run.batch_id == run_id))  # a batch's container
-                recent = (checked or time.time()) - 30
-                return any(not r.is_terminal or (r.finished_at or 0) > recent for r in runs)
             overview.append({
                 "name": name, "kind": host.kind, "simulated": host.simulated,
                 "reachable": snap.reachable if snap else None,
@@ -424,22 +425,43 @@ class Operations:
                 "max_concurrent": host.max_concurrent,
                 "running": running, "queued": queued,
                 "containers": snap.containers if snap else [],
-                "orphans": orphans(snap, owned) if snap else [],
+                "orphans": orphans(snap, self._container_owners(snap).__contains__)
+                if snap else [],
             })
         return overview
+
+    def _container_owners(self, snap: Any) -> set[str]:
+        """The run and batch ids that still own a container of `snap` (one query).
+
+        A run owns its container while active and for a short while after it ends (the
+        executor removes the container after collecting).
+        """
+        from backend.telemetry import run_id_of
+
+        ids = [i for i in (run_id_of(c) for c in snap.containers) if i]
+        if not ids:
+            return set()
+        recent = (snap.checked_at or time.time()) - 30
+        owners: set[str] = set()
+        for run in st.Run.select(st.Run.id, st.Run.batch_id, st.Run.status,
+                                 st.Run.finished_at).where(
+                st.Run.id.in_(ids) | st.Run.batch_id.in_(ids)):
+            if run.status not in st.TERMINAL or (run.finished_at or 0) > recent:
+                owners.update(i for i in (run.id, run.batch_id) if i)
+        return owners
 
     def remove_orphan(self, host: str, container_name: str) -> None:
         """Ask the host's monitor to remove a container of ours that no run owns."""
         monitor = self.scheduler.monitors.get(host) if self.scheduler else None
         if monitor is None:
             raise Refused(f"Host {host} is not watched by this process.")
-        known = {o["name"] for o in self.hosts_overview_for(host)}
+        from backend.telemetry import orphans
+
+        snap = monitor.snapshot
+        known = {o["name"] for o in orphans(snap, self._container_owners(snap).__contains__)}
         if container_name not in known:
             raise Refused(f"{container_name} is not an orphan container on {host}.")
         monitor.request_removal(container_name)
-
-    def hosts_overview_for(self, host: str) -> list[dict[str, str]]:
-        return next((h["orphans"] for h in self.hosts_overview() if h["name"] == host), [])
 
     def gpu_metrics(self, run_id: str, limit: int = 2000) -> list[dict[str, Any]]:
         """The run's GPU samples, oldest first (the run view's plot)."""
@@ -666,15 +688,12 @@ class Operations:
 
     def delete_preview(self, run_id: str) -> list[str]:
         """What `delete_run` would remove, in the same words, for the confirmation prompt."""
-        run = self._get(run_id)
-        if not run.is_terminal:
-            raise Refused(f"Run {run_id} is {run.status}; kill it first, then delete it.")
+        run, local, remote = self._deletion(run_id)
         items = [f"run {run_id} and its {run.log_lines} log lines"]
-        local = self.settings.runs_dir / run_id
-        if is_valid_id(run_id) and local.is_dir():
+        if local is not None:
             size = sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
             items.append(f"local files in {local} ({size / 1e6:.1f} MB)")
-        if run.host in self.settings.hosts and is_valid_id(run_id):
+        if remote:
             items.append(f"its folder runs/{run_id} on {run.host}")
         derived = st.Run.select().where(st.Run.parent == run_id).count()
         if derived:

@@ -135,15 +135,19 @@ class HostMonitor:
             st.MetricSample.insert_many(rows).execute()
 
 
+def run_id_of(container: dict[str, str]) -> str:
+    """The run (or batch) id in a container's `cosmos.run` label ("" if none)."""
+    for pair in (container.get("Labels") or "").split(","):
+        if pair.startswith(LABEL_RUN + "="):
+            return pair.split("=", 1)[1]
+    return ""
+
+
 def orphans(snap: HostSnapshot, known: Callable[[str], bool]) -> list[dict[str, str]]:
     """Our containers whose run is unknown or already over (nobody will clean them up)."""
     found = []
     for container in snap.containers:
-        labels = container.get("Labels") or ""
-        run_id = ""
-        for pair in labels.split(","):
-            if pair.startswith(LABEL_RUN + "="):
-                run_id = pair.split("=", 1)[1]
+        run_id = run_id_of(container)
         if not run_id or not known(run_id):
             found.append({"name": container.get("Names", ""), "id": container.get("ID", ""),
                           "status": container.get("Status", ""), "run_id": run_id})
