@@ -67,11 +67,14 @@ def wait_spec(page, predicate: str, timeout: float = 15_000) -> None:
     page.wait_for_function(
         "() => { const el = document.querySelector('#spec-preview .cm-content');"
         " if (!el) return false; let s; try { s = JSON.parse(el.innerText); }"
-        f" catch (e) {{ return false; }} return {predicate}; }}", timeout=timeout)
+        " catch (e) { return false; }"
+        # the preview updates while we look: a key not there yet means "not yet", not an error
+        f" try {{ return {predicate}; }} catch (e) {{ return false; }} }}", timeout=timeout)
 
 
 def test_author_with_every_control_and_see_the_spec_preview(ui_app, page, clips):
     page.goto(ui_app.url)
+    wait_spec(page, "true", timeout=30_000)  # the page's load events ran: fills now stick
     text_box(page, "run-name").fill("every control")
     page.locator("#prompt textarea").fill("A red car on a rainy street, neon signs")
     page.get_by_text("Negative prompt", exact=True).first.click()
