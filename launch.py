@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
               f"  cosmos --config {settings.config_path} user add NAME --role operator\n"
               "(reviewers: --role reviewer), then start again.", file=sys.stderr)
         return 2
-    from backend.runtime import start_backend
+    from backend.wiring import start_backend
     from cosmos_ui.app import launch_app
 
     backend = start_backend(settings)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from backend.cosmos.params import CONTROLS
+from backend.models.transfer1.params import CONTROLS
 
 #: Parameters in the order a person reads them; anything else follows alphabetically.
 PARAM_ORDER: tuple[str, ...] = (

@@ -67,8 +67,8 @@ def _measure(ctx: Context, config, label: str, warm: bool) -> tuple[float, list]
     """Seconds for RUNS compatible runs, queued first, from scheduler start to all ended."""
     from backend import store as st
     from backend.config import load_config
-    from backend.runtime import start_backend
-    from backend.scheduler import Scheduler
+    from backend.wiring import start_backend
+    from backend.runs.scheduler import Scheduler
 
     settings = load_config(config)
     backend = start_backend(settings, with_scheduler=False)
@@ -107,11 +107,11 @@ def _measure(ctx: Context, config, label: str, warm: bool) -> tuple[float, list]
 
 
 def run(ctx: Context) -> list[Line]:
-    if try_import("backend.runtime") is None or try_import("backend.scheduler") is None:
-        return [Line.not_built(ROW, "/min", GOAL, "backend.runtime / scheduler missing")]
+    if try_import("backend.wiring") is None or try_import("backend.runs.scheduler") is None:
+        return [Line.not_built(ROW, "/min", GOAL, "backend.wiring / scheduler missing")]
     switch = find_switch(ctx)
     if switch is None:
-        module = try_import("backend.batching")
+        module = try_import("backend.runs.batching")
         reason = ("no batching switch in config.toml ([scheduler] batching / smart_batching, "
                   "or per host)" + ("" if module is not None else " and no backend/batching.py"))
         return [Line.not_built(ROW, "/min", GOAL, reason)]

@@ -71,12 +71,12 @@ def _baseline(host, name: str) -> tuple[float, float]:
 
 
 def run(ctx: Context) -> list[Line]:
-    runtime = try_import("backend.runtime")
+    runtime = try_import("backend.wiring")
     ops_mod = try_import("backend.operations")
     state_mod = try_import("backend.simulator.state")
     if runtime is None or ops_mod is None or state_mod is None or \
             missing(runtime, "start_backend") or missing(ops_mod.Operations, "launch"):
-        reason = "backend.runtime.start_backend / Operations.launch missing"
+        reason = "backend.wiring.start_backend / Operations.launch missing"
         return [Line.not_built(ROW_START, "s", GOAL, reason),
                 Line.not_built(ROW_EXIT, "s", GOAL, reason)]
     from backend import store as st
@@ -138,7 +138,7 @@ def run(ctx: Context) -> list[Line]:
         stop_sim_containers(host)
     details = {"sim_seconds": SIM_SECONDS, "poll_interval": settings.poll_interval,
                "operations.launch call seconds": launch_calls,
-               "inspect_every_seconds": getattr(try_import("backend.executor"),
+               "inspect_every_seconds": getattr(try_import("backend.runs.executor"),
                                                 "INSPECT_EVERY", None)}
     from bench.stats import median
 

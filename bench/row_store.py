@@ -186,7 +186,7 @@ def generate(db_path: Path, n_runs: int, seed: int = 8) -> dict:
 
 
 def run(ctx: Context) -> list[Line]:
-    history = try_import("backend.history")
+    history = try_import("backend.store.history")
     store_mod = try_import("backend.store")
     if history is None or store_mod is None or \
             missing(history, "RunFilter", "query_runs", "count_runs"):

@@ -186,7 +186,7 @@ def run(ctx: Context) -> list[Line]:
 
 
 def _reupload(ctx: Context, shell, src: Path, size: int, remote_root: str, reps: int) -> Line:
-    executor = try_import("backend.executor")
+    executor = try_import("backend.runs.executor")
     if executor is None or missing(executor, "RunExecutor", "HostRuntime") or \
             missing(executor.RunExecutor, "_stage_input"):
         return Line.not_built(ROW_AGAIN, "B", GOAL_BYTES,

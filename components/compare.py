@@ -16,7 +16,7 @@ from backend import accounts
 from cosmos_ui import auth
 
 from backend.compare import effective_weights, param_rows, word_diff
-from backend.history import RunFilter
+from backend.store.history import RunFilter
 from backend.media import MediaError
 from backend.operations import NotFound, Operations, Refused, RunSummary
 from components.common import TAB_COMPARE, badge, e, file_url, run_title

@@ -17,8 +17,8 @@ from typing import Any
 
 import gradio as gr
 
-from backend.cosmos.params import CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
-from backend.cosmos.validate import SEED_LIMIT
+from backend.models.transfer1.params import CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
+from backend.models.transfer1.validate import SEED_LIMIT
 from backend.media import MediaError, VideoInfo, probe_video
 from backend.operations import NotFound, Operations, ValidationFailed
 from components.common import TAB_CREATE, TAB_RUNS, field_error_html

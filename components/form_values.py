@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from backend.cosmos.params import CONTROLS, GenerationParams
-from backend.cosmos.spec import build_spec, resolve_fps, spec_json
+from backend.models.transfer1.params import CONTROLS, GenerationParams
+from backend.models.transfer1.spec import build_spec, resolve_fps, spec_json
 
 UPLOAD = "__upload__"  # the input dropdown's "(my upload)" value
 CONTAINER_RUN_DIR = "/cosmos/runs/<run id>"

@@ -15,7 +15,7 @@ from backend import accounts
 from cosmos_ui import auth
 
 from backend import store as st
-from backend.history import RunFilter
+from backend.store.history import RunFilter
 from backend.operations import NotFound, Operations, Refused
 from components.common import (TAB_HOSTS, TAB_RUNS, badge, e, event_data, fmt_ago,
                                run_title, sim_badge)

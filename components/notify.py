@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from backend.history import RunFilter
+from backend.store.history import RunFilter
 from backend.operations import Operations
 from components.common import run_title
 from components.nav import Nav

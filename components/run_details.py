@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from backend.cosmos.params import CONTROLS
+from backend.models.transfer1.params import CONTROLS
 from components.common import (RUN_TYPE_LABELS, e, fmt_duration, fmt_time, rating_text,
                                run_title, sim_badge, type_badge)
 

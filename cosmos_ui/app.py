@@ -18,7 +18,7 @@ import gradio as gr  # noqa: E402
 
 from backend import accounts  # noqa: E402
 from backend.operations import ASSETS_DIR  # noqa: E402
-from backend.runtime import Backend  # noqa: E402
+from backend.wiring import Backend  # noqa: E402
 from components.common import (TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS,  # noqa: E402
                                TAB_RUNS)
 from components.compare import CompareView  # noqa: E402

@@ -172,7 +172,7 @@ class SlurmCluster:
 
     def job(self, job_id: str) -> dict[str, str]:
         """`scontrol show job -o` of a job as {key: value} (asked directly, not via our code)."""
-        from backend.remote.slurm import parse_scontrol_record
+        from backend.slurm.client import parse_scontrol_record
 
         out = self.run("scontrol", "show", "job", "-o", str(job_id)).stdout
         return parse_scontrol_record(out.strip())

@@ -91,7 +91,9 @@ class LocalShell:
         bin_dir = str(Path(sys.executable).parent)
         path = os.environ.get("PATH", "")
         self._env = dict(os.environ, PATH=bin_dir + os.pathsep + path if path else bin_dir)
-        project_root = str(Path(__file__).resolve().parents[2])
+        from backend.paths import PROJECT_ROOT
+
+        project_root = str(PROJECT_ROOT)
         pythonpath = os.environ.get("PYTHONPATH")
         self._env["PYTHONPATH"] = (project_root + os.pathsep + pythonpath if pythonpath
                                    else project_root)

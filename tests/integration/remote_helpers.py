@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from backend import store as st
-from backend.cosmos.params import GenerationParams
+from backend.models.transfer1.params import GenerationParams
 from backend.events import Event
 from tests.helpers import ROOT, wait_for
 
@@ -23,7 +23,7 @@ _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 WORKER = """
 import sys, time, signal
 from backend.config import load_config
-from backend.runtime import start_backend
+from backend.wiring import start_backend
 b = start_backend(load_config(sys.argv[1]))
 signal.signal(signal.SIGTERM, lambda *a: (b.close(), sys.exit(0)))
 while True:

@@ -9,9 +9,9 @@ import pytest
 
 from backend import store as st
 from backend.config import load_config
-from backend.cosmos.params import GenerationParams
+from backend.models.transfer1.params import GenerationParams
 from backend.media import make_test_clip, probe_video
-from backend.runtime import start_backend
+from backend.wiring import start_backend
 from tests.helpers import wait_for, write_config
 
 pytestmark = pytest.mark.integration

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from backend import store as st
-from backend.cosmos.params import GenerationParams
+from backend.models.transfer1.params import GenerationParams
 from backend.media import probe_video
 from backend.operations import ValidationFailed
-from backend.runtime import start_backend
+from backend.wiring import start_backend
 from tests.helpers import SAMPLE, make_settings, wait_for
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,8 @@ from backend.config import load_config
 from backend.ids import new_id
 from backend.media import make_test_clip
 from backend.remote.docker import LABEL_APP, LABEL_RUN
-from backend.runtime import start_backend
-from backend.scheduler import instance_id
+from backend.wiring import start_backend
+from backend.runs.scheduler import instance_id
 from tests.helpers import ROOT, wait_for
 from tests.integration.conftest import docker_box_table, sim_box_table, write_app_config
 from tests.integration.remote_helpers import (Stopwatch, make_remote_root, params, remove_tree,

@@ -22,7 +22,7 @@ import pytest
 from backend import store as st
 from backend.config import load_config
 from backend.media import make_test_clip, probe_video
-from backend.runtime import start_backend
+from backend.wiring import start_backend
 from tests.helpers import wait_for
 from tests.integration.conftest import sim_box_table, write_app_config
 from tests.integration.remote_helpers import (Stopwatch, assert_log_complete_and_unduplicated,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend.events import EventBus
-from backend.executor import HostRuntime, RunExecutor, sha256_file
+from backend.runs.executor import HostRuntime, RunExecutor, sha256_file
 from backend.store import Store
 from tests.helpers import make_settings
 

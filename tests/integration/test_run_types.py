@@ -10,7 +10,7 @@ import pytest
 from backend import store as st
 from backend.media import probe_video
 from backend.operations import Refused
-from backend.runtime import start_backend
+from backend.wiring import start_backend
 from tests.helpers import make_settings, wait_for
 from tests.integration.test_local_runs import params, wait_terminal
 
@@ -51,7 +51,7 @@ def test_chained_upscale_follows_a_completed_run(backend):
     first = backend.ops.launch(params(), name="chain", with_upscale=True)
     assert wait_terminal(backend, first.id).status == st.COMPLETED
     child = wait_for(lambda: backend.ops.find_runs(
-        __import__("backend.history", fromlist=["RunFilter"]).RunFilter(run_types=["upscale"]))[0],
+        __import__("backend.store.history", fromlist=["RunFilter"]).RunFilter(run_types=["upscale"]))[0],
         timeout=30, what="the chained upscale")[0]
     assert child.parent_id == first.id
     assert wait_terminal(backend, child.id, timeout=180).status == st.COMPLETED
@@ -134,11 +134,11 @@ def test_outputs_carry_their_settings_and_gpu_samples_are_recorded(tmp_path):
 
 
 def test_orphan_containers_are_listed_and_removable(backend):
-    runtime = backend.scheduler.runtime("sim")
+    runtime = backend.runs.scheduler.runtime("sim")
     docker = runtime.docker
     argv = list(runtime.host.docker) + [
         "run", "-d", "--name", "stray", "--label", "cosmos.run=01unknownrun00000000000000",
-        "--label", f"cosmos.app={backend.scheduler.instance_id}", "img", "sleep", "60"]
+        "--label", f"cosmos.app={backend.runs.scheduler.instance_id}", "img", "sleep", "60"]
     docker.run_detached(argv)
     orphan = wait_for(lambda: backend.ops.hosts_overview()[0]["orphans"], timeout=15)
     assert orphan[0]["name"] == "stray"

@@ -18,9 +18,9 @@ import pytest
 
 from backend import store as st
 from backend.config import load_config
-from backend.doctor import check_hosts
+from backend.hosts.doctor import check_hosts
 from backend.media import make_test_clip, probe_video
-from backend.runtime import start_backend
+from backend.wiring import start_backend
 from tests.helpers import wait_for
 from tests.integration.conftest import SHIMS, ssh_login, write_app_config
 from tests.integration.remote_helpers import (assert_log_complete_and_unduplicated, params,

@@ -11,9 +11,9 @@ from itertools import combinations
 import pytest
 
 from backend import store as st
-from backend.cosmos.params import GenerationParams
+from backend.models.transfer1.params import GenerationParams
 from backend.media import make_test_clip
-from backend.runtime import start_backend
+from backend.wiring import start_backend
 from tests.helpers import make_settings, wait_for, write_config
 from tests.integration.remote_helpers import start_worker
 from tests.integration.remote_helpers import stop_worker as stop

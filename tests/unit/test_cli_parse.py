@@ -9,11 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from backend import cli, plan
-from backend.cli_format import run_json
-from backend.cli_progress import ProgressBar, bar_text
+from backend.cli import main as cli
+from backend.runs import plan
+from backend.cli.format import run_json
+from backend.cli.progress import ProgressBar, bar_text
 from backend.config import load_config
-from backend.cosmos.params import GenerationParams
+from backend.models.transfer1.params import GenerationParams
 from backend.operations import Operations, RunSummary
 from tests.helpers import write_config
 

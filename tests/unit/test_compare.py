@@ -6,7 +6,7 @@ from __future__ import annotations
 from backend import media
 from backend.compare import (describe_change, effective_weights, flatten, param_rows,
                              word_diff)
-from backend.cosmos.params import GenerationParams
+from backend.models.transfer1.params import GenerationParams
 
 BASE = GenerationParams(prompt="a red car on a wet road at night", negative_prompt="bad",
                         input_video="/in/a.mp4", weights={"edge": 1.0}).to_dict()

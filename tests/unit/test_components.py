@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from backend.cosmos.params import CONTROLS, GenerationParams
-from backend.cosmos.validate import FieldError
+from backend.models.transfer1.params import CONTROLS, GenerationParams
+from backend.models.transfer1.validate import FieldError
 from backend.operations import RunSummary
 from components import common
 from components.compare import diff_html, player_html, prompt_diff_html

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.cosmos.command import (
+from backend.models.transfer1.command import (
     JOB_HEADER_PREFIX,
     OFFLOAD_FLAGS,
     TRANSFER_SCRIPT,
@@ -25,8 +25,8 @@ from backend.cosmos.command import (
     pick_master_port,
     shell_join,
 )
-from backend.cosmos.params import GenerationParams
-from backend.cosmos.spec import build_spec, spec_json
+from backend.models.transfer1.params import GenerationParams
+from backend.models.transfer1.spec import build_spec, spec_json
 
 BASH = shutil.which("bash")
 needs_bash = pytest.mark.skipif(BASH is None, reason="bash is not installed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.cosmos.outcome import BLOCKED, CANCELLED, COMPLETED, FAILED, classify_outcome
+from backend.models.transfer1.outcome import BLOCKED, CANCELLED, COMPLETED, FAILED, classify_outcome
 
 
 def rec(msg: str, level: str = "INFO", rank: int | None = None, t: str = "10:05:00") -> str:

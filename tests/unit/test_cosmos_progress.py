@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from backend.cosmos.progress import (
+from backend.models.transfer1.progress import (
     CLIP_DIFFUSE,
     DONE,
     LOADING,

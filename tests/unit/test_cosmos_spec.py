@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from backend.cosmos.batch import (
+from backend.models.transfer1.batch import (
     BatchControl,
     BatchItem,
     batch_compatibility_key,
@@ -15,8 +15,8 @@ from backend.cosmos.batch import (
     build_batch_base_spec,
     build_batch_jsonl,
 )
-from backend.cosmos.params import GenerationParams
-from backend.cosmos.spec import (
+from backend.models.transfer1.params import GenerationParams
+from backend.models.transfer1.spec import (
     TOP_LEVEL_ORDER,
     build_spec,
     build_upscale_spec,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from backend.cosmos.params import GenerationParams
-from backend.cosmos.validate import (
+from backend.models.transfer1.params import GenerationParams
+from backend.models.transfer1.validate import (
     FieldError,
     InvalidParams,
     check_params,

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from backend import history, store as st
+from backend import store as st
+from backend.store import history
 
 
 @pytest.fixture

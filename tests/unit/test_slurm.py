@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from backend.config import ConfigError, HostConfig, load_config
-from backend.plan import plan_launch
-from backend.remote.slurm import (SQUEUE_FORMAT, gpus_per_node, parse_sacct, parse_sbatch_parsable,
+from backend.runs.plan import plan_launch
+from backend.slurm.client import (SQUEUE_FORMAT, gpus_per_node, parse_sacct, parse_sbatch_parsable,
                                   parse_scontrol_jobs, parse_scontrol_record, parse_sinfo,
                                   parse_squeue)
-from backend.slurm_executor import job_state, slurm_end_cause
-from backend.slurm_script import SlurmScriptError, build_batch_script, parse_docker_run
+from backend.slurm.executor import job_state, slurm_end_cause
+from backend.slurm.script import SlurmScriptError, build_batch_script, parse_docker_run
 
 SCONTROL_DONE = (
     "JobId=17 JobName=cosmos-01m8abc UserId=artist(1001) GroupId=artist(1001) MCS_label=N/A "
@@ -254,7 +254,7 @@ def test_bad_slurm_settings_are_refused_with_the_key(tmp_path, table, words):
 
 def test_a_slurm_host_without_hostname_is_the_login_node_itself(tmp_path):
     from backend.remote.shell import LocalShell
-    from backend.scheduler import open_shell
+    from backend.runs.scheduler import open_shell
 
     host = load_config(write(tmp_path, 'kind = "slurm"\nremote_root = "/r"')).hosts["cluster"]
     assert isinstance(open_shell(host), LocalShell)

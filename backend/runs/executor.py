@@ -18,13 +18,13 @@ from pathlib import Path, PurePosixPath
 
 from backend import media, store as st
 from backend.config import HostConfig, Settings
-from backend.cosmos import command as cmd
-from backend.cosmos.outcome import classify_outcome
-from backend.cosmos.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE, GenerationParams
-from backend.cosmos.progress import ProgressTracker
-from backend.cosmos.spec import build_upscale_spec
+from backend.models.transfer1 import command as cmd
+from backend.models.transfer1.outcome import classify_outcome
+from backend.models.transfer1.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE, GenerationParams
+from backend.models.transfer1.progress import ProgressTracker
+from backend.models.transfer1.spec import build_upscale_spec
 from backend.events import EventBus
-from backend.plan import (VIDEO_NAME, container_name, inference_spec, input_link_name,
+from backend.runs.plan import (VIDEO_NAME, container_name, inference_spec, input_link_name,
                           parse_kill_request, plan_launch, run_dir as plan_run_dir)
 from backend.remote.docker import DockerClient
 from backend.remote.shell import RemoteError, Shell

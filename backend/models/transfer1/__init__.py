@@ -11,7 +11,7 @@
 The facts these follow are in /work/shared/cosmos-transfer1.md.
 """
 
-from backend.cosmos.params import (
+from backend.models.transfer1.params import (
     ALL_HINTS,
     CONTROLS,
     GPU_COUNTS,

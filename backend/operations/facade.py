@@ -17,17 +17,18 @@ from typing import Any
 import json
 import time
 
-from backend import history, media, store as st
+from backend import media, store as st
+from backend.store import history
 from backend.config import Settings
-from backend.cosmos.params import (CONTROLS, RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE,
+from backend.models.transfer1.params import (CONTROLS, RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE,
                                    GenerationParams)
-from backend.cosmos.validate import FieldError, validate_params, validate_upscale_weight
+from backend.models.transfer1.validate import FieldError, validate_params, validate_upscale_weight
 from backend.events import EventBus
 from backend.ids import is_valid_id
 
 log = logging.getLogger(__name__)
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+from backend.paths import ASSETS_DIR  # noqa: E402
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
 
 
@@ -353,7 +354,7 @@ class Operations:
         kill_grace); it travels to the executor on the run row. A queued run has no container:
         that is `dequeue`, a different action.
         """
-        from backend.plan import kill_request
+        from backend.runs.plan import kill_request
 
         try:
             mode = kill_request(force, grace)
@@ -407,7 +408,7 @@ class Operations:
 
         Read from the scheduler's latest in-memory check and the store: never a network call.
         """
-        from backend.telemetry import orphans
+        from backend.hosts.telemetry import orphans
 
         overview = []
         for name, host in self.settings.hosts.items():
@@ -436,7 +437,7 @@ class Operations:
         A run owns its container while active and for a short while after it ends (the
         executor removes the container after collecting).
         """
-        from backend.telemetry import run_id_of
+        from backend.hosts.telemetry import run_id_of
 
         ids = [i for i in (run_id_of(c) for c in snap.containers) if i]
         if not ids:
@@ -455,7 +456,7 @@ class Operations:
         monitor = self.scheduler.monitors.get(host) if self.scheduler else None
         if monitor is None:
             raise Refused(f"Host {host} is not watched by this process.")
-        from backend.telemetry import orphans
+        from backend.hosts.telemetry import orphans
 
         snap = monitor.snapshot
         known = {o["name"] for o in orphans(snap, self._container_owners(snap).__contains__)}
@@ -488,8 +489,8 @@ class Operations:
 
     # -- CLI (issue 7) ---------------------------------------------------------------------
     # What the `cosmos` command needs beyond the UI's calls. Reads are plain store queries;
-    # `dry_run` builds (never sends) a launch through backend.plan, exactly as the executor
-    # would; `doctor` is the one call here that talks to boxes, through backend.doctor.
+    # `dry_run` builds (never sends) a launch through backend.runs.plan, exactly as the executor
+    # would; `doctor` is the one call here that talks to boxes, through backend.hosts.doctor.
 
     def _prompt_dict(self, prompt: st.Prompt, runs: int | None = None) -> dict[str, Any]:
         if runs is None:
@@ -594,16 +595,16 @@ class Operations:
 
     def dry_run(self, params: GenerationParams, host: str | None = None, *,
                 run_type: str = RUN_INFERENCE) -> dict[str, Any]:
-        """What `launch` would send, built by backend.plan exactly as the executor builds it.
+        """What `launch` would send, built by backend.runs.plan exactly as the executor builds it.
 
         Validates like `launch` (ValidationFailed) but stores, uploads and queues nothing. The
         run id is provisional (a real launch gets its own), and so are the GPUs and port,
         picked from what is busy right now.
         """
-        from backend import plan
-        from backend.cosmos.command import pick_master_port
+        from backend.runs import plan
+        from backend.models.transfer1.command import pick_master_port
         from backend.ids import new_id
-        from backend.scheduler import allocate_gpus, instance_id
+        from backend.runs.scheduler import allocate_gpus, instance_id
 
         host_name = self._checked(params, host)
         host_cfg = self.settings.hosts[host_name]
@@ -653,7 +654,7 @@ class Operations:
         Unlike everything else here this talks to the boxes (it is what it is for); it is
         called from the CLI, never from a UI event handler.
         """
-        from backend import doctor
+        from backend.hosts import doctor
 
         names = list(hosts or self.settings.hosts)
         unknown = [n for n in names if n not in self.settings.hosts]

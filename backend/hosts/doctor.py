@@ -24,7 +24,7 @@ from typing import Any, Callable
 from backend.config import HostConfig, Settings
 from backend.remote.docker import explain_docker_failure
 from backend.remote.shell import CommandResult, Shell
-from backend.telemetry import GPU_FIELDS, parse_gpu_csv
+from backend.hosts.telemetry import GPU_FIELDS, parse_gpu_csv
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def check_image(host: HostConfig, shell: Shell) -> Check:
 def check_checkout(host: HostConfig, shell: Shell) -> Check:
     installed = False
     if host.simulated and not shell.exists(posixpath.join(host.cosmos_checkout, "COSMOS_SIM")):
-        from backend.executor import HostRuntime
+        from backend.runs.executor import HostRuntime
 
         HostRuntime(host, shell).ensure_sim_checkout()
         installed = True
@@ -302,7 +302,7 @@ def check_host(host: HostConfig, shell: Shell) -> HostReport:
     steps: tuple = (check_docker, check_image, check_checkout, check_checkpoints,
                     check_hf_cache, check_disk, check_gpus)
     if host.kind == "slurm":  # Slurm places containers and GPUs: ask Slurm, not docker/nvidia-smi
-        from backend.slurm_doctor import SLURM_STEPS
+        from backend.slurm.doctor import SLURM_STEPS
 
         steps = (*SLURM_STEPS, check_checkout, check_checkpoints, check_hf_cache, check_disk)
     for step in steps:
@@ -323,7 +323,7 @@ def check_hosts(settings: Settings, names: list[str],
                 shell_factory: Callable[[HostConfig], Shell] | None = None) -> list[HostReport]:
     """One report per host, in the order given; hosts are checked in parallel."""
     if shell_factory is None:
-        from backend.scheduler import open_shell
+        from backend.runs.scheduler import open_shell
 
         def shell_factory(host: HostConfig) -> Shell:
             return open_shell(host, settings)

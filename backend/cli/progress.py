@@ -16,8 +16,8 @@ import sys
 import time
 from typing import IO, Any, Callable
 
-from backend import cli_format as fmt
-from backend.cli_format import PHASE_LABELS, STATUS_LABELS, duration
+from backend.cli import format as fmt
+from backend.cli.format import PHASE_LABELS, STATUS_LABELS, duration
 from backend.operations import Operations, RunSummary
 
 POLL = 0.25
@@ -165,7 +165,7 @@ class Session:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from backend.config import load_config
-        from backend.runtime import start_backend
+        from backend.wiring import start_backend
 
         self.args = args
         self.settings = load_config(args.config, data_dir=args.data_dir)
@@ -177,7 +177,7 @@ class Session:
         """Start a scheduler here unless one is live somewhere; True if this one was started."""
         if self.backend.scheduler is not None or self.ops.live_workers():
             return False
-        from backend.scheduler import Scheduler
+        from backend.runs.scheduler import Scheduler
 
         scheduler = Scheduler(self.settings, self.backend.store, self.backend.bus)
         scheduler.start()
@@ -203,7 +203,7 @@ class Session:
 
 def follow(s: Session, run_id: str, *, bar: bool = True) -> Any:
     """Wait for a run with a progress bar on stderr, starting a worker if none is live."""
-    from backend.cli_progress import ProgressBar, wait_for_run
+    from backend.cli.progress import ProgressBar, wait_for_run
 
     s.ensure_worker()
     state = {"checked": time.monotonic(), "hinted": False, "since": time.monotonic()}

@@ -21,9 +21,9 @@ import sys
 import threading
 from pathlib import Path
 
-from backend import cli_format as fmt
-from backend.cli_parser import build_parser
-from backend.cli_progress import Session, ended, follow, queued_note
+from backend.cli import format as fmt
+from backend.cli.parser import build_parser
+from backend.cli.progress import Session, ended, follow, queued_note
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -50,7 +50,7 @@ def _err(message: str) -> None:
 def _params(s: Session, args: argparse.Namespace, prompt: str, stored_negative: str | None):
     """GenerationParams from the config's defaults and the command line (--negative wins over
     a stored prompt's negative)."""
-    from backend.cosmos.params import CONTROLS
+    from backend.models.transfer1.params import CONTROLS
 
     p = s.ops.default_params()
     p.prompt = prompt
@@ -147,7 +147,7 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
     code = ended(final)
     upscale = None
     if args.with_upscale and final.status == "completed":
-        from backend.cli_progress import wait_for_child
+        from backend.cli.progress import wait_for_child
 
         child = wait_for_child(s.ops, final.id, "upscale")
         if child is None:
@@ -178,7 +178,7 @@ def cmd_list(s: Session, args: argparse.Namespace) -> int:
             fmt.table(fmt.prompt_rows(prompts), fmt.PROMPT_HEADERS, sys.stdout)
             _more(len(prompts), total, args.offset)
         return EXIT_OK
-    from backend.history import RunFilter
+    from backend.store.history import RunFilter
 
     runs, total = s.ops.find_runs(RunFilter(statuses=args.status, run_types=args.type,
                                             hosts=args.host), limit=args.limit,
@@ -270,7 +270,7 @@ def cmd_dequeue(s: Session, args: argparse.Namespace) -> int:
 
 def cmd_status(s: Session, args: argparse.Namespace) -> int:
     if args.stream:
-        from backend.cli_progress import stream_log
+        from backend.cli.progress import stream_log
 
         _, run_id = _resolve(s, args.stream)
         if not s.ops.live_workers() and not s.ops.get_run(run_id).is_terminal:
@@ -352,7 +352,7 @@ def cmd_doctor(s: Session, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(s: Session, args: argparse.Namespace) -> int:
-    from backend.scheduler import Scheduler
+    from backend.runs.scheduler import Scheduler
 
     stop = threading.Event()
 

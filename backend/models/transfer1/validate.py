@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from backend.cosmos.params import ALL_HINTS, CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
+from backend.models.transfer1.params import ALL_HINTS, CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
 
 SIGMA_MAX_MAX = 80.0
 STEPS_MIN, STEPS_MAX = 1, 200

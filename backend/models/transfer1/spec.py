@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from backend.cosmos.params import ALL_HINTS, GenerationParams
+from backend.models.transfer1.params import ALL_HINTS, GenerationParams
 
 #: Top-level keys in the order they are written (readable diffs in the UI and the store).
 TOP_LEVEL_ORDER: tuple[str, ...] = (

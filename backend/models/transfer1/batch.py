@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.cosmos.params import CONTROLS, GenerationParams
-from backend.cosmos.spec import build_spec
+from backend.models.transfer1.params import CONTROLS, GenerationParams
+from backend.models.transfer1.spec import build_spec
 
 #: Names Cosmos uses inside `<video_save_folder>/video_<i>/` in batch mode.
 BATCH_VIDEO_NAME = "output.mp4"

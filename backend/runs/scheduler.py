@@ -20,12 +20,12 @@ from typing import Callable
 
 from backend import store as st
 from backend.config import HostConfig, Settings
-from backend.cosmos.command import pick_master_port
+from backend.models.transfer1.command import pick_master_port
 from backend.events import EventBus
-from backend.executor import HostRuntime, RunExecutor
+from backend.runs.executor import HostRuntime, RunExecutor
 from backend.ids import is_valid_id, new_id
 from backend.remote.shell import LocalShell, Shell
-from backend.telemetry import HostMonitor
+from backend.hosts.telemetry import HostMonitor
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class Scheduler:
                 host = self.settings.hosts[host_name]
                 runtime = HostRuntime(host, self._shell_factory(host))
                 if host.kind == "slurm":  # its "containers" are Slurm jobs (monitor included)
-                    from backend.slurm_executor import slurm_runtime
+                    from backend.slurm.executor import slurm_runtime
 
                     runtime = slurm_runtime(runtime)
                 self._runtimes[host_name] = runtime
@@ -172,15 +172,15 @@ class Scheduler:
     def _executor(self, host_name: str) -> RunExecutor:
         cls = RunExecutor
         if self.settings.hosts[host_name].kind == "slurm":
-            from backend.slurm_executor import SlurmExecutor as cls  # noqa: N813
+            from backend.slurm.executor import SlurmExecutor as cls  # noqa: N813
         return cls(self.settings, self.store, self.runtime(host_name), self.bus,
                    self.instance_id)
 
     def _batch_executor(self, host_name: str):
-        from backend.batching import BatchExecutor as cls
+        from backend.runs.batching import BatchExecutor as cls
 
         if self.settings.hosts[host_name].kind == "slurm":
-            from backend.slurm_executor import SlurmBatchExecutor as cls  # noqa: N813
+            from backend.slurm.executor import SlurmBatchExecutor as cls  # noqa: N813
         return cls(self.settings, self.store, self.runtime(host_name), self.bus,
                    self.instance_id)
 
@@ -228,7 +228,7 @@ class Scheduler:
             port = pick_master_port(head.id, {r.master_port for r in active if r.master_port})
             group = [head]
             if self.settings.batching:
-                from backend.batching import pick_batch
+                from backend.runs.batching import pick_batch
 
                 group = pick_batch(head, queued[1:], self.settings.max_batch, self._input_fps)
             batch_id = new_id() if len(group) > 1 else None

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from backend.cosmos.progress import clean_line, parse_loguru, strip_ansi, strip_rank_prefix
+from backend.models.transfer1.progress import clean_line, parse_loguru, strip_ansi, strip_rank_prefix
 
 COMPLETED, FAILED, BLOCKED, CANCELLED = "completed", "failed", "blocked", "cancelled"
 _EVIDENCE_MAX = 400

@@ -15,9 +15,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from backend.config import HostConfig
-from backend.cosmos import command as cmd
-from backend.cosmos.params import RUN_ENHANCE, GenerationParams
-from backend.cosmos.spec import build_spec, resolve_fps, spec_json
+from backend.models.transfer1 import command as cmd
+from backend.models.transfer1.params import RUN_ENHANCE, GenerationParams
+from backend.models.transfer1.spec import build_spec, resolve_fps, spec_json
 from backend.remote.docker import LABEL_APP, LABEL_RUN
 
 #: Cosmos writes `<VIDEO_NAME>.mp4` (and `.txt`) into the run's outputs folder.

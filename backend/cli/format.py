@@ -13,7 +13,7 @@ from typing import IO, Any, Iterable
 
 from backend.operations import RunSummary
 
-#: Progress fields a run object carries (a fixed subset of backend.cosmos.progress.Progress).
+#: Progress fields a run object carries (a fixed subset of backend.models.transfer1.progress.Progress).
 PROGRESS_FIELDS = ("phase", "fraction", "clip", "clips_done", "n_clips", "eta_seconds", "detail")
 
 PHASE_LABELS = {

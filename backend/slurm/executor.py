@@ -39,16 +39,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from backend import store as st
-from backend.batching import BatchExecutor
+from backend.runs.batching import BatchExecutor
 from backend.config import HostConfig
-from backend.cosmos.params import GenerationParams
-from backend.cosmos.progress import Progress
-from backend.executor import HostRuntime, RunExecutor
-from backend.plan import container_name, run_dir as plan_run_dir
+from backend.models.transfer1.params import GenerationParams
+from backend.models.transfer1.progress import Progress
+from backend.runs.executor import HostRuntime, RunExecutor
+from backend.runs.plan import container_name, run_dir as plan_run_dir
 from backend.remote.docker import LABEL_RUN, ContainerState
 from backend.remote.shell import CommandResult, RemoteError, Shell
-from backend.remote.slurm import SlurmClient, SlurmJob
-from backend.slurm_script import SlurmScriptError, build_batch_script, parse_docker_run
+from backend.slurm.client import SlurmClient, SlurmJob
+from backend.slurm.script import SlurmScriptError, build_batch_script, parse_docker_run
 
 log = logging.getLogger(__name__)
 

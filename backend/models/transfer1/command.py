@@ -20,7 +20,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 
-from backend.cosmos.params import GPU_COUNTS
+from backend.models.transfer1.params import GPU_COUNTS
 
 TRANSFER_SCRIPT = "cosmos_transfer1/diffusion/inference/transfer.py"
 #: Offload flags transfer.py accepts (contract §1.1).

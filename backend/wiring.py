@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from backend.config import Settings
 from backend.events import EventBus
 from backend.operations import Operations
-from backend.scheduler import Scheduler
+from backend.runs.scheduler import Scheduler
 from backend.store import Store
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ look at the shared filesystem, which is what the nodes see.
 from __future__ import annotations
 
 from backend.config import HostConfig
-from backend.doctor import FAIL, OK, WARN, Check, _last_line
+from backend.hosts.doctor import FAIL, OK, WARN, Check, _last_line
 from backend.remote.docker import explain_docker_failure
 from backend.remote.shell import RemoteError, Shell
-from backend.remote.slurm import Partition, SlurmClient, explain_slurm_failure, gpus_per_node
+from backend.slurm.client import Partition, SlurmClient, explain_slurm_failure, gpus_per_node
 
 
 def _client(host: HostConfig, shell: Shell) -> SlurmClient:

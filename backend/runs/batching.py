@@ -16,14 +16,15 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from backend import media, plan, store as st
-from backend.cosmos.batch import (BatchItem, batch_compatibility_key, batch_controls,
+from backend import media, store as st
+from backend.runs import plan
+from backend.models.transfer1.batch import (BatchItem, batch_compatibility_key, batch_controls,
                                   batch_output_paths, build_batch_base_spec, build_batch_jsonl)
-from backend.cosmos.outcome import classify_outcome
-from backend.cosmos.params import RUN_INFERENCE, GenerationParams
-from backend.cosmos.progress import ProgressTracker
-from backend.cosmos.spec import resolve_fps
-from backend.executor import ContainerWatch, RunExecutor
+from backend.models.transfer1.outcome import classify_outcome
+from backend.models.transfer1.params import RUN_INFERENCE, GenerationParams
+from backend.models.transfer1.progress import ProgressTracker
+from backend.models.transfer1.spec import resolve_fps
+from backend.runs.executor import ContainerWatch, RunExecutor
 from backend.remote.shell import RemoteError
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from backend.cosmos.params import CONTROLS, GPU_COUNTS, PRESETS
+from backend.models.transfer1.params import CONTROLS, GPU_COUNTS, PRESETS
 
 HOST_KINDS = ("local", "ssh", "slurm")
 #: How a Slurm job runs the container (kind = "slurm"): Docker on the node, Pyxis/Enroot
@@ -54,7 +54,7 @@ DEFAULT_NEGATIVE_PROMPT = (
     "poor quality."
 )
 #: The file shipped next to launch.py.
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.toml"
+from backend.paths import DEFAULT_CONFIG_PATH  # noqa: E402
 
 
 class ConfigError(ValueError):

@@ -1,0 +1,1 @@
+"""The `cosmos` command: main.py (verbs), parser.py, format.py, progress.py."""
