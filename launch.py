@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     from backend.wiring import start_backend
     from cosmos_ui.app import launch_app
 
-    backend = start_backend(settings)
+    backend = start_backend(settings, sign_in_required=sign_in)
     logging.getLogger("launch").info("data in %s; serving on http://%s:%d%s", settings.data_dir,
                                      host, port, " (sign-in required)" if sign_in else "")
     try:

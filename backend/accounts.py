@@ -14,10 +14,9 @@ import hmac
 import logging
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
-from backend import store as st
+from backend.store import users
 
 log = logging.getLogger(__name__)
 
@@ -103,30 +102,29 @@ def add_user(username: str, password: str, role: str) -> None:
         raise AccountError(f"Role {role!r} is not valid; use operator or reviewer.")
     if len(password or "") < MIN_PASSWORD:
         raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
-    if st.User.get_or_none(st.User.username == username) is not None:
+    if users.find(username) is not None:
         raise AccountError(f"User {username} already exists; remove it first to change it.")
-    st.User.create(username=username, password_hash=hash_password(password), role=role,
-                   created_at=time.time())
+    users.add(username, hash_password(password), role)
     log.info("added user %s (%s)", username, role)
 
 
 def remove_user(username: str) -> None:
-    if not st.User.delete().where(st.User.username == username).execute():
+    if not users.remove(username):
         raise AccountError(f"No user named {username}.")
     log.info("removed user %s", username)
 
 
 def list_users() -> list[tuple[str, str]]:
-    return [(u.username, u.role) for u in st.User.select().order_by(st.User.username)]
+    return users.names_and_roles()
 
 
 def has_users() -> bool:
-    return st.User.select().exists()
+    return users.any_exist()
 
 
 def authenticate(username: str, password: str) -> bool:
     """True when the password is right (the Gradio login page calls this)."""
-    user = st.User.get_or_none(st.User.username == (username or ""))
+    user = users.find(username or "")
     ok = verify_password(password or "", user.password_hash if user else _DUMMY_HASH)
     if not (ok and user):
         log.warning("failed sign-in for %r", username)
@@ -137,7 +135,7 @@ def identity_of(username: str | None, sign_in_required: bool) -> Identity:
     """The identity behind a request's signed-in username (from Gradio's request)."""
     if not sign_in_required:
         return LOCAL_OPERATOR
-    user = st.User.get_or_none(st.User.username == (username or "")) if username else None
+    user = users.find(username or "")
     if user is None:
         return Identity(username, "nobody")
     return Identity(user.username, user.role)

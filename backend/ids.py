@@ -52,3 +52,15 @@ def id_time(identifier: str) -> float:
     for ch in identifier[:10]:
         ms = (ms << 5) | _ALPHABET.index(ch)
     return ms / 1000.0
+
+
+def instance_id(data_dir) -> str:
+    """A stable id for this installation (data directory), written once; it labels our
+    containers, so two installations on one box can tell theirs apart."""
+    path = data_dir / "instance_id"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = new_id()
+    path.write_text(value)
+    return value

@@ -1,21 +1,45 @@
 """Wires settings, store, events, scheduler and operations into one running backend.
 
 The app, the CLI and the tests all start the backend the same way, so there is exactly one
-place that decides what runs in-process (the scheduler thread) and what does not.
+place that decides what runs in this process: the event relay (always: it is how this process
+hears of every other's events), the scheduler thread (unless told not to), and the facade.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backend.config import Settings
-from backend.events import EventBus
+from backend.events.bus import EventBus
+from backend.events.relay import Relay
+from backend.hosts.telemetry import TelemetryView
 from backend.operations import Operations
 from backend.runs.scheduler import Scheduler
 from backend.store import Store
+from backend.store import events as outbox
 
 log = logging.getLogger(__name__)
+
+
+class LocalWorker:
+    """The scheduler of this process, if it runs one: started with the backend, or later
+    (the CLI starts one when no worker is live and it must wait for a run)."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.scheduler: Scheduler | None = None
+
+    def start(self) -> Scheduler:
+        if self.scheduler is None:
+            self.scheduler = Scheduler(self.settings, self.store)
+            self.scheduler.start()
+        return self.scheduler
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
 
 
 @dataclass
@@ -23,25 +47,32 @@ class Backend:
     settings: Settings
     store: Store
     bus: EventBus
-    scheduler: Scheduler | None
+    relay: Relay
+    worker: LocalWorker
     ops: Operations
-    #: Set by the UI launcher: every request must come from a signed-in user.
-    sign_in_required: bool = False
+    telemetry: TelemetryView = field(repr=False, default=None)  # type: ignore[assignment]
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        return self.worker.scheduler
 
     def close(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.stop()
+        self.worker.stop()
+        self.relay.stop()
         self.store.close()
 
 
-def start_backend(settings: Settings, *, with_scheduler: bool = True) -> Backend:
-    """Open the store and, unless told not to, start the scheduler in this process."""
+def start_backend(settings: Settings, *, with_scheduler: bool = True,
+                  sign_in_required: bool = False) -> Backend:
+    """Open the store, start this process's event relay and, unless told not to, its
+    scheduler; `sign_in_required` makes every request need a signed-in user's role."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.db_path)
     bus = EventBus()
-    scheduler = None
+    store = Store(settings.db_path, bus)
+    relay = Relay(outbox, bus).start()
+    telemetry = TelemetryView(bus)
+    worker = LocalWorker(settings, store)
+    ops = Operations(settings, store, telemetry=telemetry, sign_in_required=sign_in_required)
     if with_scheduler:
-        scheduler = Scheduler(settings, store, bus)
-        scheduler.start()
-    ops = Operations(settings, store, bus, scheduler)
-    return Backend(settings, store, bus, scheduler, ops)
+        worker.start()
+    return Backend(settings, store, bus, relay, worker, ops, telemetry)

@@ -84,7 +84,7 @@ def _measure(ctx: Context, config, label: str, warm: bool) -> tuple[float, list]
             params.input_video = str(SAMPLE)
             params.weights = dict(params.weights, edge=round(0.5 + 0.1 * i, 2))
             ids.append(ops.launch(params, name=f"{label} {i}").id)
-        scheduler = Scheduler(settings, backend.store, backend.bus)
+        scheduler = Scheduler(settings, backend.store)
         started = time.perf_counter()
         scheduler.start()
 

@@ -8,7 +8,8 @@ host monitor) on the simulator box, inputs already in the box's cache (one warm-
     -> the run marked completed, log and video downloaded, thumbnail made.
 Baseline, the engine alone on the same machine: `cosmos-sim run -d` of a trivial container
 (its wall time), and its exit -> the first `cosmos-sim inspect` that reports it exited, with
-inspect called back to back. Goal: <= 1 s each.
+inspect called back to back. Goals: start <= 1 s; exit -> completed <= 0.3 s (the exit is
+noticed from `docker wait`, collection runs its media steps side by side).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench.stats import Goal
 NAME = "orchestration"
 TITLE = "4 orchestration"
 GOAL = Goal("ours", "<=", 1.0, "s")
+GOAL_EXIT = Goal("ours", "<=", 0.3, "s")
 ROW_START, ROW_EXIT = "4 launch -> container started", "4 container exit -> completed"
 SIM_SECONDS = 1.0
 
@@ -78,7 +80,7 @@ def run(ctx: Context) -> list[Line]:
             missing(runtime, "start_backend") or missing(ops_mod.Operations, "launch"):
         reason = "backend.wiring.start_backend / Operations.launch missing"
         return [Line.not_built(ROW_START, "s", GOAL, reason),
-                Line.not_built(ROW_EXIT, "s", GOAL, reason)]
+                Line.not_built(ROW_EXIT, "s", GOAL_EXIT, reason)]
     from backend import store as st
     from backend.config import load_config
 
@@ -136,10 +138,8 @@ def run(ctx: Context) -> list[Line]:
     finally:
         backend.close()
         stop_sim_containers(host)
-    details = {"sim_seconds": SIM_SECONDS, "poll_interval": settings.poll_interval,
-               "operations.launch call seconds": launch_calls,
-               "inspect_every_seconds": getattr(try_import("backend.runs.executor"),
-                                                "INSPECT_EVERY", None)}
+    details = {"sim_seconds": SIM_SECONDS, "operations.launch call seconds": launch_calls,
+               "exit noticed by": "docker wait"}
     from bench.stats import median
 
     exit_note = ""
@@ -153,7 +153,7 @@ def run(ctx: Context) -> list[Line]:
                       ours_label="running.at - queued.at (operations.launch, inputs cached)",
                       baseline_label="cosmos-sim run -d (trivial container), wall time",
                       details=details),
-        Line.measured(ROW_EXIT, "s", GOAL, exits, base_exits, paired=True,
+        Line.measured(ROW_EXIT, "s", GOAL_EXIT, exits, base_exits, paired=True,
                       ours_label="completed.at - container FinishedAt (outputs downloaded)",
                       baseline_label="FinishedAt -> cosmos-sim inspect says exited",
                       details=details, note=exit_note),

@@ -271,9 +271,8 @@ def run(ctx: Context) -> list[Line]:
         page_ops = None
         ops_mod = try_import("backend.operations")
         if ops_mod is not None and hasattr(ops_mod.Operations, "find_runs"):
-            from backend.events import EventBus
 
-            ops = ops_mod.Operations(None, store, EventBus())
+            ops = ops_mod.Operations(None, store)
             page_ops = {}
             for name in live:
                 samples = []

@@ -186,29 +186,23 @@ def run(ctx: Context) -> list[Line]:
 
 
 def _reupload(ctx: Context, shell, src: Path, size: int, remote_root: str, reps: int) -> Line:
-    executor = try_import("backend.runs.executor")
-    if executor is None or missing(executor, "RunExecutor", "HostRuntime") or \
-            missing(executor.RunExecutor, "_stage_input"):
+    staging = try_import("backend.runs.staging")
+    if staging is None or missing(staging, "Stager") or missing(staging.Stager, "stage_input"):
         return Line.not_built(ROW_AGAIN, "B", GOAL_BYTES,
-                              "RunExecutor._stage_input (content-addressed staging) missing")
-    from backend.config import load_config
-    from backend.events import EventBus
+                              "Stager.stage_input (content-addressed staging) missing")
+    from backend.hosts.runtime import HostRuntime
     from backend.store import Store
 
-    from bench.common import write_config
-
     folder = ctx.scratch("staging")
-    settings = load_config(write_config(folder))
     store = Store(folder / "bench.db")
     sent, wire, seconds = [], [], []
     try:
         def stage(target_shell, run_name: str) -> float:
-            runtime = executor.HostRuntime(shell.host, target_shell)
-            ex = executor.RunExecutor(settings, store, runtime, EventBus(), "bench")
+            stager = staging.Stager(store, HostRuntime(shell.host, target_shell, store=store))
             run_dir = f"{remote_root}/runs/{run_name}"
             target_shell.run(["mkdir", "-p", f"{run_dir}/inputs"]).check("mkdir run dir")
             started = time.perf_counter()
-            ex._stage_input(src, run_dir, "input.bin")
+            stager.stage_input(src, run_dir, "input.bin")
             return time.perf_counter() - started
 
         first = stage(shell, "first")  # fills the box's cache
@@ -229,7 +223,7 @@ def _reupload(ctx: Context, shell, src: Path, size: int, remote_root: str, reps:
         store.close()
     return Line.measured(
         ROW_AGAIN, "B", GOAL_BYTES, sent, [size] * len(sent),
-        ours_label="file bytes sent staging the same input again (RunExecutor._stage_input)",
+        ours_label="file bytes sent staging the same input again (Stager.stage_input)",
         baseline_label="a plain re-upload (the file size)",
         note="2nd staging of the same input",
         details={"first_staging_seconds": first,

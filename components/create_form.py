@@ -19,10 +19,12 @@ import gradio as gr
 
 from backend.models.transfer1.params import CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
 from backend.models.transfer1.validate import SEED_LIMIT
-from backend.media import MediaError, VideoInfo, probe_video
+from backend.media import MediaError
 from backend.operations import NotFound, Operations, ValidationFailed
 from components.common import TAB_CREATE, TAB_RUNS, field_error_html
+from components.create_presets import PresetActions
 from components.enhance_panel import EnhancePanel
+from components.input_info import describe_input, probe  # noqa: F401
 from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_SLOTS, FIELDS,
                                     UPLOAD, chosen_input, errors_by_slot, params_from_values,
                                     spec_preview, values_from_params, weight_sum_note)
@@ -41,31 +43,7 @@ CONTROL_LABELS = {
 }
 
 
-@functools.lru_cache(maxsize=64)
-def _probe_cached(path: str, mtime: float, size: int) -> VideoInfo:
-    return probe_video(path)
-
-
-def probe(path: str | None) -> VideoInfo | None:
-    """Probe a video once per version of the file (the preview asks on every keystroke)."""
-    if not path:
-        return None
-    stat = Path(path).stat()
-    return _probe_cached(str(path), stat.st_mtime, stat.st_size)
-
-
-def describe_input(path: str | None) -> tuple[str, str]:
-    """(facts shown under the input, error message or '')."""
-    if not path:
-        return "", ""
-    try:
-        info = probe(path)
-    except (MediaError, OSError) as exc:
-        return "", f"Not usable: {exc}"
-    return f"**{html.escape(Path(path).name)}**: {info.describe()}", ""
-
-
-class CreateForm:
+class CreateForm(PresetActions):
     """Builds the form inside the current Blocks context and wires its events."""
 
     def __init__(self, ops: Operations, nav: Nav) -> None:
@@ -365,35 +343,6 @@ class CreateForm:
 
     def _current_params(self, args: tuple) -> GenerationParams:
         return params_from_values(self._values(args))
-
-    def _preset_save(self, request: gr.Request, name: str | None, *args):
-        auth.check(self.ops, request, accounts.PRESETS)
-        try:
-            self.ops.save_preset(name or "", self._current_params(args))
-        except ValidationFailed as failed:
-            return gr.skip(), field_error_html(failed.errors[0].message), ""
-        return (gr.update(choices=self.ops.list_presets(), value=name.strip()), "",
-                f"Saved preset **{html.escape(name.strip())}** (settings only: no prompt or "
-                "videos).")
-
-    def _preset_load(self, name: str | None, request: gr.Request):
-        auth.check(self.ops, request, accounts.PRESETS)
-        try:
-            params = self.ops.load_preset(name or "")
-        except NotFound:
-            return [gr.skip()] * len(self.components) + [
-                field_error_html(f"No preset called '{name or ''}'; pick one from the list."),
-                ""]
-        return self.fill(values_from_params(params, content=False)) + [
-            "", f"Loaded preset **{html.escape(name)}**."]
-
-    def _preset_delete(self, name: str | None, request: gr.Request):
-        auth.check(self.ops, request, accounts.PRESETS)
-        if not name or name not in self.ops.list_presets():
-            return gr.skip(), field_error_html("Pick a saved preset to delete."), ""
-        self.ops.delete_preset(name)
-        return (gr.update(choices=self.ops.list_presets(), value=None), "",
-                f"Deleted preset **{html.escape(name)}**.")
 
     def on_load(self):
         """Fresh lists for a newly opened page (inputs used since, presets saved elsewhere)."""

@@ -1,7 +1,8 @@
 """The gallery: a thumbnail of every run that has a video, paged and filtered.
 
-Click a card to play it; "pick" two cards (here or in the history) to compare them. One tick
-reads one page of runs with a video and re-renders only when the page changed.
+Click a card to play it; "pick" two cards (here or in the history) to compare them. A render
+reads one page of runs with a video and re-sends the grid only when the page changed; the
+page's live stream asks for one when a run ends while the Gallery tab shows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from components.nav import Nav, pick_toggle
 from components.runs_table import clamp_page, make_filter
 
 PAGE_SIZE = 12
-TICK_SECONDS = 3.0
 
 CARD_JS = """
 element.addEventListener('click', (ev) => {
@@ -61,8 +61,18 @@ def gallery_label(page: int, total: int) -> str:
             f"{pages}</span>")
 
 
+def wants_ended_on(tab: str):
+    """A live-signal rule: a run ended or was deleted while `tab` shows."""
+    ended = ("completed", "failed", "cancelled", "blocked", "deleted")
+
+    def wants(page, events) -> bool:
+        return page.tab == tab and any(e.kind == "status" and e.data.get("status") in ended
+                                       for e in events)
+    return wants
+
+
 class Gallery:
-    def __init__(self, ops: Operations, nav: Nav) -> None:
+    def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
         with gr.Column(elem_id="gallery"):
@@ -99,7 +109,7 @@ class Gallery:
         self.page = gr.State(0)
         self.shown = gr.State("")
         self.playing = gr.State(None)
-        self.timer = nav.timer(TAB_GALLERY, TICK_SECONDS)
+        self.changed = live.signal("gallery", wants_ended_on(TAB_GALLERY))
         self._wire()
 
     @property
@@ -147,7 +157,7 @@ class Gallery:
         nav = self.nav
         inputs = [self.page, nav.picks, self.playing, self.shown, *self.filters]
         outputs = [self.grid, self.label, self.page, self.shown, self.compare]
-        self.timer.tick(self.render, inputs, outputs, **quiet)
+        self.changed.change(self.render, inputs, outputs, **quiet)
         self.nav.on_show(TAB_GALLERY, self.render, inputs, outputs)
         for component in self.filters:
             component.change(lambda: 0, None, self.page, **quiet).then(

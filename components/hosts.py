@@ -1,8 +1,10 @@
 """The Hosts tab: each GPU box's reachability, GPUs, running containers with their runs, orphan
 containers (with a remove action) and the queue.
 
-Everything comes from `operations.hosts_overview()`, which answers from the scheduler's latest
-check and the store, never from a live SSH call, so a tick is cheap and never blocks.
+Everything comes from `operations.hosts_overview()`, which answers from the latest telemetry
+event of each host and the store, never from a live SSH call, so a render is cheap and never
+blocks. The page's live stream asks for one on every telemetry or status event while the tab
+shows.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from components.common import (TAB_HOSTS, TAB_RUNS, badge, e, event_data, fmt_ag
                                run_title, sim_badge)
 from components.nav import Nav
 
-TICK_SECONDS = 3.0
 
 HOSTS_JS = """
 element.addEventListener('click', (ev) => {
@@ -128,15 +129,16 @@ def hosts_html(overview: Sequence[dict]) -> str:
 
 
 class HostsView:
-    def __init__(self, ops: Operations, nav: Nav) -> None:
+    def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
         with gr.Column(elem_id="hosts"):
             self.html = gr.HTML(hosts_html([]), js_on_load=HOSTS_JS, elem_id="hosts-box")
             self.message = gr.Markdown(elem_id="hosts-message")
-        self.timer = nav.timer(TAB_HOSTS, TICK_SECONDS)
-        self.timer.tick(self.render, None, self.html, show_progress="hidden",
-                        api_visibility="private")
+        self.changed = live.signal("hosts", lambda page, events: page.tab == TAB_HOSTS and any(
+            e.kind in ("telemetry", "status") for e in events))
+        self.changed.change(self.render, None, self.html, show_progress="hidden",
+                            api_visibility="private")
         nav.on_show(TAB_HOSTS, self.render, [], [self.html])
         self.html.select(self._on_click, None, [self.message, nav.selected_run, nav.tabs],
                          show_progress="hidden", api_visibility="private")

@@ -81,9 +81,8 @@ def log_payload(run_id: str | None, lines: Sequence[tuple[int, str]], *, reset: 
 
 
 class LogPanel:
+    """The panel's `focus` event means "send me the whole tail again" (see the module
+    docstring); its owner wires it."""
+
     def __init__(self, elem_id: str = "run-log") -> None:
         self.html = gr.HTML("", html_template=TEMPLATE, js_on_load=JS, elem_id=elem_id)
-        # bumped by the panel whenever it needs the whole tail again (see module docstring)
-        self.reset_requests = gr.State(0)
-        self.html.focus(lambda n: (n or 0) + 1, self.reset_requests, self.reset_requests,
-                        api_visibility="private", show_progress="hidden", queue=False)

@@ -1,8 +1,8 @@
-"""What the UI pieces share: the tabs, the selected run, the compare pair, and tab-aware timers.
+"""What the UI pieces share: the tabs, the selected run, the compare pair, and the tab shown.
 
-Timers are cheap only if they tick for what is on screen, so each piece registers its timers
-against its tab; when the selected tab changes (by a click or by a handler that jumps there),
-one event reads which tab is showing and switches the right timers on and the rest off.
+When the selected tab changes (by a click or by a handler that jumps there), one event reads
+which tab is showing, tells the page's live stream (components/live.py: it pushes only what
+is on screen) and renders the pieces registered for that tab at once.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 import gradio as gr
 
-from components.common import TAB_CREATE
+from components.common import TAB_CREATE  # noqa: F401 (the first tab)
 
 #: Reads the selected tab from the page (Tabs.change carries no value of its own).
 _PROBE_JS = """(x) => {
@@ -24,7 +24,8 @@ _PROBE_JS = """(x) => {
 class Nav:
     """Created inside the Blocks before the tabs; pieces get it and use its states."""
 
-    def __init__(self) -> None:
+    def __init__(self, live: Any = None) -> None:
+        self.live = live
         self.selected_run = gr.State(None)  # run shown in the Runs tab's details
         self.compare_pair = gr.State(None)  # (a_id, b_id) shown in Compare
         self.picks = gr.State([])  # up to two runs picked for comparison (gallery, history)
@@ -32,18 +33,11 @@ class Nav:
         self.shown_status = gr.State("")  # "<run id>:<status>" of the run in the details view
         self.active_tab = gr.State(TAB_CREATE)
         self.tabs: gr.Tabs | None = None
-        self._timers: list[tuple[str, gr.Timer]] = []
         self._on_show: list[tuple[str, Callable, Sequence, Sequence]] = []
         self._probe = gr.Textbox(visible=False)
 
-    def timer(self, tab: str, seconds: float) -> gr.Timer:
-        """A timer that ticks only while `tab` is showing."""
-        timer = gr.Timer(seconds, active=(tab == TAB_CREATE))
-        self._timers.append((tab, timer))
-        return timer
-
     def on_show(self, tab: str, fn: Callable, inputs: Sequence, outputs: Sequence) -> None:
-        """Also run `fn` as soon as `tab` shows (timers only tick after their first period)."""
+        """Run `fn` as soon as `tab` shows (it may have changed while hidden)."""
         self._on_show.append((tab, fn, list(inputs), list(outputs)))
 
     @staticmethod
@@ -58,14 +52,15 @@ class Nav:
         return gr.Tabs(selected=tab)
 
     def wire(self) -> None:
-        """Call once, after every piece has registered its timers."""
-        timers = [t for _, t in self._timers]
+        """Call once, after every piece has registered what it renders on showing."""
 
-        def on_tab(tab: str | None):
-            return [gr.Timer(active=(owner == tab)) for owner, _ in self._timers] + [tab]
+        def on_tab(tab: str | None, request: gr.Request):
+            if self.live is not None:
+                self.live.page(request).tab = tab
+            return tab
 
         quiet = dict(api_visibility="private", show_progress="hidden")
-        changed = self.tabs.change(on_tab, self._probe, [*timers, self.active_tab],
+        changed = self.tabs.change(on_tab, self._probe, self.active_tab,
                                    js=_PROBE_JS, queue=False, **quiet)
         for tab, fn, inputs, outputs in self._on_show:
             changed.then(functools.partial(self._if_showing, tab, fn, len(outputs)),

@@ -1,8 +1,9 @@
 """Tell the artist when a run they launched from this browser finishes or fails: a browser
 notification (permission asked on their click), an optional sound, and an in-page toast.
 
-The runs to watch live in the browser's storage, so a reload keeps watching them; a slow timer
-reads just those runs (one query) and only while there is something to watch.
+The runs to watch live in the browser's storage, so a reload keeps watching them; when a run
+ends (an event, pushed by the page's live stream) the page asks which of its watched runs are
+done: one query for just those runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from backend.operations import Operations
 from components.common import run_title
 from components.nav import Nav
 
-TICK_SECONDS = 2.0
+ENDED = ("completed", "failed", "cancelled", "blocked")
 MAX_WATCHED = 50
 CHILD_OF = "after:"  # "after:<run id>:<since>" waits for the upscale a finished run chains
 CHILD_WAIT = 120.0  # seconds to wait for that upscale to appear
@@ -69,8 +70,14 @@ def notification_items(runs: list[Any]) -> list[dict[str, str]]:
             for r in runs if r.is_terminal]
 
 
+def wants_endings(page, events) -> bool:
+    """A live-signal rule: some run ended, or one was queued (a chained upscale)."""
+    return any(e.kind == "status" and (e.data.get("status") in ENDED
+                                       or e.data.get("status") == "queued") for e in events)
+
+
 class Notifier:
-    def __init__(self, ops: Operations, nav: Nav) -> None:
+    def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
         with gr.Row(elem_id="notify-bar"):
@@ -86,21 +93,21 @@ class Notifier:
                                elem_id="notifier", elem_classes="offscreen")
         self.watch = gr.BrowserState([], storage_key="cosmos-watched-runs")
         self.sound_pref = gr.BrowserState(False, storage_key="cosmos-sound")
-        self.timer = gr.Timer(TICK_SECONDS, active=False)
+        self.changed = live.signal("notify", wants_endings)
         self._wire()
 
     def add(self, run_id: str | None, watch: list[str] | None):
         watch = [w for w in (watch or []) if isinstance(w, str)]
         if run_id and run_id not in watch:
             watch = (watch + [run_id])[-MAX_WATCHED:]
-        return watch, gr.Timer(active=bool(watch))
+        return watch
 
     def check(self, watch: list[str] | None, sound: bool):
         """One query for the watched runs; finished ones are announced and dropped. A finished
         "Run + upscale" keeps watching for its upscale (`after:<id>` until it exists)."""
         watch = [w for w in (watch or []) if isinstance(w, str)]
         if not watch:
-            return gr.skip(), [], gr.Timer(active=False)
+            return gr.skip(), gr.skip()
         now = time.time()
         ids = [w for w in watch if not w.startswith(CHILD_OF)]
         for entry in (w for w in watch if w.startswith(CHILD_OF)):
@@ -124,17 +131,17 @@ class Notifier:
             (gr.Info if item["status"] == "completed" else gr.Warning)(text)
         payload = json.dumps({"items": items, "sound": bool(sound), "v": time.monotonic_ns()}) \
             if items else gr.skip()
-        return payload, remaining, gr.Timer(active=bool(remaining))
+        return payload, remaining
 
     def _wire(self) -> None:
         quiet = dict(api_visibility="private", show_progress="hidden")
         self.enable.click(None, None, None, js=PERMISSION_JS, **quiet)
         self.sound.input(lambda on: bool(on), self.sound, self.sound_pref, **quiet)
-        self.nav.launched.change(self.add, [self.nav.launched, self.watch],
-                                 [self.watch, self.timer], **quiet)
-        self.timer.tick(self.check, [self.watch, self.sound],
-                        [self.payload, self.watch, self.timer], **quiet)
+        self.nav.launched.change(self.add, [self.nav.launched, self.watch], self.watch, **quiet)
+        self.changed.change(self.check, [self.watch, self.sound], [self.payload, self.watch],
+                            **quiet)
 
     def on_load(self, watch: list[str] | None, sound: bool | None):
-        """Outputs: timer, sound checkbox (both remembered by this browser)."""
-        return gr.Timer(active=bool(watch)), bool(sound)
+        """Outputs: the sound checkbox (remembered by this browser), and the watched runs,
+        checked at once (one may have ended while no page was open)."""
+        return bool(sound)

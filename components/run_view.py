@@ -1,9 +1,11 @@
 """One run's details: live log, progress, GPU plot, parameters, command, video, and actions.
 
-It only reads the store (through `operations`) on a short timer, so any tab, a reloaded page
-or a second browser sees the same live truth; nothing about the run lives in the page. A tick
-costs two indexed reads (the run row, then only the log lines after the last one sent), plus
-the GPU samples every couple of seconds while the run is active.
+It is pushed by the page's stream (components/live.py) whenever an event concerns the run
+shown: a log line, progress, a status change (from any process). Each update reads the store
+(through `operations`), so any tab, a reloaded page or a second browser sees the same live
+truth; nothing about the run lives in the page. An update costs two indexed reads (the run
+row, then only the log lines after the last one sent), plus the GPU samples every couple of
+seconds while the run is active.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 import gradio as gr
 
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
-from components.common import TAB_RUNS, e
+from components.common import e
+from components.live import HEARTBEAT, DirectView, LivePage, PageState
 from components.log_panel import LogPanel, log_payload
 from components.nav import Nav
 from components.reviews import Reviews
@@ -23,17 +26,21 @@ from backend import accounts
 from components.run_details import (metrics_frame, params_html, progress_html, status_html)
 
 LOG_TAIL_LINES = 1000
-TICK_SECONDS = 0.2
+#: While the shown run is active its status line (elapsed time) moves this often.
+ACTIVE_REFRESH = 1.0
 PLOT_EVERY = 2.0
+#: Events about the run shown that change what the view shows.
+RUN_EVENTS = ("status", "log", "progress", "transfer")
 EMPTY = ("<div class='run-meta' id='run-empty'>No run selected yet: launch one from "
          "<b>Create</b> or pick one in the table above.</div>")
 
 
-class RunView:
-    def __init__(self, ops: Operations, nav: Nav, create: Any) -> None:
+class RunView(DirectView):
+    def __init__(self, ops: Operations, nav: Nav, create: Any, live: LivePage) -> None:
         self.ops = ops
         self.nav = nav
         self.create = create
+        self.live = live
         with gr.Column(elem_id="run-view"):
             self.status = gr.HTML(EMPTY, elem_id="run-status-box", js_on_load=None)
             self.progress = gr.HTML(elem_id="run-progress-box", js_on_load=None)
@@ -82,9 +89,58 @@ class RunView:
                 self.spec = gr.Code(label="Spec JSON as sent", language="json",
                                     interactive=False, elem_id="run-spec", wrap_lines=True)
             self.reviews = Reviews(ops, nav)
-            self.cursor = gr.State({})
-            self.timer = nav.timer(TAB_RUNS, TICK_SECONDS)
+        selected = nav.selected_run
+        self.outputs = [selected, self.status, self.progress, self.log.html, self.video,
+                        self.plot, self.params, self.command, self.spec, self.rerun, self.load,
+                        self.upscale, self.kill, self.delete, self.message, nav.shown_status]
+        live.direct(self)
         self._wire()
+
+    # -- what the page's stream asks ------------------------------------------------------------
+    def live_update(self, page: PageState, events, first: bool) -> list[Any] | None:
+        """The view's outputs when something it shows changed (None: nothing to send)."""
+        data = page.data.setdefault("run_view", {"cursor": {}, "resets": 0})
+        if not data.get("loaded"):
+            return None  # the page has not said which run it shows yet (?run= in the URL)
+        cursor = data["cursor"]
+        shown = cursor.get("run")
+        relevant = (first or data.pop("dirty", False) or shown != page.selected
+                    or any(e.run_id == shown and e.kind in RUN_EVENTS for e in events)
+                    or (page.selected is None and any(e.kind == "status" for e in events)))
+        active = cursor.get("status") not in (None, "completed", "failed", "cancelled",
+                                              "blocked")
+        now = time.time()
+        if not relevant and active and now - data.get("sent_at", 0) >= ACTIVE_REFRESH * 0.9:
+            relevant = True  # the elapsed time and GPU plot move on their own
+        if not relevant:
+            return None
+        values = self.refresh(page.selected, cursor, data["resets"])
+        data["cursor"] = values.pop()
+        data["sent_at"] = now
+        if isinstance(values[0], str):
+            page.selected = values[0]  # the newest run, shown when none was picked
+        return values
+
+    def wait_for(self, page: PageState) -> float:
+        cursor = page.data.get("run_view", {}).get("cursor", {})
+        done = cursor.get("status") in (None, "completed", "failed", "cancelled", "blocked")
+        return HEARTBEAT if done else ACTIVE_REFRESH
+
+    def shown_now(self, selected: str | None, request: gr.Request) -> None:
+        """The page changed which run it shows (a click, a launch, the URL): push it now."""
+        page = self.live.page(request)
+        page.selected = selected or None
+        data = page.data.setdefault("run_view", {"cursor": {}, "resets": 0})
+        data.update(loaded=True, dirty=True)
+        page.nudge()
+
+    def log_reset(self, request: gr.Request) -> None:
+        """The log panel asks for the whole tail again (it reappeared, or saw a gap)."""
+        page = self.live.page(request)
+        data = page.data.setdefault("run_view", {"cursor": {}, "resets": 0})
+        data["resets"] += 1
+        data["dirty"] = True
+        page.nudge()
 
     # -- the live tick ------------------------------------------------------------------------
     def _buttons(self, run: Any) -> list[Any]:
@@ -235,12 +291,10 @@ class RunView:
     def _wire(self) -> None:
         private = dict(api_visibility="private")
         selected = self.nav.selected_run
-        self.timer.tick(
-            self.refresh, [selected, self.cursor, self.log.reset_requests],
-            [selected, self.status, self.progress, self.log.html, self.video, self.plot,
-             self.params, self.command, self.spec, self.rerun, self.load, self.upscale,
-             self.kill, self.delete, self.message, self.nav.shown_status, self.cursor],
-            show_progress="hidden", **private)
+        selected.change(self.shown_now, selected, None, show_progress="hidden", queue=False,
+                        **private)
+        self.log.html.focus(self.log_reset, None, None, show_progress="hidden", queue=False,
+                            **private)
         self.rerun.click(self._rerun, selected,
                          [self.message, selected, self.nav.launched], **private)
         self.upscale.click(self._upscale, selected, [self.message, selected, self.nav.launched], **private)

@@ -1,7 +1,8 @@
 """The history: every run as a table with filters, full-text search and paging.
 
-One tick reads one page (one indexed query plus a count) and re-renders only when that page
-changed. Clicking a row shows the run below; the small "pick" toggles choose two runs to
+A render reads one page (one indexed query plus a count) and re-sends the table only when that
+page changed; the page's live stream asks for one whenever a run's status changes while the
+Runs tab shows (components/live.py). Clicking a row shows the run below; the small "pick" toggles choose two runs to
 compare (shared with the gallery).
 """
 
@@ -22,7 +23,6 @@ from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_RUNS, badge, e,
 from components.nav import Nav, pick_toggle
 
 PAGE_SIZES = (10, 25, 50)
-TICK_SECONDS = 2.0
 DAY = 86400.0
 
 ROW_JS = """
@@ -98,8 +98,15 @@ def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
             f"{''.join(rows)}</table></div>")
 
 
+def wants_status_on(tab: str):
+    """A live-signal rule: any status change while `tab` shows."""
+    def wants(page, events) -> bool:
+        return page.tab == tab and any(e.kind == "status" for e in events)
+    return wants
+
+
 class RunsTable:
-    def __init__(self, ops: Operations, nav: Nav) -> None:
+    def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
         with gr.Column(elem_id="history"):
@@ -135,7 +142,7 @@ class RunsTable:
                                          elem_id="history-compare")
         self.page = gr.State(0)
         self.shown = gr.State("")
-        self.timer = nav.timer(TAB_RUNS, TICK_SECONDS)
+        self.changed = live.signal("runs", wants_status_on(TAB_RUNS))
         self._wire()
 
     @property
@@ -174,7 +181,7 @@ class RunsTable:
         state_in = [self.page, self.size, self.nav.picks, self.nav.selected_run, self.shown]
         outputs = [self.table, self.label, self.page, self.shown, self.compare]
         inputs = state_in + self.filters
-        self.timer.tick(self.render, inputs, outputs, **quiet)
+        self.changed.change(self.render, inputs, outputs, **quiet)
         self.nav.on_show(TAB_RUNS, self.render, inputs, outputs)
         for component in self.filters + [self.size]:
             component.change(lambda: 0, None, self.page, **quiet).then(

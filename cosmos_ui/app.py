@@ -25,6 +25,7 @@ from components.compare import CompareView  # noqa: E402
 from components.create_form import CreateForm  # noqa: E402
 from components.gallery import Gallery  # noqa: E402
 from components.hosts import HostsView  # noqa: E402
+from components.live import LivePage  # noqa: E402
 from components.nav import Nav  # noqa: E402
 from components.notify import Notifier  # noqa: E402
 from components.run_view import RunView  # noqa: E402
@@ -38,28 +39,30 @@ log = logging.getLogger(__name__)
 def build_app(backend: Backend) -> gr.Blocks:
     ops = backend.ops
     with gr.Blocks(title="Cosmos Workflow Orchestrator") as demo:
-        nav = Nav()
+        live = LivePage()
+        nav = Nav(live)
         with gr.Row(elem_classes="app-header", equal_height=True):
             gr.HTML("<h2>Cosmos Workflow Orchestrator</h2>", js_on_load=None, min_width=300,
                     scale=1)
             signed_in = gr.HTML("", elem_id="signed-in", js_on_load=None, min_width=160,
                                 scale=0)
             with gr.Column(scale=0, min_width=330):
-                notifier = Notifier(ops, nav)
+                notifier = Notifier(ops, nav, live)
         with gr.Tabs(elem_id="main-tabs") as tabs:
             nav.tabs = tabs
             with gr.Tab("Create", id=TAB_CREATE, elem_id="tab-create") as create_tab:
                 create = CreateForm(ops, nav)
             with gr.Tab("Runs", id=TAB_RUNS, elem_id="tab-runs"):
-                RunsTable(ops, nav)
-                run_view = RunView(ops, nav, create)
+                RunsTable(ops, nav, live)
+                run_view = RunView(ops, nav, create, live)
             with gr.Tab("Gallery", id=TAB_GALLERY, elem_id="tab-gallery"):
-                Gallery(ops, nav)
+                Gallery(ops, nav, live)
             with gr.Tab("Compare", id=TAB_COMPARE, elem_id="tab-compare"):
                 compare = CompareView(ops, nav)
             with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts") as hosts_tab:
-                HostsView(ops, nav)
+                HostsView(ops, nav, live)
         nav.wire()
+        live.wire(demo, ops.bus)
 
         def on_load(watch: list | None, sound: bool | None, request: gr.Request):
             """A fresh page: current lists, and what the URL asks for (?a=&b=, ?run=)."""
@@ -72,7 +75,8 @@ def build_app(backend: Backend) -> gr.Blocks:
             operator = who.may(accounts.LAUNCH)
             if not operator and tab is None:
                 tab = TAB_RUNS  # Create is hidden for reviewers
-            return (inputs, presets, *notifier.on_load(watch, sound), pair or gr.skip(),
+            run_view.shown_now(run, request)  # the live stream may now show a run
+            return (inputs, presets, notifier.on_load(watch, sound), pair or gr.skip(),
                     run or gr.skip(), nav.goto(tab) if tab else gr.skip(),
                     *role_updates(who, operator))
 
@@ -92,11 +96,13 @@ def build_app(backend: Backend) -> gr.Blocks:
                     *hidden * 5, gr.update(visible=who.may(accounts.PRESETS)), badge]
 
         demo.load(on_load, [notifier.watch, notifier.sound_pref],
-                  [create.fields["input_choice"], create.preset, notifier.timer,
-                   notifier.sound, nav.compare_pair, nav.selected_run, tabs,
+                  [create.fields["input_choice"], create.preset, notifier.sound,
+                   nav.compare_pair, nav.selected_run, tabs,
                    create_tab, hosts_tab, run_view.rerun, run_view.load, run_view.upscale,
                    run_view.kill, run_view.delete, create.presets_box, signed_in],
-                  api_visibility="private", show_progress="hidden")
+                  api_visibility="private", show_progress="hidden").then(
+            notifier.check, [notifier.watch, notifier.sound], [notifier.payload, notifier.watch],
+            api_visibility="private", show_progress="hidden")
     return demo
 
 
@@ -124,8 +130,8 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
     and each handler acts as the signed-in user's role (cosmos_ui/auth.py)."""
     from backend import accounts
 
-    backend.sign_in_required = sign_in
-    backend.ops.sign_in_required = sign_in  # what handlers see (cosmos_ui/auth.py)
+    if sign_in and not backend.ops.sign_in_required:
+        raise ValueError("start the backend with sign_in_required=True to serve with sign-in")
     demo = build_app(backend)
     demo.queue(default_concurrency_limit=8)
     demo.launch(

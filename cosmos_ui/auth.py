@@ -24,7 +24,7 @@ ACTION_WORDS = {
 
 def identity(ops: Any, request: gr.Request | None) -> accounts.Identity:
     """The identity behind `request` (local operator when sign-in is off)."""
-    required = bool(getattr(ops, "sign_in_required", False))
+    required = ops.sign_in_required
     username = getattr(request, "username", None) if request is not None else None
     return accounts.identity_of(username, required)
 

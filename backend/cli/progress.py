@@ -1,9 +1,10 @@
 """Watching a run from the terminal: `run --wait`'s progress bar and `status --stream`'s log.
 
-Both only read the store (the scheduler that drives the run may be this process, the app, or a
-`cosmos worker`), so they show exactly what the UI shows. On a terminal the bar is one line
-redrawn with \\r; into a file or a pipe it prints a plain line whenever something visible
-changes (status, phase, clip, or another 10%), so logs stay readable.
+Both read the store when the run's events say it changed (the scheduler that drives the run
+may be this process, the app, or a `cosmos worker`: events of every process arrive here
+through the relay), so they show exactly what the UI shows, as soon as it does. On a terminal
+the bar is one line redrawn with \\r; into a file or a pipe it prints a plain line whenever
+something visible changes (status, phase, clip, or another 10%), so logs stay readable.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from backend.cli import format as fmt
 from backend.cli.format import PHASE_LABELS, STATUS_LABELS, duration
 from backend.operations import Operations, RunSummary
 
-POLL = 0.25
+#: Longest wait for an event before the store is read anyway (a missed event costs this).
+FALLBACK = 1.0
 BAR_WIDTH = 24
 CLIP_PHASES = ("clip_encode", "clip_diffuse", "clip_decode")
 #: After this long in the queue, `run --wait` says why it may be stuck.
@@ -101,62 +103,65 @@ class ProgressBar:
 
 
 def wait_for_run(ops: Operations, run_id: str, bar: ProgressBar | None, *,
-                 tick: Callable[[RunSummary], None] | None = None,
-                 poll: float = POLL) -> RunSummary:
-    """Poll the store until the run ends; `tick` runs each round (e.g. to start a worker)."""
-    try:
-        while True:
-            run = ops.get_run(run_id)
+                 tick: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    """Show the run each time one of its events arrives, until it ends; `tick` runs each
+    round (e.g. to start a worker)."""
+    with ops.bus.listen(run_id=run_id) as events:
+        try:
+            while True:
+                run = ops.get_run(run_id)
+                if bar is not None:
+                    bar.update(run)
+                if run.is_terminal:
+                    return run
+                if tick is not None:
+                    tick(run)
+                events.wait(FALLBACK)
+        finally:
             if bar is not None:
-                bar.update(run)
-            if run.is_terminal:
-                return run
-            if tick is not None:
-                tick(run)
-            time.sleep(poll)
-    finally:
-        if bar is not None:
-            bar.finish()
+                bar.finish()
 
 
 def wait_for_child(ops: Operations, run_id: str, run_type: str,
                    timeout: float = 15.0) -> RunSummary | None:
     """The run made from `run_id` (a chained upscale), which appears just after it ends."""
     deadline = time.monotonic() + timeout
-    while True:
-        children = [c for c in ops.children_of(run_id) if c.run_type == run_type]
-        if children:
-            return children[-1]
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(POLL)
+    with ops.bus.listen(kinds=("status",)) as events:
+        while True:
+            children = [c for c in ops.children_of(run_id) if c.run_type == run_type]
+            if children:
+                return children[-1]
+            if time.monotonic() > deadline:
+                return None
+            events.wait(min(FALLBACK, max(0.0, deadline - time.monotonic())))
 
 
 def stream_log(ops: Operations, run_id: str, out: IO[str], *, as_json: bool = False,
-               tick: Callable[[RunSummary], None] | None = None,
-               poll: float = POLL) -> RunSummary:
-    """Print the run's stored log from the start and follow it until the run has ended.
+               tick: Callable[[RunSummary], None] | None = None) -> RunSummary:
+    """Print the run's stored log from the start and follow it until the run has ended,
+    printing new lines as their events arrive.
 
     `as_json` prints JSON Lines instead: `{"seq": n, "line": text}` per log line.
     """
     seq = -1
-    while True:
-        run = ops.get_run(run_id)  # read the status first: lines stored before it ended count
+    with ops.bus.listen(run_id=run_id) as events:
         while True:
-            lines = ops.log_since(run_id, seq, limit=2000)
-            for seq, text in lines:
-                text = text.rstrip("\r\n")
-                out.write((json.dumps({"seq": seq, "line": text}, ensure_ascii=False)
-                           if as_json else text) + "\n")
-            if lines:
-                out.flush()
-            if len(lines) < 2000:
-                break
-        if run.is_terminal:
-            return run
-        if tick is not None:
-            tick(run)
-        time.sleep(poll)
+            run = ops.get_run(run_id)  # the status first: lines stored before it ended count
+            while True:
+                lines = ops.log_since(run_id, seq, limit=2000)
+                for seq, text in lines:
+                    text = text.rstrip("\r\n")
+                    out.write((json.dumps({"seq": seq, "line": text}, ensure_ascii=False)
+                               if as_json else text) + "\n")
+                if lines:
+                    out.flush()
+                if len(lines) < 2000:
+                    break
+            if run.is_terminal:
+                return run
+            if tick is not None:
+                tick(run)
+            events.wait(FALLBACK)
 
 
 # -- one command's backend, and waiting for runs from it ----------------------------------
@@ -177,12 +182,7 @@ class Session:
         """Start a scheduler here unless one is live somewhere; True if this one was started."""
         if self.backend.scheduler is not None or self.ops.live_workers():
             return False
-        from backend.runs.scheduler import Scheduler
-
-        scheduler = Scheduler(self.settings, self.backend.store, self.backend.bus)
-        scheduler.start()
-        self.backend.scheduler = scheduler
-        self.ops.scheduler = scheduler
+        self.backend.worker.start()
         self.owns_scheduler = True
         log.info("no worker was running: started one in this process")
         return True
@@ -190,10 +190,7 @@ class Session:
     def close(self) -> None:
         scheduler = self.backend.scheduler
         if scheduler is not None:
-            from backend import store as st
-
-            left = [r.id for r in self.backend.store.runs_in(st.ACTIVE)
-                    if getattr(r, "worker_id", None) == scheduler.worker_id]
+            left = [r.id for r in self.backend.store.runs_of_worker(scheduler.worker_id)]
             if left:
                 print(f"note: {len(left)} other run(s) started here keep running on their boxes;"
                       " the next worker (`cosmos worker` or the app) follows them.",

@@ -9,8 +9,9 @@ Checks, in order: shell (reachable), docker (`<docker> version`), image (present
 checkout (transfer.py), checkpoints (each control's `.pt` and the tokenizer), hf_cache, disk
 (free space under remote_root), gpus (`nvidia-smi` answers for the configured ids). When the
 shell fails nothing else can be asked and the report stops there; the image check needs docker.
-On a Slurm host (kind = "slurm") docker, image and gpus are replaced by slurm, partition, gres
-and container (backend/slurm_doctor.py): Slurm, not the login node, runs containers on GPUs.
+Which checks a host gets is its kind's choice (HostKind.doctor_steps): a Slurm host replaces
+docker, image and gpus by slurm, partition, gres and container (backend/slurm/doctor.py),
+since Slurm, not the login node, runs containers on GPUs.
 """
 
 from __future__ import annotations
@@ -87,10 +88,11 @@ def _last_line(result: CommandResult) -> str:
 
 # -- the checks -------------------------------------------------------------------------------
 def check_shell(host: HostConfig, shell: Shell) -> Check:
-    remote = host.kind == "ssh" or (host.kind == "slurm" and bool(host.hostname))
-    where = (f"{host.user + '@' if host.user else ''}{host.hostname}"
-             f"{':' + str(host.port) if host.port else ''}" if remote
-             else "this machine")
+    from backend.extensions import host_kind
+
+    kind = host_kind(host.kind)
+    remote = kind.remote({"hostname": host.hostname})
+    where = kind.where(host) if remote else "this machine"
     ssh = " ".join(["ssh", *(["-p", str(host.port)] if host.port else []),
                     *(["-i", host.identity_file] if host.identity_file else []),
                     f"{host.user + '@' if host.user else ''}{host.hostname}", "true"])
@@ -156,7 +158,7 @@ def check_image(host: HostConfig, shell: Shell) -> Check:
 def check_checkout(host: HostConfig, shell: Shell) -> Check:
     installed = False
     if host.simulated and not shell.exists(posixpath.join(host.cosmos_checkout, "COSMOS_SIM")):
-        from backend.runs.executor import HostRuntime
+        from backend.hosts.runtime import HostRuntime
 
         HostRuntime(host, shell).ensure_sim_checkout()
         installed = True
@@ -299,13 +301,9 @@ def check_host(host: HostConfig, shell: Shell) -> HostReport:
     report.checks.append(first)
     if first.status == FAIL:
         return report
-    steps: tuple = (check_docker, check_image, check_checkout, check_checkpoints,
-                    check_hf_cache, check_disk, check_gpus)
-    if host.kind == "slurm":  # Slurm places containers and GPUs: ask Slurm, not docker/nvidia-smi
-        from backend.slurm.doctor import SLURM_STEPS
+    from backend.extensions import host_kind
 
-        steps = (*SLURM_STEPS, check_checkout, check_checkpoints, check_hf_cache, check_disk)
-    for step in steps:
+    for step in host_kind(host.kind).doctor_steps():
         if step is check_image and report.checks[-1].status == FAIL:
             continue  # docker is not usable: there is no image to ask about
         name = step.__name__.removeprefix("check_")

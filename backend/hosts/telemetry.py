@@ -1,25 +1,30 @@
 """Per-host watch: reachability, GPUs (nvidia-smi), our containers and orphans, GPU samples.
 
 One thread per host asks the box two questions every few seconds, one command each, whatever
-the number of runs (never a command per run). The answers are kept in memory for the Hosts
-view and written as metric samples for the runs that hold those GPUs. The UI reads the latest
-snapshot and never waits on a box.
+the number of runs (never a command per run). Each look is published as a `telemetry` event,
+so every process (the app, while a separate `cosmos worker` drives the runs) sees the Hosts
+view live; the samples of the GPUs a run holds are stored for its GPU plot. The UI reads the
+latest snapshot it was told about and never waits on a box. Asking a box to remove an orphan
+container is an event too (`host_action`), carried out by whichever process watches the box.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from backend import store as st
+from backend.events.types import HostAction, HostTelemetry
 from backend.remote.docker import LABEL_APP, LABEL_RUN
+from backend.store.models import RUNNING
 
 log = logging.getLogger(__name__)
 
 GPU_FIELDS = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu"
+REMOVE_ORPHAN = "remove_orphan"
 
 
 def _number(text: str) -> float | None:
@@ -51,9 +56,17 @@ class HostSnapshot:
     gpus: list[dict[str, Any]] = field(default_factory=list)
     containers: list[dict[str, str]] = field(default_factory=list)  # ours, by label
 
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "HostSnapshot":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
 
 class HostMonitor:
-    def __init__(self, runtime: Any, store: st.Store, instance_id: str,
+    def __init__(self, runtime: Any, store: Any, instance_id: str,
                  interval: float = 2.0, worker_id: str | None = None) -> None:
         self.runtime = runtime
         self.worker_id = worker_id
@@ -64,19 +77,30 @@ class HostMonitor:
         self._removals: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
+        self._unsubscribe = self.store.bus.subscribe(self._on_action, kinds=(HostAction.KIND,))
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=f"monitor-{self.runtime.host.name}")
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    def _on_action(self, event: HostAction) -> None:
+        if event.host == self.runtime.host.name and event.action == REMOVE_ORPHAN:
+            self.request_removal(event.target)
 
     def request_removal(self, container_name: str) -> None:
         with self._lock:
             self._removals.append(container_name)
+        self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -85,42 +109,48 @@ class HostMonitor:
                 self.check()
             except Exception:
                 log.exception("monitoring %s failed", self.runtime.host.name)
-            self._stop.wait(max(0.2, self.interval - (time.monotonic() - started)))
+            self._wake.wait(max(0.2, self.interval - (time.monotonic() - started)))
+            self._wake.clear()
 
     def check(self) -> HostSnapshot:
         """One round: remove requested orphans, list containers, read GPUs, record samples."""
         host = self.runtime.host
-        shell = self.runtime.shell
         snap = HostSnapshot(host.name, checked_at=time.time())
         with self._lock:
             removals, self._removals = self._removals, []
+        engine = self.runtime.engine
         try:
             for name in removals:
-                self.runtime.docker.remove(name)
-            snap.containers = self.runtime.docker.list_by_label(f"{LABEL_APP}={self.instance_id}")
+                engine.remove(name)
+            snap.containers = engine.list_ours(f"{LABEL_APP}={self.instance_id}")
             snap.reachable = True
         except Exception as exc:  # unreachable box, docker missing: say so, keep watching
             snap.reachable = False
             snap.error = str(exc)
-            self.snapshot = snap
+            self._publish(snap)
             return snap
-        result = shell.run([*host.gpu_query, f"--query-gpu={GPU_FIELDS}",
-                            "--format=csv,noheader,nounits"], timeout=20)
-        if result.ok:
-            snap.gpus = [g for g in parse_gpu_csv(result.out) if g["index"] in host.gpus]
-        else:
-            snap.error = "GPU query failed: " + (result.err.strip() or result.out.strip()
-                                                 or f"exit {result.exit_code}")[-200:]
-        self.snapshot = snap
+        if self.runtime.kind.watches_gpus(host):
+            result = self.runtime.shell.run([*host.gpu_query, f"--query-gpu={GPU_FIELDS}",
+                                             "--format=csv,noheader,nounits"], timeout=20)
+            if result.ok:
+                snap.gpus = [g for g in parse_gpu_csv(result.out) if g["index"] in host.gpus]
+            else:
+                snap.error = "GPU query failed: " + (result.err.strip() or result.out.strip()
+                                                     or f"exit {result.exit_code}")[-200:]
+        self._publish(snap)
         self._record(snap)
         return snap
+
+    def _publish(self, snap: HostSnapshot) -> None:
+        self.snapshot = snap
+        self.store.bus.publish(HostTelemetry(host=snap.name, snapshot=snap.to_dict()))
 
     def _record(self, snap: HostSnapshot) -> None:
         if not snap.gpus:
             return
         by_index = {g["index"]: g for g in snap.gpus}
         rows = []
-        for run in self.store.runs_in((st.RUNNING,), host=snap.name):
+        for run in self.store.runs_in((RUNNING,), host=snap.name):
             if self.worker_id and run.worker_id != self.worker_id:
                 continue  # the worker driving the run records its samples, once
             for gpu in run.gpu_list():
@@ -131,8 +161,30 @@ class HostMonitor:
                                  "memory_used": g["memory_used"],
                                  "memory_total": g["memory_total"],
                                  "temperature": g["temperature"]})
-        if rows:
-            st.MetricSample.insert_many(rows).execute()
+        self.store.add_samples(rows)
+
+
+class TelemetryView:
+    """The latest snapshot of every host, as told by telemetry events from any process."""
+
+    def __init__(self, bus: Any) -> None:
+        self._latest: dict[str, HostSnapshot] = {}
+        self._lock = threading.Lock()
+        self._unsubscribe = bus.subscribe(self._on_event, kinds=(HostTelemetry.KIND,))
+
+    def _on_event(self, event: HostTelemetry) -> None:
+        snap = HostSnapshot.from_dict(event.snapshot)
+        with self._lock:
+            current = self._latest.get(event.host)
+            if current is None or (snap.checked_at or 0) >= (current.checked_at or 0):
+                self._latest[event.host] = snap
+
+    def snapshot(self, host: str) -> HostSnapshot | None:
+        with self._lock:
+            return self._latest.get(host)
+
+    def close(self) -> None:
+        self._unsubscribe()
 
 
 def run_id_of(container: dict[str, str]) -> str:

@@ -13,42 +13,13 @@ import shutil
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
+from backend.remote.errors import CommandResult, RemoteError  # noqa: F401 (their home here)
+from backend.remote.stream import LocalStream, Stream
+
 log = logging.getLogger(__name__)
-
-
-class RemoteError(RuntimeError):
-    """A box could not do what we asked; the message is meant for a person."""
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    argv: tuple[str, ...]
-    exit_code: int
-    stdout: bytes
-    stderr: bytes
-
-    @property
-    def out(self) -> str:
-        return self.stdout.decode("utf-8", "replace")
-
-    @property
-    def err(self) -> str:
-        return self.stderr.decode("utf-8", "replace")
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
-
-    def check(self, what: str) -> "CommandResult":
-        """Raise a RemoteError that says what failed and why, unless the command succeeded."""
-        if self.exit_code != 0:
-            detail = (self.err.strip() or self.out.strip() or "no output").splitlines()[-1]
-            raise RemoteError(f"{what} failed (exit {self.exit_code}): {detail}")
-        return self
 
 
 class Shell(Protocol):
@@ -77,6 +48,11 @@ class Shell(Protocol):
     def get_file(self, remote: str, local: Path) -> None: ...
 
     def exists(self, path: str) -> bool: ...
+
+    def open_stream(self, argv: Sequence[str]) -> "Stream":
+        """Start a long-lived command and read its stdout as it comes (backend/remote/stream.py);
+        it must not hold one of the box's short-command slots for its life."""
+        ...
 
     def close(self) -> None: ...
 
@@ -156,6 +132,9 @@ class LocalShell:
 
     def exists(self, path: str) -> bool:
         return os.path.lexists(path)
+
+    def open_stream(self, argv: Sequence[str]) -> Stream:
+        return LocalStream(self._resolve(tuple(str(a) for a in argv)), env=self._env)
 
     def close(self) -> None:
         pass

@@ -335,6 +335,13 @@ class SshShell:
                 send_signal(chan, "TERM")
             self._release(chan)
 
+    def open_stream(self, argv: Sequence[str]):
+        """A long-lived command whose output is read as it comes (a Stream, closable from any
+        thread); see backend/remote/stream.py."""
+        from backend.remote.ssh_stream import ChannelStream
+
+        return ChannelStream(self, argv)
+
     # -- SFTP ---------------------------------------------------------------------------------
     def _take_sftp(self, generation: int) -> paramiko.SFTPClient:
         """An idle client of this connection, or a new SFTP session (holding a slot)."""

@@ -18,20 +18,17 @@ from backend.config import HostConfig
 from backend.models.transfer1 import command as cmd
 from backend.models.transfer1.params import RUN_ENHANCE, GenerationParams
 from backend.models.transfer1.spec import build_spec, resolve_fps, spec_json
+from backend.hosts.runtime import run_dir
 from backend.remote.docker import LABEL_APP, LABEL_RUN
 
 #: Cosmos writes `<VIDEO_NAME>.mp4` (and `.txt`) into the run's outputs folder.
 VIDEO_NAME = "output"
 
 
-def container_name(run_id: str) -> str:
-    """A run's container: the full run id, never truncated (a kill reaches exactly this one)."""
-    return f"cosmos-{run_id}"
-
-
-def run_dir(host: HostConfig, run_id: str) -> str:
-    """`<remote_root>/runs/<run_id>` on the box."""
-    return str(PurePosixPath(host.remote_root) / "runs" / run_id)
+def container_name(job_id: str) -> str:
+    """A job's container: the full run (or batch) id, never truncated, so a kill reaches
+    exactly this one."""
+    return f"cosmos-{job_id}"
 
 
 def input_link_name(local: str | PurePosixPath, control: str | None = None) -> str:

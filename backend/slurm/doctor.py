@@ -15,10 +15,11 @@ from backend.hosts.doctor import FAIL, OK, WARN, Check, _last_line
 from backend.remote.docker import explain_docker_failure
 from backend.remote.shell import RemoteError, Shell
 from backend.slurm.client import Partition, SlurmClient, explain_slurm_failure, gpus_per_node
+from backend.slurm.config import slurm_options
 
 
 def _client(host: HostConfig, shell: Shell) -> SlurmClient:
-    return SlurmClient(shell, host.slurm_env)
+    return SlurmClient(shell, slurm_options(host).slurm_env)
 
 
 def _fix_env(host: HostConfig) -> str:
@@ -38,8 +39,8 @@ def check_slurm(host: HostConfig, shell: Shell) -> Check:
 def _partitions(host: HostConfig, shell: Shell) -> tuple[list[Partition], list[Partition]]:
     """(the partitions the runs go to, all partitions); RemoteError if sinfo fails."""
     every = _client(host, shell).partitions()
-    if host.partition:
-        wanted = set(host.partition.split(","))
+    if slurm_options(host).partition:
+        wanted = set(slurm_options(host).partition.split(","))
         return [p for p in every if p.name in wanted], every
     return [p for p in every if p.default], every
 
@@ -50,8 +51,8 @@ def check_partition(host: HostConfig, shell: Shell) -> Check:
     except RemoteError as exc:
         return Check("partition", FAIL, str(exc), _fix_env(host))
     names = ", ".join(p.name for p in every) or "none"
-    if host.partition:
-        missing = sorted(set(host.partition.split(",")) - {p.name for p in chosen})
+    if slurm_options(host).partition:
+        missing = sorted(set(slurm_options(host).partition.split(",")) - {p.name for p in chosen})
         if missing:
             return Check("partition", FAIL, f"partition {', '.join(missing)} does not exist "
                          f"(the cluster has: {names})",
@@ -67,7 +68,7 @@ def check_partition(host: HostConfig, shell: Shell) -> Check:
                      "ask the cluster's administrators, or choose another partition")
     details = {p.name: {"nodes": p.nodes, "states": list(p.states), "time_limit": p.time_limit}
                for p in chosen}
-    text = "; ".join(f"{p.name}{' (default)' if p.default and not host.partition else ''} is up:"
+    text = "; ".join(f"{p.name}{' (default)' if p.default and not slurm_options(host).partition else ''} is up:"
                      f" {p.nodes} node(s) {'/'.join(p.states)}, time limit {p.time_limit}"
                      for p in chosen)
     usable = [p for p in chosen if any(s.rstrip("*~#!%$@^-") in ("idle", "mix", "alloc", "comp")
@@ -88,10 +89,10 @@ def check_gres(host: HostConfig, shell: Shell) -> Check:
                      f"set partition in [hosts.{host.name}]")
     per_node = max(gpus_per_node(p.gres) for p in chosen)
     gres = sorted({g for p in chosen for g in p.gres})
-    ask = "--gres=gpu:N" if host.gres_style == "gres" else "--gpus=N"
+    ask = "--gres=gpu:N" if slurm_options(host).gres_style == "gres" else "--gpus=N"
     details = {"gres": gres, "gpus_per_node": per_node}
     if per_node == 0:
-        return Check("gres", FAIL, f"no node of {host.partition or 'the default partition'} has "
+        return Check("gres", FAIL, f"no node of {slurm_options(host).partition or 'the default partition'} has "
                      f"GPUs in Slurm (GRES: {', '.join(gres) or 'none'}); runs ask {ask}",
                      "choose a GPU partition, or ask the administrators to declare the GPUs "
                      "(GresTypes=gpu, gres.conf)", details)
@@ -106,7 +107,7 @@ def check_gres(host: HostConfig, shell: Shell) -> Check:
 
 
 def check_container(host: HostConfig, shell: Shell) -> Check:
-    mode = host.slurm_container
+    mode = slurm_options(host).slurm_container
     if mode == "none":
         if host.simulated:
             return Check("container", OK, "no container: the job runs job.sh on the node (the "

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from backend.config import HostConfig
+from backend.slurm.config import slurm_options
 
 #: `docker run` options that take a value (as plan.py or a docker-compatible engine use them).
 _VALUE_OPTS = frozenset({
@@ -143,7 +144,7 @@ def sbatch_directives(host: HostConfig, *, job_name: str, comment: str, folder: 
                       num_gpus: int) -> list[str]:
     """The #SBATCH lines: name and comment (the run id), output into the run folder, GPUs,
     partition, account, time limit and the host's extra options."""
-    gpus = (f"--gres=gpu:{int(num_gpus)}" if host.gres_style == "gres"
+    gpus = (f"--gres=gpu:{int(num_gpus)}" if slurm_options(host).gres_style == "gres"
             else f"--gpus={int(num_gpus)}")
     options = [
         f"--job-name={_sbatch_value('job name', job_name)}",
@@ -157,13 +158,13 @@ def sbatch_directives(host: HostConfig, *, job_name: str, comment: str, folder: 
         "--ntasks=1",
         gpus,
     ]
-    if host.partition:
-        options.append(f"--partition={host.partition}")
-    if host.account:
-        options.append(f"--account={host.account}")
-    if host.time_limit:
-        options.append(f"--time={host.time_limit}")
-    options += list(host.sbatch_extra)
+    if slurm_options(host).partition:
+        options.append(f"--partition={slurm_options(host).partition}")
+    if slurm_options(host).account:
+        options.append(f"--account={slurm_options(host).account}")
+    if slurm_options(host).time_limit:
+        options.append(f"--time={slurm_options(host).time_limit}")
+    options += list(slurm_options(host).sbatch_extra)
     for option in options:
         if "\n" in option or "\r" in option:
             raise SlurmScriptError(f"sbatch option {option!r} spans lines")
@@ -242,12 +243,12 @@ def build_batch_script(host: HostConfig, run: DockerRun, *, folder: str, num_gpu
            "none": f"runs {run.name}'s job.sh on the node (srun, no container)"}
     lines += [
         "# Written by the Cosmos Workflow Orchestrator, submitted with sbatch --parsable: it",
-        f"# {how[host.slurm_container]}. The prompt is in spec.json, not here.",
+        f"# {how[slurm_options(host).slurm_container]}. The prompt is in spec.json, not here.",
         "set -u",
     ]
-    if host.slurm_container == "docker":
+    if slurm_options(host).slurm_container == "docker":
         lines += _docker_body(host, run, kill_grace)
-    elif host.slurm_container == "pyxis":
+    elif slurm_options(host).slurm_container == "pyxis":
         lines += _pyxis_body(run)
     else:
         lines += _bare_body(run)

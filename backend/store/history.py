@@ -12,7 +12,8 @@ from typing import Sequence
 
 from peewee import SQL, fn
 
-from backend import store as st
+from backend.store.models import Review, Run, db
+from backend.store.reviews import ratings_for  # noqa: F401  (the pages' ratings)
 
 
 @dataclass(frozen=True)
@@ -37,49 +38,73 @@ def fts_query(text: str) -> str | None:
 
 
 def _where(f: RunFilter):
-    query = st.Run.select()
+    query = Run.select()
     if f.statuses:
-        query = query.where(st.Run.status.in_(list(f.statuses)))
+        query = query.where(Run.status.in_(list(f.statuses)))
     if f.run_types:
-        query = query.where(st.Run.run_type.in_(list(f.run_types)))
+        query = query.where(Run.run_type.in_(list(f.run_types)))
     if f.hosts:
-        query = query.where(st.Run.host.in_(list(f.hosts)))
+        query = query.where(Run.host.in_(list(f.hosts)))
     if f.since is not None:
-        query = query.where(st.Run.created_at >= f.since)
+        query = query.where(Run.created_at >= f.since)
     if f.until is not None:
-        query = query.where(st.Run.created_at < f.until)
+        query = query.where(Run.created_at < f.until)
     if f.with_output:
-        query = query.where(st.Run.output_path.is_null(False))
+        query = query.where(Run.output_path.is_null(False))
     if f.ids:
-        query = query.where(st.Run.id.in_(list(f.ids)))
+        query = query.where(Run.id.in_(list(f.ids)))
     if f.min_rating is not None:
-        rated = (st.Review.select(st.Review.run).where(st.Review.rating.is_null(False))
-                 .group_by(st.Review.run).having(fn.AVG(st.Review.rating) >= f.min_rating))
-        query = query.where(st.Run.id.in_(rated))
+        rated = (Review.select(Review.run).where(Review.rating.is_null(False))
+                 .group_by(Review.run).having(fn.AVG(Review.rating) >= f.min_rating))
+        query = query.where(Run.id.in_(rated))
     match = fts_query(f.text) if f.text else None
     if f.text and match is None:
         return query.where(SQL("0"))
     if match is not None:
-        query = query.where(st.Run.id.in_(
+        query = query.where(Run.id.in_(
             SQL("(SELECT run_id FROM run_fts WHERE run_fts MATCH ?)", [match])))
     return query
 
 
-def query_runs(f: RunFilter, *, limit: int = 25, offset: int = 0) -> list[st.Run]:
+def query_runs(f: RunFilter, *, limit: int = 25, offset: int = 0) -> list[Run]:
     """One page of runs, newest first."""
-    return list(_where(f).order_by(st.Run.id.desc()).limit(limit).offset(offset))
+    return list(_where(f).order_by(Run.id.desc()).limit(limit).offset(offset))
 
 
 def count_runs(f: RunFilter) -> int:
     return _where(f).count()
 
 
-def ratings_for(run_ids: Sequence[str]) -> dict[str, tuple[float, int]]:
-    """Average rating and number of ratings per run, for one page in one query."""
-    if not run_ids:
-        return {}
-    rows = (st.Review.select(st.Review.run, fn.AVG(st.Review.rating).alias("avg"),
-                             fn.COUNT(st.Review.rating).alias("n"))
-            .where(st.Review.run.in_(list(run_ids)) & st.Review.rating.is_null(False))
-            .group_by(st.Review.run).tuples())
-    return {run_id: (float(avg), int(n)) for run_id, avg, n in rows}
+def search_run_ids(text: str, limit: int = 50, offset: int = 0) -> list[str]:
+    """Run ids whose name or prompt match `text` (words, prefix match), newest first."""
+    match = fts_query(text)
+    if match is None:
+        return []
+    rows = db.execute_sql("SELECT run_id FROM run_fts WHERE run_fts MATCH ? "
+                          "ORDER BY run_id DESC LIMIT ? OFFSET ?", (match, limit, offset))
+    return [r[0] for r in rows.fetchall()]
+
+
+def count_matches(text: str) -> int:
+    """How many runs match `text` in all (the search's total)."""
+    match = fts_query(text)
+    if match is None:
+        return 0
+    return int(db.execute_sql("SELECT count(*) FROM run_fts WHERE run_fts MATCH ?",
+                              (match,)).fetchone()[0])
+
+
+class HistoryStore:
+    """The history pages as Store methods (a mixin; the functions above do the work)."""
+
+    def query_runs(self, flt: RunFilter, *, limit: int = 25, offset: int = 0) -> list[Run]:
+        return query_runs(flt, limit=limit, offset=offset)
+
+    def count_matching(self, flt: RunFilter) -> int:
+        return count_runs(flt)
+
+    def search_run_ids(self, text: str, limit: int = 50, offset: int = 0) -> list[str]:
+        return search_run_ids(text, limit, offset)
+
+    def count_search_matches(self, text: str) -> int:
+        return count_matches(text)

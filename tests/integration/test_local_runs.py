@@ -91,7 +91,7 @@ def test_kill_cancels_and_keeps_the_partial_log(tmp_path):
             or "stop" in run.failure_cause.lower()
         # the container is gone and nothing of ours is still running
         engine = Path(b.settings.hosts["sim"].remote_root) / "engine"
-        result = b.scheduler.runtime("sim").docker.list_by_label(f"cosmos.run={run_id}")
+        result = b.scheduler.runtime("sim").engine.list_ours(f"cosmos.run={run_id}")
         assert result == [] and engine.exists()
     finally:
         b.close()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from backend.events import EventBus
-from backend.runs.executor import HostRuntime, RunExecutor, sha256_file
+from backend.hosts.runtime import HostRuntime
+from backend.runs.staging import Stager, sha256_file
 from backend.store import Store
 from tests.helpers import make_settings
 
@@ -44,12 +45,11 @@ def test_staging_continues_an_interrupted_input_upload(ssh_shell, ssh_host, remo
     settings = make_settings(tmp_path)
     store = Store(settings.db_path)
     try:
-        executor = RunExecutor(settings, store, HostRuntime(ssh_host, ssh_shell), EventBus(),
-                               "test-instance")
+        stager = Stager(store, HostRuntime(ssh_host, ssh_shell, store=store))
         run_dir = f"{remote_root}/runs/r1"
         ssh_shell.run(["mkdir", "-p", f"{run_dir}/inputs"]).check("mkdir")
         before = ssh_shell.bytes_sent
-        link = executor._stage_input(local, run_dir, "input.mp4")
+        link = stager.stage_input(local, run_dir, "input.mp4")
         assert ssh_shell.bytes_sent - before < (1 << 20) + 65536  # the second half only
         assert ssh_shell.run(["sha256sum", link]).check("hash").out.split()[0] == digest
         assert ssh_shell.exists(f"{cache}/{digest}.mp4")
@@ -87,26 +87,26 @@ def test_large_files_go_through_openssh_and_arrive_whole(ssh_shell, remote_root,
 def test_upload_progress_reaches_the_run_the_ui_and_cli_show(ssh_shell, ssh_host, remote_root,
                                                              tmp_path):
     from components.run_details import progress_parts
-    from backend.operations import _summary
+    from backend.operations import summarize
 
     local = tmp_path / "input.mp4"
     local.write_bytes(os.urandom(1 << 20))
     settings = make_settings(tmp_path)
-    store = Store(settings.db_path)
+    bus = EventBus()
+    store = Store(settings.db_path, bus)
     try:
         run = store.create_run(params={"prompt": "x"}, host="sshbox", prompt_id=None)
         store.transition(run.id, "staging", expect=("queued",))
         events = []
-        bus = EventBus()
         bus.subscribe(lambda e: events.append(e) if e.kind == "transfer" else None)
-        executor = RunExecutor(settings, store, HostRuntime(ssh_host, ssh_shell), bus, "t")
+        stager = Stager(store, HostRuntime(ssh_host, ssh_shell, store=store))
         run_dir = f"{remote_root}/runs/{run.id}"
         ssh_shell.run(["mkdir", "-p", f"{run_dir}/inputs"]).check("mkdir")
-        executor._stage_input(local, run_dir, "input.mp4", run_id=run.id)
+        stager.stage_input(local, run_dir, "input.mp4", run_id=run.id)
         progress = store.get_run(run.id).progress_dict()
         assert progress["phase"] == "uploading input.mp4" and "(100%)" in progress["detail"]
         assert events[-1].data["sent"] == events[-1].data["total"] == 1 << 20
-        _, shown = progress_parts(_summary(store.get_run(run.id)))
+        _, shown = progress_parts(summarize(store.get_run(run.id)))
         assert "uploading input.mp4" in shown and "100%" in shown
     finally:
         store.close()

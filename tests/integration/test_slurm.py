@@ -221,7 +221,7 @@ def test_two_runs_behind_a_one_slot_node_run_one_after_the_other(app, slurm, cli
     assert c["SubmitTime"] < a["EndTime"], "the second job was not in the queue meanwhile"
     assert a["NodeList"] == c["NodeList"] == slurm.node
     # meanwhile the one that waited showed why (the UI got the progress events)
-    phases = [e.data.get("phase", "") for e in events
+    phases = [e.progress.get("phase", "") for e in events
               if e.kind == "progress" and e.run_id == later.id]
     assert any(p.startswith("queued in Slurm:") for p in phases), phases
 

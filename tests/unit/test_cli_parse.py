@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from backend.cli import common
 from backend.cli import main as cli
 from backend.runs import plan
 from backend.cli.format import run_json
@@ -33,7 +34,7 @@ def usage_error(*argv: str, capsys=None) -> str:
 @pytest.fixture
 def session(tmp_path):
     settings = load_config(write_config(tmp_path))
-    return SimpleNamespace(ops=Operations(settings, store=None, bus=None), settings=settings)
+    return SimpleNamespace(ops=Operations(settings, SimpleNamespace(bus=None)), settings=settings)
 
 
 def test_json_is_accepted_before_and_after_the_verb():
@@ -77,17 +78,17 @@ def test_flags_become_generation_params(session, tmp_path):
     video.write_bytes(b"")
     args = parse("run", "a street", "--weight", "vis=0.5", "--control", f"depth={video}",
                  "--fps", "0", "--steps", "12")
-    p = cli._params(session, args, "a street", "stored negative")
+    p = common._params(session, args, "a street", "stored negative")
     assert p.weights == {"vis": 0.5, "edge": 0.0, "depth": 1.0, "seg": 0.0, "keypoint": 0.0}
     assert p.control_videos == {"depth": str(video)}
     assert (p.fps, p.num_steps, p.negative_prompt) == (None, 12, "stored negative")
     # without --weight: the config's defaults (edge 1); --negative beats a stored negative
     args = parse("run", "a street", "--negative", "blurry", "--fps", "30")
-    p = cli._params(session, args, "a street", "stored negative")
+    p = common._params(session, args, "a street", "stored negative")
     assert p.weights == dict(session.settings.generation.weights)
     assert (p.negative_prompt, p.fps, p.seed) == ("blurry", 30, 1)
-    with pytest.raises(cli.CliError) as info:
-        cli._params(session, parse("run", "x", "--input", str(tmp_path / "no.mp4")), "x", None)
+    with pytest.raises(common.CliError) as info:
+        common._params(session, parse("run", "x", "--input", str(tmp_path / "no.mp4")), "x", None)
     assert info.value.code == 2 and "no such file" in str(info.value)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.runs.executor import complete_lines
+from backend.runs.follow import complete_lines
 
 
 def test_complete_lines_keep_partial_lines_and_half_crlf_for_the_next_read():

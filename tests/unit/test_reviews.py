@@ -13,7 +13,7 @@ from tests.helpers import make_settings
 def ops(tmp_path):
     settings = make_settings(tmp_path)
     store = st.Store(tmp_path / "db.sqlite")
-    yield Operations(settings, store=store, bus=None)
+    yield Operations(settings, store)
     store.close()
 
 

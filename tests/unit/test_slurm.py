@@ -13,7 +13,8 @@ from backend.runs.plan import plan_launch
 from backend.slurm.client import (SQUEUE_FORMAT, gpus_per_node, parse_sacct, parse_sbatch_parsable,
                                   parse_scontrol_jobs, parse_scontrol_record, parse_sinfo,
                                   parse_squeue)
-from backend.slurm.executor import job_state, slurm_end_cause
+from backend.slurm.config import SlurmOptions
+from backend.slurm.engine import job_state, slurm_end_cause
 from backend.slurm.script import SlurmScriptError, build_batch_script, parse_docker_run
 
 SCONTROL_DONE = (
@@ -115,14 +116,20 @@ def test_failures_slurm_caused_get_slurms_reason():
 
 
 # -- the batch script -------------------------------------------------------------------------
+SLURM_FIELDS = set(SlurmOptions.__dataclass_fields__)
+
+
 def slurm_host(**over) -> HostConfig:
+    """A Slurm host; keyword arguments set host keys or Slurm options alike."""
     base = dict(name="cluster", kind="slurm", docker=("docker",), remote_root="/shared/cosmos",
                 cosmos_checkout="/shared/ct1", image="nvcr.io#nvidia/cosmos:1",
-                gpus=tuple(range(8)), max_concurrent=256, partition="gpu", account="art",
-                time_limit="4:00:00", sbatch_extra=("--qos=high", "--mem=200G"),
+                gpus=tuple(range(8)), max_concurrent=256,
                 env={"NOTE": "it's $HOME; rm -rf /"}, hf_home="/shared/hf")
-    base.update(over)
-    return HostConfig(**base)
+    options = dict(partition="gpu", account="art", time_limit="4:00:00",
+                   sbatch_extra=("--qos=high", "--mem=200G"))
+    for key, value in over.items():
+        (options if key in SLURM_FIELDS else base)[key] = value
+    return HostConfig(**base, options=SlurmOptions(**options))
 
 
 def planned(host: HostConfig, run_id: str = "01m8abc", num_gpus: int = 2):
@@ -228,10 +235,11 @@ sbatch_extra = ["--qos=high"]
 slurm_container = "pyxis"
 slurm_env = { SLURM_CONF = "/etc/slurm/slurm.conf" }
 ''')).hosts["cluster"]
-    assert (host.partition, host.account, host.time_limit, host.gres_style) == \
+    opts = host.options
+    assert (opts.partition, opts.account, opts.time_limit, opts.gres_style) == \
         ("gpu,gpu-long", "art", "1-12:00:00", "gpus")
-    assert host.sbatch_extra == ("--qos=high",) and host.slurm_container == "pyxis"
-    assert host.slurm_env == {"SLURM_CONF": "/etc/slurm/slurm.conf"}
+    assert opts.sbatch_extra == ("--qos=high",) and opts.slurm_container == "pyxis"
+    assert opts.slurm_env == {"SLURM_CONF": "/etc/slurm/slurm.conf"}
     assert host.gpus == tuple(range(8)) and host.max_concurrent == 256
 
 

@@ -71,6 +71,16 @@ def test_invalid_status_is_rejected_by_the_database(store):
         st.Run.update(status="exploded").where(st.Run.id == run.id).execute()
 
 
+def claim_one(store, host="sim", worker="w1"):
+    """The scheduler's claim with the simplest rules: any GPU, one run per container."""
+    from backend.store.claims import Placement
+
+    runs = store.claim(host, worker_id=worker, max_containers=1000,
+                       place=lambda head, active: Placement([]),
+                       group=lambda head, queued: [head], pick_port=lambda head, used: 29500)
+    return runs[0] if runs else None
+
+
 def test_claim_is_exclusive_across_threads(store):
     runs = [make_run(store) for _ in range(20)]
     claimed: list[str] = []
@@ -78,7 +88,7 @@ def test_claim_is_exclusive_across_threads(store):
 
     def worker():
         while True:
-            run = store.claim_next("sim")
+            run = claim_one(store)
             if run is None:
                 return
             with lock:
@@ -96,10 +106,10 @@ def test_claim_order_is_priority_then_fifo_and_per_host(store):
     first, second = make_run(store), make_run(store)
     urgent = make_run(store, priority=5)
     make_run(store, host="other")
-    assert store.claim_next("sim").id == urgent.id
-    assert store.claim_next("sim").id == first.id
-    assert store.claim_next("sim").id == second.id
-    assert store.claim_next("sim") is None
+    assert claim_one(store).id == urgent.id
+    assert claim_one(store).id == first.id
+    assert claim_one(store).id == second.id
+    assert claim_one(store) is None
 
 
 def test_cancel_of_queued_run_is_immediate_and_of_active_run_is_a_request(store):

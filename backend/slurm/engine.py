@@ -1,61 +1,55 @@
-"""Runs on a Slurm cluster (host kind "slurm"): Slurm owns the queue and GPU placement.
+"""The Engine of a Slurm host: a run (or a batch) is a Slurm job, not a container we start.
 
-How it fits the executor (backend/executor.py, DESIGN §3): staging, following the log from its
-stored offset, collecting and outcome classification are the plain host's, unchanged. Only the
-three steps that talk to the container engine differ, and they all go through `rt.docker`; on a
-Slurm host that is `SlurmJobs`, which answers the same calls with Slurm:
+How it fits the lifecycle (backend/runs/): staging, following the log from its stored offset,
+collecting and outcome classification are the generic ones, unchanged. Only the steps that
+talk to the job engine differ, and the lifecycle reaches them through this Engine:
 
-* launch (`run_detached`): the plan's `docker run -d` argv becomes a batch script in the run
-  folder (shared filesystem; see backend/slurm_script.py), submitted with `sbatch --parsable`.
-  The job id is the run's `container_id` and `external_id`;
-* state (`inspect`): `squeue` (one call per host per second for all runs, cached), then
-  `scontrol show job` once a job has left the queue, then `sacct` when slurmctld forgot it;
-  mapped to what the executor decides on (below). The node goes to `Run.node`;
-* kill (`stop`/`kill`): graceful is `scancel --signal=TERM` (the job step's processes), KILL
-  after the grace; force is `scancel --signal=KILL --batch` (see backend/slurm_script.py for
-  why, and for docker mode's traps); a job still waiting is simply `scancel`ed (dequeued).
+* launch: the plan's `docker run -d` argv becomes a batch script in the run folder (shared
+  filesystem; see backend/slurm/script.py), submitted with `sbatch --parsable`. The job id is
+  the run's `container_id` and `external_id`;
+* state / wait_exit: `squeue` (one call per host per second for all runs, cached in
+  SlurmCluster), then `scontrol show job` once a job has left the queue, then `sacct` when
+  slurmctld forgot it. The node goes to `Run.node`; while the job waits, its reason and place
+  in the partition's queue are the run's progress;
+* stop / kill: graceful is `scancel --signal=TERM` (the job step's processes), KILL after the
+  grace; force is `scancel --signal=KILL --batch` (see backend/slurm/script.py for why, and
+  for docker mode's traps); a job still waiting is simply `scancel`ed (dequeued);
+* explain_end: a failure Slurm caused (time limit, node failure, preemption, out of memory,
+  cancelled by someone else) gets Slurm's reason as its cause.
 
 State mapping (Slurm -> run status):
   submitted, PENDING/CONFIGURING/REQUEUED... -> `running`, progress phase
-      "queued in Slurm: <reason>" with the job's place in the partition's queue in `detail`
-      (the UI shows it; nothing runs yet, so there is no log);
+      "queued in Slurm: <reason>" with the job's place in the partition's queue in `detail`;
   RUNNING/COMPLETING/SUSPENDED...            -> `running` (log followed as on a plain host);
   COMPLETED/FAILED/CANCELLED/TIMEOUT/...     -> `collecting`, exit code from ExitCode=N:S
-      (N, or 128+S when a signal ended it; none when the job never started), then the usual
-      outcome; a failure Slurm caused (time limit, node failure, preemption, out of memory,
-      cancelled by someone else) gets Slurm's reason as its cause.
-
-Batching works unchanged (`SlurmBatchExecutor`: one job per batch). Chained upscales are
-submitted when their parent completes, like on a plain host.
+      (N, or 128+S when a signal ended it; none when the job never started).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-from backend import store as st
-from backend.runs.batching import BatchExecutor
-from backend.config import HostConfig
+from backend.hosts.kind import Cancel
 from backend.models.transfer1.params import GenerationParams
 from backend.models.transfer1.progress import Progress
-from backend.runs.executor import HostRuntime, RunExecutor
-from backend.runs.plan import container_name, run_dir as plan_run_dir
 from backend.remote.docker import LABEL_RUN, ContainerState
-from backend.remote.shell import CommandResult, RemoteError, Shell
-from backend.slurm.client import SlurmClient, SlurmJob
+from backend.remote.shell import CommandResult, RemoteError
+from backend.slurm.client import SlurmJob
+from backend.slurm.cluster import SlurmCluster
+from backend.slurm.config import slurm_options
 from backend.slurm.script import SlurmScriptError, build_batch_script, parse_docker_run
+from backend.store.models import CANCELLED, FAILED, Run
 
 log = logging.getLogger(__name__)
 
-#: How old the shared `squeue` answer may be (every run's inspect reads it).
-QUEUE_MAX_AGE = 0.8
-#: How often a waiting job's place in the queue is recomputed (one squeue of the partition).
-POSITION_MAX_AGE = 3.0
+#: How often a running job's state is looked at while waiting for its end (the shared squeue
+#: view is at most QUEUE_MAX_AGE old, so this is the exit-noticing delay).
+WAIT_EVERY = 0.5
+
 #: After a kill signal: how long to wait for the job to end before escalating.
 KILL_WAIT = 10.0
 QUEUED_PHASE = "queued in Slurm"
@@ -74,6 +68,8 @@ _CAUSES = {
     "LAUNCH_FAILED": "Slurm could not launch job {id} on {node}",
     "REVOKED": "Slurm job {id} was revoked (it started on another cluster)",
 }
+
+
 
 
 @dataclass(frozen=True)
@@ -109,94 +105,33 @@ def _ok(argv: tuple[str, ...] = ()) -> CommandResult:
     return CommandResult(argv, 0, b"", b"")
 
 
-class SlurmCluster:
-    """What one Slurm host's runs share: the client and a short-lived view of the queue."""
 
-    def __init__(self, host: HostConfig, shell: Shell) -> None:
-        self.client = SlurmClient(shell, host.slurm_env)
-        self._lock = threading.Lock()
-        self._queue: dict[str, SlurmJob] = {}
-        self._queue_at = 0.0
-        self._pending: dict[str, list[SlurmJob]] = {}
-        self._pending_at: dict[str, float] = {}
-        self._final: dict[str, SlurmJob] = {}
+class SlurmEngine:
+    """The Engine of a Slurm host. Jobs are named `cosmos-<run or batch id>` (as containers
+    are elsewhere); the runs' job id, node and queue place are recorded on them."""
 
-    def queue(self) -> dict[str, SlurmJob]:
-        """This user's jobs that are not over, by id (one `squeue` per QUEUE_MAX_AGE)."""
-        with self._lock:
-            if time.monotonic() - self._queue_at > QUEUE_MAX_AGE:
-                self._queue = {j.job_id: j for j in self.client.queue()}
-                self._queue_at = time.monotonic()
-            return self._queue
-
-    def forget_queue(self) -> None:
-        with self._lock:
-            self._queue_at = 0.0
-
-    def job(self, job_id: str) -> SlurmJob | None:
-        """The job's latest state; a finished job is asked for once and remembered."""
-        if job_id in self._final:
-            return self._final[job_id]
-        job = self.queue().get(job_id)
-        if job is None or job.finished:
-            job = self.client.find(job_id) or job
-        if job is not None and job.finished:
-            with self._lock:
-                if len(self._final) > 2000:
-                    self._final.clear()
-                self._final[job_id] = job
-        return job
-
-    def fresh(self, job_id: str) -> SlurmJob | None:
-        """Ask slurmctld now (no cache): used while waiting for a signalled job to end."""
-        return self.client.find(job_id)
-
-    def position(self, job: SlurmJob) -> tuple[int, int] | None:
-        """(place, pending jobs) of a waiting job in its partition's queue, all users."""
-        part = job.partition.split(",")[0]
-        with self._lock:
-            age = time.monotonic() - self._pending_at.get(part, 0.0)
-            known = any(j.job_id == job.job_id for j in self._pending.get(part, ()))
-            if age > POSITION_MAX_AGE or (not known and age > QUEUE_MAX_AGE):
-                self._pending[part] = self.client.pending_order(part or None)
-                self._pending_at[part] = time.monotonic()
-            order = [j.job_id for j in self._pending[part]]
-        if job.job_id not in order:
-            return None
-        return order.index(job.job_id) + 1, len(order)
-
-
-class SlurmJobs:
-    """The container-engine interface of the executor (DockerClient's calls), done by Slurm.
-
-    Containers are named `cosmos-<run or batch id>`; that is the job name too. Without an
-    executor (the host monitor) it only reads and cancels; with one it also records the job id,
-    node and queue place on the runs.
-    """
-
-    def __init__(self, runtime: "SlurmRuntime") -> None:
+    def __init__(self, runtime: Any, store: Any, kill_grace: int) -> None:
         self.rt = runtime
-        self.cluster = runtime.cluster
+        self.host = runtime.host
+        self.store = store
+        self.kill_grace = kill_grace
+        self.cluster = SlurmCluster(runtime.host, runtime.shell)
         self._ids: dict[str, str] = {}
         self._shown: dict[str, tuple] = {}
-
-    @property
-    def executor(self) -> RunExecutor | None:
-        return self.rt.executor
 
     # -- which runs, which job ----------------------------------------------------------------
     def _owner_id(self, name: str) -> str:
         return name.removeprefix("cosmos-")
 
-    def _runs(self, name: str) -> list[st.Run]:
-        """The run (or the batch's runs) a container name stands for."""
-        if self.executor is None:
+    def _runs(self, name: str) -> list[Run]:
+        """The run (or the batch's runs) a job name stands for."""
+        if self.store is None:
             return []
         owner = self._owner_id(name)
-        run = self.executor.store.get_run(owner)
+        run = self.store.get_run(owner)
         if run is not None:
             return [run]
-        return list(st.Run.select().where(st.Run.batch_id == owner).order_by(st.Run.batch_index))
+        return self.store.batch_members(owner)
 
     def job_id(self, name: str) -> str | None:
         """The job of a container name: remembered, on the run row, or asked of Slurm."""
@@ -225,24 +160,20 @@ class SlurmJobs:
         return (self.cluster.fresh(job_id) if fresh else None) or self.cluster.job(job_id)
 
     # -- launch -------------------------------------------------------------------------------
-    def run_detached(self, run_argv) -> str:
-        executor = self.executor
-        if executor is None:
-            raise RemoteError("internal error: a Slurm job can only be submitted by an executor")
-        host = self.rt.slurm_host
+    def launch(self, plan, runs: Sequence[Run]) -> str:
+        host = self.host
         try:
-            run = parse_docker_run(run_argv, host.docker)
+            run = parse_docker_run(plan.docker_argv, host.docker)
         except SlurmScriptError as exc:
             raise RemoteError(f"cannot turn the run into a Slurm job: {exc}") from None
         owner = run.labels.get(LABEL_RUN) or self._owner_id(run.name)
-        folder = plan_run_dir(host, owner)
-        runs = self._runs(run.name)
+        folder = self.rt.run_dir(owner)
         num_gpus = 1
         if runs:
             num_gpus = GenerationParams.from_dict(runs[0].params_dict()).num_gpus
         try:
             script = build_batch_script(host, run, folder=folder, num_gpus=num_gpus,
-                                        kill_grace=executor.settings.kill_grace)
+                                        kill_grace=self.kill_grace)
         except SlurmScriptError as exc:
             raise RemoteError(f"cannot turn the run into a Slurm job: {exc}") from None
         path = f"{folder}/slurm.sh"
@@ -251,23 +182,33 @@ class SlurmJobs:
         self._ids[run.name] = job_id
         self.cluster.forget_queue()
         for r in runs:
-            executor.store.update_run(r.id, external_id=job_id, command=script)
+            self.store.update_run(r.id, external_id=job_id, command=script)
         log.info("%s submitted to Slurm on %s as job %s", run.name, host.name, job_id)
         return job_id
 
     # -- state --------------------------------------------------------------------------------
-    def inspect(self, name: str) -> JobState | None:
+    def state(self, name: str) -> JobState | None:
         job = self.job(name)
         if job is None:
             return None
         self._observe(name, job)
         return job_state(name, job)
 
+    def wait_exit(self, name: str, cancel: Cancel) -> JobState | None:
+        """Slurm cannot be waited on over one call: look at the shared queue view until the
+        job has left it (or vanished)."""
+        while not cancel.cancelled:
+            state = self.state(name)
+            if state is None or not state.running:
+                return state
+            cancel.wait(WAIT_EVERY)
+        return None
+
     def _observe(self, name: str, job: SlurmJob) -> None:
         """Record what the runs should show: the node, and the queue place while waiting."""
-        if self.executor is None:
+        if self.store is None:
             return
-        store, bus = self.executor.store, self.executor.bus
+        store = self.store
         if job.waiting:
             where = self.cluster.position(job)
             reason = job.reason or "not scheduled yet"
@@ -296,9 +237,7 @@ class SlurmJobs:
             if job.waiting or (first_time and run.log_lines == 0):
                 fields["progress"] = json.dumps(progress.to_dict())
             if fields:
-                store.update_run(run.id, **fields)
-                if "progress" in fields:
-                    bus.publish("progress", run.id, **progress.to_dict())
+                store.update_run(run.id, **fields)  # publishes the new progress
 
     # -- stop ---------------------------------------------------------------------------------
     def _wait_end(self, job_id: str, seconds: float) -> bool:
@@ -361,7 +300,7 @@ class SlurmJobs:
             return self.cluster.client.cancel(job.job_id)
         return _ok()
 
-    def list_by_label(self, label: str) -> list[dict[str, str]]:
+    def list_ours(self, label: str) -> list[dict[str, str]]:
         """Our jobs that are not over, shaped like `docker ps --format '{{json .}}'` rows."""
         key, eq, value = label.partition("=")
         rows = []
@@ -377,65 +316,12 @@ class SlurmJobs:
 
     @property
     def _docker(self) -> bool:
-        return self.rt.slurm_host.slurm_container == "docker"
+        return slurm_options(self.host).slurm_container == "docker"
 
-
-class SlurmRuntime(HostRuntime):
-    """A Slurm host as the executor sees it: `docker` is Slurm (SlurmJobs).
-
-    `host` is the config as plan_launch must see it: `docker_gpus` off, since Slurm, not the
-    scheduler, picks the GPUs (the batch script passes Slurm's choice to docker);
-    `slurm_host` is the config as written.
-    """
-
-    def __init__(self, host: HostConfig, shell: Shell, *, cluster: SlurmCluster | None = None,
-                 base: HostRuntime | None = None, executor: RunExecutor | None = None) -> None:
-        super().__init__(replace(host, docker_gpus=False), shell)
-        self.slurm_host = host
-        self.cluster = cluster or SlurmCluster(host, shell)
-        self._base = base  # the scheduler's runtime: remembers the installed sim checkout
-        self.executor = executor
-        self._jobs = SlurmJobs(self)
-
-    @property
-    def docker(self) -> SlurmJobs:  # type: ignore[override]
-        return self._jobs
-
-    def ensure_sim_checkout(self) -> None:
-        if self._base is not None:
-            self._base.ensure_sim_checkout()
-        else:
-            super().ensure_sim_checkout()
-
-    def bound(self, executor: RunExecutor) -> "SlurmRuntime":
-        """A view for one executor, sharing this host's cluster view and checkout state."""
-        return SlurmRuntime(self.slurm_host, self.shell, cluster=self.cluster,
-                            base=self._base or self, executor=executor)
-
-
-def slurm_runtime(runtime: HostRuntime, executor: RunExecutor | None = None) -> SlurmRuntime:
-    """The Slurm view of a host's runtime (for the scheduler's monitors and the executors)."""
-    if isinstance(runtime, SlurmRuntime):
-        return runtime.bound(executor) if executor is not None else runtime
-    rt = SlurmRuntime(runtime.host, runtime.shell, base=runtime)
-    return rt.bound(executor) if executor is not None else rt
-
-
-class SlurmExecutor(RunExecutor):
-    """RunExecutor whose launch, state and kill steps are Slurm's (see the module doc)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.rt = slurm_runtime(self.rt, self)
-
-    def _collect(self, run: st.Run) -> None:
-        super()._collect(run)
-        self._explain_slurm_end(container_name(run.id), [run.id])
-
-    def _explain_slurm_end(self, name: str, run_ids: list[str]) -> None:
+    def explain_end(self, name: str, run_ids: Sequence[str]) -> None:
         """A failure Slurm caused gets Slurm's reason as its cause (the log cannot say it)."""
         try:
-            job = self.rt.docker.job(name)
+            job = self.job(name)
         except RemoteError:
             return
         if job is None:
@@ -446,10 +332,10 @@ class SlurmExecutor(RunExecutor):
             fields: dict[str, Any] = {}
             if job.nodes and run.node != job.nodes:
                 fields["node"] = job.nodes
-            if run.status == st.CANCELLED and not job.started:
+            if run.status == CANCELLED and not job.started:
                 fields["failure_cause"] = (f"cancelled by user while waiting in Slurm's queue "
                                            f"(job {job.job_id} never started)")
-            if cause and run.status == st.FAILED:
+            if cause and run.status == FAILED:
                 fields["failure_cause"] = cause
                 evidence = next((line for line in reversed(self.store.log_text(run_id))
                                  if "slurmstepd" in line and "***" in line), None)
@@ -457,12 +343,3 @@ class SlurmExecutor(RunExecutor):
                     fields["failure_evidence"] = evidence
             if fields:
                 self.store.update_run(run_id, **fields)
-
-
-class SlurmBatchExecutor(SlurmExecutor, BatchExecutor):
-    """A batch of runs as one Slurm job."""
-
-    def _collect_batch(self, batch_id: str, runs: list[st.Run]) -> None:
-        ids = [r.id for r in runs]
-        super()._collect_batch(batch_id, runs)
-        self._explain_slurm_end(container_name(batch_id), ids)

@@ -1,0 +1,179 @@
+"""One `[hosts.<name>]` table -> a HostConfig: the settings every kind of host shares.
+
+What only one kind of host reads (Slurm's partition, account, ...) is that kind's business:
+the kind (backend/extensions.py) lists its keys and reads them into `HostConfig.options`;
+here the generic keys are read and a key of another kind is refused, naming its kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from backend.config.reader import Reader, expand, expand_command, parse_mount
+
+PULL_POLICIES = ("never", "missing", "always", "omit")
+OFFLOAD_FLAGS = (
+    "offload_diffusion_transformer",
+    "offload_text_encoder_model",
+    "offload_guardrail_models",
+    "offload_prompt_upsampler",
+)
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """One GPU box (or the simulator box, or a cluster's login node) and how to drive it."""
+
+    name: str
+    kind: str
+    docker: tuple[str, ...]
+    remote_root: str
+    cosmos_checkout: str
+    image: str
+    gpus: tuple[int, ...]
+    max_concurrent: int
+    simulated: bool = False
+    same_paths_in_container: bool = False
+    container_root: str = "/cosmos"
+    container_checkout: str = "/workspace/cosmos-transfer1"
+    checkpoint_dir: str = "checkpoints"
+    hf_home: str | None = None
+    docker_gpus: bool = True
+    gpu_query: tuple[str, ...] = ("nvidia-smi",)
+    ipc_host: bool = True
+    network: str | None = None
+    #: Extra bind mounts "src:dst[:ro|rw]" (e.g. host binaries for a minimal test image).
+    extra_mounts: tuple[tuple[str, str, bool], ...] = ()
+    #: `docker run --pull` policy; "never" fails at once on a missing image instead of trying
+    #: a registry; "omit" leaves the flag out (engines older than Docker 20.10).
+    pull: str = "never"
+    offload: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    pass_env: tuple[str, ...] = ("HF_TOKEN",)
+    hostname: str | None = None
+    user: str | None = None
+    port: int | None = None
+    identity_file: str | None = None
+    trust_on_first_use: bool = False
+    #: What only this host's kind reads (e.g. backend.slurm.config.SlurmOptions), or None.
+    options: Any = None
+
+    def container_path(self, host_path: str) -> str:
+        """Map a path under remote_root to where the container sees it."""
+        if self.same_paths_in_container:
+            return host_path
+        rel = Path(host_path).relative_to(self.remote_root)
+        return str(Path(self.container_root) / rel)
+
+    @property
+    def checkout_in_container(self) -> str:
+        return self.cosmos_checkout if self.same_paths_in_container else self.container_checkout
+
+
+#: The keys of a host table every kind reads.
+GENERIC_KEYS = frozenset(HostConfig.__dataclass_fields__) - {"name", "options"}
+
+
+def _refuse_foreign_keys(r: Reader, kind_name: str, kinds: Mapping[str, Any]) -> None:
+    """A key that belongs to another kind gets a message naming that kind."""
+    for other in kinds.values():
+        if other.name == kind_name:
+            continue
+        for key in other.option_keys:
+            if key in r.table:
+                raise r.fail(key, r.table[key], f"nothing here: {key} is only for kind = "
+                             f"\"{other.name}\" hosts")
+
+
+def read_host(path: Path, name: str, r: Reader, data_dir: Path) -> HostConfig:
+    from backend.extensions import host_kinds  # the registry imports config: import late
+
+    kinds = host_kinds()
+    names = ", ".join(kinds)
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise r.fail("", name, "host names made of letters, digits, '-' and '_'")
+    kind_name = r.get("kind", str, None, "one of " + names, lambda v: v in kinds)
+    if kind_name is None:
+        raise r.fail("kind", None, "one of " + names)
+    kind = kinds[kind_name]
+    _refuse_foreign_keys(r, kind_name, kinds)
+    r.unknown_keys(set(GENERIC_KEYS) | set(kind.option_keys))
+    docker_text = r.get("docker", str, "docker", "a command such as \"docker\", \"sudo docker\","
+                        " \"podman\" or \"cosmos-sim\"", lambda v: bool(v.strip()))
+    remote_root_raw = r.get("remote_root", str, None, "an absolute path (or {data_dir}/...)",
+                            lambda v: bool(v.strip()))
+    if remote_root_raw is None:
+        raise r.fail("remote_root", None, "an absolute path (or {data_dir}/...)")
+    local = not kind.remote(r.table)
+    remote_root = expand(remote_root_raw, path.parent, local=local, data_dir=str(data_dir))
+    if not remote_root.startswith("/"):
+        raise r.fail("remote_root", remote_root_raw, "an absolute path on the box (no ~), or "
+                     "{data_dir}/... for a local box")
+    sub = {"data_dir": str(data_dir), "remote_root": remote_root}
+    checkout = expand(r.get("cosmos_checkout", str, "{remote_root}/cosmos-transfer1",
+                            "a path to the Cosmos-Transfer1 checkout"), path.parent,
+                      local=local, **sub)
+    if not checkout.startswith("/"):
+        raise r.fail("cosmos_checkout", checkout, "an absolute path on the box (no ~)")
+    gpus = r.get("gpus", list, kind.default_gpus(), "a list of GPU ids such as [0, 1, 2, 3]",
+                 lambda v: all(isinstance(g, int) and not isinstance(g, bool) and g >= 0
+                               for g in v) and len(set(v)) == len(v))
+    env = r.get("env", dict, {}, "a table of NAME = \"value\" strings",
+                lambda v: all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()))
+    offload = r.get("offload", list, [], "a list drawn from " + ", ".join(OFFLOAD_FLAGS),
+                    lambda v: all(f in OFFLOAD_FLAGS for f in v))
+    hf_home = r.get("hf_home", str, None, "a path on the host")
+    mounts_allowed = ("a list of \"/host/path:/container/path\" strings, each optionally ending"
+                      " in :ro or :rw; both paths absolute")
+    mount_texts = r.get("extra_mounts", list, [], mounts_allowed,
+                        lambda v: all(isinstance(m, str) for m in v))
+    extra_mounts = []
+    for text in mount_texts:
+        mount = parse_mount(expand(text, path.parent, local=local, **sub))
+        if mount is None:
+            raise r.fail("extra_mounts", text, mounts_allowed)
+        extra_mounts.append(mount)
+    kind.check_table(r)
+    options = kind.read_options(r, remote_root)
+    return HostConfig(
+        name=name,
+        kind=kind_name,
+        docker=expand_command(docker_text, local, sub),
+        remote_root=remote_root,
+        cosmos_checkout=checkout,
+        image=r.get("image", str, "cosmos-transfer1:latest", "a Docker image name",
+                    lambda v: bool(v.strip())),
+        gpus=tuple(gpus),
+        max_concurrent=r.get("max_concurrent", int, kind.default_max_concurrent(gpus),
+                             "a whole number >= 1", lambda v: v >= 1),
+        simulated=r.get("simulated", bool, False, "true or false"),
+        same_paths_in_container=r.get("same_paths_in_container", bool, False, "true or false"),
+        container_root=r.get("container_root", str, "/cosmos", "an absolute container path",
+                             lambda v: v.startswith("/")),
+        container_checkout=r.get("container_checkout", str, "/workspace/cosmos-transfer1",
+                                 "an absolute container path", lambda v: v.startswith("/")),
+        checkpoint_dir=r.get("checkpoint_dir", str, "checkpoints",
+                             "a path relative to the checkout or absolute in the container"),
+        hf_home=expand(hf_home, path.parent, local=local, **sub) if hf_home else None,
+        docker_gpus=r.get("docker_gpus", bool, True, "true or false"),
+        gpu_query=expand_command(r.get(
+            "gpu_query", str, "nvidia-smi", "the nvidia-smi command on the box",
+            lambda v: bool(v.strip())), local, sub),
+        ipc_host=r.get("ipc_host", bool, True, "true or false"),
+        network=r.get("network", str, None, "a docker network name such as \"none\""),
+        extra_mounts=tuple(extra_mounts),
+        pull=r.get("pull", str, "never", "one of " + ", ".join(PULL_POLICIES),
+                   lambda v: v in PULL_POLICIES),
+        offload=tuple(offload),
+        env=dict(env),
+        pass_env=tuple(r.get("pass_env", list, ["HF_TOKEN"], "a list of variable names",
+                             lambda v: all(isinstance(x, str) and x.isidentifier() for x in v))),
+        hostname=r.get("hostname", str, None, "a host name or ~/.ssh/config alias"),
+        user=r.get("user", str, None, "a user name"),
+        port=r.get("port", int, None, "a port number 1-65535", lambda v: 0 < v < 65536),
+        identity_file=r.get("identity_file", str, None, "a path to a private key"),
+        trust_on_first_use=r.get("trust_on_first_use", bool, False, "true or false"),
+        options=options,
+    )

@@ -1,0 +1,66 @@
+"""A box as the rest of the app sees it: its settings, its shell, its kind and its engine."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import PurePosixPath
+from typing import Any
+
+from backend.config.hosts import HostConfig
+from backend.extensions import host_kind
+from backend.hosts.kind import Engine, HostKind
+from backend.remote.shell import Shell
+
+
+def run_dir(host: HostConfig, run_id: str) -> str:
+    """`<remote_root>/runs/<run or batch id>` on the box."""
+    return str(PurePosixPath(host.remote_root) / "runs" / run_id)
+
+
+class HostRuntime:
+    """One per configured host and process, shared by every run on it (one connection)."""
+
+    def __init__(self, host: HostConfig, shell: Shell, *, store: Any = None,
+                 kill_grace: int = 10) -> None:
+        self.host = host
+        self.shell = shell
+        self.kind: HostKind = host_kind(host.kind)
+        self.store = store
+        self.kill_grace = kill_grace
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+        self.checkout_ready = False
+        #: runs staged at the same time must not write the same checkout files at once
+        self._checkout_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = self.kind.engine(self, self.store, self.kill_grace)
+            return self._engine
+
+    @property
+    def launch_host(self) -> HostConfig:
+        """The host as launch plans see it (the kind may adjust it: Slurm places GPUs)."""
+        return self.kind.launch_host(self.host)
+
+    def run_dir(self, run_id: str) -> str:
+        return run_dir(self.host, run_id)
+
+    def cache_dir(self) -> str:
+        return str(PurePosixPath(self.host.remote_root) / "cache")
+
+    def ensure_sim_checkout(self) -> None:
+        """Install the simulator's stand-in Cosmos checkout on a simulated box (once)."""
+        if self.checkout_ready or not self.host.simulated:
+            return
+        from backend.simulator.checkout import checkout_files
+
+        with self._checkout_lock:
+            if self.checkout_ready:
+                return
+            for rel, data in checkout_files().items():
+                target = str(PurePosixPath(self.host.cosmos_checkout) / rel)
+                self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
+            self.checkout_ready = True

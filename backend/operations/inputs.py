@@ -1,0 +1,81 @@
+"""Inputs: the shipped samples, imported uploads, recently used videos, and settings carried
+inside our own output videos."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+from backend import media
+from backend.models.transfer1.params import RUN_INFERENCE, GenerationParams
+from backend.paths import ASSETS_DIR
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
+
+
+class InputOps:
+    """A mixin of Operations (settings, store)."""
+
+    @staticmethod
+    def sample_videos() -> list[Path]:
+        """Small clips shipped in assets/ so a first run needs no footage of one's own."""
+        return sorted(p for p in ASSETS_DIR.glob("*.mp4"))
+
+    def import_video(self, path: str | Path) -> Path:
+        """Copy a chosen file into the uploads folder under its content hash.
+
+        Gradio's temp files vanish; runs must point at something that stays. Samples and files
+        already imported are used where they are.
+        """
+        src = Path(path)
+        if src.parent in (ASSETS_DIR, self.settings.uploads_dir):
+            return src
+        digest = hashlib.sha256()
+        with open(src, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        suffix = src.suffix.lower() if src.suffix.lower() in VIDEO_SUFFIXES else ".mp4"
+        dest = self.settings.uploads_dir / f"{digest.hexdigest()}{suffix}"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            shutil.copyfile(src, tmp)
+            tmp.replace(dest)
+        return dest
+
+    def recent_inputs(self, limit: int = 12, scan: int = 300) -> list[tuple[str, str]]:
+        """Input videos used by recent runs that still exist here: (label, path), newest first.
+
+        One query over the latest `scan` runs (their params only), so it stays cheap however
+        long the history grows. Shipped samples are left out (the form lists them anyway).
+        """
+        rows = self.store.recent_run_params(RUN_INFERENCE, scan)
+        seen: dict[str, str] = {}
+        for row in rows:
+            params = json.loads(row.params)
+            path = params.get("input_video")
+            if not path or path in seen or Path(path).parent == ASSETS_DIR:
+                continue
+            if not Path(path).is_file():
+                continue
+            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created_at))
+            title = row.name or (params.get("prompt") or "")[:40] or row.id
+            seen[path] = f"{Path(path).name[:10]}... used {used} by '{title}'"
+            if len(seen) >= limit:
+                break
+        return [(label, path) for path, label in seen.items()]
+
+    def settings_from_video(self, path: str | Path) -> tuple[GenerationParams, dict] | None:
+        """Settings embedded in one of our output videos (params, plus run_id/host), or None."""
+        data = media.read_embedded_settings(path)
+        if not isinstance(data, dict):
+            return None
+        params = data.get("params") if isinstance(data.get("params"), dict) else data
+        try:
+            return GenerationParams.from_dict(params), {k: v for k, v in data.items()
+                                                        if k != "params"}
+        except TypeError:
+            return None

@@ -1,0 +1,62 @@
+"""A run as the UI and the CLI show it: plain data, so no ORM object leaves operations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from backend.store.models import TERMINAL, Run
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as the UI and CLI show it (no ORM objects leave this module)."""
+
+    id: str
+    name: str
+    run_type: str
+    status: str
+    host: str
+    simulated: bool
+    prompt: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    exit_code: int | None
+    failure_cause: str | None
+    failure_evidence: str | None
+    output_path: str | None
+    thumbnail_path: str | None
+    command: str | None
+    spec: str | None
+    progress: dict[str, Any] | None
+    params: dict[str, Any]
+    log_lines: int
+    cancel_requested: str | None
+    parent_id: str | None = None
+    output_info: dict[str, Any] | None = None
+    gpus: tuple[int, ...] = ()
+    result_prompt_id: str | None = None
+    rating: float | None = None
+    ratings: int = 0
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
+    params = run.params_dict()
+    return RunSummary(
+        id=run.id, name=run.name, run_type=run.run_type, status=run.status, host=run.host,
+        simulated=run.simulated, prompt=params.get("prompt", ""), created_at=run.created_at,
+        started_at=run.started_at, finished_at=run.finished_at, exit_code=run.exit_code,
+        failure_cause=run.failure_cause, failure_evidence=run.failure_evidence,
+        output_path=run.output_path, thumbnail_path=run.thumbnail_path, command=run.command,
+        spec=run.spec, progress=run.progress_dict(), params=params, log_lines=run.log_lines,
+        cancel_requested=run.cancel_requested,
+        parent_id=run.parent_id, output_info=json.loads(run.output_info) if run.output_info
+        else None, gpus=tuple(run.gpu_list()), result_prompt_id=run.result_prompt_id,
+        rating=rating[0] if rating else None, ratings=rating[1] if rating else 0,
+    )

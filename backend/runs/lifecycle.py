@@ -1,0 +1,159 @@
+"""One job's life on one box: stage -> launch -> follow -> collect (DESIGN §3).
+
+The same lifecycle drives a single run and a batch. It never holds state the store does not
+have: every step writes its result (status, command, container id, log offset) before the
+next begins, so a restarted app picks a job up wherever it was (`resume`). It runs in a
+scheduler thread, never inside a UI request.
+
+One retry policy: only staging errors fail a job (nothing runs yet). Once the container runs,
+the box is the source of truth: a lost connection while following or collecting is retried
+with backoff (the log resumes from its stored offset) for RECONNECT_PATIENCE, after which the
+job is left for a worker to adopt later, never turned into a failed run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from backend import media
+from backend.config import Settings
+from backend.hosts.runtime import HostRuntime
+from backend.remote.shell import RemoteError
+from backend.runs.collect import Collector
+from backend.runs.follow import Follower
+from backend.runs.job import Job
+from backend.runs.preparing import prepare, write_files
+from backend.runs.staging import Stager
+from backend.store.models import COLLECTING, FAILED, RUNNING, STAGING, CANCELLED, TERMINAL
+from backend.store.runs import StaleTransition
+
+log = logging.getLogger(__name__)
+
+#: How long a follower keeps retrying an unreachable box before leaving the job for adoption.
+RECONNECT_PATIENCE = 600.0
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
+
+
+class Lifecycle:
+    def __init__(self, settings: Settings, store: Any, runtime: HostRuntime,
+                 instance_id: str) -> None:
+        self.settings = settings
+        self.store = store
+        self.rt = runtime
+        self.instance_id = instance_id
+        self.stager = Stager(store, runtime)
+        self.follower = Follower(store, runtime, settings.kill_grace)
+        self.collector = Collector(store, runtime, settings.runs_dir)
+
+    # -- entry points -------------------------------------------------------------------------
+    def execute(self, job_id: str) -> None:
+        """Take a claimed (staging) job all the way to terminal states."""
+        job = Job.load(self.store, job_id)
+        if job is None:
+            return
+        if job.with_status(STAGING):
+            try:
+                if not self._stage_and_launch(job):
+                    return
+            except Exception as exc:  # a run must never be left half-way without a cause
+                log.exception("job %s failed while staging", job_id)
+                self._fail(job, self.stager.explain_error(exc))
+                return
+        self._follow_and_collect(job_id)
+
+    def resume(self, job_id: str) -> None:
+        """Reattach after a restart: follow a live container, collect a finished one, and
+        adopt a container launched just before the crash (its runs were still `staging`)."""
+        job = Job.load(self.store, job_id)
+        if job is None or all(r.status in TERMINAL for r in job.runs):
+            return
+        staging = job.with_status(STAGING)
+        if staging:
+            state = self.rt.engine.state(job.name)
+            if state is not None:
+                for run in staging:
+                    self.store.transition(run.id, RUNNING, expect=(STAGING,),
+                                          note="reattached after restart",
+                                          container_id=state.id)
+        log.info("resuming job %s (%s)", job_id, ", ".join(sorted({r.status for r in job.runs})))
+        self.execute(job_id)
+
+    # -- steps --------------------------------------------------------------------------------
+    def _stage_and_launch(self, job: Job) -> bool:
+        prepared = prepare(self.stager, self.store, self.rt, job, self.instance_id)
+        write_files(self.rt, job, prepared)
+        launch = prepared.launch
+        for run in job.runs:
+            self.store.update_run(run.id, spec=launch.spec_text, job_script=launch.job_script,
+                                  command=launch.command, container_name=launch.container_name,
+                                  master_port=launch.master_port)
+        job = job.reload(self.store)
+        if any(r.cancel_requested for r in job.runs):
+            self._cancel_before_start(job)
+            return False
+        container_id = self.rt.engine.launch(launch, list(job.runs))
+        for run in job.runs:
+            note = (f"batch {job.id}: item {run.batch_index} of {len(job.runs)}"
+                    if job.is_batch else "")
+            self.store.transition(run.id, RUNNING, expect=(STAGING,), note=note,
+                                  container_id=container_id)
+        log.info("job %s (%d run(s)) started %s on %s", job.id, len(job.runs),
+                 container_id[:12], self.rt.host.name)
+        return True
+
+    def _follow_and_collect(self, job_id: str) -> None:
+        delay = BACKOFF_FIRST
+        deadline = time.monotonic() + RECONNECT_PATIENCE
+        while True:
+            try:
+                job = Job.load(self.store, job_id)
+                if job is None:
+                    return
+                if job.with_status(RUNNING):
+                    self.follower.follow(job)
+                    job = job.reload(self.store)
+                if job.with_status(COLLECTING):
+                    self.collector.collect(job)
+                return
+            except RemoteError as exc:
+                if time.monotonic() > deadline:
+                    log.error("job %s: box unreachable for %.0f s, leaving it to be adopted "
+                              "later: %s", job_id, RECONNECT_PATIENCE, exc)
+                    return
+                log.warning("job %s: lost the box (%s); retrying in %.1f s", job_id, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+            except Exception as exc:
+                log.exception("job %s failed in the lifecycle", job_id)
+                job = Job.load(self.store, job_id)
+                if job is not None:
+                    self._fail(job, exc)
+                return
+
+    # -- endings that are not the job's own ---------------------------------------------------
+    def _cancel_before_start(self, job: Job) -> None:
+        """A kill asked for while staging: those runs are cancelled; batch-mates that were not
+        asked to stop go back to the queue."""
+        for run in job.runs:
+            if run.cancel_requested:
+                self.store.transition(run.id, CANCELLED, expect=(STAGING,),
+                                      note="killed before launch",
+                                      failure_cause="Cancelled before the container started.")
+            else:
+                self.store.requeue(run.id, expect=(STAGING,),
+                                   note="requeued: a batch-mate was killed before the start")
+
+    def _fail(self, job: Job, exc: Exception) -> None:
+        cause = str(exc) if isinstance(exc, (RemoteError, media.MediaError)) else \
+            f"internal error: {type(exc).__name__}: {exc}"
+        for run in job.runs:
+            fresh = self.store.get_run(run.id)
+            if fresh is None or fresh.is_terminal:
+                continue
+            try:
+                self.store.transition(run.id, FAILED, expect=(fresh.status,), note=cause,
+                                      failure_cause=cause)
+            except StaleTransition:
+                log.warning("run %s moved while failing it: %s", run.id, cause)

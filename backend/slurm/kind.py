@@ -1,0 +1,58 @@
+"""kind = "slurm": a cluster reached on its login node, whose jobs Slurm queues and places.
+
+Registered in backend/extensions.py's registry on import. Everything Slurm-specific lives in
+this package (config keys, engine, batch script, doctor checks); the generic code only asks
+this kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from backend.extensions import register_host_kind
+from backend.hosts.kind import HostKind, Placement
+from backend.slurm.config import SLURM_KEYS, SLURM_MAX_JOBS, read_slurm_options
+
+
+class SlurmKind(HostKind):
+    name = "slurm"
+    option_keys = SLURM_KEYS
+    #: Slurm, not our scheduler, picks the GPUs: a job asks for N (--gres/--gpus).
+    places_gpus = False
+
+    def remote(self, table) -> bool:
+        return bool(table.get("hostname"))  # without one, this machine is the login node
+
+    def default_gpus(self) -> list[int]:
+        return list(range(8))  # on a cluster `gpus` only says how many one node has
+
+    def default_max_concurrent(self, gpus) -> int:
+        return SLURM_MAX_JOBS
+
+    def read_options(self, reader, remote_root):
+        return read_slurm_options(reader, remote_root)
+
+    def engine(self, runtime, store, kill_grace):
+        from backend.slurm.engine import SlurmEngine
+
+        return SlurmEngine(runtime, store, kill_grace)
+
+    def place(self, host, num_gpus, busy):
+        return Placement([]) if num_gpus <= len(host.gpus) else None
+
+    def launch_host(self, host):
+        # docker_gpus off: the batch script hands Slurm's choice of GPUs to the container
+        return replace(host, docker_gpus=False)
+
+    def doctor_steps(self):
+        from backend.hosts import doctor as d
+        from backend.slurm.doctor import SLURM_STEPS
+
+        return (*SLURM_STEPS, d.check_checkout, d.check_checkpoints, d.check_hf_cache,
+                d.check_disk)
+
+    def watches_gpus(self, host) -> bool:
+        return False  # nvidia-smi on a login node does not show the nodes' GPUs
+
+
+register_host_kind(SlurmKind())

@@ -1,0 +1,208 @@
+"""Every table, as Peewee models, and the run statuses.
+
+Peewee binds models to one module-level database (`db`), opened by `Store`; one Store per
+process. Queries live in the sibling modules (runs, logs, claims, history, ...), never here
+and never outside this package: this file only says what is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from peewee import (
+    BooleanField,
+    CharField,
+    Check,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+
+QUEUED, STAGING, RUNNING, COLLECTING = "queued", "staging", "running", "collecting"
+COMPLETED, FAILED, CANCELLED, BLOCKED = "completed", "failed", "cancelled", "blocked"
+STATUSES = (QUEUED, STAGING, RUNNING, COLLECTING, COMPLETED, FAILED, CANCELLED, BLOCKED)
+TERMINAL = (COMPLETED, FAILED, CANCELLED, BLOCKED)
+ACTIVE = (STAGING, RUNNING, COLLECTING)
+
+db = SqliteDatabase(None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+    applied_at = FloatField()
+
+
+class Prompt(BaseModel):
+    id = CharField(primary_key=True, max_length=26)
+    name = TextField(default="")
+    text = TextField()
+    negative_prompt = TextField()
+    parent = ForeignKeyField("self", null=True, backref="derived", on_delete="SET NULL")
+    created_at = FloatField(index=True)
+
+
+class Run(BaseModel):
+    id = CharField(primary_key=True, max_length=26)
+    prompt = ForeignKeyField(Prompt, null=True, backref="runs", on_delete="SET NULL")
+    parent = ForeignKeyField("self", null=True, backref="children", on_delete="SET NULL")
+    run_type = CharField(default="inference", index=True)
+    name = TextField(default="")
+    status = CharField(constraints=[Check("status IN (%s)" % ",".join(
+        "'%s'" % s for s in STATUSES))])
+    host = CharField()
+    simulated = BooleanField(default=False)
+    params = TextField()  # GenerationParams as JSON
+    spec = TextField(null=True)  # the spec JSON exactly as sent
+    command = TextField(null=True)  # the exact docker run command line
+    job_script = TextField(null=True)
+    container_name = CharField(null=True)
+    container_id = CharField(null=True)
+    gpus = TextField(null=True)  # JSON list of GPU ids
+    master_port = IntegerField(null=True)
+    exit_code = IntegerField(null=True)
+    failure_cause = TextField(null=True)
+    failure_evidence = TextField(null=True)
+    cancel_requested = CharField(null=True)  # None | "graceful" | "force"
+    log_offset = IntegerField(default=0)  # bytes of the remote log already stored
+    log_lines = IntegerField(default=0)
+    progress = TextField(null=True)  # Progress as JSON
+    output_path = TextField(null=True)  # local copy of the output video
+    thumbnail_path = TextField(null=True)
+    output_info = TextField(null=True)  # JSON: width, height, frames, fps, bytes
+    priority = IntegerField(default=0)
+    batch_id = CharField(null=True, index=True)  # runs sharing one container (smart batching)
+    batch_index = IntegerField(null=True)  # this run's line in the batch JSONL
+    external_id = CharField(null=True)  # e.g. the Slurm job id
+    node = CharField(null=True)  # where it actually ran (Slurm node, ...)
+    result_prompt_id = CharField(null=True)  # enhance runs: the improved prompt they produced
+    worker_id = CharField(null=True, index=True)  # the scheduler that drives it now
+    created_at = FloatField()
+    updated_at = FloatField()
+    started_at = FloatField(null=True)
+    finished_at = FloatField(null=True)
+
+    class Meta:
+        indexes = ((("status", "priority", "id"), False), (("created_at",), False))
+
+    def params_dict(self) -> dict[str, Any]:
+        return json.loads(self.params)
+
+    def gpu_list(self) -> list[int]:
+        return json.loads(self.gpus) if self.gpus else []
+
+    def progress_dict(self) -> dict[str, Any] | None:
+        return json.loads(self.progress) if self.progress else None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class RunTransition(BaseModel):
+    """Every status a run passed through, with when: the audit trail behind 'what happened'."""
+
+    run = ForeignKeyField(Run, backref="transitions", on_delete="CASCADE")
+    status = CharField()
+    at = FloatField()
+    note = TextField(default="")
+
+
+class LogLine(BaseModel):
+    run = ForeignKeyField(Run, backref="log", on_delete="CASCADE")
+    seq = IntegerField()  # 0-based line number within the run's log
+    offset = IntegerField()  # byte offset of the line in the remote log file
+    text = TextField()
+
+    class Meta:
+        indexes = ((("run", "seq"), True),)
+
+
+class MetricSample(BaseModel):
+    """One nvidia-smi reading of one GPU while a run used it (the run view's GPU plot)."""
+
+    run = ForeignKeyField(Run, backref="metrics", on_delete="CASCADE")
+    at = FloatField()
+    gpu = IntegerField()
+    utilization = FloatField(null=True)  # percent
+    memory_used = FloatField(null=True)  # MiB
+    memory_total = FloatField(null=True)  # MiB
+    temperature = FloatField(null=True)  # Celsius
+
+    class Meta:
+        indexes = ((("run", "at"), False),)
+
+
+class User(BaseModel):
+    """A person who may sign in (needed for --share or a non-loopback bind)."""
+
+    username = CharField(unique=True)
+    password_hash = TextField()  # salted slow hash, never the password
+    role = CharField(constraints=[Check("role IN ('operator','reviewer')")])
+    created_at = FloatField()
+
+
+class Review(BaseModel):
+    run = ForeignKeyField(Run, backref="reviews", on_delete="CASCADE")
+    username = CharField()
+    rating = IntegerField(null=True, constraints=[Check("rating IS NULL OR rating BETWEEN 1 AND 5")])
+    comment = TextField(default="")
+    created_at = FloatField(index=True)
+
+
+class Preset(BaseModel):
+    """Named Create-form settings an artist saved to reuse."""
+
+    name = CharField(unique=True)
+    params = TextField()  # GenerationParams as JSON (no input files)
+    created_at = FloatField()
+    updated_at = FloatField()
+
+
+class Worker(BaseModel):
+    """A live scheduler (in the app or `cosmos worker`); a stale heartbeat frees its runs."""
+
+    id = CharField(primary_key=True, max_length=26)
+    pid = IntegerField()
+    hostname = CharField()
+    started_at = FloatField()
+    heartbeat_at = FloatField(index=True)
+
+
+class RemoteCleanup(BaseModel):
+    """A deleted run's folder on a box, removed by the scheduler (the UI never does I/O)."""
+
+    host = CharField()
+    run_id = CharField()
+    created_at = FloatField()
+
+
+class EventRecord(BaseModel):
+    """One published event (the outbox): how other processes learn what happened here.
+
+    Written in the same transaction as the change it describes, read by every process's
+    relay (backend/events/relay.py) and pruned after a few minutes: it is a notice board, not
+    an archive. The store (runs, logs, transitions) stays the truth.
+    """
+
+    id = IntegerField(primary_key=True)
+    at = FloatField(index=True)
+    origin = CharField()  # the publishing process's bus, so it skips its own events
+    kind = CharField()
+    run_id = CharField(default="")
+    data = TextField(default="{}")
+
+    class Meta:
+        table_name = "event"
+
+
+MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset,
+          Worker, RemoteCleanup, EventRecord)
