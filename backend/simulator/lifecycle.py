@@ -47,13 +47,12 @@ def signal_container(state: dict[str, Any], sig: int) -> bool:
 def wait_exit(store: Store, cid: str, timeout: float | None) -> dict[str, Any] | None:
     """Block until the container is no longer active; returns its last known state.
 
-    Wakes on the exit of the container's process (or its supervisor's) and then reads the
-    state the supervisor records, so the exit is seen within a few ms, with nothing done
-    while the container runs. A container removed meanwhile (`--rm`, `rm -f`) answers from
-    its tombstone.
+    Wakes when the supervisor writes the state (inotify) or a container process exits
+    (pidfds), so the exit is seen within a few ms, with nothing done while the container
+    runs. A container removed meanwhile (`--rm`, `rm -f`) answers from its tombstone.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    with ExitWatch(POLL_SECONDS) as watch:
+    with ExitWatch(store.dir(cid), POLL_SECONDS) as watch:
         while True:
             state = store.current_state(cid)
             if state is None:

@@ -256,12 +256,12 @@ def test_version_info_images_say_cosmos_sim(sim: Sim) -> None:
 
 # ---- wait: prompt, with the right exit code ------------------------------------------------
 #: Generous for a 2-core machine shared with other test runs; the exit-to-answer time itself
-#: is measured by bench/streams_latency.py (a few ms).
+#: is measured by bench/streams_latency.py.
 PROMPT_SECONDS = 0.5
 
 
 def _holds_pidfd(pid: int) -> bool:
-    """Has the process opened a pidfd, i.e. is `wait` blocked on the container's exit?
+    """Has the process opened a pidfd, i.e. is `wait` in its event loop on the container?
 
     (The event to wait for before timing the answer; Linux >= 5.3, which these machines run.)
     """
