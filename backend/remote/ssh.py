@@ -39,6 +39,7 @@ from backend.remote.ssh_channel import (
     CHUNK,
     append_line,
     feed_stdin,
+    interrupter,
     pump,
     send_signal,
     transport_dead,
@@ -261,7 +262,7 @@ class SshShell:
     def _stream_body(self, argv: Sequence[str], timeout: float | None,
                      control: CommandStream) -> Generator[bytes, None, None]:
         args, chan, _, release = self._start(argv, None, long_lived=True)
-        control.started(lambda: send_signal(chan, "TERM"))
+        control.started(interrupter(chan))
         err = bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         finished = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import select
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -80,6 +81,31 @@ def send_signal(chan: paramiko.Channel, signame: str) -> None:
         send_while_open(chan, build)
     except Exception as exc:  # best effort: the channel is closed right after anyway
         log.debug("could not send %s to a command on %s: %s", signame, chan, exc)
+
+
+#: A stream stopped from another thread that has not ended on TERM within this long gets KILL
+#: and its channel closed, so the blocked reader is released whatever the command does.
+KILL_GRACE = 1.0
+
+
+def interrupter(chan: paramiko.Channel, grace: float = KILL_GRACE) -> Callable[[], None]:
+    """A callable for another thread: TERM the command now; KILL it and close the channel
+    after `grace` unless it has ended (the reader then sees the channel closed)."""
+    def escalate() -> None:
+        if not chan.closed:
+            send_signal(chan, "KILL")
+            try:
+                chan.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass
+
+    def interrupt() -> None:
+        send_signal(chan, "TERM")
+        timer = threading.Timer(grace, escalate)
+        timer.daemon = True
+        timer.start()
+
+    return interrupt
 
 
 def feed_stdin(chan: paramiko.Channel, data: bytes) -> None:

@@ -138,3 +138,17 @@ def test_an_idle_lane_is_closed_and_a_busy_one_is_kept(ssh_host, app_known_hosts
         assert (shell.lane_connect_count, shell.connect_count) == (2, 0)  # a new lane
     finally:
         shell.close()
+
+
+def test_close_from_another_thread_ends_even_a_command_ignoring_term(ssh_shell: SshShell):
+    collector = Collector(ssh_shell.stream(
+        ["sh", "-c", "trap '' TERM; echo \"ready $$\"; while :; do sleep 0.05; done"]))
+    collector.wait_for(b"\n")
+    pid = collector.data.split()[1].decode()
+    started = time.monotonic()
+    collector.stop()  # TERM is ignored: KILL and a closed channel after ~1 s free the reader
+    assert 0.9 <= time.monotonic() - started < 4
+    assert collector.error is None
+    wait_for(lambda: ssh_shell.run(["kill", "-0", pid]).exit_code != 0, timeout=5,
+             interval=0.05, what="the remote command to be killed")
+    assert ssh_shell.run(["echo", "ok"], long_lived=True).out == "ok\n"  # its slot is free
