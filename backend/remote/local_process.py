@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,11 @@ def _exited_within(proc: subprocess.Popen[bytes], timeout: float) -> bool:
         os.close(pidfd)
 
 
+def _name(proc: subprocess.Popen[bytes]) -> str:
+    args = proc.args
+    return str(args[0]) if isinstance(args, (list, tuple)) and args else str(args)
+
+
 def stop_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE) -> None:
     """TERM the group, KILL it if the command has not ended after `grace`, reap the command.
 
@@ -121,13 +126,15 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE) -> None
         return  # reaped already: its pid may belong to someone else by now
     signal_group(proc, signal.SIGTERM)
     if not _exited_within(proc, grace):
-        log.info("`%s` (pid %d) ignored TERM for %gs; killing it", proc.args, proc.pid, grace)
+        log.info("`%s` (pid %d) ignored TERM for %gs; killing it", _name(proc), proc.pid,
+                 grace)
     if proc.returncode is None:  # not reaped: the pid (and so the group id) is still ours
         signal_group(proc, signal.SIGKILL)  # the leader if still running, and any leftovers
     proc.wait()
 
 
-def interrupter(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE):
+def interrupter(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE
+                ) -> Callable[[], None]:
     """A callable for another thread: TERM now, KILL after `grace` unless the command ended.
 
     The reader thread reaps the command; the KILL is sent only while it is unreaped, so a
