@@ -6,8 +6,8 @@ log stream for hours, and the thread that learns of the container's exit (a bloc
 `docker wait`) is the one that wants the stream to end. `CommandStream.close()` works from any
 thread: when nobody is reading it closes the generator (which stops the command and cleans up),
 and when a reader is blocked it interrupts the command (TERM) so the reader's `next()` ends with
-StopIteration: a body checks `stopping` before raising, so an exit we caused is no error. Used exactly like a generator otherwise: iterate, `close()`,
-or `with`.
+StopIteration (a body checks `stopping` before raising: an exit we caused is no error). Used
+exactly like a generator otherwise: iterate, `close()`, or `with`.
 
 Nothing runs before the first `next()`: a stream that is never read starts no command.
 """
