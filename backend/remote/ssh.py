@@ -262,13 +262,14 @@ class SshShell:
     def _stream_body(self, argv: Sequence[str], timeout: float | None,
                      control: CommandStream) -> Generator[bytes, None, None]:
         args, chan, _, release = self._start(argv, None, long_lived=True)
-        control.started(interrupter(chan))
+        abandon = threading.Event()
+        control.started(interrupter(chan, abandon))
         err = bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         finished = False
         try:
             try:
-                for kind, data in pump(chan, deadline):
+                for kind, data in pump(chan, deadline, abandon):
                     if kind == "out":
                         yield data
                     else:
