@@ -7,8 +7,9 @@
    caller through `follow_file(SshShell, ...)` (same host clock), p50/p95. For comparison,
    today's follower: `read_from` of the same file from a stored offset every 0.1 s.
 2. cosmos-sim wait: a container blocked on a fifo exits when the fifo is written; the time
-   from that write to `wait`'s answer on its stdout, p50/p95; and the CPU the waiting `wait`
-   process spent in 2 s of waiting. `--engine-code DIR` runs the engine from another source
+   from the container process's exit (its pidfd) to `wait`'s answer on its stdout, and from
+   the supervisor's recording of the exit (state.json renamed in: inotify) to the answer,
+   p50/p95; and the CPU the waiting `wait` process spent in 2 s of waiting. `--engine-code DIR` runs the engine from another source
    tree (e.g. `git archive <old commit> backend | tar -x -C DIR`) to compare.
 
 Needs root (the test sshd). Prints a small table.
@@ -17,7 +18,9 @@ Needs root (the test sshd). Prints a small table.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import select
 import shutil
 import statistics
 import subprocess
@@ -123,20 +126,61 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure_wait(count: int, code_root: Path) -> tuple[list[float], list[float]]:
-    """(exit -> answer latencies, CPU seconds per 2 s of waiting) of cosmos-sim wait."""
+class _Moments:
+    """When the container process exits (its pidfd), when the supervisor records that
+    (state.json renamed into place: inotify), and when `wait` answers (its stdout). Set up
+    before the container is told to exit, so no moment is missed."""
+
+    def __init__(self, container_pid: int, folder: Path, answer_fd: int) -> None:
+        from backend.simulator.exit_watch import _inotify
+
+        self.pidfd = os.pidfd_open(container_pid)
+        notify = _inotify(folder)
+        assert notify is not None
+        self.notify = notify
+        self.names = {self.pidfd: "exit", answer_fd: "answer", notify: "state"}
+
+    def collect(self) -> dict[str, float]:
+        poller = select.poll()
+        for fd in self.names:
+            poller.register(fd, select.POLLIN)
+        seen: dict[str, float] = {}
+        try:
+            while "answer" not in seen or "exit" not in seen:
+                for fd, _ in poller.poll(10_000):
+                    now = time.monotonic()
+                    name = self.names[fd]
+                    if name == "state":
+                        os.read(self.notify, 4096)
+                        seen["state"] = now  # the last write before the answer counts
+                        continue
+                    seen.setdefault(name, now)
+                    poller.unregister(fd)
+        finally:
+            os.close(self.pidfd)
+            os.close(self.notify)
+        return seen
+
+
+def measure_wait(count: int, code_root: Path
+                 ) -> tuple[list[float], list[float], list[float]]:
+    """cosmos-sim wait: (container exit -> answer, state recorded -> answer, CPU seconds per
+    2 s of waiting). The container exits when the test writes its fifo."""
     work = Path(tempfile.mkdtemp(prefix="bench-wait-"))
     env = dict(os.environ, PYTHONPATH=str(code_root))
     engine = [sys.executable, "-m", "backend.simulator.engine", "--root", str(work / "engine")]
-    latencies: list[float] = []
+    exit_to_answer: list[float] = []
+    state_to_answer: list[float] = []
     cpu: list[float] = []
     try:
         for i in range(count):
             go = work / f"go-{i}"
             os.mkfifo(go)
-            subprocess.run([*engine, "run", "-d", "--name", f"w{i}", "img", "sh", "-c",
-                            'read x < "$1"; exit 3', "sh", str(go)], check=True, env=env,
-                           capture_output=True, cwd="/")
+            cid = subprocess.run([*engine, "run", "-d", "--name", f"w{i}", "img", "sh", "-c",
+                                  'read x < "$1"; exit 3', "sh", str(go)], check=True,
+                                 env=env, capture_output=True, text=True, cwd="/").stdout.strip()
+            folder = work / "engine" / "containers" / cid
+            pid = json.loads((folder / "state.json").read_text())["Pid"]
             waiter = subprocess.Popen([*engine, "wait", f"w{i}"], stdout=subprocess.PIPE,
                                       text=True, env=env, cwd="/")
             time.sleep(0.6 if i else 2.5)  # past its start-up (it cannot tell us otherwise)
@@ -144,18 +188,20 @@ def measure_wait(count: int, code_root: Path) -> tuple[list[float], list[float]]
                 before = _cpu_seconds(waiter.pid)
                 time.sleep(2.0)
                 cpu.append(_cpu_seconds(waiter.pid) - before)
+            moments = _Moments(pid, folder, waiter.stdout.fileno())
             with open(go, "w") as fifo:
                 fifo.write("x\n")
-            exited = time.monotonic()
+            seen = moments.collect()
             line = waiter.stdout.readline()
-            latencies.append(time.monotonic() - exited)
             waiter.wait(10)
             assert line == "3\n", line
+            exit_to_answer.append(seen["answer"] - seen["exit"])
+            state_to_answer.append(seen["answer"] - seen.get("state", seen["exit"]))
     finally:
         subprocess.run([*engine, "rm", "-f", *[f"w{i}" for i in range(count)]], env=env,
                        capture_output=True, cwd="/")
         shutil.rmtree(work, ignore_errors=True)
-    return latencies, cpu
+    return exit_to_answer, state_to_answer, cpu
 
 
 def main() -> int:
@@ -188,10 +234,11 @@ def main() -> int:
         shell.close()
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
-    waits, cpu = measure_wait(args.waits, args.engine_code.resolve())
+    waits, after_state, cpu = measure_wait(args.waits, args.engine_code.resolve())
     print(f"log line -> caller, follow_file over loopback sshd : {describe(streamed)}")
     print(f"log line -> caller, read_from every 0.1 s (today)  : {describe(polled)}")
     print(f"container exit -> cosmos-sim wait answers          : {describe(waits)}")
+    print(f"  of which: exit recorded (state.json) -> answer   : {describe(after_state)}")
     print(f"CPU of a waiting `wait` per 2 s of waiting         : "
           + ", ".join(f"{c * 1000:.0f} ms" for c in cpu))
     return 0
