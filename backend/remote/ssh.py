@@ -34,6 +34,7 @@ import paramiko
 from backend.config import HostConfig
 from backend.remote import openssh, ssh_files
 from backend.remote.command_stream import CommandStream
+from backend.remote.errors import ConnectionLost
 from backend.remote.shell import CommandResult, RemoteError
 from backend.remote.ssh_channel import (
     CHUNK,
@@ -200,7 +201,7 @@ class SshShell:
             chan.exec_command(command)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             release()
-            raise RemoteError(f"connection to host {self.name} lost while starting "
+            raise ConnectionLost(f"connection to host {self.name} lost while starting "
                               f"`{args[0]}`: {str(exc) or type(exc).__name__}") from exc
         writer = None
         if input and len(input) > CHUNK:
@@ -218,7 +219,7 @@ class SshShell:
         if code != -1:
             return code, ""
         if transport_dead(chan.get_transport()):
-            raise RemoteError(f"connection to host {self.name} lost while `{args[0]}` was "
+            raise ConnectionLost(f"connection to host {self.name} lost while `{args[0]}` was "
                               "running; it may or may not have finished")
         # OpenSSH sends exit-signal instead of exit-status; `ssh` reports 255 then too
         return 255, f"{args[0]}: ended without an exit status (killed by a signal?)"

@@ -101,7 +101,8 @@ class Connection:
             if self._last_failure and self._last_failure[0] >= call_started:
                 # another thread just tried (with backoff) while we waited: do not pile on
                 failed = self._last_failure[1]
-                raise ConnectError(str(failed), retryable=failed.retryable)
+                raise ConnectError(str(failed), retryable=failed.retryable,
+                                   dropped=failed.dropped)
             dropped = bool(self._transports)
             self._drop_locked()
             delays = (0.0,) + self._delays if self._ever_connected else (0.0,)
@@ -132,7 +133,9 @@ class Connection:
             if dropped and error.retryable:
                 error = ConnectError(f"the connection to host {self.name} was lost and could "
                                      f"not be re-established after {len(delays)} attempts: "
-                                     f"{error}", retryable=True)
+                                     f"{error}", retryable=True, dropped=True)
+            elif self._ever_connected and error.retryable:
+                error.dropped = True
             self._last_failure = (time.monotonic(), error)
             raise error
 

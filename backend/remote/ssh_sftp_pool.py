@@ -19,6 +19,7 @@ from typing import TypeVar
 import paramiko
 
 from backend.remote import ssh_files
+from backend.remote.errors import ConnectionLost
 from backend.remote.shell import RemoteError
 from backend.remote.ssh_channel import transport_dead
 from backend.remote.ssh_connection import Connection
@@ -110,7 +111,7 @@ class SftpPool:
                     raise RemoteError(f"{what} on host {self.name} failed: "
                                       f"{getattr(exc, 'strerror', None) or exc}") from exc
                 if attempt == 2:
-                    raise RemoteError(f"connection to host {self.name} lost during {what}: "
+                    raise ConnectionLost(f"connection to host {self.name} lost during {what}: "
                                       f"{str(exc) or type(exc).__name__}") from exc
                 log.warning("connection to host %s lost during %s; reconnecting", self.name,
                             what)
