@@ -2,10 +2,11 @@
 killed from outside the app.
 
 Why a schedule with deferral rather than fire-and-forget: each event only means something in
-a state where it can hurt. An app kill waits until the app serves again (killing a half-started
-app twice tests nothing new), an sshd restart waits until the last one is back, and a container
-kill waits for a container that is mid-run (before its diffusion has finished, so the kill
-cannot race a natural exit and the expected outcome, `failed`, is certain).
+a state where it can hurt. An app kill waits until the app serves again (killing a
+half-started app twice tests nothing new) and some run is in flight; an sshd restart waits
+until the last one is back and a run on the SSH box is in flight; a container kill waits for
+a container that is mid-run (before its diffusion has finished, so the kill cannot race a
+natural exit and the expected outcome, `failed`, is certain).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Chaos:
     say: Callable[[str], None]
     clock: Callable[[], float]  # seconds since the soak started; read fresh for each event
     ours: Callable[[str], bool]  # is this run id one the harness queued?
+    busy: Callable[[str | None], int]  # runs staging/running/collecting (on one host, or all)
+    sshd_host: str = "ssh"  # the config's name of the box behind the sshd
     pending: list[Event] = field(default_factory=list)
     app_kills: int = 0
     sshd_restarts: int = 0
@@ -59,8 +62,8 @@ class Chaos:
         self.pending.sort()
 
     def waiting_for_runs(self) -> bool:
-        """Only container kills are left: they need running runs to happen."""
-        return all(e.kind == CONTAINER_KILL for e in self.pending)
+        """Nothing is left but events that need runs in flight (no restart is half done)."""
+        return not any(e.kind in (APP_START, SSHD_START) for e in self.pending)
 
     def tick(self) -> None:
         self._watch_app(self.clock())
@@ -85,8 +88,8 @@ class Chaos:
     def _fire(self, event: Event, now: float) -> bool:
         """Carry an event out if the system is in a state where it means something."""
         if event.kind == APP_KILL:
-            if not self.app.poll_ready():
-                return False
+            if not self.app.poll_ready() or not self.busy(None):
+                return False  # a kill with nothing in flight tests only the start-up
             pid = self.app.proc.pid if self.app.proc else None
             self.app.sigkill()
             self.app_kills += 1
@@ -99,7 +102,8 @@ class Chaos:
             self.say(f"app started again (incarnation {self.app.incarnations})")
             return True
         if event.kind == SSHD_STOP:
-            if not self.sshd.up or any(e.kind == SSHD_START for e in self.pending):
+            if (not self.sshd.up or any(e.kind == SSHD_START for e in self.pending)
+                    or not self.busy(self.sshd_host)):
                 return False
             self.sshd.stop()
             down = self.rng.uniform(1.0, 4.0)

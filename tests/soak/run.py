@@ -40,7 +40,8 @@ from tests.soak.check import TERMINAL, Submitted, judge, save_evidence
 SAMPLES = sorted(str(p) for p in (ROOT / "assets").glob("sample_*.mp4"))
 PROMPTS = ("a rainy neon street at night", "a red car on a mountain road",
            "a lighthouse in a storm", "a quiet forest with morning fog")
-ACTIVE = ("queued", "staging", "running", "collecting")
+IN_FLIGHT = ("staging", "running", "collecting")
+ACTIVE = ("queued", *IN_FLIGHT)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -174,7 +175,8 @@ class Soak:
         submitter = Submitter(self, plan_bursts(self.rng, a.runs, a.window,
                                                 [b.name for b in self.boxes]))
         chaos = Chaos(self.app, self.sshd, self.boxes, self.rng, self.say, self.now,
-                      lambda run_id: run_id in submitter.ids())
+                      lambda run_id: run_id in submitter.ids(),
+                      lambda host: len(self.store.runs_in(IN_FLIGHT, host)))
         chaos.plan(a.window, a.app_kills, a.sshd_restarts, a.kills)
         self.t0 = time.monotonic()
         submitter.start()
