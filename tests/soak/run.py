@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="~3 minutes: 40 runs, 2 app kills, 1 sshd restart, 3 container kills")
     p.add_argument("--runs", type=int, help="runs in all (default 200; quick 40)")
     p.add_argument("--window", type=float,
-                   help="seconds over which runs are queued and chaos happens (780; quick 120)")
+                   help="seconds over which runs are queued and chaos happens (1080; quick 120)")
     p.add_argument("--drain", type=float,
                    help="seconds after the window until every run must be terminal (900; 240)")
     p.add_argument("--app-kills", type=int, help="app SIGKILL + restart (5; quick 2)")
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report-dir", type=Path, help="default tests/artifacts/soak-<time>")
     p.add_argument("--keep", action="store_true", help="keep the work folder (boxes, database)")
     args = p.parse_args(argv)
-    full = dict(runs=200, window=780.0, drain=900.0, app_kills=5, sshd_restarts=3, kills=10)
+    full = dict(runs=200, window=1080.0, drain=900.0, app_kills=5, sshd_restarts=3, kills=10)
     quick = dict(runs=40, window=120.0, drain=240.0, app_kills=2, sshd_restarts=1, kills=3)
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
@@ -81,6 +81,7 @@ class Submitter(threading.Thread):
         super().__init__(name="submitter", daemon=True)
         self.soak, self.bursts = soak, bursts
         self.submitted: list[Submitted] = []
+        self.by_index: dict[int, Submitted] = {}
         self.failures: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -100,15 +101,17 @@ class Submitter(threading.Thread):
             "--input", rng.choice(SAMPLES), "--host", host, "--name", f"soak-{index}")
         with self.lock:
             if code == 0 and out and out.get("run", {}).get("id"):
-                self.submitted.append(Submitted(out["run"]["id"], host, index, time.time()))
+                sub = Submitted(out["run"]["id"], host, index, time.time())
+                self.submitted.append(sub)
+                self.by_index[index] = sub
             else:
                 self.failures.append({"index": index, "host": host, "exit_code": code,
                                       "stderr": err})
                 self.soak.say(f"CLI run #{index} on {host} FAILED (exit {code}): {err[-300:]}")
 
-    def ids(self) -> set[str]:
+    def get(self, index: int) -> Submitted | None:
         with self.lock:
-            return {s.run_id for s in self.submitted}
+            return self.by_index.get(index)
 
 
 def plan_bursts(rng: random.Random, runs: int, window: float, hosts: list[str]
@@ -172,24 +175,24 @@ class Soak:
     def drive(self) -> tuple[Submitter, Chaos]:
         """Queue the bursts, fire the chaos, wait until every run is terminal (or give up)."""
         a = self.args
-        submitter = Submitter(self, plan_bursts(self.rng, a.runs, a.window,
-                                                [b.name for b in self.boxes]))
-        chaos = Chaos(self.app, self.sshd, self.boxes, self.rng, self.say, self.now,
-                      lambda run_id: run_id in submitter.ids(),
-                      lambda host: len(self.store.runs_in(IN_FLIGHT, host)))
-        chaos.plan(a.window, a.app_kills, a.sshd_restarts, a.kills)
+        bursts = plan_bursts(self.rng, a.runs, a.window, [b.name for b in self.boxes])
+        submitter = Submitter(self, bursts)
+        chaos = Chaos(self.app, self.sshd, {b.name: b for b in self.boxes}, self.rng, self.say,
+                      self.now, submitter.get,
+                      {index: host for _, items in bursts for index, host in items})
+        chaos.plan(a.app_kills, a.sshd_restarts, a.kills)
         self.t0 = time.monotonic()
         submitter.start()
-        deadline, last_progress, last_count = a.window + a.drain, 0.0, 0.0
+        deadline, last_progress = a.window + a.drain, 0.0
         while self.now() < deadline:
-            chaos.tick()
+            submitting = submitter.is_alive()  # before the query: its last run is then seen
+            runs = self.store.runs_in(ACTIVE)
+            chaos.tick({r.id for r in runs}, {r.id for r in runs if r.status in IN_FLIGHT})
             if self.now() - last_progress >= 20:
                 last_progress = self.now()
                 self.progress(submitter, chaos)
-            if not submitter.is_alive() and self.now() - last_count >= 2:
-                last_count = self.now()
-                if not self.store.runs_in(ACTIVE) and chaos.waiting_for_runs():
-                    break  # all terminal, and no event left that could still happen
+            if not submitting and not runs and not chaos.restarting():
+                break  # all terminal; no event left can still happen
             time.sleep(0.25)
         submitter.stop.set()
         self.progress(submitter, chaos)
@@ -244,7 +247,8 @@ class Soak:
                           "incarnations": self.app.incarnations if self.app else 0,
                           "unexpected_exits": chaos.unexpected_exits},
             "sshd_restarts": {"planned": a.sshd_restarts, "done": chaos.sshd_restarts},
-            "containers_killed": list(chaos.killed.values()), "kills_raced": chaos.raced,
+            "containers_killed": list(chaos.killed.values()),
+            "events_handed_on": chaos.handed_on,
             "runs_compared": verdict.runs_compared, "lines_compared": verdict.lines_compared,
             "mismatches": verdict.mismatches, "lost": verdict.lost,
             "unexpected": verdict.unexpected, "stuck": verdict.stuck,
