@@ -16,6 +16,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -57,8 +58,19 @@ class RestartableSshd:
         return self.server.proc.poll() is None
 
     def stop(self) -> None:
-        """Drop every connection and the listener: new connections are refused until start."""
-        self.server.stop(remove=False)
+        """Drop every connection and the listener: new connections are refused until start.
+
+        The listener is frozen first: dropping the connections while it still accepts let the
+        app reconnect within milliseconds, and that session outlived the listener (an orphan
+        child), so the "outage" dropped nothing. Frozen, it accepts nothing; its children are
+        still its children to find and kill; then it dies and its backlog is reset.
+        """
+        proc = self.server.proc
+        proc.send_signal(signal.SIGSTOP)
+        self.server.kill_connections()
+        proc.kill()
+        proc.wait(10)
+        self.server.stop(remove=False)  # closes its log file
 
     def start(self) -> None:
         """A new listener from the same sshd_config (same port, host key, authorized keys)."""

@@ -52,6 +52,8 @@ class Verdict:
     stuck: list[dict[str, Any]] = field(default_factory=list)  # not terminal at the deadline
     wrong_state: list[dict[str, Any]] = field(default_factory=list)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
+    killed_outcomes: list[dict[str, Any]] = field(default_factory=list)  # for the report
+    without_log: list[str] = field(default_factory=list)  # no run.log on the box at all
 
     @property
     def ok(self) -> bool:
@@ -107,6 +109,7 @@ def judge(store: Any, submitted: list[Submitted], killed: dict[str, str],
             verdict.stuck.append(facts)
             continue
         if run.id in killed:
+            verdict.killed_outcomes.append(facts)
             if run.status != "failed" or not (run.failure_cause or "").strip():
                 verdict.wrong_state.append(dict(facts, expected="failed with a cause"))
         elif run.status != "completed" or not _is_video(run.output_path):
@@ -114,13 +117,10 @@ def judge(store: Any, submitted: list[Submitted], killed: dict[str, str],
                                             output_path=run.output_path))
         box = boxes.get(run.host)
         data = box.run_log(run.id) if box else None
+        if data is None:  # never launched (its state says whether that is right)
+            verdict.without_log.append(run.id)
         stored = store.log_text(run.id)
-        if data is None:
-            verdict.mismatches.append({"run_id": run.id, "host": run.host,
-                                       "problem": "no run.log on the box",
-                                       "stored_lines": len(stored)})
-            continue
-        expected = split_log(data)
+        expected = split_log(data or b"")
         verdict.runs_compared += 1
         verdict.lines_compared += len(expected)
         if stored != expected:

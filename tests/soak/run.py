@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="~3 minutes: 40 runs, 2 app kills, 1 sshd restart, 3 container kills")
     p.add_argument("--runs", type=int, help="runs in all (default 200; quick 40)")
     p.add_argument("--window", type=float,
-                   help="seconds over which runs are queued and chaos happens (1080; quick 120)")
+                   help="seconds over which runs are queued and chaos happens (1200; quick 120)")
     p.add_argument("--drain", type=float,
                    help="seconds after the window until every run must be terminal (900; 240)")
     p.add_argument("--app-kills", type=int, help="app SIGKILL + restart (5; quick 2)")
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report-dir", type=Path, help="default tests/artifacts/soak-<time>")
     p.add_argument("--keep", action="store_true", help="keep the work folder (boxes, database)")
     args = p.parse_args(argv)
-    full = dict(runs=200, window=1080.0, drain=900.0, app_kills=5, sshd_restarts=3, kills=10)
+    full = dict(runs=200, window=1200.0, drain=900.0, app_kills=5, sshd_restarts=3, kills=10)
     quick = dict(runs=40, window=120.0, drain=240.0, app_kills=2, sshd_restarts=1, kills=3)
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
@@ -248,6 +248,7 @@ class Soak:
                           "unexpected_exits": chaos.unexpected_exits},
             "sshd_restarts": {"planned": a.sshd_restarts, "done": chaos.sshd_restarts},
             "containers_killed": list(chaos.killed.values()),
+            "killed_runs_ended": verdict.killed_outcomes, "runs_without_log": verdict.without_log,
             "events_handed_on": chaos.handed_on,
             "runs_compared": verdict.runs_compared, "lines_compared": verdict.lines_compared,
             "mismatches": verdict.mismatches, "lost": verdict.lost,
@@ -270,6 +271,8 @@ class Soak:
               f"sshd restarted {r['sshd_restarts']['done']}/{r['sshd_restarts']['planned']}, "
               f"containers killed {len(r['containers_killed'])}: "
               + ", ".join(k["run_id"] for k in r["containers_killed"]))
+        ended = {f"{k['status']} ({k['failure_cause']})" for k in r["killed_runs_ended"]}
+        print(f"killed runs ended as: {'; '.join(sorted(ended)) or '-'}")
         print(f"log lines compared: {r['lines_compared']} in {r['runs_compared']} runs; "
               f"mismatches: {len(r['mismatches'])}")
         for m in r["mismatches"][:10]:
