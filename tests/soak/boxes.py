@@ -60,14 +60,20 @@ class RestartableSshd:
     def stop(self) -> None:
         """Drop every connection and the listener: new connections are refused until start.
 
-        The listener is frozen first: dropping the connections while it still accepts let the
-        app reconnect within milliseconds, and that session outlived the listener (an orphan
-        child), so the "outage" dropped nothing. Frozen, it accepts nothing; its children are
-        still its children to find and kill; then it dies and its backlog is reset.
+        Like a network drop or an sshd restart, this kills only sshd's own processes (the
+        listener and the per-connection ones), never the commands they were running: those
+        see their pipes close, as on a real box, and an engine starting a container is not
+        killed half-way (SshServer.kill_connections would SIGKILL the whole tree).
+        The listener is frozen first, so the app cannot reconnect before it is gone.
         """
         proc = self.server.proc
         proc.send_signal(signal.SIGSTOP)
-        self.server.kill_connections()
+        pids = sshd_processes_under(proc.pid)
+        for pid in pids:
+            _kill(pid)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_running(pid) for pid in pids):
+            time.sleep(0.01)
         proc.kill()
         proc.wait(10)
         self.server.stop(remove=False)  # closes its log file
@@ -96,6 +102,70 @@ class RestartableSshd:
     def close(self) -> None:
         """Stop for good and delete the keys (the harness's cleanup)."""
         self.server.stop(remove=True)
+
+
+def _proc_table() -> tuple[dict[int, list[int]], dict[int, str]]:
+    """Children per parent pid, and each process's command name, from /proc."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parens, so cut at the last ')'
+        pid, rest = int(entry), raw[raw.rindex(b")") + 2:].split()
+        names[pid] = raw[raw.index(b"(") + 1:raw.rindex(b")")].decode(errors="replace")
+        children.setdefault(int(rest[1]), []).append(pid)
+    return children, names
+
+
+def sshd_processes_under(listener: int) -> list[int]:
+    """The per-connection sshd processes below the listener, not the commands they run."""
+    children, names = _proc_table()
+    found: list[int] = []
+    level = children.get(listener, [])
+    while level:
+        level = [pid for pid in level if names.get(pid) == "sshd"]
+        found += level
+        level = [child for pid in level for child in children.get(pid, [])]
+    return found
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie holds no socket any more)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return raw[raw.rindex(b")") + 2:].split()[0] != b"Z"
+
+
+def kill_processes_mentioning(marker: str) -> list[str]:
+    """SIGKILL every process whose command line contains `marker` (a unique temp folder of
+    this soak): remote commands orphaned by dropped connections. Returns their commands."""
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and _running(int(entry)):
+            _kill(int(entry))
+            killed.append(cmdline.strip()[:200])
+    return killed
 
 
 @dataclass

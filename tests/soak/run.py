@@ -32,8 +32,8 @@ from typing import Any
 from backend.config import load_config
 from backend.store import Store
 from tests.soak.app import App, child_env, cosmos
-from tests.soak.boxes import (ROOT, Box, RestartableSshd, make_boxes, remove_dirs,
-                              write_config)
+from tests.soak.boxes import (ROOT, Box, RestartableSshd, kill_processes_mentioning,
+                              make_boxes, remove_dirs, write_config)
 from tests.soak.chaos import Chaos
 from tests.soak.check import TERMINAL, Submitted, judge, save_evidence
 
@@ -287,10 +287,18 @@ class Soak:
         not start new containers while they are being removed)."""
         if self.app is not None:
             self.app.stop()
+        notes = []
         for box in self.boxes:
             left = box.cleanup()
             if left:
-                print(f"cleanup: removed running containers on {box.name}: {left}")
+                notes.append(f"removed running containers on {box.name}: {left}")
+        for folder in (self.workdir, *self.extra_dirs):
+            strays = kill_processes_mentioning(str(folder))
+            if strays:  # e.g. remote commands whose connection was dropped under them
+                notes.append(f"killed {len(strays)} stray processes: {strays}")
+        for note in notes:
+            print(f"cleanup: {note}")
+        (self.report_dir / "cleanup.txt").write_text("".join(n + "\n" for n in notes))
         if self.sshd is not None:
             shutil.copyfile(self.sshd.server.log_path, self.report_dir / "sshd.log")
             self.sshd.close()
