@@ -116,8 +116,8 @@ class Submitter(threading.Thread):
 
 def plan_bursts(rng: random.Random, runs: int, window: float, hosts: list[str]
                 ) -> list[tuple[float, list[tuple[int, str]]]]:
-    """Runs cut into bursts of 3..15 (quick: 2..8), at random times in the first 85% of the
-    window (the first at once), each run on a random host."""
+    """Runs cut into bursts of 4..15 (under 100 runs: 2..8), at random times in the first 85%
+    of the window (the first at once), each run on a random host."""
     high = 15 if runs >= 100 else 8
     sizes: list[int] = []
     while sum(sizes) < runs:
