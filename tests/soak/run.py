@@ -323,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="cosmos-soak-"))
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_exit)
+    # Ctrl-C must reach the cleanup even when started with SIGINT ignored (a `&` job of a
+    # script ignores it, and Python then installs no KeyboardInterrupt handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"soak: seed {args.seed}, {args.runs} runs over {args.window:.0f} s; "
           f"report folder {report_dir}", flush=True)
     soak, ok, started = Soak(args, workdir, report_dir), False, time.monotonic()
