@@ -134,11 +134,11 @@ def test_outputs_carry_their_settings_and_gpu_samples_are_recorded(tmp_path):
 
 
 def test_orphan_containers_are_listed_and_removable(backend):
-    runtime = backend.runs.scheduler.runtime("sim")
+    runtime = backend.scheduler.runtime("sim")
     docker = runtime.docker
     argv = list(runtime.host.docker) + [
         "run", "-d", "--name", "stray", "--label", "cosmos.run=01unknownrun00000000000000",
-        "--label", f"cosmos.app={backend.runs.scheduler.instance_id}", "img", "sleep", "60"]
+        "--label", f"cosmos.app={backend.scheduler.instance_id}", "img", "sleep", "60"]
     docker.run_detached(argv)
     orphan = wait_for(lambda: backend.ops.hosts_overview()[0]["orphans"], timeout=15)
     assert orphan[0]["name"] == "stray"
