@@ -5,6 +5,10 @@ not reap orphans, see /work/shared/test-infrastructure.md §5), with their own p
 spool under a throwaway folder, `auth/none` + `cred/none` (no munged), and the config in that
 folder (clients find it through SLURM_CONF). The node is this machine (`hostname -s`).
 
+Loopback only: `CommunicationParameters=NoInAddrAny,NoCtldInAddrAny` makes slurmctld bind to
+SlurmctldHost's address and slurmd, slurmstepd and srun to NodeAddr's, both 127.0.0.1; without
+it every one of them listens on 0.0.0.0 (tests/integration/test_loopback.py checks this).
+
 Fake GPUs: Slurm wants a character device per GPU in gres.conf, so the fixture makes its own
 (`mknod`, a copy of /dev/null's numbers) and declares `Gres=gpu:N`. Jobs asking for
 `--gres=gpu:1` (or `--gpus=1`) then get SLURM_JOB_GPUS / CUDA_VISIBLE_DEVICES like on a GPU
@@ -92,6 +96,9 @@ class SlurmCluster:
             f"SlurmctldHost={node}(127.0.0.1)",
             f"SlurmctldPort={ctld_port}",
             f"SlurmdPort={slurmd_port}",
+            # Bind to the configured addresses (SlurmctldHost's and NodeAddr's 127.0.0.1), not
+            # to INADDR_ANY: NoCtldInAddrAny for slurmctld, NoInAddrAny for slurmd and the rest.
+            "CommunicationParameters=NoInAddrAny,NoCtldInAddrAny",
             "AuthType=auth/none",
             "CredType=cred/none",
             "SlurmUser=root",
