@@ -1,7 +1,8 @@
 """End-to-end fixtures: the app launched as a person would (python launch.py), and Chromium.
 
 Debian's Chromium is driven through Playwright with `executable_path` (browsers cannot be
-downloaded here). Screenshots land in tests/artifacts/ for a person to look at.
+downloaded here). Screenshots land in tests/artifacts/ for a person to look at. Every browser
+context gets the generous default timeouts of tests/e2e/waits.py (make them with new_context).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, wait_for, write_config
+from tests.e2e.waits import set_default_timeouts
+from tests.helpers import APP_STARTS, ROOT, RUN_FINISHES, free_port, wait_for, write_config
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
@@ -52,9 +54,9 @@ class AppProcess:
             [sys.executable, str(ROOT / "launch.py"), "--skip-install", "--config",
              str(self.config), *extra_args], cwd=str(tmp_path), env=env,
             stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(self._answers, timeout=90, interval=0.2, what="the app to serve HTTP")
+        wait_for(self._answers, timeout=APP_STARTS, interval=0.2, what="the app to serve HTTP")
 
-    def cli(self, *args: str, input: str | None = None, timeout: float = 120
+    def cli(self, *args: str, input: str | None = None, timeout: float = RUN_FINISHES
             ) -> subprocess.CompletedProcess:
         """`cosmos --config CFG ARGS...` against this app's data; fails loudly."""
         done = subprocess.run([sys.executable, "-m", "backend.cli", "--config", str(self.config),
@@ -99,9 +101,16 @@ def browser():
         b.close()
 
 
+def new_context(browser, **options):
+    """A browser context (a separate browser profile) with the suite's default timeouts."""
+    context = browser.new_context(**options)
+    set_default_timeouts(context)
+    return context
+
+
 @pytest.fixture
 def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = new_context(browser, viewport={"width": 1280, "height": 1000})
     pg = context.new_page()
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
