@@ -29,9 +29,17 @@ APP_STARTS = 180.0
 
 
 def write_config(tmp_path: Path, *, sim_seconds: float = 1.0, port: int = 7860,
-                 extra_host: str = "", poll_interval: float = 0.1, kill_grace: int = 3) -> Path:
-    """A config like the shipped one, with its data in tmp_path and a fast simulator."""
+                 extra_host: str = "", poll_interval: float = 0.1, kill_grace: int = 3,
+                 sim_load_share: float | None = None) -> Path:
+    """A config like the shipped one, with its data in tmp_path and a fast simulator.
+
+    `sim_load_share`: the share of a run the fake Cosmos spends "loading models" before it
+    generates (its default is 0.4); less of it means more of the run shows live progress."""
     path = tmp_path / "config.toml"
+    sim_env = f'COSMOS_SIM_SECONDS = "{sim_seconds}"'
+    if sim_load_share is not None:
+        sim_env += f', COSMOS_SIM_LOAD_SHARE = "{sim_load_share}"'
+
     path.write_text(f"""
 data_dir = "{tmp_path / 'data'}"
 [ui]
@@ -51,7 +59,7 @@ max_concurrent = 4
 simulated = true
 same_paths_in_container = true
 offload = ["offload_text_encoder_model", "offload_guardrail_models"]
-env = {{ COSMOS_SIM_SECONDS = "{sim_seconds}" }}
+env = {{ {sim_env} }}
 {extra_host}
 """)
     return path

@@ -28,7 +28,12 @@ LOG = "#run-log textarea"
 
 @pytest.fixture(scope="module")
 def ui_app(tmp_path_factory):
-    proc = AppProcess(tmp_path_factory.mktemp("ui-runs"), sim_seconds=9)
+    # The live test acts on a run while it runs (reload mid-run, a second browser, scrolling
+    # up): the run must outlast those steps. With a 9 s run they did not under load: at load
+    # average 15-28 on 2 cores the page showed "running" up to 14 s after the click and the
+    # steps up to the reload took another 5-20 s. 45 s, 10% of it "loading models", passed
+    # every time at load 22-30; idle it costs the test ~35 s more.
+    proc = AppProcess(tmp_path_factory.mktemp("ui-runs"), sim_seconds=45, sim_load_share=0.1)
     yield proc
     proc.stop()
 
