@@ -22,6 +22,8 @@ SAMPLE = ROOT / "assets" / "sample_testcard_640x360.mp4"
 #: the backend, a box or a worker records a change: a status, a kill landing, a probe of the
 #: box, a worker registering, a reconnect after a cut connection
 STATE_CHANGES = 60.0
+#: a launched run is running on its box (staged, started) and, where asked, logging
+RUN_STARTS = 120.0
 #: one run on the simulator box (or real Docker, or Slurm) goes from launch to its end
 RUN_FINISHES = 180.0
 #: `python launch.py` (Gradio's import alone takes ~3.5 s idle) serves HTTP, or exits

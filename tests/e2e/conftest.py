@@ -40,23 +40,39 @@ class AppProcess:
                  sim_load_share: float | None = None) -> None:
         """`users`: (name, role, password) made with the CLI before launch; `before(self)`
         runs after that, also before launch (e.g. to make a run with the CLI)."""
-        self.port = free_port()
-        self.config = write_config(tmp_path, sim_seconds=sim_seconds, port=self.port,
-                                   sim_load_share=sim_load_share)
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = tmp_path / "app.log"
         self.tmp_path = tmp_path
+        self.log_path = tmp_path / "app.log"
+        self._use_port(free_port(), sim_seconds, sim_load_share)
         env = dict(os.environ, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False")
         self.env = env
         for name, role, password in users:
             self.cli("user", "add", name, "--role", role, "--password-stdin", input=password)
         if before is not None:
             before(self)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "launch.py"), "--skip-install", "--config",
-             str(self.config), *extra_args], cwd=str(tmp_path), env=env,
-            stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(self._answers, timeout=APP_STARTS, interval=0.2, what="the app to serve HTTP")
+        for attempt in range(3):
+            with open(self.log_path, "wb") as log:
+                self.proc = subprocess.Popen(
+                    [sys.executable, str(ROOT / "launch.py"), "--skip-install", "--config",
+                     str(self.config), *extra_args], cwd=str(tmp_path), env=env,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                wait_for(self._answers, timeout=APP_STARTS, interval=0.2,
+                         what="the app to serve HTTP")
+                return
+            except AssertionError:
+                # the free port was taken between probing and binding (parallel test
+                # processes): try another; anything else is a real failure
+                text = self.log_path.read_text(errors="replace").lower()
+                if attempt == 2 or self.proc.poll() is None or not (
+                        "empty port" in text or "address already in use" in text):
+                    raise
+                self._use_port(free_port(), sim_seconds, sim_load_share)
+
+    def _use_port(self, port: int, sim_seconds: float, sim_load_share: float | None) -> None:
+        self.port = port
+        self.config = write_config(self.tmp_path, sim_seconds=sim_seconds, port=port,
+                                   sim_load_share=sim_load_share)
+        self.url = f"http://127.0.0.1:{port}/"
 
     def cli(self, *args: str, input: str | None = None, timeout: float = RUN_FINISHES
             ) -> subprocess.CompletedProcess:

@@ -27,7 +27,7 @@ PAGE_READY = ms(90)
 #: a video that is already there loads and plays (decoding competes for the CPU)
 VIDEO_PLAYS = ms(90)
 #: a launched run appears in the Runs tab, starts on the simulator box and logs
-RUN_STARTS = ms(120)
+RUN_STARTS = ms(helpers.RUN_STARTS)
 #: a run on the simulator box finishes (or ends after a kill) and the page shows it
 RUN_FINISHES = ms(helpers.RUN_FINISHES)
 #: ffmpeg renders something on demand (the side-by-side comparison export)

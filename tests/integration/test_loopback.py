@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import RUN_STARTS, wait_for
 from tests.listeners import (command_name, describe, listeners_of, non_loopback,
                              processes_mentioning, processes_with_env, with_descendants)
 from tests.slurm import SlurmCluster, SlurmUnavailable
@@ -50,14 +50,14 @@ def test_slurm_daemons_job_steps_and_srun_listen_on_loopback_only(cluster):
     # srun inside the batch job is how a kind = "slurm" host starts job.sh (mode "none")
     job = cluster.run("sbatch", "--parsable", "-o", "/dev/null", "--wrap",
                       "srun --ntasks=1 sleep 120").stdout.strip()
-    wait_for(lambda: cluster.job(job).get("JobState") == "RUNNING", timeout=60,
+    wait_for(lambda: cluster.job(job).get("JobState") == "RUNNING", timeout=RUN_STARTS,
              what="the job to run")
     # the step is up once srun listens (it opens its ports before asking for the step)
-    wait_for(lambda: "srun" in describe(listeners_of(slurm_processes(cluster))), timeout=60,
+    wait_for(lambda: "srun" in describe(listeners_of(slurm_processes(cluster))),
              what="srun to listen")
     wait_for(lambda: cluster.run("squeue", "--steps", "--noheader", "--format=%i", "-j", job,
                                  check=False).stdout.strip().count(f"{job}.0") >= 1,
-             timeout=60, what="the job's srun step to start")
+             what="the job's srun step to start")
     assert_loopback_only(slurm_processes(cluster), {"slurmctld": 1, "slurmd": 1, "srun": 1})
 
 
