@@ -116,8 +116,12 @@ def test_killing_one_batch_member_requeues_the_others(tmp_path, clips):
         for i in (ids[0], ids[2]):
             run = b.store.get_run(i)
             if run.status == st.QUEUED:
-                b.ops.dequeue(i)
-            elif not run.is_terminal:
+                try:
+                    b.ops.dequeue(i)
+                    continue
+                except Exception:  # the scheduler started it meanwhile: kill it instead
+                    run = b.store.get_run(i)
+            if not run.is_terminal:
                 try:
                     b.ops.kill(i, force=True)
                 except Exception:
