@@ -90,3 +90,17 @@ def test_the_launched_app_listens_on_loopback_only(tmp_path):
         assert_loopback_only(with_descendants({app.proc.pid}), {"python": 1})
     finally:
         app.stop()
+
+
+def test_an_xdist_worker_has_a_network_of_its_own_and_a_serial_run_does_not():
+    """tests/conftest.py: parallel workers cannot take each other's ports (tests/netns.py)."""
+    import os
+
+    from tests.netns import interfaces
+
+    # the parent: pytest-xdist's controller for a worker, the shell for a serial run
+    ours, parent = (os.stat(f"/proc/{pid}/ns/net").st_ino for pid in ("self", os.getppid()))
+    if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("COSMOS_TESTS_SHARED_NETWORK"):
+        assert ours != parent and interfaces() == ["lo"]
+    else:
+        assert ours == parent
