@@ -21,6 +21,7 @@ Usage:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import grp
 import logging
 import os
@@ -56,8 +57,27 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=True, capture_output=True, text=True)
 
 
+@contextlib.contextmanager
+def machine_lock(name: str):
+    """An exclusive lock shared by every test process on this machine: the pytest-xdist
+    workers of one run, and other runs. Users, groups and /etc/passwd are machine-wide, and
+    two workers creating the same user at once would make one `useradd` fail."""
+    folder = Path("/run/lock") if os.access("/run/lock", os.W_OK) else Path(tempfile.gettempdir())
+    with open(folder / f"cosmos-tests-{name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def ensure_test_user(name: str = TEST_USER) -> pwd.struct_passwd:
     """Create (or repair) the login user: not locked, empty rc files, in group docker."""
+    with machine_lock("users"):
+        return _ensure_test_user(name)
+
+
+def _ensure_test_user(name: str) -> pwd.struct_passwd:
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
@@ -183,7 +203,7 @@ class SshServer:
             proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
                                     stdout=log_fh, stderr=subprocess.STDOUT)
             server = cls(workdir, port, user, host_key, client_key, log_path, proc, log_fh)
-            if server._wait_ready(5.0):
+            if server._wait_ready(30.0):  # ~30 ms idle; generous for a loaded machine
                 return server
             last_error = log_path.read_text(errors="replace")[-500:]
             server.stop(remove=False)

@@ -11,7 +11,7 @@ from backend import store as st
 from backend.media import probe_video
 from backend.operations import Refused
 from backend.wiring import start_backend
-from tests.helpers import make_settings, wait_for
+from tests.helpers import RUN_STARTS, make_settings, wait_for
 from tests.integration.test_local_runs import params, wait_terminal
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def test_upscale_uses_the_parent_video_on_the_box_and_writes_3x(backend):
     assert parent.status == st.COMPLETED
     cache = Path(backend.settings.hosts["sim"].remote_root) / "cache"
     cached_before = sorted(cache.iterdir())
-    up = wait_terminal(backend, backend.ops.upscale(parent.id, weight=0.4).id, timeout=180)
+    up = wait_terminal(backend, backend.ops.upscale(parent.id, weight=0.4).id)
     assert up.status == st.COMPLETED, up.failure_cause
     assert up.parent_id == parent.id and up.run_type == "upscale"
     info = probe_video(up.output_path)
@@ -52,9 +52,9 @@ def test_chained_upscale_follows_a_completed_run(backend):
     assert wait_terminal(backend, first.id).status == st.COMPLETED
     child = wait_for(lambda: backend.ops.find_runs(
         __import__("backend.store.history", fromlist=["RunFilter"]).RunFilter(run_types=["upscale"]))[0],
-        timeout=30, what="the chained upscale")[0]
+        what="the chained upscale")[0]
     assert child.parent_id == first.id
-    assert wait_terminal(backend, child.id, timeout=180).status == st.COMPLETED
+    assert wait_terminal(backend, child.id).status == st.COMPLETED
 
 
 def test_enhance_makes_a_new_prompt_linked_to_the_original(backend):
@@ -81,8 +81,7 @@ def test_delete_removes_only_that_run(backend):
     root = Path(backend.settings.hosts["sim"].remote_root)
     removed = backend.ops.delete_run(gone.id)
     assert any("log lines" in r for r in removed)
-    wait_for(lambda: not (root / "runs" / gone.id).exists(), timeout=10,
-             what="the remote folder to go")
+    wait_for(lambda: not (root / "runs" / gone.id).exists(), what="the remote folder to go")
     assert (root / "runs" / keep.id / "outputs" / "output.mp4").exists()
     assert Path(keep.output_path).exists() and not (Path(gone.output_path)).exists()
     assert any((root / "cache").iterdir())  # the shared input cache stays
@@ -95,7 +94,7 @@ def test_an_active_run_cannot_be_deleted(tmp_path):
         run_id = b.ops.launch(params()).id
         with pytest.raises(Refused, match="kill it first"):
             b.ops.delete_run(run_id)
-        wait_for(lambda: b.ops.get_run(run_id).status == st.RUNNING, timeout=30)
+        wait_for(lambda: b.ops.get_run(run_id).status == st.RUNNING, timeout=RUN_STARTS)
         b.ops.kill(run_id, force=True)
         wait_terminal(b, run_id)
     finally:
@@ -126,7 +125,7 @@ def test_outputs_carry_their_settings_and_gpu_samples_are_recorded(tmp_path):
         assert max(s["utilization"] for s in samples) > 50
         overview = {h["name"]: h for h in b.ops.hosts_overview()}
         sim = wait_for(lambda: (o := {h["name"]: h for h in b.ops.hosts_overview()}["sim"])
-                       ["reachable"] and o, timeout=10)
+                       ["reachable"] and o)
         assert [g["index"] for g in sim["gpus"]] == [0, 1, 2, 3] and sim["orphans"] == []
         assert "sim" in overview
     finally:
@@ -142,10 +141,10 @@ def test_orphan_containers_are_listed_and_removable(backend):
         "run", "-d", "--name", "stray", "--label", "cosmos.run=01unknownrun00000000000000",
         "--label", f"cosmos.app={backend.scheduler.instance_id}", "img", "sleep", "60"]
     docker.run_detached(argv)
-    orphan = wait_for(lambda: backend.ops.hosts_overview()[0]["orphans"], timeout=15)
+    orphan = wait_for(lambda: backend.ops.hosts_overview()[0]["orphans"])
     assert orphan[0]["name"] == "stray"
     backend.ops.remove_orphan("sim", "stray")
-    wait_for(lambda: docker.inspect("stray") is None, timeout=15, what="orphan removal")
+    wait_for(lambda: docker.inspect("stray") is None, what="orphan removal")
     with pytest.raises(Refused):
         backend.ops.remove_orphan("sim", "not-ours")
 

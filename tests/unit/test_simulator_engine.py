@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import STATE_CHANGES, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,7 +44,7 @@ class Sim:
     def inspect(self, ref: str) -> dict:
         return json.loads(self.ok("inspect", ref))[0]
 
-    def wait_log(self, ref: str, text: str, timeout: float = 10) -> str:
+    def wait_log(self, ref: str, text: str, timeout: float = STATE_CHANGES) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             out = self("logs", ref).stdout
@@ -201,9 +203,7 @@ def test_rm_needs_force_for_running_and_frees_the_name(sim: Sim) -> None:
 def test_auto_remove_and_wait_still_reports_the_exit_code(sim: Sim) -> None:
     sim.ok("run", "-d", "--rm", "--name", "shortlived", "img", "sh", "-c", "sleep 0.5; exit 4")
     assert sim.ok("wait", "shortlived") == "4\n"
-    deadline = time.monotonic() + 5
-    while sim.ok("ps", "-aq") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: not sim.ok("ps", "-aq"), interval=0.05, what="the container to go")
     assert sim.ok("ps", "-aq") == ""
 
 
@@ -228,7 +228,9 @@ def test_supervisor_death_does_not_hide_the_truth(sim: Sim) -> None:
     time.sleep(0.2)
     assert sim.inspect("orphan")["State"]["Status"] == "running"  # the process still runs
     os.killpg(state["Pid"], 9)
-    time.sleep(0.2)
+    # the killed process is an orphan now: it is a zombie until PID 1 reaps it
+    wait_for(lambda: sim.inspect("orphan")["State"]["Status"] != "running",
+             what="the engine to see the process gone")
     info = sim.inspect("orphan")["State"]
     assert (info["Status"], info["ExitCode"]) == ("exited", 137) and "vanished" in info["Error"]
     assert sim.ok("wait", "orphan") == "137\n"
