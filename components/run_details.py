@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from backend.models.transfer1.params import CONTROLS
+from backend.models.params import ALL_CONTROLS as CONTROLS
 from components.common import (RUN_TYPE_LABELS, e, fmt_duration, fmt_time, rating_text,
                                run_title, sim_badge, type_badge)
 
@@ -98,6 +98,8 @@ def params_html(run: Any) -> str:
                        if float(weights.get(c) or 0) > 0) or "none"
     controls = p.get("control_videos") or {}
     rows = [("Type", RUN_TYPE_LABELS.get(run.run_type, run.run_type)),
+            ("Model", (getattr(run, "model", None) or p.get("model") or "transfer1")
+             + (f" ({p['variant']})" if p.get("variant") else "")),
             ("Prompt", p.get("prompt")), ("Negative prompt", p.get("negative_prompt")),
             ("Input video", (p.get("input_video") or "").rsplit("/", 1)[-1]),
             ("Weights", active)]
@@ -107,6 +109,22 @@ def params_html(run: Any) -> str:
              ("Seed", p.get("seed")), ("FPS", p.get("fps") or "same as input"),
              ("Blur / Canny", f"{p.get('blur_strength')} / {p.get('canny_threshold')}"),
              ("GPUs", p.get("num_gpus"))]
+    for control, options in (p.get("control_options") or {}).items():
+        for name, value in (options or {}).items():
+            if value:
+                rows.append((f"{control} {name.replace('_', ' ')}", str(value).rsplit("/", 1)[-1]))
+    for region in p.get("regional_prompts") or []:
+        where = region.get("box") or region.get("mask_prompt") or str(
+            region.get("mask_video") or "").rsplit("/", 1)[-1]
+        rows.append(("Regional prompt", f"{region.get('prompt')} @ {where}"))
+    for key, value in (p.get("extra") or {}).items():
+        rows.append((key.replace("_", " ").capitalize(), value))
+    if p.get("offload") is not None:
+        rows.append(("Offload", ", ".join(p["offload"]) or "none"))
+    if (p.get("batch_size") or 1) > 1:
+        rows.append(("Batch size", p.get("batch_size")))
+    for note in getattr(run, "model_notes", []) or []:
+        rows.append(("Note", note.get("label")))
     if run.run_type == "upscale":
         rows.append(("Upscale weight", p.get("upscale_weight")))
     if p.get("chain_upscale"):
@@ -117,6 +135,15 @@ def params_html(run: Any) -> str:
                                f"{info.get('frames')} frames, {info.get('fps', 0):g} fps"))
     body = "".join(f"<tr><td>{e(k)}</td><td>{_value(v)}</td></tr>" for k, v in rows)
     return f"<table class='kv' id='run-params'>{body}</table>"
+
+
+def model_files_value(run: Any) -> list[tuple[str, str]]:
+    """(path, caption) of the other videos the model wrote (control videos, masks) that are
+    on this machine, for the run view's gallery."""
+    from pathlib import Path
+
+    return [(f["path"], f["label"]) for f in getattr(run, "model_files", []) or []
+            if f.get("path") and Path(f["path"]).is_file()]
 
 
 def metrics_frame(samples: Iterable[dict]) -> pd.DataFrame:

@@ -23,7 +23,8 @@ from components.nav import Nav
 from components.reviews import Reviews
 from cosmos_ui import auth
 from backend import accounts
-from components.run_details import (metrics_frame, params_html, progress_html, status_html)
+from components.run_details import (metrics_frame, model_files_value, params_html,
+                                    progress_html, status_html)
 
 LOG_TAIL_LINES = 1000
 #: While the shown run is active its status line (elapsed time) moves this often.
@@ -81,6 +82,11 @@ class RunView(DirectView):
                                             color="series", title="GPU utilisation and memory",
                                             x_title="seconds", y_title="%", y_lim=[0, 100],
                                             height=240, elem_id="gpu-plot")
+            with gr.Group(visible=False) as self.model_box:
+                self.model_files = gr.Gallery(label="Control videos and masks the model wrote",
+                                              columns=4, height=240, object_fit="contain",
+                                              elem_id="run-model-files",
+                                              allow_preview=True)
             with gr.Accordion("Parameters", open=True):
                 self.params = gr.HTML(elem_id="run-params-box", js_on_load=None)
             with gr.Accordion("Command and spec", open=False, elem_id="run-command-box"):
@@ -88,11 +94,15 @@ class RunView(DirectView):
                                        interactive=False, elem_id="run-command", wrap_lines=True)
                 self.spec = gr.Code(label="Spec JSON as sent", language="json",
                                     interactive=False, elem_id="run-spec", wrap_lines=True)
+                self.recipe = gr.Code(label="Recipe: the arguments the model resolved",
+                                      language="json", interactive=False, elem_id="run-recipe",
+                                      wrap_lines=True, visible=False)
             self.reviews = Reviews(ops, nav)
         selected = nav.selected_run
         self.outputs = [selected, self.status, self.progress, self.log.html, self.video,
-                        self.plot, self.params, self.command, self.spec, self.rerun, self.load,
-                        self.upscale, self.kill, self.delete, self.message, nav.shown_status]
+                        self.plot, self.params, self.command, self.spec, self.model_box,
+                        self.model_files, self.recipe, self.rerun, self.load, self.upscale, self.kill,
+                        self.delete, self.message, nav.shown_status]
         live.direct(self)
         self._wire()
 
@@ -147,7 +157,8 @@ class RunView(DirectView):
         done = run.is_terminal
         return [gr.update(interactive=True),
                 gr.update(interactive=run.run_type != "upscale"),
-                gr.update(interactive=run.status == "completed" and run.run_type == "inference"),
+                gr.update(interactive=run.status == "completed" and run.run_type == "inference"
+                          and self.ops.can_upscale(run.host)),
                 gr.update(interactive=not done,
                           value="Remove from queue" if run.status == "queued" else "Kill"),
                 gr.update(interactive=done)]
@@ -160,14 +171,15 @@ class RunView(DirectView):
         if auto:
             newest = self.ops.list_runs(limit=1)
             selected = newest[0].id if newest else None
+        hidden = [gr.update(visible=False), gr.skip(), gr.update(visible=False)]
         if not selected:
-            return [skip, EMPTY, "", skip, skip, skip, "", "", "",
+            return [skip, EMPTY, "", skip, skip, skip, "", "", "", *hidden,
                     *[gr.update(interactive=False)] * 5, skip, skip, {}]
         try:
             run = self.ops.get_run(selected)
         except NotFound:
             return [None, "<div class='run-meta'>That run no longer exists.</div>", "",
-                    log_payload(None, [], reset=True, total=0), None, skip, "", "", "",
+                    log_payload(None, [], reset=True, total=0), None, skip, "", "", "", *hidden,
                     *[gr.update(interactive=False)] * 5, skip, skip, {}]
         new_run = cursor.get("run") != run.id
         reset = new_run or cursor.get("resets") != resets
@@ -193,8 +205,13 @@ class RunView(DirectView):
                 not run.is_terminal and now - cursor.get("plot_at", 0) > PLOT_EVERY):
             cursor["plot_at"] = now
             plot = self._plot(run.id, cursor)
+        files = model_files_value(run)
         static = [params_html(run), run.command or "(set when the run starts: GPUs and port "
-                  "are picked then)", run.spec or ""] if changed else [skip] * 3
+                  "are picked then)", run.spec or "",
+                  gr.update(visible=bool(files)), files if files else gr.skip(),
+                  gr.update(value=run.recipe, visible=True) if run.recipe else
+                  gr.update(visible=False)
+                  ] if changed else [skip] * 6
         buttons = self._buttons(run) if changed else [skip] * 5
         # a status change of the same run makes "Stopping..." messages stale
         message = "" if changed and not new_run else skip

@@ -196,6 +196,12 @@ class LaunchOps:
         log.info("queued run %s (%s) on %s", run.id, params.model, host_name)
         return summarize(run)  # the store published it: every scheduler wakes
 
+    def can_upscale(self, host: str) -> bool:
+        """Whether `host` serves a model with a 4K upscaler (the run view's Upscale button)."""
+        host_cfg = self.settings.hosts.get(host)
+        return host_cfg is not None and any(RUN_UPSCALE in get_profile(m).run_types
+                                            for m in host_cfg.models)
+
     def _upscaler(self, host_cfg: Any, weight: Any) -> ModelProfile:
         """The model that upscales on this host (the first it serves with an upscaler)."""
         model = next((m for m in host_cfg.models if RUN_UPSCALE in get_profile(m).run_types),

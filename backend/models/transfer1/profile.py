@@ -100,6 +100,9 @@ class Transfer1Profile(ModelProfile):
                       0, 1, 0.05),
             FieldSpec("batch_size", "Batch size (items on the GPU at once; batches only)",
                       "integer", 1, 1, options.BATCH_SIZE_MAX, 1),
+            FieldSpec("regional_prompts", "Regional prompts (one per line: PROMPT @ x1,y1,x2,y2 "
+                      "| PROMPT @ mask.mp4 | PROMPT @ objects to segment)", "regions", "",
+                      info="boxes are fractions 0..1 of width and height"),
         )
 
     def defaults(self, generation: Any) -> GenerationParams:
