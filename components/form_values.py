@@ -187,7 +187,8 @@ def params_from_values(values: Mapping[str, Any], *, seed: int | None = None,
         raw = values.get(form_key(name))
         if spec.optional and (raw is None or raw == ""):
             value = None
-        elif spec.kind in ("integer", "choice"):
+        elif spec.kind == "integer" or (spec.kind == "choice" and all(
+                isinstance(c, int) for c in spec.choices)):
             value = _whole(_number(raw, spec.default))
         elif spec.kind == "regions":
             value = parse_regions(raw)

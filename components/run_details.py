@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from backend.models.params import ALL_CONTROLS as CONTROLS
+from backend.models.params import LEGACY_MODEL
 from components.common import (RUN_TYPE_LABELS, e, fmt_duration, fmt_time, rating_text,
                                run_title, sim_badge, type_badge)
 
@@ -98,7 +99,7 @@ def params_html(run: Any) -> str:
                        if float(weights.get(c) or 0) > 0) or "none"
     controls = p.get("control_videos") or {}
     rows = [("Type", RUN_TYPE_LABELS.get(run.run_type, run.run_type)),
-            ("Model", (getattr(run, "model", None) or p.get("model") or "transfer1")
+            ("Model", (getattr(run, "model", None) or p.get("model") or LEGACY_MODEL)
              + (f" ({p['variant']})" if p.get("variant") else "")),
             ("Prompt", p.get("prompt")), ("Negative prompt", p.get("negative_prompt")),
             ("Input video", (p.get("input_video") or "").rsplit("/", 1)[-1]),

@@ -6,8 +6,10 @@ the box's `Shell` (the same one the executor uses), each command an argument lis
 doctor passes is a box the executor can drive.
 
 Checks, in order: shell (reachable), docker (`<docker> version`), image (present, with its id),
-checkout (transfer.py), checkpoints (each control's `.pt` and the tokenizer), hf_cache, disk
-(free space under remote_root), gpus (`nvidia-smi` answers for the configured ids). When the
+checkout (the first model's entry script), checkpoints (the files its profile lists), then
+per other model the host serves `image (<id>)`, `checkout (<id>)`, `checkpoints (<id>)`, then
+hf_cache, disk (free space under remote_root), gpus (`nvidia-smi` answers for the configured
+ids). When the
 shell fails nothing else can be asked and the report stops there; the image check needs docker.
 Which checks a host gets is its kind's choice (HostKind.doctor_steps): a Slurm host replaces
 docker, image and gpus by slurm, partition, gres and container (backend/slurm/doctor.py),
@@ -32,20 +34,6 @@ log = logging.getLogger(__name__)
 OK, WARN, FAIL = "ok", "warn", "fail"
 _RANK = {OK: 0, WARN: 1, FAIL: 2}
 
-#: The Cosmos-Transfer1-7B files each control needs (contract §7.2), and which control it is.
-MODEL_DIR = "nvidia/Cosmos-Transfer1-7B"
-CHECKPOINTS: tuple[tuple[str, str], ...] = (
-    ("base_model.pt", "every run"),
-    ("vis_control.pt", "vis"),
-    ("edge_control.pt", "edge"),
-    ("depth_control.pt", "depth"),
-    ("seg_control.pt", "seg"),
-    ("keypoint_control.pt", "keypoint"),
-    ("4kupscaler_control.pt", "4K upscale"),
-)
-TOKENIZER_DIR = "nvidia/Cosmos-Tokenize1-CV8x8x8-720p"
-TOKENIZER_FILES = ("encoder.jit", "decoder.jit", "autoencoder.jit", "mean_std.pt")
-TRANSFER_PY = "cosmos_transfer1/diffusion/inference/transfer.py"
 #: A real checkpoint is gigabytes; a file this small on a GPU box is a failed download.
 SUSPICIOUS_BYTES = 1 << 20
 DISK_WARN_GB, DISK_FAIL_GB = 50, 5
@@ -155,42 +143,89 @@ def check_image(host: HostConfig, shell: Shell) -> Check:
                  details={"image": host.image})
 
 
-def check_checkout(host: HostConfig, shell: Shell) -> Check:
+def _model(host: HostConfig, index: int = 0):
+    """(the host as model `index` sees it, that model's profile)."""
+    from backend.models.profile import get_profile
+
+    profile = get_profile(host.models[index])
+    return host.for_model(profile.id), profile
+
+
+def check_checkout(host: HostConfig, shell: Shell, index: int = 0) -> Check:
+    """The code of the host's model (the first one: the others are check_models') is where
+    the host says; for a model whose code is built into its image there is nothing to see."""
+    place, profile = _model(host, index)
+    name = "checkout" if index == 0 else f"checkout ({profile.id})"
+    if not place.cosmos_checkout:
+        return Check(name, OK, f"{profile.name}'s code is in the image {place.image} (no "
+                     "checkout configured on the box)", details={"path": None,
+                                                                 "installed": False})
     installed = False
-    if host.simulated and not shell.exists(posixpath.join(host.cosmos_checkout, "COSMOS_SIM")):
+    if host.simulated and not shell.exists(posixpath.join(place.cosmos_checkout, "COSMOS_SIM")):
         from backend.hosts.runtime import HostRuntime
 
         HostRuntime(host, shell).ensure_sim_checkout()
         installed = True
-    script = posixpath.join(host.cosmos_checkout, TRANSFER_PY)
+    script = posixpath.join(place.cosmos_checkout, profile.image.entry_script)
+    key = "cosmos_checkout" if index == 0 else "checkouts"
     if not shell.exists(script):
-        return Check("checkout", FAIL, f"no Cosmos-Transfer1 checkout at {host.cosmos_checkout}"
-                     f" ({TRANSFER_PY} is missing)",
-                     "git clone https://github.com/nvidia-cosmos/cosmos-transfer1 "
-                     f"{host.cosmos_checkout} on the box, or set cosmos_checkout in "
-                     f"[hosts.{host.name}]", details={"path": host.cosmos_checkout})
-    what = "simulator's stand-in checkout" if host.simulated else "Cosmos-Transfer1 checkout"
-    return Check("checkout", OK, f"{what} at {host.cosmos_checkout}"
+        return Check(name, FAIL, f"no {profile.name} checkout at {place.cosmos_checkout}"
+                     f" ({profile.image.entry_script} is missing)",
+                     f"git clone https://github.com/nvidia-cosmos/{profile.image.checkout_dir} "
+                     f"{place.cosmos_checkout} on the box, or set {key} in [hosts.{host.name}]",
+                     details={"path": place.cosmos_checkout})
+    what = "simulator's stand-in checkout" if host.simulated else f"{profile.name} checkout"
+    return Check(name, OK, f"{what} at {place.cosmos_checkout}"
                  + (" (installed just now)" if installed else ""),
-                 details={"path": host.cosmos_checkout, "installed": installed})
+                 details={"path": place.cosmos_checkout, "installed": installed})
 
 
-def _checkpoint_root(host: HostConfig) -> str | None:
-    """Where the checkpoints are on the box, or None when only the container can see them."""
+def _checkpoint_root(host: HostConfig, root: str) -> str | None:
+    """Where a model's checkpoints are on the box, or None when only the container sees them
+    (or, for the Hugging Face cache, when hf_home is not set)."""
+    if root == "hf_home":
+        return host.hf_home
     if not posixpath.isabs(host.checkpoint_dir):
-        return posixpath.join(host.cosmos_checkout, host.checkpoint_dir)
+        return posixpath.join(host.cosmos_checkout, host.checkpoint_dir) \
+            if host.cosmos_checkout else None
     return host.checkpoint_dir if host.same_paths_in_container else None
 
 
-def check_checkpoints(host: HostConfig, shell: Shell) -> Check:
-    root = _checkpoint_root(host)
+def _hf_repo(cache_path: str) -> str:
+    """'hub/models--nvidia--X/snapshots/...' -> 'nvidia/X' (Hugging Face's cache naming)."""
+    folder = next((p for p in cache_path.split("/") if p.startswith("models--")), "")
+    return folder.removeprefix("models--").replace("--", "/")
+
+
+def _named(files: list) -> str:
+    names = [("base" if c.needed_for == "every run" else c.needed_for) for c in files
+             if c.needed_for != "tokenizer"]
+    return ", ".join(dict.fromkeys(names))
+
+
+def check_checkpoints(host: HostConfig, shell: Shell, index: int = 0) -> Check:
+    """The files the model's profile lists (`ModelProfile.checkpoints`), by size."""
+    place, profile = _model(host, index)
+    name = "checkpoints" if index == 0 else f"checkpoints ({profile.id})"
+    roots = sorted({c.root for c in profile.checkpoints})
+    if not roots:
+        return Check(name, OK, f"{profile.name} lists no checkpoint files")
+    root_kind = roots[0]
+    root = _checkpoint_root(place, root_kind)
+    hf = root_kind == "hf_home"
     if root is None:
-        return Check("checkpoints", WARN, f"checkpoint_dir {host.checkpoint_dir} is a path "
+        if hf:
+            if host.simulated:
+                return Check(name, OK, "not needed: the simulator downloads nothing")
+            return Check(name, WARN, f"hf_home is not set, so {profile.name} downloads its "
+                         "checkpoints from Hugging Face into each container on first use",
+                         f"set hf_home = \"/data/hf-cache\" in [hosts.{host.name}] and "
+                         "pre-download the checkpoints there")
+        return Check(name, WARN, f"checkpoint_dir {host.checkpoint_dir} is a path "
                      "inside the container; it cannot be checked from the host",
                      "use a checkpoint_dir relative to the checkout (mounted into the "
                      "container) so the doctor can check it")
-    wanted = [(f"{MODEL_DIR}/{name}", what) for name, what in CHECKPOINTS]
-    wanted += [(f"{TOKENIZER_DIR}/{name}", "tokenizer") for name in TOKENIZER_FILES]
+    wanted = [(c.path, c.needed_for) for c in profile.checkpoints]
     paths = [posixpath.join(root, rel) for rel, _ in wanted]
     result = shell.run(["stat", "-L", "-c", "%s %n", "--", *paths], timeout=60)
     sizes: dict[str, int] = {}
@@ -199,7 +234,7 @@ def check_checkpoints(host: HostConfig, shell: Shell) -> Check:
         if size.isdigit():
             sizes[path] = int(size)
     if not sizes and not result.ok and "no such file" not in result.err.lower():
-        return Check("checkpoints", FAIL, f"cannot look at {root}: {_last_line(result)}",
+        return Check(name, FAIL, f"cannot look at {root}: {_last_line(result)}",
                      "check that the SSH user may read the checkout")
     missing = [(rel, what) for (rel, what), p in zip(wanted, paths) if p not in sizes]
     small = [rel for (rel, _), p in zip(wanted, paths)
@@ -208,21 +243,48 @@ def check_checkpoints(host: HostConfig, shell: Shell) -> Check:
     details = {"dir": root, "missing": [rel for rel, _ in missing], "small": small,
                "sizes": {rel: sizes.get(p) for (rel, _), p in zip(wanted, paths)}}
     if host.simulated:
-        fix = (f"delete {host.cosmos_checkout} and run `cosmos doctor` again (it reinstalls the "
-               "stand-in checkout; so does the next run)")
+        fix = (f"delete {place.cosmos_checkout} and run `cosmos doctor` again (it reinstalls "
+               "the stand-in checkout; so does the next run)")
+    elif hf:
+        fix = (f"on the box, with network access: HF_HOME={root} uvx hf download "
+               f"{_hf_repo(profile.checkpoints[0].path)} <file> --revision <revision> for each "
+               "missing snapshots/<revision>/<file> above (or let the first run download them, "
+               "with HF_TOKEN)")
     else:
-        fix = (f"on the box: cd {host.cosmos_checkout} && PYTHONPATH=$(pwd) python "
+        fix = (f"on the box: cd {place.cosmos_checkout} && PYTHONPATH=$(pwd) python "
                f"scripts/download_checkpoints.py --output_dir {host.checkpoint_dir} --model 7b "
                "(it exits 0 even when a download failed, so run the doctor again after)")
     if missing:
         names = ", ".join(f"{rel} ({what})" for rel, what in missing)
-        return Check("checkpoints", FAIL, f"missing under {root}: {names}", fix, details)
+        # a Hugging Face cache fills on first use: missing there only costs time
+        return Check(name, WARN if hf else FAIL, f"missing under {root}: {names}", fix,
+                     details)
     if small:
-        return Check("checkpoints", WARN, f"suspiciously small (failed download?) under {root}: "
+        return Check(name, WARN, f"suspiciously small (failed download?) under {root}: "
                      + ", ".join(small), fix, details)
-    return Check("checkpoints", OK, f"all {len(CHECKPOINTS)} model checkpoints (base, vis, edge,"
-                 f" depth, seg, keypoint, 4K upscaler) and the tokenizer under {root}",
-                 details=details)
+    model_files = [c for c in profile.checkpoints if c.needed_for != "tokenizer"]
+    tokenizer = " and the tokenizer" if len(model_files) < len(profile.checkpoints) else ""
+    return Check(name, OK, f"all {len(model_files)} model checkpoints ({_named(model_files)})"
+                 f"{tokenizer} under {root}", details=details)
+
+
+def check_models(host: HostConfig, shell: Shell) -> list[Check]:
+    """The host's other models: each one's image (where the kind runs images here), its
+    checkout and its checkpoints."""
+    from backend.extensions import host_kind
+
+    checks: list[Check] = []
+    images = check_image in host_kind(host.kind).doctor_steps()
+    for index in range(1, len(host.models)):
+        place, profile = _model(host, index)
+        if images:
+            image = check_image(place, shell)
+            checks.append(Check(f"image ({profile.id})", image.status, image.finding,
+                                image.fix.replace("set image in", "set images in"),
+                                image.details))
+        checks.append(check_checkout(host, shell, index))
+        checks.append(check_checkpoints(host, shell, index))
+    return checks
 
 
 def check_hf_cache(host: HostConfig, shell: Shell) -> Check:
@@ -308,7 +370,8 @@ def check_host(host: HostConfig, shell: Shell) -> HostReport:
             continue  # docker is not usable: there is no image to ask about
         name = step.__name__.removeprefix("check_")
         try:
-            report.checks.append(step(host, shell))
+            found = step(host, shell)
+            report.checks.extend(found if isinstance(found, list) else [found])
         except Exception as exc:  # a dropped connection mid-way: say which check it hit
             log.debug("doctor check %s on %s failed", name, host.name, exc_info=True)
             report.checks.append(Check(name, FAIL, f"could not check: {exc}",

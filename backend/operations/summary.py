@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from backend.models.params import LEGACY_MODEL
 from backend.store.models import TERMINAL, Run
 
 
@@ -42,7 +43,7 @@ class RunSummary:
     ratings: int = 0
     #: the model profile that made it, the arguments the model resolved (if it wrote them),
     #: and its other outputs and notes: {"files": [{role, label, path}], "notes": [...]}
-    model: str = "transfer1"
+    model: str = LEGACY_MODEL
     recipe: str | None = None
     artifacts: dict[str, Any] | None = None
 
@@ -74,6 +75,6 @@ def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
         parent_id=run.parent_id, output_info=json.loads(run.output_info) if run.output_info
         else None, gpus=tuple(run.gpu_list()), result_prompt_id=run.result_prompt_id,
         rating=rating[0] if rating else None, ratings=rating[1] if rating else 0,
-        model=run.model or params.get("model") or "transfer1", recipe=run.recipe,
+        model=run.model or params.get("model") or LEGACY_MODEL, recipe=run.recipe,
         artifacts=json.loads(run.artifacts) if run.artifacts else None,
     )

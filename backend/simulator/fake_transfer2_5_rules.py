@@ -26,11 +26,19 @@ FAILURES = ("oom", "crash", "hang", "nccl", "guardrail", "guardrail_video")
 BLOCKLIST = ("sim-unsafe", "sim-blocked")
 _MISSING = object()
 _VIDEO = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".jpg", ".jpeg", ".png")
-_CKPT = {"edge": "general/edge/61f5694b-0ad5-4ecd-8ad7-c8545627d125_ema_bf16.pt",
-         "depth": "general/depth/626e6618-bfcd-4d9a-a077-1409e2ce353f_ema_bf16.pt",
-         "vis": "general/blur/ba2f44f2-c726-4fe7-949f-597069d9b91c_ema_bf16.pt",
-         "seg": "general/seg/5136ef49-6d8d-42e8-8abf-7dac722a304a_ema_bf16.pt",
-         "edge/distilled": "distilled/general/edge/41f07f13-f2e4-4e34-ba4c-86f595acbc20_ema_bf16.pt"}
+#: Where HF's cache keeps each checkpoint (snapshots/<pinned revision>/<file>).
+_CKPT = {
+    "edge": "b67b64abda3801a9aceddbff2bdb86126c06db74/general/edge/"
+            "61f5694b-0ad5-4ecd-8ad7-c8545627d125_ema_bf16.pt",
+    "depth": "dea7737ca29dd8d9086413c6dc5724b8250a0bb4/general/depth/"
+             "626e6618-bfcd-4d9a-a077-1409e2ce353f_ema_bf16.pt",
+    "vis": "eb5325b77d358944da58a690157dd2b8071bbf85/general/blur/"
+           "ba2f44f2-c726-4fe7-949f-597069d9b91c_ema_bf16.pt",
+    "seg": "23057a4167b89de89a4a397fdbf3887994d115eb/general/seg/"
+           "5136ef49-6d8d-42e8-8abf-7dac722a304a_ema_bf16.pt",
+    "edge/distilled": "bbaeedb2b57cc8b14a44653099e2551adb69dcc7/distilled/general/edge/"
+                      "41f07f13-f2e4-4e34-ba4c-86f595acbc20_ema_bf16.pt",
+}
 
 
 class Invalid(Exception):
@@ -313,15 +321,17 @@ def load_models(args, hints, sched, log):
     hf = os.environ.get("HF_HOME")
     for rel in wanted:
         cached = hf and os.path.isfile(os.path.join(
-            hf, "hub", "models--nvidia--Cosmos-Transfer2.5-2B", "snapshots", "sim", rel))
+            hf, "hub", "models--nvidia--Cosmos-Transfer2.5-2B", "snapshots", rel))
         if not cached:
+            name = "nvidia/Cosmos-Transfer2.5-2B/" + rel.split("/", 1)[1].rsplit("/", 1)[0]
             if os.environ.get("HF_HUB_OFFLINE") == "1":
+                sys.stderr.write("huggingface_hub.errors.LocalEntryNotFoundError: Cannot find "
+                                 "the requested files in the disk cache and outgoing traffic "
+                                 "has been disabled: %s\n" % name)
                 raise OSError("LocalEntryNotFoundError: Cannot find the requested files in the "
-                              "disk cache and outgoing traffic has been disabled: "
-                              "nvidia/Cosmos-Transfer2.5-2B/" + rel)
+                              "disk cache and outgoing traffic has been disabled: " + name)
             log("INFO", ("cosmos_transfer2/_src/imaginaire/utils/checkpoint_db.py", 297,
-                         "download"), "Downloading checkpoint nvidia/Cosmos-Transfer2.5-2B/"
-                + rel.rsplit("/", 1)[0])
+                         "download"), "Downloading checkpoint " + name)
     log("INFO", ("cosmos_transfer2/_src/transfer2/inference/inference_pipeline.py", 167,
                  "__init__"), "Loading base model from nvidia/Cosmos-Predict2.5-2B")
     sched.spend(sched.load)

@@ -18,7 +18,6 @@ import argparse
 import errno
 import os
 import subprocess
-import sys
 
 try:  # in the stand-in checkout (PYTHONPATH is the checkout)
     from cosmos_transfer1.diffusion.inference import transfer as sim  # type: ignore
@@ -79,4 +78,3 @@ if __name__ == "__main__":
         del os.environ[dist_key]
     if rank == 0:
         main()
-    sys.exit(0)

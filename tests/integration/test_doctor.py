@@ -19,7 +19,9 @@ from tests.helpers import ROOT, free_port, write_config
 
 pytestmark = pytest.mark.integration
 
-CHECKS = ["shell", "docker", "image", "checkout", "checkpoints", "hf_cache", "disk", "gpus"]
+#: the simulator box serves both models: Transfer2.5's image, stand-in and checkpoints too
+CHECKS = ["shell", "docker", "image", "checkout", "checkpoints", "image (transfer2.5)",
+          "checkout (transfer2.5)", "checkpoints (transfer2.5)", "hf_cache", "disk", "gpus"]
 MISSING_IMAGE = "studio/cosmos-transfer1:missing"
 
 

@@ -60,8 +60,14 @@ def test_chained_upscale_follows_a_completed_run(backend):
 def test_enhance_makes_a_new_prompt_linked_to_the_original(backend):
     run = wait_terminal(backend, backend.ops.enhance(params("a car on a road")).id)
     assert run.status == st.COMPLETED, run.failure_cause
-    assert "--upsample_prompt" in run.command or "upsample_prompt" in (run.command or "") or \
-        "--upsample_prompt" in backend.store.get_run(run.id).job_script
+    # defect 5: Cosmos' standalone prompt upsampler, not a whole generation
+    script = backend.store.get_run(run.id).job_script
+    assert "upsample.py" in script and "transfer.py" not in script
+    assert "upsampler_pipeline.py" in json.loads(run.spec)["script"]
+    log = "\n".join(backend.store.log_text(run.id))
+    assert "Upsampled prompt:" in log and "Start creating base model" not in log
+    [note] = backend.ops.get_run(run.id).model_notes  # which video it read is recorded
+    assert note["role"] == "upsampler_input" and "input video" in note["label"]
     text, _, parent = backend.ops.get_prompt(run.result_prompt_id)
     original = backend.store.get_run(run.id).prompt_id
     assert parent == original and text.startswith("a car on a road") and len(text) > 20

@@ -83,6 +83,9 @@ note("Upsampling prompt 1/1 with the standalone upsampler, reading %s" % job["re
 builtins.print = _tee
 try:
     runpy.run_path(job["script"], run_name="__main__")
+except SystemExit as done:  # a script that ends with sys.exit(0) has still finished
+    if done.code not in (0, None):
+        raise
 finally:
     builtins.print = _print
 if not captured:

@@ -26,13 +26,20 @@ from backend.models.transfer2_5.spec import batch_jsonl, build_sample, sample_js
 from backend.models.transfer2_5.validate import validate_params, warnings
 
 _MASKS = ("mask_path", "mask_prompt")
-_SNAPSHOT = "hub/models--nvidia--Cosmos-Transfer2.5-2B"
+#: The Hugging Face cache layout (`HF_HOME/hub/models--<org>--<repo>/snapshots/<revision>/`)
+#: of the checkpoints at the revisions cosmos_oss/checkpoints_transfer2.py pins.
+_SNAPSHOT = "hub/models--nvidia--Cosmos-Transfer2.5-2B/snapshots"
 _CHECKPOINTS = (
-    ("general/edge/61f5694b-0ad5-4ecd-8ad7-c8545627d125_ema_bf16.pt", "edge"),
-    ("general/depth/626e6618-bfcd-4d9a-a077-1409e2ce353f_ema_bf16.pt", "depth"),
-    ("general/blur/ba2f44f2-c726-4fe7-949f-597069d9b91c_ema_bf16.pt", "vis"),
-    ("general/seg/5136ef49-6d8d-42e8-8abf-7dac722a304a_ema_bf16.pt", "seg"),
-    ("distilled/general/edge/41f07f13-f2e4-4e34-ba4c-86f595acbc20_ema_bf16.pt",
+    ("b67b64abda3801a9aceddbff2bdb86126c06db74",
+     "general/edge/61f5694b-0ad5-4ecd-8ad7-c8545627d125_ema_bf16.pt", "edge"),
+    ("dea7737ca29dd8d9086413c6dc5724b8250a0bb4",
+     "general/depth/626e6618-bfcd-4d9a-a077-1409e2ce353f_ema_bf16.pt", "depth"),
+    ("eb5325b77d358944da58a690157dd2b8071bbf85",
+     "general/blur/ba2f44f2-c726-4fe7-949f-597069d9b91c_ema_bf16.pt", "vis"),
+    ("23057a4167b89de89a4a397fdbf3887994d115eb",
+     "general/seg/5136ef49-6d8d-42e8-8abf-7dac722a304a_ema_bf16.pt", "seg"),
+    ("bbaeedb2b57cc8b14a44653099e2551adb69dcc7",
+     "distilled/general/edge/41f07f13-f2e4-4e34-ba4c-86f595acbc20_ema_bf16.pt",
      "edge/distilled"),
 )
 
@@ -74,8 +81,8 @@ class Transfer25Profile(ModelProfile):
         # bin/entrypoint.sh runs `uv sync` (network) at every start: skip it, the image is
         # built standalone; a checkout mounted over /workspace keeps the image's venv.
         entrypoint="bash", keep_image_paths=("/workspace/.venv",))
-    checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{path}", "hf_home", what)
-                        for path, what in _CHECKPOINTS)
+    checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{rev}/{path}", "hf_home", what)
+                        for rev, path, what in _CHECKPOINTS)
 
     # -- what the artist sees -------------------------------------------------------------------
     def fields(self) -> tuple[FieldSpec, ...]:
