@@ -84,7 +84,9 @@ class HostConfig:
             self, cosmos_checkout=place.checkout or "", image=place.image,
             container_checkout=place.container_checkout, mount_checkout=bool(place.checkout),
             entrypoint=place.entrypoint,
-            keep_image_paths=() if self.same_paths_in_container else place.keep_image_paths)
+            # a stand-in checkout (simulated box) has no venv of its own to keep
+            keep_image_paths=() if self.same_paths_in_container or self.simulated
+            else place.keep_image_paths)
 
     def container_path(self, host_path: str) -> str:
         """Map a path under remote_root to where the container sees it."""
