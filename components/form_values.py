@@ -105,8 +105,8 @@ def weight_sum_note(weights: Mapping[str, float],
         return "All controls are off: turn at least one weight above 0."
     if total > 1 + 1e-9:
         scaled = ", ".join(f"{c} {values[c] / total:.2f}" for c in active)
-        return (f"Weights sum to {total:.2f}. The model rescales weights that sum above 1, so "
-                f"the run will use: {scaled}.")
+        return (f"Weights sum to {total:.2f}. Cosmos rescales weights that sum above 1, so the "
+                f"run will use: {scaled}.")
     return f"Weights sum to {total:.2f} (at most 1: used as set). Active: {', '.join(active)}."
 
 

@@ -12,8 +12,8 @@ import pandas as pd
 
 from backend.models.params import ALL_CONTROLS as CONTROLS
 from backend.models.params import LEGACY_MODEL
-from components.common import (RUN_TYPE_LABELS, e, fmt_duration, fmt_time, rating_text,
-                               run_title, sim_badge, type_badge)
+from components.common import (RUN_TYPE_LABELS, e, file_url, fmt_duration, fmt_time,
+                               rating_text, run_title, sim_badge, type_badge)
 
 PLOT_COLUMNS = ["t", "percent", "series"]
 
@@ -138,13 +138,36 @@ def params_html(run: Any) -> str:
     return f"<table class='kv' id='run-params'>{body}</table>"
 
 
-def model_files_value(run: Any) -> list[tuple[str, str]]:
-    """(path, caption) of the other videos the model wrote (control videos, masks) that are
-    on this machine, for the run view's gallery."""
+def model_files_html(run: Any) -> str:
+    """The other videos the model wrote (control videos, masks) that are on this machine, as
+    a row of small players with their captions; "" when there are none."""
     from pathlib import Path
 
-    return [(f["path"], f["label"]) for f in getattr(run, "model_files", []) or []
-            if f.get("path") and Path(f["path"]).is_file()]
+    items = [f for f in getattr(run, "model_files", []) or []
+             if f.get("path") and Path(f["path"]).is_file()]
+    if not items:
+        return ""
+    cells = "".join(
+        f"<figure class='model-file' data-role='{e(f.get('role', ''))}'>"
+        f"<video src='{e(file_url(f['path']))}' controls muted loop preload='metadata'></video>"
+        f"<figcaption>{e(f.get('label', ''))}</figcaption></figure>" for f in items)
+    return (f"<div id='run-model-files'><div class='model-files-title'>Control videos and masks "
+            f"the model wrote</div><div class='model-files'>{cells}</div></div>")
+
+
+def recipe_html(run: Any) -> str:
+    """The arguments the model resolved for the run (its recipe), when it wrote them."""
+    import json as _json
+
+    text = getattr(run, "recipe", None)
+    if not text:
+        return ""
+    try:
+        text = _json.dumps(_json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        pass
+    return (f"<div id='run-recipe'><div class='model-files-title'>Recipe: the arguments the "
+            f"model resolved</div><pre class='run-recipe'>{e(text)}</pre></div>")
 
 
 def metrics_frame(samples: Iterable[dict]) -> pd.DataFrame:
