@@ -20,6 +20,7 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import logging
 import os
@@ -33,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +274,23 @@ class SshServer:
         while not all(_dead(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.005)
         return len(pids)
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator[None]:
+        """The box goes away for the block: connections drop and new ones are refused (the
+        listener is stopped); afterwards it listens again on the same port with the same keys,
+        as a rebooted box or a restarted sshd would."""
+        self.kill_connections()
+        self.proc.terminate()
+        self.proc.wait(5)
+        try:
+            yield
+        finally:
+            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.workdir / "sshd_config")],
+                                         stdin=subprocess.DEVNULL, stdout=self._log_fh,
+                                         stderr=subprocess.STDOUT)
+            if not self._wait_ready(10.0):
+                raise SshdUnavailable("sshd did not come back after the outage")
 
     def stop(self, remove: bool = True) -> None:
         """Kill the listener and its connections, reap it, and delete the keys."""

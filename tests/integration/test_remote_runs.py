@@ -235,3 +235,21 @@ def _hostile_run(app, engine, remote_root, clip, tmp_path, canary_dir):
     for top in (remote_root, os.path.expanduser(f"~{engine.sshd.user}"), canary_dir):
         for folder, _dirs, files in os.walk(top):
             assert "CANARY" not in files, folder
+
+
+def test_an_outage_while_staging_waits_for_the_box_instead_of_failing_the_run(
+        app, engine, remote_root, clip):
+    """The box goes away (connections dropped, new ones refused) after it has answered once and
+    before a run's inputs are staged; it stays away longer than the SSH layer's own reconnect
+    backoff (~9 s). The run waits (still `staging`) and completes once the box is back."""
+    b, _ = app(seconds=1.5)
+    wait_for(lambda: {h["name"]: h for h in b.ops.hosts_overview()}["box"]["reachable"],
+             timeout=60, what="the box to have answered once")
+    with engine.sshd.outage():
+        run_id = b.ops.launch(params(clip), host="box", name="staged in an outage").id
+        time.sleep(12)  # longer than the reconnect backoff that used to fail the run
+        during = b.store.get_run(run_id)
+        assert during.status in (st.QUEUED, st.STAGING), (during.status, during.failure_cause)
+    run = wait_terminal(b, run_id)
+    assert run.status == st.COMPLETED, run.failure_cause
+    assert_log_complete_and_unduplicated(b.store, run_id, remote_log(remote_root, run_id))

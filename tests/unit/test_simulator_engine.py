@@ -252,3 +252,83 @@ def test_version_info_images_say_cosmos_sim(sim: Sim) -> None:
     assert "cosmos-sim/transfer1" in sim.ok("images")
     image = json.loads(sim.ok("image", "inspect", "anything/at-all:v1"))
     assert image[0]["RepoTags"] == ["anything/at-all:v1"]
+
+
+# ---- wait: prompt, with the right exit code ------------------------------------------------
+#: Generous for a 2-core machine shared with other test runs; the exit-to-answer time itself
+#: is measured by bench/streams_latency.py.
+PROMPT_SECONDS = 0.5
+
+
+def _holds_pidfd(pid: int) -> bool:
+    """Has the process opened a pidfd, i.e. is `wait` in its event loop on the container?
+
+    (The event to wait for before timing the answer; Linux >= 5.3, which these machines run.)
+    """
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[pidfd]":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _waiting(sim: Sim, ref: str) -> subprocess.Popen:
+    """`wait REF`, once it is blocked on the running container (not still starting up)."""
+    proc = subprocess.Popen(sim.argv("wait", ref), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=sim.env)
+    deadline = time.monotonic() + 20
+    while not _holds_pidfd(proc.pid):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "wait never started waiting"
+        time.sleep(0.005)
+    return proc
+
+
+def _answer(proc: subprocess.Popen) -> tuple[str, float]:
+    line = proc.stdout.readline()  # printed, flushed, then the process exits
+    at = time.monotonic()
+    assert proc.wait(10) == 0, proc.stderr.read()
+    return line, at
+
+
+def test_wait_returns_promptly_with_the_exit_code(sim: Sim, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    sim.ok("run", "-d", "--name", "worker", "img", "sh", "-c", 'read x < "$1"; exit 3', "sh",
+           str(go))
+    waiter = _waiting(sim, "worker")
+    with open(go, "w") as fifo:
+        fifo.write("done\n")
+    exited = time.monotonic()  # the container exits as soon as it has read the line
+    line, answered = _answer(waiter)
+    assert line == "3\n"
+    assert answered - exited < PROMPT_SECONDS
+
+
+@pytest.mark.parametrize("verb, code", [("stop", "143"), ("kill", "137")])
+def test_wait_returns_promptly_after_stop_and_kill(sim: Sim, verb: str, code: str) -> None:
+    sim.ok("run", "-d", "--name", "target", "img", "sleep", "300")
+    waiter = _waiting(sim, "target")
+    assert sim.ok(verb, "target") == "target\n"  # returns once the container has exited
+    done = time.monotonic()
+    line, answered = _answer(waiter)
+    assert line == code + "\n"  # TERM -> 128+15 (cosmos-sim runs no PID 1 ignoring it); 137
+    assert answered - done < PROMPT_SECONDS
+
+
+def test_wait_notices_an_exit_after_the_supervisor_died(sim: Sim) -> None:
+    cid = sim.ok("run", "-d", "--name", "orphan2", "img", "sleep", "300").strip()
+    state = json.loads((sim.root / "containers" / cid / "state.json").read_text())
+    waiter = _waiting(sim, "orphan2")
+    os.kill(state["SupervisorPid"], 9)  # nobody will record the exit: wait must infer it
+    killed = time.monotonic()
+    os.killpg(state["Pid"], 9)
+    line, answered = _answer(waiter)
+    assert line == "137\n"
+    assert answered - killed < PROMPT_SECONDS + 0.5  # the settle window after the first exit
