@@ -80,7 +80,9 @@ class ImageFacts:
     that proves a checkout is one (doctor); `container_checkout` where the code is inside the
     container; `entrypoint` replaces the image's entrypoint (None: keep it); `keep_image_paths`
     stay the image's own under a mounted checkout; `sim_checkout` names the simulator's
-    stand-in for this model.
+    stand-in for this model. `repository` is where a checkout is cloned from, and
+    `download` how its checkpoints are fetched into a checkout (doctor's fixes; `{checkout}`
+    and `{checkpoint_dir}` are filled in).
     """
 
     default_image: str
@@ -91,6 +93,8 @@ class ImageFacts:
     sim_checkout: str
     entrypoint: str | None = None
     keep_image_paths: tuple[str, ...] = ()
+    repository: str = ""
+    download: str = ""
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,7 @@ class ModelProfile(ABC):
             "offload_flags": list(self.offload_flags), "vram_gb": self.vram_gb,
             "image": {"default": self.image.default_image, "build": self.image.build,
                       "checkout": self.image.checkout_dir,
+                      "repository": self.image.repository,
                       "entry_script": self.image.entry_script},
             "checkpoints": [{"path": c.path, "root": c.root, "needed_for": c.needed_for}
                             for c in self.checkpoints],

@@ -207,10 +207,13 @@ class LaunchOps:
         model = next((m for m in host_cfg.models if RUN_UPSCALE in get_profile(m).run_types),
                      None)
         if model is None:
+            able = [get_profile(m).name for m in profile_ids()
+                    if RUN_UPSCALE in get_profile(m).run_types]
             raise ValidationFailed([FieldError("model", f"{host_cfg.name} serves no model with "
                                                "a 4K upscaler (" + ", ".join(host_cfg.models)
                                                + "); run without the upscale, or on a host "
-                                               "that serves Transfer1.")])
+                                               "that serves " + (" or ".join(able) or
+                                                                 "one") + ".")])
         profile = get_profile(model)
         probe = GenerationParams(prompt="", negative_prompt="", upscale_weight=weight,
                                  model=model)

@@ -71,6 +71,7 @@ def _transfer25_files() -> dict[str, bytes]:
     return {
         INFERENCE25_PY: (_HERE / "fake_transfer2_5.py").read_bytes(),
         "examples/_sim_rules.py": (_HERE / "fake_transfer2_5_rules.py").read_bytes(),
+        "examples/_sim_render.py": (_HERE / "fake_transfer2_5_render.py").read_bytes(),
         "examples/_sim_shared.py": (_HERE / "fake_transfer.py").read_bytes(),
         "README.md": README_25.encode("utf-8"),
         "COSMOS_SIM": b"simulated\n",

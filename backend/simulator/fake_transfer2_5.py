@@ -30,9 +30,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:  # in the stand-in checkout: the helpers beside this file (see checkout.py)
     import _sim_shared as sim  # type: ignore[import-not-found]
     import _sim_rules as rules  # type: ignore[import-not-found]
+    import _sim_render as render  # type: ignore[import-not-found]
 except ImportError:  # imported from the package (tests)
     from backend.simulator import fake_transfer as sim  # type: ignore[no-redef]
     from backend.simulator import fake_transfer2_5_rules as rules  # type: ignore[no-redef]
+    from backend.simulator import fake_transfer2_5_render as render  # type: ignore[no-redef]
 
 VERBOSE = os.environ.get("COSMOS_VERBOSE", "").lower() in ("1", "true", "yes", "y")
 EXPERIMENTAL = os.environ.get("COSMOS_EXPERIMENTAL_CHECKPOINTS", "").lower() in ("1", "true",
@@ -175,7 +177,7 @@ def generate_sample(args, sample: dict, index: int, total: int, hints: list,
             log("INFO", (UTILS_PY, 707, "read_and_process_control_input"),
                 "Computing seg masks on the fly with prompt seg_control_prompt=%r."
                 % " ".join((block.get("control_prompt") or sample["prompt"]).split()[:128]))
-    renders = rules.start_renders(sample, hints, media, frames, fps, base)
+    renders = render.start_renders(sample, hints, media, frames, fps, base)
     chunks = rules.chunks(frames, sample.get("num_video_frames_per_chunk", 93),
                           sample.get("num_conditional_frames", 1))
     per_chunk = sched.item * 0.8 / chunks
@@ -183,14 +185,14 @@ def generate_sample(args, sample: dict, index: int, total: int, hints: list,
         log("INFO", (PIPE_PY, 554, "generate_img2world"), "Generating chunk %d/%d"
             % (chunk + 1, chunks))
         log("INFO", (PIPE_PY, 640, "generate_img2world"), "Seed: %d" % sample.get("seed", 2025))
-        rules.fail_in_chunk(fails, int(os.environ.get("WORLD_SIZE", "1")))
+        render.fail_in_chunk(fails, int(os.environ.get("WORLD_SIZE", "1")))
         step_bar(sample.get("num_steps", 35), per_chunk)
     log("INFO", (PIPE_PY, 736, "generate_img2world"), "Average time per chunk: %s" % per_chunk)
-    rules.finish_renders(renders)
+    render.finish_renders(renders)
     for key in hints:
         log("INFO", (INF_PY, 369, "_generate_sample"), "%s control video saved to %s_control_%s.mp4"
             % (key, base, key))
-    for key in rules.masked(sample, hints):
+    for key in render.masked(sample, hints):
         log("INFO", (INF_PY, 374, "_generate_sample"), "Mask for %s saved to %s_mask_%s.mp4"
             % (key, base, key))
     if not args.disable_guardrails:
@@ -199,12 +201,12 @@ def generate_sample(args, sample: dict, index: int, total: int, hints: list,
         if "guardrail_video" in fails:
             log("CRITICAL", (GUARD_PY, 61, "run_video_guardrail"), "GUARDRAIL BLOCKED: Video "
                 "content safety filter flagged the generated video (cosmos-sim)")
-            rules.discard(renders)
+            render.discard(renders)
             if args.keep_going:
                 return
             raise Exception("Guardrail blocked video2world generation.")
         log("SUCCESS", (INF_PY, 390, "_generate_sample"), "Passed guardrail on generated video")
-    rules.publish(renders)
+    render.publish(renders)
     with open(base + ".txt", "w") as f:
         f.write(sample["prompt"])
     log("SUCCESS", (INF_PY, 405, "_generate_sample"), "Generated video saved to %s.mp4" % base)
@@ -224,7 +226,7 @@ def main(argv=None) -> int:
         if len(hints) > 1:
             log("WARNING", (INF_PY, 183, "__init__"), "Loading the multicontrol model. "
                 "Multicontrol inference is not strictly equal to single control")
-        rules.load_models(args, hints, sched, log)
+        render.load_models(args, hints, sched, log)
         with open(os.path.join(args.output_dir, "config.yaml"), "w") as f:
             f.write("# cosmos-sim: not a real LazyConfig\nhint_keys: %s\n" % hints)
         log("INFO", (INF_PY, 193, "__init__"), "Saved config to %s"

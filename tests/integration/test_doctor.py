@@ -117,6 +117,10 @@ remote_root = "/srv/cosmos"
     assert image["status"] == "fail"
     assert f"No such image: {MISSING_IMAGE}" in image["finding"]
     assert MISSING_IMAGE in image["fix"] and "pull" in image["fix"]
+    # how to build it is the model's own (its profile's), not a fixed text
+    from backend.models.profile import get_profile
+
+    assert get_profile("transfer1").image.build in image["fix"]
     assert checks["checkpoints"]["status"] == "ok"  # the rest is still checked
 
     result = doctor(config, "--json")  # every host, in parallel

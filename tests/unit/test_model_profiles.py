@@ -4,6 +4,7 @@ switching models, and the rule that generic code never names a model."""
 from __future__ import annotations
 
 import ast
+import re
 import json
 from pathlib import Path
 
@@ -205,8 +206,9 @@ GENERIC = ["backend/runs", "backend/operations", "backend/cli", "backend/hosts",
 
 def test_generic_code_never_names_a_model():
     """String constants naming a model (docstrings and help texts aside) would be a branch
-    on a model's name; profiles are looked up by the id a run or form carries."""
-    names = {"transfer1", "transfer2.5", "transfer2_5", "cosmos-transfer1"}
+    on a model's name, or a message true of one model only; profiles are looked up by the id
+    a run or form carries, and their facts (image, repository, downloads) come from them."""
+    names = re.compile(r"transfer[ _-]?(1|2)|cosmos[ _-]?3|cosmos_framework", re.I)
     offenders = []
     for folder in GENERIC:
         for path in sorted((ROOT / folder).rglob("*.py")):
@@ -216,9 +218,14 @@ def test_generic_code_never_names_a_model():
                                       ast.AsyncFunctionDef))
                     and n.body and isinstance(n.body[0], ast.Expr)
                     and isinstance(n.body[0].value, ast.Constant)}
+            helps = {id(c) for n in ast.walk(tree) if isinstance(n, ast.keyword)
+                     and n.arg in ("help", "info", "description") for c in ast.walk(n.value)}
+            helps |= {id(c) for n in ast.walk(tree) if isinstance(n, ast.Call)
+                      and getattr(n.func, "attr", "") == "add_argument_group"
+                      for a in n.args for c in ast.walk(a)}
             for node in ast.walk(tree):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                        and id(node) not in docs and node.value.strip().lower() in names:
+                        and id(node) not in docs | helps and names.search(node.value):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom) and node.module and (

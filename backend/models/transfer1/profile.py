@@ -74,7 +74,11 @@ class Transfer1Profile(ModelProfile):
         build="in the cosmos-transfer1 checkout: docker build -f Dockerfile -t "
               "cosmos-transfer1:latest . (the code is mounted from the checkout, not copied)",
         checkout_dir="cosmos-transfer1", entry_script=TRANSFER_SCRIPT,
-        container_checkout="/workspace/cosmos-transfer1", sim_checkout="transfer1")
+        container_checkout="/workspace/cosmos-transfer1", sim_checkout="transfer1",
+        repository="https://github.com/nvidia-cosmos/cosmos-transfer1",
+        download="cd {checkout} && PYTHONPATH=$(pwd) python scripts/download_checkpoints.py "
+                 "--output_dir {checkpoint_dir} --model 7b (it exits 0 even when a download "
+                 "failed, so run the doctor again after)")
     checkpoints = tuple(CheckpointFile(f"{MODEL_DIR}/{name}", "checkpoint_dir", what) for name, what in (
         ("base_model.pt", "every run"), ("vis_control.pt", "vis"), ("edge_control.pt", "edge"),
         ("depth_control.pt", "depth"), ("seg_control.pt", "seg"),

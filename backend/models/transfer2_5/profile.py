@@ -80,7 +80,8 @@ class Transfer25Profile(ModelProfile):
         container_checkout="/workspace", sim_checkout="transfer2.5",
         # bin/entrypoint.sh runs `uv sync` (network) at every start: skip it, the image is
         # built standalone; a checkout mounted over /workspace keeps the image's venv.
-        entrypoint="bash", keep_image_paths=("/workspace/.venv",))
+        entrypoint="bash", keep_image_paths=("/workspace/.venv",),
+        repository="https://github.com/nvidia-cosmos/cosmos-transfer2.5")
     checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{rev}/{path}", "hf_home", what)
                         for rev, path, what in _CHECKPOINTS)
 
