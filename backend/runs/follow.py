@@ -25,7 +25,7 @@ from typing import Any
 from backend.events.types import CancelRequested
 from backend.hosts.kind import Cancel
 from backend.hosts.runtime import HostRuntime
-from backend.models.transfer1.progress import ProgressTracker
+from backend.models.profile import Tracker, get_profile
 from backend.remote.docker import ContainerState
 from backend.remote.shell import RemoteError
 from backend.remote.tail import follow_argv
@@ -107,7 +107,8 @@ class Follower:
         runs = job.with_status(RUNNING)
         if not runs:
             return
-        tracker = ProgressTracker(n_items=len(job.runs) if job.is_batch else 1)
+        tracker = get_profile(runs[0].model).progress_tracker(
+            n_items=len(job.runs) if job.is_batch else 1)
         tracker.feed_all(self.store.log_text(runs[0].id))  # progress so far, after a restart
         log_path = f"{self.rt.run_dir(job.id)}/run.log"
         ids = {r.id for r in runs}
@@ -155,7 +156,7 @@ class Follower:
 
     # -- storing ------------------------------------------------------------------------------
     def _store(self, runs: list, lines: list[tuple[int, str]], start: int, end: int,
-               tracker: ProgressTracker) -> None:
+               tracker: Tracker) -> None:
         """The same lines on every run of the job, each only if it is still at `start`."""
         for _, text in lines:
             tracker.feed(text)
@@ -163,7 +164,7 @@ class Follower:
         for run in runs:
             self.store.append_log(run.id, lines, end, progress=progress, expect_offset=start)
 
-    def _drain(self, runs: list, log_path: str, tracker: ProgressTracker) -> None:
+    def _drain(self, runs: list, log_path: str, tracker: Tracker) -> None:
         """Read what the stream had not delivered, from the stored offset, to the end."""
         while True:
             offset = self.store.get_run(runs[0].id).log_offset

@@ -17,6 +17,7 @@ missing image, a refused permission) fails the job at once, with its cause.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -122,9 +123,11 @@ class Lifecycle:
         write_files(self.rt, job, prepared)
         launch = prepared.launch
         for run in job.runs:
-            self.store.update_run(run.id, spec=launch.spec_text, job_script=launch.job_script,
-                                  command=launch.command, container_name=launch.container_name,
-                                  master_port=launch.master_port)
+            self.store.update_run(run.id, spec=launch.run_specs.get(run.id, launch.spec_text),
+                                  job_script=launch.job_script, command=launch.command,
+                                  container_name=launch.container_name,
+                                  master_port=launch.master_port,
+                                  artifacts=json.dumps(launch.artifacts(run.id)))
         job = job.reload(self.store)
         if any(r.cancel_requested for r in job.runs):
             self._cancel_before_start(job)

@@ -54,10 +54,27 @@ def _event_outbox() -> None:
     db.create_tables([EventRecord])
 
 
+#: Columns model profiles added to `run` (issue 13): which profile made a run, the resolved
+#: recipe it left, and its other outputs. Existing runs were all made with Transfer1.
+RUN_MODEL_COLUMNS = (
+    ("model", "VARCHAR(255) NOT NULL DEFAULT 'transfer1'"),
+    ("recipe", "TEXT"),
+    ("artifacts", "TEXT"),
+)
+
+
+def _model_profiles() -> None:
+    have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    for name, sql_type in RUN_MODEL_COLUMNS:
+        if name not in have:  # a database made by this version already has them
+            db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
+
+
 #: version -> the step that brings the database from version-1 to it.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
+    3: _model_profiles,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -24,10 +24,10 @@ pytestmark = pytest.mark.integration
 RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "parent_id",
             "result_prompt_id", "created_at", "started_at", "finished_at", "exit_code",
             "failure_cause", "failure_evidence", "progress", "gpus", "output_path",
-            "thumbnail_path", "cancel_requested", "rating", "ratings"}
+            "thumbnail_path", "cancel_requested", "rating", "ratings", "model"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
-                          "status_history", "outputs"}
+                          "status_history", "outputs", "recipe", "notes"}
 PROMPT_KEYS = {"id", "name", "text", "negative_prompt", "parent_id", "created_at", "runs"}
 
 
@@ -138,7 +138,10 @@ def test_usage_validation_and_not_found_exit_codes(cli: Cli):
         (("run", "x", "--input", str(SAMPLE), "--weight", "edge=1.5"), 2, "weights.edge"),
         (("run", "x", "--input", str(SAMPLE), "--weight", "edge"), 2, "CONTROL=VALUE"),
         (("run", "x", "--input", "/nonexistent/clip.mp4"), 2, "no such file"),
-        (("run", "x", "--input", str(SAMPLE), "--gpus", "3"), 2, "invalid choice"),
+        (("run", "x", "--input", str(SAMPLE), "--gpus", "3"), 2, "use 1, 2, 4 or 8"),
+        (("run", "x", "--input", str(SAMPLE), "--model", "transfer2.5", "--gpus", "5"), 2,
+         "use 1, 2, 3, 4, 6 or 8"),
+        (("run", "x", "--input", str(SAMPLE), "--model", "cosmos9"), 2, "no such model"),
         (("run", "x", "--input", str(SAMPLE), "--steps", "0"), 2, "num_steps"),
         (("run", "--input", str(SAMPLE)), 2, "prompt text"),
         (("run", "x", "--input", str(SAMPLE), "--host", "nowhere"), 2, "Unknown host"),

@@ -60,8 +60,14 @@ def test_chained_upscale_follows_a_completed_run(backend):
 def test_enhance_makes_a_new_prompt_linked_to_the_original(backend):
     run = wait_terminal(backend, backend.ops.enhance(params("a car on a road")).id)
     assert run.status == st.COMPLETED, run.failure_cause
-    assert "--upsample_prompt" in run.command or "upsample_prompt" in (run.command or "") or \
-        "--upsample_prompt" in backend.store.get_run(run.id).job_script
+    # defect 5: Cosmos' standalone prompt upsampler, not a whole generation
+    script = backend.store.get_run(run.id).job_script
+    assert "upsample.py" in script and "transfer.py" not in script
+    assert "upsampler_pipeline.py" in json.loads(run.spec)["script"]
+    log = "\n".join(backend.store.log_text(run.id))
+    assert "Upsampled prompt:" in log and "Start creating base model" not in log
+    [note] = backend.ops.get_run(run.id).model_notes  # which video it read is recorded
+    assert note["role"] == "upsampler_input" and "input video" in note["label"]
     text, _, parent = backend.ops.get_prompt(run.result_prompt_id)
     original = backend.store.get_run(run.id).prompt_id
     assert parent == original and text.startswith("a car on a road") and len(text) > 20
@@ -174,3 +180,35 @@ def test_multi_control_run_with_given_control_videos(backend, tmp_path):
     assert probe_video(run.output_path).width == 1280
     cache = Path(backend.settings.hosts["sim"].remote_root) / "cache"
     assert len(list(cache.iterdir())) == 3  # input + two control videos, each once
+
+
+# -- the Transfer1 defects of issue 13, each through the operations a person uses --------------
+def test_defect4_upscale_carries_the_parents_seed_and_guidance(backend):
+    parent = wait_terminal(backend, backend.ops.launch(params(seed=77, guidance=6.5)).id)
+    assert parent.status == st.COMPLETED
+    up = backend.ops.upscale(parent.id)
+    spec = json.loads(wait_for(lambda: backend.store.get_run(up.id).spec, timeout=60,
+                               what="the upscale's spec"))
+    assert spec["seed"] == 77 and spec["guidance"] == 6.5  # not Cosmos' 1 and 5
+
+
+def test_defect2_enhance_with_depth_and_no_control_video_rewrites_from_the_input(backend):
+    """Cosmos' integrated upsampler crashes on it (the simulator now does too); the run goes
+    through the standalone upsampler reading the input video, and says so."""
+    run = wait_terminal(backend, backend.ops.enhance(params("a car on a road",
+                                                            weights={"depth": 0.7})).id)
+    assert run.status == st.COMPLETED, run.failure_cause
+    text, _, _ = backend.ops.get_prompt(run.result_prompt_id)
+    assert text != "a car on a road" and text.startswith("a car on a road")
+    [note] = backend.ops.get_run(run.id).model_notes
+    assert "input video" in note["label"] and "depth has no control video" in note["label"]
+
+
+def test_defect3_keypoint_only_enhance_is_refused_naming_the_controls_it_reads(backend):
+    from backend.operations import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        backend.ops.enhance(params("a dancer", weights={"keypoint": 1.0}))
+    [error] = refused.value.errors
+    assert error.field == "weights" and "vis, edge, depth or seg" in error.message
+    assert backend.ops.list_runs() == []  # nothing queued

@@ -321,7 +321,9 @@ def test_doctor_checks_the_cluster(tmp_path, sshd, slurm, remote_root, remote_py
     reports = {r.host: r for r in check_hosts(load_config(config), ["cluster", "wrong"])}
     checks = {c.name: c for c in reports["cluster"].checks}
     assert [c for c in checks] == ["shell", "slurm", "partition", "gres", "container",
-                                   "checkout", "checkpoints", "hf_cache", "disk"]
+                                   "checkout", "checkpoints", "checkout (transfer2.5)",
+                                   "checkpoints (transfer2.5)", "hf_cache", "disk"]
+    assert checks["checkout (transfer2.5)"].status == "ok"  # the simulated cluster: both
     assert checks["shell"].finding.startswith("reachable (over SSH")
     assert all(checks[n].status == "ok" for n in ("slurm", "partition", "gres", "container"))
     assert "debug is up" in checks["partition"].finding
