@@ -10,7 +10,7 @@ import argparse
 import os
 import random
 
-RUN_TYPES = ("inference", "upscale", "enhance")
+RUN_TYPES = ("inference", "upscale", "enhance", "setup")
 PRESETS = ("very_low", "low", "medium", "high", "very_high")
 STATUSES = ("queued", "staging", "running", "collecting", "completed", "failed", "cancelled",
             "blocked")
@@ -200,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     doc = sub.add_parser("doctor", parents=[common], help="check each host is ready for runs")
     doc.add_argument("--host", action="append", default=[], help="only this host (repeatable)")
+
+    setup = sub.add_parser("setup", parents=[common], help="get a box ready: remote_root, the "
+                           "image (with its digest), the checkpoints, a manifest (a tracked "
+                           "run of type setup: its log, Kill and history like any run)")
+    setup.add_argument("host", help="a host of config.toml")
+    setup.add_argument("--model", help="only this model of the host (default: every one it "
+                       "serves)")
+    setup.add_argument("--wait", action="store_true",
+                       help="stream the setup's log until it ends (exit 1 if it failed)")
 
     worker = sub.add_parser("worker", help="run the scheduler in the foreground (until Ctrl-C)")
     worker.add_argument("--once", action="store_true",

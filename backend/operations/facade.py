@@ -18,9 +18,11 @@ from backend.operations.launching import LaunchOps
 from backend.operations.library import LibraryOps
 from backend.operations.reviews import ReviewOps
 from backend.operations.runs import RunOps
+from backend.operations.setup_ops import SetupOps
 
 
-class Operations(LaunchOps, InputOps, RunOps, LibraryOps, ReviewOps, FleetOps, ExportOps):
+class Operations(LaunchOps, InputOps, RunOps, LibraryOps, ReviewOps, FleetOps, ExportOps,
+                 SetupOps):
     """settings: the config; store: the database (and, as `store.bus`, this process's
     events); telemetry: the latest host snapshots (backend.hosts.telemetry.TelemetryView),
     None where nothing watches hosts; sign_in_required: every request must come from a

@@ -16,9 +16,10 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from backend.config import HostConfig, Settings
+from backend.extensions import run_type_runner
 from backend.events.types import StatusChanged
 from backend.hosts.kind import Placement
 from backend.hosts.runtime import HostRuntime
@@ -133,13 +134,20 @@ class Scheduler:
                          run.worker_id)
                 adopted.append(run.id)
                 if job_id not in self._threads or not self._threads[job_id].is_alive():
-                    self._spawn(job_id, self._lifecycle(run.host).resume)
+                    self._spawn(job_id, self._driver(run).resume)
         self.store.forget_dead_workers(self.settings.stale_worker_seconds + 3600)
         return adopted
 
     # -- work ---------------------------------------------------------------------------------
     def _lifecycle(self, host_name: str) -> Lifecycle:
         return Lifecycle(self.settings, self.store, self.runtime(host_name), self.instance_id)
+
+    def _driver(self, run: Run) -> Any:
+        """What drives a claimed run: its run type's runner (setup), else the lifecycle."""
+        runner = run_type_runner(run.run_type)
+        if runner is not None:
+            return runner(self.settings, self.store, self.runtime(run.host), self.instance_id)
+        return self._lifecycle(run.host)
 
     def _input_fps(self, path: str) -> float | None:
         """The input's frame rate (probed once per file): batch mates must share the fps."""
@@ -168,12 +176,13 @@ class Scheduler:
 
         def place(head: Run, active) -> Placement | None:
             busy = {g for r in active for g in r.gpu_list()}
-            needed = get_profile(head.model).gpus_for(
+            runner = run_type_runner(head.run_type)
+            needed = runner.gpus if runner is not None else get_profile(head.model).gpus_for(
                 GenerationParams.from_dict(head.params_dict()), head.run_type)
             return kind.place(host, needed, busy)
 
         def group(head: Run, queued) -> list[Run]:
-            if not self.settings.batching:
+            if not self.settings.batching or run_type_runner(head.run_type) is not None:
                 return [head]
             return pick_batch(head, queued, self.settings.max_batch, self._input_fps)
 
@@ -190,7 +199,7 @@ class Scheduler:
                 runs = self.claim(host)
                 if not runs:
                     break
-                self._spawn(runs[0].batch_id or runs[0].id, self._lifecycle(name).execute)
+                self._spawn(runs[0].batch_id or runs[0].id, self._driver(runs[0]).execute)
                 started += len(runs)
         return started
 

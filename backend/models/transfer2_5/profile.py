@@ -81,8 +81,12 @@ class Transfer25Profile(ModelProfile):
         # bin/entrypoint.sh runs `uv sync` (network) at every start: skip it, the image is
         # built standalone; a checkout mounted over /workspace keeps the image's venv.
         entrypoint="bash", keep_image_paths=("/workspace/.venv",),
-        repository="https://github.com/nvidia-cosmos/cosmos-transfer2.5")
-    checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{rev}/{path}", "hf_home", what)
+        repository="https://github.com/nvidia-cosmos/cosmos-transfer2.5",
+        download_argv=("uvx", "hf>=1.3.5", "download", "{repo}", "{file}", "--revision",
+                       "{revision}"),
+        offline_env={"HF_HUB_OFFLINE": "1", "UV_OFFLINE": "1"})
+    checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{rev}/{path}", "hf_home", what,
+                                       revision=rev)
                         for rev, path, what in _CHECKPOINTS)
 
     # -- what the artist sees -------------------------------------------------------------------

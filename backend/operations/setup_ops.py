@@ -1,0 +1,57 @@
+"""Setting boxes up: `cosmos setup` and the Hosts tab's Set up button queue a run of type
+`setup` (backend/runs/setup_run.py executes it); the manifests it leaves are read here."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from backend.hosts import manifest
+from backend.models.checks import FieldError
+from backend.operations.errors import NotFound, Refused, ValidationFailed
+from backend.operations.summary import RunSummary, summarize
+from backend.store.models import ACTIVE, QUEUED
+
+log = logging.getLogger(__name__)
+
+RUN_SETUP = "setup"
+
+
+class SetupOps:
+    """A mixin of Operations (settings, store)."""
+
+    def setup(self, host: str, *, model: str | None = None) -> RunSummary:
+        """Queue a setup of `host` (every model it serves, or `model`); one at a time."""
+        from backend.extensions import host_kind
+        from backend.hosts.doctor_models import check_image
+        from backend.models.profile import get_profile
+
+        if host not in self.settings.hosts:
+            raise NotFound(host)
+        cfg = self.settings.hosts[host]
+        if model is not None and not cfg.serves(model):
+            raise ValidationFailed([FieldError("model", f"{host} does not serve {model!r}; it "
+                                               "serves " + ", ".join(cfg.models) + ".")])
+        if check_image not in host_kind(cfg.kind).doctor_steps():
+            raise Refused(f"{host} is a {cfg.kind} host: its jobs run where the cluster puts "
+                          "them, so `cosmos setup` cannot prepare it; see `cosmos doctor "
+                          f"{host}` for what to install.")
+        busy = [r for r in self.store.runs_in((QUEUED, *ACTIVE), host=host)
+                if r.run_type == RUN_SETUP]
+        if busy:
+            raise Refused(f"a setup of {host} is already {busy[0].status} ({busy[0].id}); "
+                          f"watch it with `cosmos show {busy[0].id}` or kill it first.")
+        models = [model] if model else list(cfg.models)
+        params = get_profile(models[0]).defaults(self.settings.generation).to_dict()
+        params["prompt"] = f"set up {host}: " + ", ".join(models)
+        run = self.store.create_run(params=params, host=host, prompt_id=None,
+                                    run_type=RUN_SETUP, name=f"setup {host}",
+                                    simulated=cfg.simulated, model=models[0],
+                                    spec=json.dumps({"models": models}))
+        log.info("queued setup %s of %s (%s)", run.id, host, ", ".join(models))
+        return summarize(run)
+
+    def manifest_of(self, host: str, model: str) -> dict[str, Any] | None:
+        """The latest manifest setup kept home for (host, model), or None."""
+        return manifest.load_local(self.settings.data_dir, host, model)
