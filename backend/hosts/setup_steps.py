@@ -98,18 +98,13 @@ def image_digest(host: HostConfig, shell: Shell, image: str) -> str | None:
     return digest or None
 
 
-def get_image(host: HostConfig, shell: Shell, io: SetupIO, profile: Any
-              ) -> tuple[str, str, str | None]:
-    """Build or pull the model's image; (digest, how it was got, the commit built at)."""
+def get_image(host: HostConfig, shell: Shell, io: SetupIO, profile: Any,
+              previous: dict[str, Any] | None = None) -> tuple[str, str, str | None]:
+    """Build or pull the model's image; (digest, how it was got, the commit built at). An
+    image already there is reused, keeping what the last setup recorded of it."""
     place = host.for_model(profile.id)
     image = place.image
     have = image_digest(host, shell, image)
-    if host.simulated:
-        if have is None:
-            raise SetupFailed(f"the simulator does not know image {image}",
-                              f"use the simulator's image names in [hosts.{host.name}]")
-        io.say(f"image {image}: the simulator's stand-in ({have}), nothing to build")
-        return have, "simulator", None
     if host.image_source == "pull":
         io.say(f"image {image}: pulling")
         io.stream([*host.docker, "pull", image], None)
@@ -120,8 +115,12 @@ def get_image(host: HostConfig, shell: Shell, io: SetupIO, profile: Any
         io.say(f"image {image}: {digest} (pulled)")
         return digest, "pull", None
     if have is not None:
-        io.say(f"image {image}: already on the box ({have}), reusing it")
-        return have, "build (reused)", None
+        what = "the simulator's stand-in" if host.simulated and not host.dockerfile else \
+            "already on the box"
+        io.say(f"image {image}: {what} ({have}), reusing it")
+        if previous and previous.get("image_digest") == have:
+            return have, previous.get("image_source") or "present", previous.get("commit")
+        return have, "present", None
     context, dockerfile, commit = _build_context(host, shell, io, profile)
     io.say(f"image {image}: building {dockerfile}" + (f" at {commit}" if commit else ""))
     io.stream([*host.docker, "build", "-t", image, "-f", dockerfile, context], None)
@@ -213,6 +212,10 @@ def _fetch(host: HostConfig, shell: Shell, io: SetupIO, profile: Any, image: str
     if source is None and host.simulated:
         source = _fill_sim_store(host, shell, io, missing)
     work = manifest.setup_dir(host.remote_root, profile.id)
+    # made by the SSH user first: docker would make a missing bind source root-owned
+    _fail_if(shell.run(["mkdir", "-p", "--", root, work], timeout=60),
+             f"cannot create the checkpoint folder {root}",
+             f"on the box: mkdir -p {root} as {host.user or 'the SSH user'} (or fix its owner)")
     name = f"cosmos-setup-{io.run_id.lower()}-{profile.id.replace('.', '')}"
     argv = [*host.docker, "run", "--rm", "--name", name, "--label", f"{LABEL_SETUP}={io.run_id}",
             "--label", f"{LABEL_RUN}={io.run_id}", "--label", f"{LABEL_APP}={io.instance_id}",
@@ -224,7 +227,6 @@ def _fetch(host: HostConfig, shell: Shell, io: SetupIO, profile: Any, image: str
         env["HF_TOKEN_PATH"] = host.hf_token_file
     if source is not None:
         script = posixpath.join(work, "setup_fetch.py")
-        shell.run(["mkdir", "-p", "--", work], timeout=60)
         shell.write_file(script, FETCH_SCRIPT.read_bytes(), 0o755)
         mounts.append((work, work, True))
         if not source.startswith(("http://", "https://")):
@@ -366,7 +368,7 @@ def setup_model(host: HostConfig, shell: Shell, io: SetupIO, profile: Any) -> di
     """Image, checkpoints and manifest of one model; returns the manifest."""
     previous = read_box_manifest(host, shell, profile.id)
     image = host.for_model(profile.id).image
-    digest, source, commit = get_image(host, shell, io, profile)
+    digest, source, commit = get_image(host, shell, io, profile, previous)
     root, files = fetch_checkpoints(host, shell, io, profile, image, previous)
     doc = manifest.build(host=host.name, model=profile.id, image=image, image_digest=digest,
                          image_source=source, commit=commit, checkpoint_root=root,
