@@ -130,6 +130,9 @@ def params_html(run: Any) -> str:
         rows.append(("Upscale weight", p.get("upscale_weight")))
     if p.get("chain_upscale"):
         rows.append(("Then", "4K upscale"))
+    rows += [("Image digest", getattr(run, "image_digest", None)),
+             ("Checkpoints manifest", getattr(run, "checkpoints_manifest", None)),
+             ("Guardrails", getattr(run, "guardrails", None))]
     if run.output_info:
         info = run.output_info
         rows.append(("Output", f"{info.get('width')}x{info.get('height')}, "

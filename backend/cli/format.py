@@ -51,7 +51,8 @@ def run_json(run: RunSummary) -> dict[str, Any]:
         "progress": progress_json(run.progress), "gpus": list(run.gpus),
         "output_path": run.output_path, "thumbnail_path": run.thumbnail_path,
         "cancel_requested": run.cancel_requested, "rating": run.rating, "ratings": run.ratings,
-        "model": run.model,
+        "model": run.model, "image_digest": run.image_digest,
+        "checkpoints_manifest": run.checkpoints_manifest, "guardrails": run.guardrails,
     }
 
 

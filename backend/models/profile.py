@@ -279,6 +279,11 @@ class ModelProfile(ABC):
         except (TypeError, ValueError):
             return 1
 
+    def guardrails(self, params: GenerationParams) -> str:
+        """The guardrail state this request runs with ("on" or "off"), for the run's record
+        (a run must say whether its output was filtered). Default: on, as Cosmos ships."""
+        return "on"
+
     # -- watching and judging -------------------------------------------------------------------
     @abstractmethod
     def progress_tracker(self, n_items: int = 1) -> Tracker:

@@ -24,7 +24,6 @@ class SetupOps:
     def setup(self, host: str, *, model: str | None = None) -> RunSummary:
         """Queue a setup of `host` (every model it serves, or `model`); one at a time."""
         from backend.extensions import host_kind
-        from backend.hosts.doctor_models import check_image
         from backend.models.profile import get_profile
 
         if host not in self.settings.hosts:
@@ -33,7 +32,7 @@ class SetupOps:
         if model is not None and not cfg.serves(model):
             raise ValidationFailed([FieldError("model", f"{host} does not serve {model!r}; it "
                                                "serves " + ", ".join(cfg.models) + ".")])
-        if check_image not in host_kind(cfg.kind).doctor_steps():
+        if not host_kind(cfg.kind).runs_images_here(cfg):
             raise Refused(f"{host} is a {cfg.kind} host: its jobs run where the cluster puts "
                           "them, so `cosmos setup` cannot prepare it; see `cosmos doctor "
                           f"{host}` for what to install.")

@@ -46,6 +46,10 @@ class RunSummary:
     model: str = LEGACY_MODEL
     recipe: str | None = None
     artifacts: dict[str, Any] | None = None
+    #: what makes it reproducible: the image digest, the setup manifest id, the guardrails
+    image_digest: str | None = None
+    checkpoints_manifest: str | None = None
+    guardrails: str | None = None
 
     @property
     def model_files(self) -> list[dict[str, Any]]:
@@ -77,4 +81,6 @@ def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
         rating=rating[0] if rating else None, ratings=rating[1] if rating else 0,
         model=run.model or params.get("model") or LEGACY_MODEL, recipe=run.recipe,
         artifacts=json.loads(run.artifacts) if run.artifacts else None,
+        image_digest=run.image_digest, checkpoints_manifest=run.checkpoints_manifest,
+        guardrails=run.guardrails,
     )

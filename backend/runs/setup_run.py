@@ -49,15 +49,14 @@ class SetupRunner:
 
     # -- the log ------------------------------------------------------------------------------
     def _say(self, run_id: str, text: str, progress: Progress | None = None) -> None:
+        """Lines into the run's log; offsets count bytes as if the log were a file."""
         run = self.store.get_run(run_id)
-        offset = run.log_offset if run else 0
-        lines = [(offset, line) for line in text.splitlines() or [""]]
-        end = offset + sum(len(line.encode()) + 1 for _, line in lines)
-        fixed, at = [], offset
-        for _, line in lines:
-            fixed.append((at, line))
+        at = run.log_offset if run else 0
+        lines = []
+        for line in text.splitlines() or [""]:
+            lines.append((at, line))
             at += len(line.encode()) + 1
-        self.store.append_log(run_id, fixed, end,
+        self.store.append_log(run_id, lines, at,
                               progress.to_dict() if progress is not None else None)
 
     def _cancel_asked(self, run_id: str) -> bool:
@@ -148,10 +147,9 @@ class SetupRunner:
                                                              detail="ready"))
             self.store.transition(
                 run_id, COMPLETED, expect=(RUNNING,), note=summary,
-                artifacts=json.dumps([{"role": "manifest", "label": f"{d['model']} manifest",
-                                       "path": str(manifest.local_path(
-                                           self.settings.data_dir, host.name, d["model"])),
-                                       "id": d["id"]} for d in docs]),
+                artifacts=json.dumps({"manifests": [
+                    {"model": d["model"], "id": d["id"], "path": str(manifest.local_path(
+                        self.settings.data_dir, host.name, d["model"]))} for d in docs]}),
                 recipe=json.dumps(docs))
         except SetupCancelled:
             self._end(run_id, CANCELLED, f"Killed during setup ({step}); what was fetched "

@@ -70,11 +70,25 @@ def _model_profiles() -> None:
             db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
 
 
+#: Columns that make a run reproducible (issue 15): the image digest, the checkpoint manifest
+#: id and the effective guardrail state. Runs made before have none (NULL: unknown).
+RUN_REPRO_COLUMNS = (("image_digest", "TEXT"), ("checkpoints_manifest", "TEXT"),
+                     ("guardrails", "TEXT"))
+
+
+def _reproducibility() -> None:
+    have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    for name, sql_type in RUN_REPRO_COLUMNS:
+        if name not in have:  # another branch's migration may have added `guardrails`
+            db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
+
+
 #: version -> the step that brings the database from version-1 to it.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
     3: _model_profiles,
+    4: _reproducibility,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration
 RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "parent_id",
             "result_prompt_id", "created_at", "started_at", "finished_at", "exit_code",
             "failure_cause", "failure_evidence", "progress", "gpus", "output_path",
-            "thumbnail_path", "cancel_requested", "rating", "ratings", "model"}
+            "thumbnail_path", "cancel_requested", "rating", "ratings", "model", "image_digest",
+            "checkpoints_manifest", "guardrails"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
                           "status_history", "outputs", "recipe", "notes"}

@@ -1,0 +1,60 @@
+"""`cosmos setup` and a reproducible run, as real subprocesses on the simulator box: setup
+against the stand-in checkout and the local stand-in model store, then a run whose
+`cosmos show --json` and MP4 metadata name its model, image digest, manifest and guardrails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from backend import media
+from tests.helpers import ROOT, RUN_FINISHES, SAMPLE, write_config
+
+pytestmark = pytest.mark.integration
+
+
+def cosmos(config, *args: str, timeout: float = RUN_FINISHES) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backend.cli", "--config", str(config), *args],
+                          cwd=str(ROOT), text=True, capture_output=True, timeout=timeout)
+
+
+def test_setup_on_the_simulator_then_a_reproducible_run(tmp_path):
+    config = write_config(tmp_path, sim_seconds=1)
+    first = cosmos(config, "setup", "sim", "--wait")
+    assert first.returncode == 0, first.stderr[-2000:]
+    out = first.stdout
+    assert "stand-in model store" in out and "fetched nvidia/Cosmos-Guardrail1/" in out
+    assert "manifest m-" in out and out.rstrip().splitlines()[-1].startswith("ready: ")
+
+    again = cosmos(config, "setup", "sim", "--model", "transfer1", "--wait", "--json")
+    assert again.returncode == 0, again.stderr[-2000:]
+    shown = json.loads(again.stdout)
+    assert shown["run"]["type"] == "setup" and shown["run"]["status"] == "completed"
+    [doc] = shown["manifests"]
+    assert "reusing them all" in again.stderr and "fetching " not in again.stderr
+    assert doc["model"] == "transfer1" and doc["image_digest"].startswith("sha256:")
+    assert any(f["path"].startswith("google-t5/") for f in doc["checkpoints"])
+
+    run = cosmos(config, "run", "a quiet harbour at dawn", "--input", str(SAMPLE), "--wait",
+                 "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    run_id = json.loads(run.stdout)["run"]["id"]
+    detail = json.loads(cosmos(config, "show", run_id, "--json").stdout)["run"]
+    assert detail["model"] == "transfer1"
+    assert detail["image_digest"] == doc["image_digest"]
+    assert detail["checkpoints_manifest"] == doc["id"]
+    assert detail["guardrails"] == "on"
+    embedded = media.read_embedded_settings(detail["output_path"])
+    for key in ("model", "image_digest", "checkpoints_manifest", "guardrails"):
+        assert embedded[key] == detail[key]
+
+
+def test_setup_refuses_an_unknown_host_and_a_model_it_does_not_serve(tmp_path):
+    config = write_config(tmp_path)
+    missing = cosmos(config, "setup", "nosuchbox")
+    assert missing.returncode == 3 and "nosuchbox" in missing.stderr
+    wrong = cosmos(config, "setup", "sim", "--model", "nosuchmodel")
+    assert wrong.returncode == 2 and "model: sim does not serve 'nosuchmodel'" in wrong.stderr
