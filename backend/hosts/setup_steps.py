@@ -319,9 +319,6 @@ def _verify(host: HostConfig, shell: Shell, io: SetupIO, root: str, wanted: dict
         if size is None:
             bad.append(f"{rel} ({ckpt.needed_for}) is missing after the fetch")
             continue
-        if size < SUSPICIOUS_BYTES and rel.endswith(".pt") and not host.simulated:
-            bad.append(f"{rel} is only {size} bytes (a failed download)")
-            continue
         digest = fetched.get(rel)
         if digest is None and known.get(rel, {}).get("size") == size:
             digest = known[rel].get("sha256")  # unchanged since the last setup: not re-read
@@ -330,10 +327,17 @@ def _verify(host: HostConfig, shell: Shell, io: SetupIO, root: str, wanted: dict
             _fail_if(result, f"cannot hash {path}")
             digest = result.out.split()[0]
         pin = ckpt.sha256 or pins.get(rel)
+        problem = None
         if pin and pin != digest:
+            problem = f"{rel}: sha256 {digest[:12]}... is not the pinned {pin[:12]}..."
+        elif not pin and size < SUSPICIOUS_BYTES and rel.endswith(".pt") and not host.simulated:
+            problem = f"{rel} is only {size} bytes (a failed download)"
+        if problem and rel in fetched:  # ours: removed, so the next setup fetches it again
             shell.run(["rm", "-f", "--", path], timeout=60)
-            bad.append(f"{rel}: sha256 {digest[:12]}... is not the pinned {pin[:12]}... "
-                       "(removed)")
+            bad.append(problem + " (removed)")
+            continue
+        if problem:  # found there, not fetched by us: the user decides
+            bad.append(problem + f" (found on the box: `rm {path}` and set up again)")
             continue
         entries.append({"path": rel, "size": size, "sha256": digest,
                         "revision": ckpt.revision or None, "needed_for": ckpt.needed_for,

@@ -20,8 +20,9 @@ from tests.helpers import ROOT, free_port, write_config
 pytestmark = pytest.mark.integration
 
 #: the simulator box serves both models: Transfer2.5's image, stand-in and checkpoints too
-CHECKS = ["shell", "docker", "image", "checkout", "checkpoints", "image (transfer2.5)",
-          "checkout (transfer2.5)", "checkpoints (transfer2.5)", "hf_cache", "disk", "gpus"]
+CHECKS = ["shell", "docker", "image", "gpu_runtime", "remote_root", "checkout", "checkpoints",
+          "image (transfer2.5)", "checkout (transfer2.5)", "checkpoints (transfer2.5)",
+          "manifest", "manifest (transfer2.5)", "hf_token", "hf_cache", "disk", "gpus", "vram"]
 MISSING_IMAGE = "studio/cosmos-transfer1:missing"
 
 

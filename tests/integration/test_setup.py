@@ -240,3 +240,48 @@ def test_unwritable_root_fails_with_its_cause(tmp_path, sshd, remote_python, no_
         assert not Path(root).exists()
     finally:
         b.close()
+
+
+def test_doctor_fails_without_gpu_runtime_and_on_a_missing_guardrail(tmp_path, sshd, dockerd,
+                                                                     docker_image, roots,
+                                                                     no_user_ssh):
+    source = Path(roots())
+    _mirror(source)
+    table, remote_root, tag = _box(sshd, dockerd, docker_image, roots,
+                                   checkpoint_source=str(source))
+    table.update(docker_gpus=True, simulated=False)  # as a real GPU box is configured
+    b = start_backend(load_config(write_app_config(tmp_path, {"box": table}, trust_sshd=sshd)))
+    try:
+        setup = wait_terminal(b, b.ops.setup("box").id)
+        assert setup.status == st.COMPLETED, (setup.failure_cause,
+                                              b.store.log_text(setup.id)[-5:])
+        root = Path(remote_root) / "cosmos-transfer1" / "checkpoints"
+        for path in root.rglob("*.pt"):  # real checkpoints are big: no "failed download" warn
+            os.truncate(path, 2 << 20)
+        guard = "nvidia/Cosmos-Guardrail1/video_content_safety_filter/safety_filter.pt"
+        (root / guard).unlink()
+        [report] = b.ops.doctor(["box"])
+        checks = {c["name"]: c for c in report["checks"]}
+        assert report["ok"] is False
+        runtime = checks["gpu_runtime"]
+        assert runtime["status"] == "fail" and "cannot give containers GPUs" in runtime["finding"]
+        assert "sudo nvidia-ctk runtime configure --runtime=docker" in runtime["fix"]
+        assert "docker_gpus = false" in runtime["fix"]
+        ckpt = checks["checkpoints"]
+        assert ckpt["status"] == "fail" and f"{guard} (guardrail)" in ckpt["finding"]
+        assert ckpt["fix"].startswith("cosmos setup box ")
+        assert checks["remote_root"]["status"] == "ok"
+        assert checks["hf_token"]["status"] == "ok" and TOKEN not in json.dumps(report)
+        assert checks["manifest"]["status"] == "ok"
+
+        # the image is rebuilt under the same tag: runs would no longer reproduce
+        rebuilt = Path(roots()) / "Dockerfile"
+        rebuilt.write_text(f"FROM {docker_image}\nLABEL cosmos.test=rebuilt\n")
+        dockerd.cli("build", "-q", "-t", tag, "-f", str(rebuilt), str(rebuilt.parent))
+        [report] = b.ops.doctor(["box"])
+        manifest_check = {c["name"]: c for c in report["checks"]}["manifest"]
+        assert manifest_check["status"] == "fail" and "runs would not reproduce" in \
+            manifest_check["finding"]
+        assert manifest_check["fix"].startswith("cosmos setup box --model transfer1")
+    finally:
+        b.close()
