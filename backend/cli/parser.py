@@ -210,6 +210,23 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--wait", action="store_true",
                        help="stream the setup's log until it ends (exit 1 if it failed)")
 
+    prune = sub.add_parser("prune", parents=[common], help="free disk on the boxes: collected "
+                           "run folders, the input cache (least recently used first), orphan "
+                           "containers; never a live or queued run's files, never local outputs")
+    prune.add_argument("--host", action="append", default=[], help="only this host (repeatable)")
+    prune.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="remove run folders of runs that ended more than DAYS ago "
+                       "(default: the host's retention_days; none if that is 0)")
+    prune.add_argument("--cache-max-gb", type=float, metavar="N",
+                       help="evict the input cache down to N GB (default: the host's "
+                       "cache_max_gb; no cap if that is 0)")
+    prune.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+
+    delete = sub.add_parser("delete", parents=[common], help="delete a finished run: its "
+                            "record, log, local files and its folder on the box (the UI's Delete)")
+    delete.add_argument("run", help="a run id (or a unique prefix of 6+ characters)")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     worker = sub.add_parser("worker", help="run the scheduler in the foreground (until Ctrl-C)")
     worker.add_argument("--once", action="store_true",
                         help="exit when the queue has drained and no run is in progress")

@@ -51,6 +51,43 @@ class SetupOps:
         log.info("queued setup %s of %s (%s)", run.id, host, ", ".join(models))
         return summarize(run)
 
+    def prune(self, hosts: list[str] | None = None, *, older_than_days: float | None = None,
+              cache_max_gb: float | None = None, dry_run: bool = False
+              ) -> list[dict[str, Any]]:
+        """Remove collected run folders, evict the input cache and orphan containers on the
+        boxes (backend/runs/prune.py); `None` limits come from each host's retention keys.
+
+        Like doctor, this talks to the boxes; the CLI calls it, never a UI event handler.
+        """
+        from backend.hosts.runtime import HostRuntime
+        from backend.ids import instance_id
+        from backend.runs.prune import prune_host
+        from backend.runs.scheduler import open_shell
+
+        names = list(hosts or self.settings.hosts)
+        for name in names:
+            if name not in self.settings.hosts:
+                raise NotFound(name)
+        for key, value in (("older_than", older_than_days), ("cache_max_gb", cache_max_gb)):
+            if value is not None and value < 0:
+                raise ValidationFailed([FieldError(key, f"{key} must be >= 0, got {value}")])
+        me = instance_id(self.settings.data_dir)
+        reports = []
+        for name in names:
+            cfg = self.settings.hosts[name]
+            shell = open_shell(cfg, self.settings)
+            try:
+                rt = HostRuntime(cfg, shell, store=self.store)
+                reports.append(prune_host(
+                    self.store, rt, me, dry_run=dry_run,
+                    older_than_days=(cfg.retention_days or None)
+                    if older_than_days is None else older_than_days,
+                    cache_max_gb=(cfg.cache_max_gb or None)
+                    if cache_max_gb is None else cache_max_gb).to_dict())
+            finally:
+                shell.close()
+        return reports
+
     def manifest_of(self, host: str, model: str) -> dict[str, Any] | None:
         """The latest manifest setup kept home for (host, model), or None."""
         return manifest.load_local(self.settings.data_dir, host, model)

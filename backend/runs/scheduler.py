@@ -36,6 +36,8 @@ from backend.store.models import QUEUED, TERMINAL, Run
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 2.0
+#: How often hosts with retention keys (retention_days, cache_max_gb) are pruned.
+AUTO_PRUNE_EVERY = 3600.0
 
 
 def open_shell(host: HostConfig, settings: Settings | None = None) -> Shell:
@@ -64,6 +66,7 @@ class Scheduler:
         self._unsubscribe: Callable[[], None] | None = None
         self.monitors: dict[str, HostMonitor] = {}
         self._fps_cache: dict[str, float | None] = {}
+        self._last_prune = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, monitors: bool = True) -> bool:
@@ -218,6 +221,24 @@ class Scheduler:
                 done += 1
         return done
 
+    def auto_prune(self) -> int:
+        """Apply each host's retention keys (backend/runs/prune.py); returns hosts pruned."""
+        from backend.runs.prune import prune_host
+
+        self._last_prune = time.time()
+        done = 0
+        for name, host in self.settings.hosts.items():
+            if not (host.retention_days or host.cache_max_gb):
+                continue
+            try:
+                prune_host(self.store, self.runtime(name), self.instance_id, dry_run=False,
+                           older_than_days=host.retention_days or None,
+                           cache_max_gb=host.cache_max_gb or None)
+                done += 1
+            except Exception:
+                log.warning("automatic prune of %s failed", name, exc_info=True)
+        return done
+
     def _run_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
@@ -227,6 +248,8 @@ class Scheduler:
                     self.adopt_orphaned_runs()
                 self.tick()
                 self.clean_up_deleted()
+                if time.time() - self._last_prune >= AUTO_PRUNE_EVERY:
+                    self.auto_prune()
             except Exception:
                 log.exception("scheduler tick failed")
             # the queue is looked at on every event that may let a run start; the config's

@@ -58,3 +58,27 @@ def test_setup_refuses_an_unknown_host_and_a_model_it_does_not_serve(tmp_path):
     assert missing.returncode == 3 and "nosuchbox" in missing.stderr
     wrong = cosmos(config, "setup", "sim", "--model", "nosuchmodel")
     assert wrong.returncode == 2 and "model: sim does not serve 'nosuchmodel'" in wrong.stderr
+
+
+def test_prune_dry_run_and_delete_from_the_cli(tmp_path):
+    config = write_config(tmp_path, sim_seconds=1)
+    run = cosmos(config, "run", "a windmill", "--input", str(SAMPLE), "--wait", "--json")
+    assert run.returncode == 0, run.stderr[-2000:]
+    run_id = json.loads(run.stdout)["run"]["id"]
+    dry = cosmos(config, "prune", "--dry-run", "--older-than", "0", "--json")
+    assert dry.returncode == 0, dry.stderr
+    [host] = json.loads(dry.stdout)["hosts"]
+    assert [f["id"] for f in host["run_folders"]] == [run_id]
+    box = tmp_path / "data" / "sim-box" / "runs" / run_id
+    assert box.is_dir()  # a dry run removes nothing
+    text = cosmos(config, "prune", "--dry-run", "--older-than", "0")
+    assert f"would remove runs/{run_id}" in text.stdout
+
+    refused = cosmos(config, "delete", run_id)  # stdin is not a terminal: --yes is needed
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert cosmos(config, "show", run_id).returncode == 0
+    deleted = cosmos(config, "delete", run_id, "--yes", "--json")
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout)["deleted"] == run_id
+    assert cosmos(config, "show", run_id).returncode == 3
+    assert not (tmp_path / "data" / "runs" / run_id).exists()
