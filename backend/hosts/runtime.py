@@ -30,6 +30,7 @@ class HostRuntime:
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
         self.checkout_ready = False
+        self._container_user: str | None = None
         #: runs staged at the same time must not write the same checkout files at once
         self._checkout_lock = threading.Lock()
 
@@ -47,6 +48,18 @@ class HostRuntime:
 
     def run_dir(self, run_id: str) -> str:
         return run_dir(self.host, run_id)
+
+    def container_user(self) -> str | None:
+        """The SSH user's "uid:gid" for `docker run --user` (asked once), or None when the
+        host runs containers as the image's user (run_as_user = false) or elsewhere (Slurm)."""
+        if not self.host.run_as_user or not self.kind.runs_images_here(self.host):
+            return None
+        if self._container_user is None:
+            uid = self.shell.run(["id", "-u"], timeout=30)
+            gid = self.shell.run(["id", "-g"], timeout=30)
+            ok = uid.ok and gid.ok and uid.out.strip().isdigit() and gid.out.strip().isdigit()
+            self._container_user = f"{uid.out.strip()}:{gid.out.strip()}" if ok else ""
+        return self._container_user or None
 
     def cache_dir(self) -> str:
         return str(PurePosixPath(self.host.remote_root) / "cache")

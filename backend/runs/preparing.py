@@ -63,6 +63,9 @@ def prepare(stager: Stager, store, rt: HostRuntime, job: Job, instance_id: str,
     host = rt.launch_host.for_model(profile.id)
     if extra_env:
         host = dataclasses.replace(host, env={**extra_env, **host.env})
+    user = rt.container_user()
+    if user:
+        host = dataclasses.replace(host, container_user=user)
     folder = rt.run_dir(job.id)
     rt.ensure_sim_checkout()
     rt.shell.run(["mkdir", "-p", f"{folder}/inputs", f"{folder}/outputs"]).check(

@@ -285,3 +285,24 @@ def test_doctor_fails_without_gpu_runtime_and_on_a_missing_guardrail(tmp_path, s
         assert manifest_check["fix"].startswith("cosmos setup box --model transfer1")
     finally:
         b.close()
+
+
+def test_run_containers_write_as_the_ssh_user(tmp_path, sshd, dockerd, docker_image, roots,
+                                              no_user_ssh):
+    from backend.media import make_test_clip
+    from tests.integration.remote_helpers import params
+
+    remote_root = roots()
+    table = docker_box_table(sshd, remote_root, dockerd, docker_image, seconds=1)
+    clip = make_test_clip(tmp_path / "clip.mp4", frames=12)
+    b = start_backend(load_config(write_app_config(tmp_path, {"box": table}, trust_sshd=sshd)))
+    try:
+        run = wait_terminal(b, b.ops.launch(params(clip), host="box").id)
+        assert run.status == st.COMPLETED, run.failure_cause
+        uid = pwd.getpwnam(sshd.user).pw_uid
+        assert f"--user {uid}:" in run.command
+        written = [p for p in (Path(remote_root) / "runs" / run.id / "outputs").rglob("*")
+                   if p.is_file()]
+        assert written and all(p.stat().st_uid == uid for p in written)
+    finally:
+        b.close()
