@@ -143,8 +143,9 @@ def check_checkpoints(host: HostConfig, shell: Shell, index: int = 0) -> Check:
     details = {"dir": root, "missing": [rel for rel, _ in missing], "small": small,
                "sizes": {rel: sizes.get(p) for (rel, _), p in zip(wanted, paths)}}
     if host.simulated:
-        fix = (f"delete {place.cosmos_checkout} and run `cosmos doctor` again (it reinstalls "
-               "the stand-in checkout; so does the next run)")
+        fix = (f"cosmos setup {host.name} (fetches them from the simulator's stand-in model "
+               f"store); or delete {place.cosmos_checkout} and run `cosmos doctor` again (it "
+               "reinstalls the stand-in checkout)")
     elif hf:
         fix = (f"on the box, with network access: HF_HOME={root} uvx hf download "
                f"{_hf_repo(profile.checkpoints[0].path)} <file> --revision <revision> for each "

@@ -234,6 +234,9 @@ class LaunchOps:
         run = self._get(run_id)
         if run.run_type == RUN_UPSCALE:
             return self.upscale(run.parent_id) if run.parent_id else self._refuse_upscale_orphan()
+        if run.run_type == "setup":  # the same setup again (it reuses what is there)
+            models = json.loads(run.spec or "{}").get("models") or []
+            return self.setup(run.host, model=models[0] if len(models) == 1 else None)
         params = self.settings_of(run_id)
         name = f"{run.name} (re-run)" if run.name else ""
         return self.launch(params, name=name, host=run.host,
