@@ -82,3 +82,41 @@ def test_prune_dry_run_and_delete_from_the_cli(tmp_path):
     assert json.loads(deleted.stdout)["deleted"] == run_id
     assert cosmos(config, "show", run_id).returncode == 3
     assert not (tmp_path / "data" / "runs" / run_id).exists()
+
+
+def test_hosts_overview_carries_doctor_and_the_gpu_query_error(tmp_path):
+    from backend.config import load_config
+    from backend.wiring import start_backend
+    from tests.helpers import wait_for
+
+    smi = tmp_path / "broken-nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate "
+                   "with the NVIDIA driver' >&2\nexit 9\n")
+    smi.chmod(0o755)
+    extra = f"""
+[hosts.nodriver]
+kind = "local"
+docker = "{sys.executable} -m backend.simulator.engine --root {{remote_root}}/engine"
+gpu_query = "{smi}"
+remote_root = "{{data_dir}}/nodriver-box"
+gpus = [0]
+simulated = true
+same_paths_in_container = true
+models = ["transfer1"]
+"""
+    b = start_backend(load_config(write_config(tmp_path, extra_host=extra)))
+    try:
+        def box():
+            return next(h for h in b.ops.hosts_overview() if h["name"] == "nodriver")
+
+        wait_for(lambda: box()["doctor"] is not None, what="the monitor's first doctor")
+        seen = box()
+        assert seen["reachable"] is True and seen["gpus"] == []
+        assert "could not communicate with the NVIDIA driver" in seen["gpu_error"]
+        gpus = {c["name"]: c for c in seen["doctor"]["checks"]}["gpus"]
+        assert gpus["status"] == "fail" and "NVIDIA driver" in gpus["finding"]
+        first = seen["doctor"]["checked_at"]
+        b.ops.recheck("nodriver")
+        wait_for(lambda: box()["doctor"]["checked_at"] > first, what="the re-check")
+    finally:
+        b.close()
