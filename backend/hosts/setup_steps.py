@@ -123,7 +123,10 @@ def get_image(host: HostConfig, shell: Shell, io: SetupIO, profile: Any,
         return have, "present", None
     context, dockerfile, commit = _build_context(host, shell, io, profile)
     io.say(f"image {image}: building {dockerfile}" + (f" at {commit}" if commit else ""))
-    io.stream([*host.docker, "build", "-t", image, "-f", dockerfile, context], None)
+    build_args = [] if host.dockerfile else [
+        a for arg in profile.image.build_args for a in ("--build-arg", arg)]
+    io.stream([*host.docker, "build", *build_args, "-t", image, "-f", dockerfile, context],
+              None)
     digest = image_digest(host, shell, image)
     if digest is None:
         raise SetupFailed(f"the build of {image} ended but the image is not on the box",

@@ -101,6 +101,8 @@ class ImageFacts:
     #: checkpoint is on the box (no network lookups: HF_HUB_OFFLINE, UV_OFFLINE).
     download_argv: tuple[str, ...] = ()
     offline_env: Mapping[str, str] = field(default_factory=dict)
+    #: `--build-arg`s setup passes when it builds the model's own Dockerfile
+    build_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

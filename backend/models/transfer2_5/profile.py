@@ -84,7 +84,8 @@ class Transfer25Profile(ModelProfile):
         repository="https://github.com/nvidia-cosmos/cosmos-transfer2.5",
         download_argv=("uvx", "hf>=1.3.5", "download", "{repo}", "{file}", "--revision",
                        "{revision}"),
-        offline_env={"HF_HUB_OFFLINE": "1", "UV_OFFLINE": "1"})
+        offline_env={"HF_HUB_OFFLINE": "1", "UV_OFFLINE": "1"},
+        build_args=("STANDALONE=true",))
     checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{rev}/{path}", "hf_home", what,
                                        revision=rev)
                         for rev, path, what in _CHECKPOINTS)
