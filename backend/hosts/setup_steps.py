@@ -249,6 +249,8 @@ def _fetch(host: HostConfig, shell: Shell, io: SetupIO, profile: Any, image: str
         argv += ["--network", network]
     io.say(f"fetching {len(missing)} checkpoint file(s) in a container of {image}"
            + (f" from {source}" if source else " with the model's own download step"))
+    # a fetch left by a setup whose worker died (this run is being resumed) goes first
+    shell.run([*host.docker, "rm", "-f", name], timeout=120)
     lines = [line for command in commands for line in io.stream(argv + command, name)]
     fetched = {}
     for line in lines:
