@@ -85,10 +85,11 @@ class HostConfig:
     #: least-recently-used down to this many GB (0: no cap).
     retention_days: float = 0.0
     cache_max_gb: float = 0.0
-    #: Run containers as the SSH user's uid:gid (`--user`), so what they write on the box is
-    #: the user's, not root's; false: as the image's user (root). `container_user` is the
-    #: resolved "uid:gid", filled in at launch (not a config key).
-    run_as_user: bool = True
+    #: Run containers as the SSH user's uid:gid (`--user`, HOME=/tmp), so what they write on
+    #: the box is the user's, not root's; false (default): as the image's user (root), which
+    #: every Cosmos image supports. `container_user` is the resolved "uid:gid", filled in at
+    #: launch (not a config key). Setup's containers always run as the SSH user.
+    run_as_user: bool = False
     container_user: str | None = None
 
     def serves(self, model: str) -> bool:
@@ -259,7 +260,7 @@ def read_host(path: Path, name: str, r: Reader, data_dir: Path) -> HostConfig:
                                    lambda v: not isinstance(v, bool) and v >= 0)),
         cache_max_gb=float(r.get("cache_max_gb", (int, float), 0, "a number of GB >= 0",
                                  lambda v: not isinstance(v, bool) and v >= 0)),
-        run_as_user=r.get("run_as_user", bool, True, "true or false"),
+        run_as_user=r.get("run_as_user", bool, False, "true or false"),
         options=options,
         models=models,
         model_places=places,

@@ -82,7 +82,10 @@ class HostRuntime:
                 files = checkout_files(get_profile(model).image.sim_checkout)
                 for rel, data in files.items():
                     target = str(PurePosixPath(place.cosmos_checkout) / rel)
-                    if rel.startswith("checkpoints/") and self.shell.exists(target):
-                        continue  # what `cosmos setup` fetched (and its manifest lists) stays
+                    if rel.startswith("checkpoints/") and (
+                            self.host.checkpoint_source or self.shell.exists(target)):
+                        # a box with a checkpoint mirror gets its checkpoints from `cosmos
+                        # setup`; what setup fetched (and its manifest lists) stays
+                        continue
                     self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
             self.checkout_ready = True

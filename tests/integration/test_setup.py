@@ -293,7 +293,8 @@ def test_run_containers_write_as_the_ssh_user(tmp_path, sshd, dockerd, docker_im
     from tests.integration.remote_helpers import params
 
     remote_root = roots()
-    table = docker_box_table(sshd, remote_root, dockerd, docker_image, seconds=1)
+    table = docker_box_table(sshd, remote_root, dockerd, docker_image, seconds=1,
+                             run_as_user=True)
     clip = make_test_clip(tmp_path / "clip.mp4", frames=12)
     b = start_backend(load_config(write_app_config(tmp_path, {"box": table}, trust_sshd=sshd)))
     try:
