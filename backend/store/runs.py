@@ -15,8 +15,8 @@ from peewee import SQL, fn
 
 from backend.events.types import CancelRequested, ProgressMoved, StatusChanged
 from backend.ids import new_id
-from backend.store.models import (ACTIVE, QUEUED, STAGING, STATUSES, TERMINAL, LogLine,
-                                  RemoteCleanup, Run, RunTransition, db)
+from backend.store.models import (ACTIVE, PENDING, QUEUED, RUNNING, STAGING, STATUSES,
+                                  TERMINAL, LogLine, RemoteCleanup, Run, RunTransition, db)
 
 
 class StaleTransition(RuntimeError):
@@ -27,7 +27,8 @@ class StaleTransition(RuntimeError):
 #: batch could not start): nothing of the attempt that did not happen stays on it.
 _REQUEUE_FIELDS = dict(batch_id=None, batch_index=None, gpus=None, master_port=None,
                        worker_id=None, log_offset=0, log_lines=0, progress=None,
-                       container_id=None, exit_code=None, started_at=None)
+                       container_id=None, exit_code=None, started_at=None, ran_at=None,
+                       pending_at=None, external_id=None, node=None)
 
 
 class RunStore:
@@ -36,13 +37,15 @@ class RunStore:
     # -- create and read ----------------------------------------------------------------------
     def create_run(self, *, params: dict[str, Any], host: str, prompt_id: str | None,
                    run_type: str = "inference", name: str = "", simulated: bool = False,
-                   parent_id: str | None = None, priority: int = 0) -> Run:
+                   parent_id: str | None = None, priority: int = 0, owner: str = "") -> Run:
         now = time.time()
+        gpus = params.get("num_gpus", 1)
         with self.writing():
             run = Run.create(
                 id=new_id(), prompt=prompt_id, parent=parent_id, run_type=run_type, name=name,
                 status=QUEUED, host=host, simulated=simulated, params=json.dumps(params),
-                priority=priority, created_at=now, updated_at=now,
+                priority=priority, created_at=now, updated_at=now, owner=owner,
+                gpu_count=gpus if isinstance(gpus, int) and not isinstance(gpus, bool) else 1,
             )
             RunTransition.create(run=run.id, status=QUEUED, at=now)
             self.emit(StatusChanged(run.id, status=QUEUED, previous=None, host=host))
@@ -130,6 +133,11 @@ class RunStore:
             fields.setdefault("finished_at", now)
         if new_status == STAGING:
             fields.setdefault("started_at", now)
+            fields.setdefault("wait_reason", None)
+        if new_status == PENDING:
+            fields.setdefault("pending_at", fn.COALESCE(Run.pending_at, now))
+        if new_status == RUNNING:  # the GPUs are really in use from now (after any queue)
+            fields.setdefault("ran_at", fn.COALESCE(Run.ran_at, now))
         with self.writing():
             before = Run.select(Run.status, Run.host).where(Run.id == run_id).first()
             count = (Run.update(**fields)
@@ -140,9 +148,24 @@ class RunStore:
                     f"run {run_id} is {before.status if before else 'gone'}, "
                     f"not {'/'.join(expect)}; cannot move it to {new_status}")
             RunTransition.create(run=run_id, status=new_status, at=now, note=note)
+            if new_status in TERMINAL:
+                self._account(run_id)
             self.emit(StatusChanged(run_id, status=new_status, previous=before.status,
                                     host=before.host))
         return Run.get_by_id(run_id)
+
+    def _account(self, run_id: str) -> None:
+        """An ended run's share of GPU time: its GPUs x the time they were really in use,
+        split evenly among the runs that shared its container."""
+        run = Run.select(Run.ran_at, Run.finished_at, Run.gpu_count, Run.batch_id).where(
+            Run.id == run_id).first()
+        if run is None or run.ran_at is None or run.finished_at is None:
+            return
+        share = 1
+        if run.batch_id:
+            share = max(1, Run.select().where(Run.batch_id == run.batch_id).count())
+        seconds = max(0.0, run.finished_at - run.ran_at) * run.gpu_count / share
+        Run.update(gpu_seconds=seconds).where(Run.id == run_id).execute()
 
     def requeue(self, run_id: str, *, expect: Sequence[str], note: str) -> Run:
         """Put a run that never really ran back in the queue, its attempt forgotten (its
