@@ -53,16 +53,24 @@ class LaunchOps:
                                      + ", ".join(self.settings.hosts) + "."))
         input_info = None
         if params.input_video:
-            try:
-                input_info = media.probe_video(params.input_video)
-            except media.MediaError as exc:
-                errors.append(FieldError("input_video", str(exc)))
+            refusal = self.input_refusal(params.input_video)
+            if refusal:
+                errors.append(FieldError("input_video", refusal))
+            else:
+                try:
+                    input_info = media.probe_video(params.input_video)
+                except media.MediaError as exc:
+                    errors.append(FieldError("input_video", str(exc)))
         control_infos = {}
         for control, video in params.control_videos.items():
             if not video:
                 continue
             if control not in CONTROLS:
                 continue  # validate_params names unknown controls
+            refusal = self.input_refusal(video)
+            if refusal:
+                errors.append(FieldError(f"control_videos.{control}", refusal))
+                continue
             try:
                 control_infos[control] = media.probe_video(video)
             except media.MediaError as exc:
@@ -87,10 +95,12 @@ class LaunchOps:
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
                prompt_name: str = "", with_upscale: bool = False,
                run_type: str = RUN_INFERENCE, prompt_id: str | None = None,
-               priority: int = 0) -> RunSummary:
+               priority: int = 0, owner: str | None = None) -> RunSummary:
         """Validate, then store the prompt and a queued run. Refuses with ValidationFailed.
 
         The queue is FIFO; a higher `priority` (-100..100) goes ahead of lower ones.
+        `owner` is who launches it (the signed-in user; default: this process's local user);
+        their `[fair_share]` limit on queued runs is checked here.
 
         `with_upscale` chains a 4K upscale of the result once the run completes.
         `run_type=enhance` runs Cosmos' prompt upsampler; its result becomes a new prompt.
@@ -101,8 +111,11 @@ class LaunchOps:
         base_prompt = self.store.get_prompt(prompt_id) if prompt_id else None
         if prompt_id and base_prompt is None:
             raise NotFound(prompt_id)
+        owner = owner or self.local_user
         host_name = self._checked(params, host)
-        if not -100 <= int(priority) <= 100:
+        self._check_queue_limit(owner)
+        if isinstance(priority, bool) or not isinstance(priority, int) or \
+                not -100 <= priority <= 100:
             raise ValidationFailed([FieldError("priority", f"Priority {priority} is out of "
                                                "range; use a whole number from -100 to 100 "
                                                "(0 is normal, higher runs first).")])
@@ -125,32 +138,45 @@ class LaunchOps:
             stored["chain_upscale"] = True
         run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
                                     run_type=run_type, name=name.strip(),
-                                    simulated=host_cfg.simulated, priority=priority)
-        log.info("queued run %s on %s", run.id, host_name)
+                                    simulated=host_cfg.simulated, priority=priority,
+                                    owner=owner)
+        log.info("queued run %s on %s for %s", run.id, host_name, owner)
         return summarize(run)  # the store published it: every scheduler wakes
+
+    def _check_queue_limit(self, owner: str) -> None:
+        """Refuse a run beyond the owner's `max_queued` (their runs waiting, all hosts)."""
+        limit = self.settings.fair_share.of(owner).max_queued
+        if limit and self.store.queued_count_of(owner) >= limit:
+            raise ValidationFailed([FieldError("queue", (
+                f"{owner} already has {limit} run(s) waiting, the most [fair_share] allows; "
+                "wait for one to start or dequeue one, then try again."))])
 
     def settings_of(self, run_id: str) -> GenerationParams:
         """A run's settings, to re-run them or load them into the Create form."""
         run = self._get(run_id)
         return GenerationParams.from_dict(run.params_dict())
 
-    def rerun(self, run_id: str) -> RunSummary:
-        """Queue a new run with exactly the same settings (and host) as an earlier one."""
+    def rerun(self, run_id: str, *, owner: str | None = None) -> RunSummary:
+        """Queue a new run with exactly the same settings (and host) as an earlier one; it is
+        the re-runner's (`owner`), not the original's."""
         run = self._get(run_id)
         if run.run_type == RUN_UPSCALE:
-            return self.upscale(run.parent_id) if run.parent_id else self._refuse_upscale_orphan()
+            return self.upscale(run.parent_id, owner=owner) if run.parent_id else \
+                self._refuse_upscale_orphan()
         params = GenerationParams.from_dict(run.params_dict())
         name = f"{run.name} (re-run)" if run.name else ""
         return self.launch(params, name=name, host=run.host,
                            with_upscale=bool(run.params_dict().get("chain_upscale")),
-                           run_type=run.run_type)
+                           run_type=run.run_type, owner=owner)
 
     @staticmethod
     def _refuse_upscale_orphan() -> RunSummary:
         raise Refused("This upscale's source run was deleted; upscale another run instead.")
 
-    def upscale(self, run_id: str, weight: float | None = None) -> RunSummary:
+    def upscale(self, run_id: str, weight: float | None = None, *,
+                owner: str | None = None) -> RunSummary:
         """Queue a 4K upscale of a completed run's video, on the box that holds it."""
+        owner = owner or self.local_user
         parent = self._get(run_id)
         if parent.run_type != RUN_INFERENCE:
             raise Refused(f"Only generated videos can be upscaled; this is a {parent.run_type} "
@@ -166,20 +192,22 @@ class LaunchOps:
             raise ValidationFailed(errors)
         if parent.host not in self.settings.hosts:
             raise Refused(f"Host {parent.host} is no longer configured.")
+        self._check_queue_limit(owner)
         run = self.store.create_run(params=params.to_dict(), host=parent.host,
                                     prompt_id=parent.prompt_id, run_type=RUN_UPSCALE,
                                     name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
-                                    simulated=parent.simulated)
+                                    simulated=parent.simulated, owner=owner)
         return summarize(run)
 
     def enhance(self, params: GenerationParams, *, host: str | None = None,
-                name: str = "", prompt_id: str | None = None) -> RunSummary:
+                name: str = "", prompt_id: str | None = None,
+                owner: str | None = None) -> RunSummary:
         """Queue a prompt-enhancement run: Cosmos' upsampler rewrites the prompt from the video."""
         return self.launch(params, name=name or "prompt enhancement", host=host,
-                           run_type=RUN_ENHANCE, prompt_id=prompt_id)
+                           run_type=RUN_ENHANCE, prompt_id=prompt_id, owner=owner)
 
     def dry_run(self, params: GenerationParams, host: str | None = None, *,
-                run_type: str = RUN_INFERENCE) -> dict[str, Any]:
+                run_type: str = RUN_INFERENCE, owner: str | None = None) -> dict[str, Any]:
         """What `launch` would send, built by backend.runs.plan exactly as a real launch is.
 
         Validates like `launch` (ValidationFailed) but stores, uploads and queues nothing. The
@@ -216,9 +244,11 @@ class LaunchOps:
         launch = plan.plan_launch(host=host_cfg, run_id=run_id, run_type=run_type,
                                   num_gpus=params.num_gpus, spec=spec, gpus=gpus,
                                   master_port=port,
-                                  instance_id=instance_id(self.settings.data_dir))
+                                  instance_id=instance_id(self.settings.data_dir),
+                                  owner=owner or self.local_user)
         return {
-            "run_id": run_id, "host": host_name, "simulated": host_cfg.simulated,
+            "run_id": run_id, "owner": owner or self.local_user, "host": host_name,
+            "simulated": host_cfg.simulated,
             "run_type": run_type, "gpus": list(gpus), "waits_for_gpus": waits,
             "master_port": port, "container_name": launch.container_name,
             "command": launch.command, "argv": list(launch.docker_argv),

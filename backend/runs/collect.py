@@ -150,5 +150,5 @@ class Collector:
         child = self.store.create_run(
             params=dict(params, chain_upscale=False), host=run.host, prompt_id=run.prompt_id,
             run_type=RUN_UPSCALE, parent_id=run.id, name=f"{run.name or 'run'} 4K",
-            simulated=run.simulated)
+            simulated=run.simulated, owner=run.owner or "")
         log.info("run %s chained upscale %s", run.id, child.id)

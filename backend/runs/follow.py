@@ -28,7 +28,7 @@ from backend.remote.docker import ContainerState
 from backend.remote.shell import RemoteError
 from backend.runs.job import Job
 from backend.runs.plan import parse_kill_request
-from backend.store.models import COLLECTING, RUNNING
+from backend.store.models import COLLECTING, PENDING, RUNNING
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Follower:
         RemoteError (the box went away) propagates with nothing half-stored: the caller
         follows again later from the stored offset.
         """
-        runs = job.with_status(RUNNING)
+        runs = job.with_status(RUNNING, PENDING)
         if not runs:
             return
         tracker = ProgressTracker(n_items=len(job.runs) if job.is_batch else 1)
@@ -153,7 +153,7 @@ class Follower:
         self._drain(runs, log_path, tracker)
         state = watch.state
         for run in runs:
-            self.store.transition(run.id, COLLECTING, expect=(RUNNING,),
+            self.store.transition(run.id, COLLECTING, expect=(RUNNING, PENDING),
                                   note="container exited" if state else "container vanished",
                                   exit_code=state.exit_code if state else None)
 

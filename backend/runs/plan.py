@@ -19,7 +19,7 @@ from backend.models.transfer1 import command as cmd
 from backend.models.transfer1.params import RUN_ENHANCE, GenerationParams
 from backend.models.transfer1.spec import build_spec, resolve_fps, spec_json
 from backend.hosts.runtime import run_dir
-from backend.remote.docker import LABEL_APP, LABEL_RUN
+from backend.remote.docker import LABEL_APP, LABEL_GPUS, LABEL_OWNER, LABEL_RUN
 
 #: Cosmos writes `<VIDEO_NAME>.mp4` (and `.txt`) into the run's outputs folder.
 VIDEO_NAME = "output"
@@ -77,7 +77,8 @@ def offload_flags(host: HostConfig, run_type: str) -> tuple[str, ...]:
 
 def plan_launch(*, host: HostConfig, run_id: str, run_type: str, num_gpus: int,
                 spec: Mapping[str, Any], gpus: Sequence[int], master_port: int,
-                instance_id: str, batch_input_path: str | None = None) -> LaunchPlan:
+                instance_id: str, batch_input_path: str | None = None,
+                owner: str = "") -> LaunchPlan:
     """The spec text, job script and `docker run` argv of one run's container.
 
     `batch_input_path` (container path) is for a batch of runs sharing one model load; the
@@ -102,8 +103,13 @@ def plan_launch(*, host: HostConfig, run_id: str, run_type: str, num_gpus: int,
         mounts.append((host.hf_home, hf_in, False))
         env["HF_HOME"] = hf_in
     name = container_name(run_id)
+    labels = {LABEL_RUN: run_id, LABEL_APP: instance_id}
+    if owner:
+        labels[LABEL_OWNER] = owner
+    if gpus:
+        labels[LABEL_GPUS] = ",".join(str(g) for g in gpus)
     docker_argv = cmd.build_docker_run_argv(
-        docker=host.docker, name=name, labels={LABEL_RUN: run_id, LABEL_APP: instance_id},
+        docker=host.docker, name=name, labels=labels,
         mounts=mounts, workdir=host.checkout_in_container, env=env, pass_env=host.pass_env,
         gpu_ids=list(gpus) if host.docker_gpus else None, ipc_host=host.ipc_host,
         network=host.network, image=host.image, command=["bash", f"{crun}/job.sh"])

@@ -107,7 +107,7 @@ def prepare(stager: Stager, store: Any, rt: HostRuntime, job: Job, instance_id: 
     launch = plan.plan_launch(host=rt.launch_host, run_id=job.id, run_type=run_type,
                               num_gpus=params.num_gpus, spec=spec, gpus=lead.gpu_list(),
                               master_port=lead.master_port, instance_id=instance_id,
-                              batch_input_path=batch_input)
+                              batch_input_path=batch_input, owner=lead.owner or "")
     files["spec.json"] = launch.spec_text.encode()
     files["job.sh"] = launch.job_script.encode()
     return Prepared(launch, files)

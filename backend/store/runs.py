@@ -78,6 +78,10 @@ class RunStore:
         query = query.order_by(Run.priority.desc(), Run.id)
         return list(query.limit(limit) if limit else query)
 
+    def queued_count_of(self, owner: str) -> int:
+        """How many of this person's runs are waiting to start (any host)."""
+        return Run.select(SQL("1")).where((Run.status == QUEUED) & (Run.owner == owner)).count()
+
     def children_of(self, run_id: str) -> list[Run]:
         """Runs made from this one (its upscale), oldest first."""
         return list(Run.select().where(Run.parent == run_id).order_by(Run.id))
@@ -167,11 +171,13 @@ class RunStore:
         seconds = max(0.0, run.finished_at - run.ran_at) * run.gpu_count / share
         Run.update(gpu_seconds=seconds).where(Run.id == run_id).execute()
 
-    def requeue(self, run_id: str, *, expect: Sequence[str], note: str) -> Run:
+    def requeue(self, run_id: str, *, expect: Sequence[str], note: str,
+                wait_reason: str | None = None) -> Run:
         """Put a run that never really ran back in the queue, its attempt forgotten (its
         log too: the next attempt writes a new one)."""
         with self.writing():
-            run = self.transition(run_id, QUEUED, expect=expect, note=note, **_REQUEUE_FIELDS)
+            run = self.transition(run_id, QUEUED, expect=expect, note=note,
+                                  wait_reason=wait_reason, **_REQUEUE_FIELDS)
             LogLine.delete().where(LogLine.run == run_id).execute()
         return run
 
