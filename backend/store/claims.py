@@ -53,7 +53,8 @@ class Terms:
 
 EVEN = Terms()
 
-#: (run, the host's active runs) -> a Placement, or why it does not fit (a reason, or None)
+#: (run, the host's active runs) -> a Placement (anything with `.gpus`: the host kind's), or
+#: why it does not fit (a reason, or None)
 Placer = Callable[[Run, Sequence[Run]], "Placement | str | None"]
 #: (head, the queued runs after it) -> the runs to start in one container, head first
 Grouper = Callable[[Run, Sequence[Run]], list[Run]]
@@ -99,7 +100,7 @@ class ClaimStore:
                                             - blocked.created_at > backfill_seconds):
                     break  # nothing jumps a run that waits for GPUs (or has waited enough)
                 placement = place(run, active)
-                if isinstance(placement, Placement):
+                if placement is not None and not isinstance(placement, str):
                     self._note_waits(reasons, queued)
                     return self._start(run, placement, active, queued, group, pick_port,
                                        worker_id)
