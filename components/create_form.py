@@ -21,6 +21,7 @@ from backend.models.transfer1.params import CONTROLS, GPU_COUNTS, PRESETS, Gener
 from backend.models.transfer1.validate import SEED_LIMIT
 from backend.media import MediaError
 from backend.operations import NotFound, Operations, ValidationFailed
+from components import lenient
 from components.common import TAB_CREATE, TAB_RUNS, field_error_html
 from components.create_presets import PresetActions
 from components.enhance_panel import EnhancePanel
@@ -64,7 +65,8 @@ class CreateForm(PresetActions):
                                                max_length=200)
                         self._err("name")
                     with gr.Column(scale=1, min_width=160):
-                        f["host"] = gr.Dropdown(label="Host", choices=list(ops.settings.hosts),
+                        f["host"] = lenient.Dropdown(label="Host",
+                                                     choices=list(ops.settings.hosts),
                                                 value=ops.settings.generation.host,
                                                 elem_id="host")
                         self._err("host")
@@ -99,9 +101,9 @@ class CreateForm(PresetActions):
                 with gr.Row():
                     for c in CONTROLS:
                         with gr.Column(min_width=240):
-                            f[f"weight.{c}"] = gr.Slider(0, 1, step=0.05, label=CONTROL_LABELS[c],
-                                                         value=defaults.weights.get(c, 0.0),
-                                                         elem_id=f"weight-{c}")
+                            f[f"weight.{c}"] = lenient.Slider(
+                                0, 1, step=0.05, label=CONTROL_LABELS[c],
+                                value=defaults.weights.get(c, 0.0), elem_id=f"weight-{c}")
                             self._err(f"weights.{c}")
                 self.weight_note = gr.Markdown(weight_sum_note(defaults.weights),
                                                elem_id="weight-note", elem_classes="note-box")
@@ -128,22 +130,25 @@ class CreateForm(PresetActions):
                     with gr.Row():
                         f["seed"] = self._number("Seed", defaults.seed, "seed", precision=0)
                         with gr.Column(min_width=120):
-                            f["random_seed"] = gr.Checkbox(label="Random seed", value=False,
-                                                           elem_id="random-seed")
+                            f["random_seed"] = lenient.CheckedCheckbox(
+                                label="Random seed", value=False, elem_id="random-seed")
                         f["fps"] = self._number("FPS (0 = same as input)", 0, "fps",
                                                 precision=0)
                     with gr.Row():
                         with gr.Column(min_width=160):
-                            f["num_gpus"] = gr.Radio(label="GPUs", choices=list(GPU_COUNTS),
-                                                     value=defaults.num_gpus, elem_id="num-gpus")
+                            f["num_gpus"] = lenient.Radio(label="GPUs",
+                                                          choices=list(GPU_COUNTS),
+                                                          value=defaults.num_gpus,
+                                                          elem_id="num-gpus")
                             self._err("num_gpus")
                         with gr.Column(min_width=160):
-                            f["blur"] = gr.Dropdown(label="Vis blur strength", elem_id="blur",
+                            f["blur"] = lenient.Dropdown(label="Vis blur strength",
+                                                         elem_id="blur",
                                                     choices=list(PRESETS),
                                                     value=defaults.blur_strength)
                             self._err("blur_strength")
                         with gr.Column(min_width=160):
-                            f["canny"] = gr.Dropdown(label="Edge (Canny) threshold",
+                            f["canny"] = lenient.Dropdown(label="Edge (Canny) threshold",
                                                      choices=list(PRESETS), elem_id="canny",
                                                      value=defaults.canny_threshold)
                             self._err("canny_threshold")
@@ -182,7 +187,8 @@ class CreateForm(PresetActions):
 
     def _number(self, label: str, value: Any, slot: str, **kw: Any) -> gr.Number:
         with gr.Column(min_width=140):
-            number = gr.Number(label=label, value=value, elem_id=slot.replace("_", "-"), **kw)
+            number = lenient.Number(label=label, value=value, elem_id=slot.replace("_", "-"),
+                                    **kw)
             self._err(slot)
         return number
 
@@ -238,10 +244,12 @@ class CreateForm(PresetActions):
     def _preview(self, *args):
         values = self._values(args)
         params = params_from_values(values)
-        try:
-            info = probe(params.input_video)
-        except (MediaError, OSError):
-            info = None
+        info = None
+        if not self.ops.input_refusal(params.input_video):
+            try:
+                info = probe(params.input_video)
+            except (MediaError, OSError):
+                info = None
         text = spec_preview(params, info.fps if info else None,
                             random_seed=bool(values.get("random_seed")))
         return text, weight_sum_note(params.weights)
@@ -256,6 +264,9 @@ class CreateForm(PresetActions):
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
             return gr.skip(), gr.skip(), gr.skip()
         path = chosen_input(choice, upload)
+        refusal = self.ops.input_refusal(path)
+        if refusal:  # never probe (or preview) a file outside the input roots
+            return "", None, field_error_html(refusal)
         info, error = describe_input(path)
         return info, (path if path and not error else None), field_error_html(error)
 
@@ -289,7 +300,7 @@ class CreateForm(PresetActions):
         _, error = describe_input(path)
         return field_error_html(error)
 
-    def _launch(self, mode: str, *args):
+    def _launch(self, mode: str, *args, owner: str | None = None):
         """Validate and queue. Outputs: message, error slots, accordions, seed, states, tabs."""
         values = self._values(args)
         seed = random.randrange(SEED_LIMIT) if values.get("random_seed") else None
@@ -297,10 +308,10 @@ class CreateForm(PresetActions):
         host, name = values.get("host"), (values.get("name") or "").strip()
         try:
             if mode == "enhance":
-                run = self.ops.enhance(params, host=host, name=name)
+                run = self.ops.enhance(params, host=host, name=name, owner=owner)
             else:
                 run = self.ops.launch(params, name=name, host=host,
-                                      with_upscale=(mode == "upscale"))
+                                      with_upscale=(mode == "upscale"), owner=owner)
         except ValidationFailed as failed:
             return self._refused(failed.errors)
         clear = [""] * len(ERROR_SLOTS)
@@ -316,16 +327,16 @@ class CreateForm(PresetActions):
 
     def _launch_run(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
-        return self._launch("run", *args)
+        return self._launch("run", *args, owner=auth.owner_of(self.ops, request))
 
     def _launch_upscale(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
         auth.check(self.ops, request, accounts.UPSCALE)
-        return self._launch("upscale", *args)
+        return self._launch("upscale", *args, owner=auth.owner_of(self.ops, request))
 
     def _launch_enhance(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.ENHANCE)
-        return self._launch("enhance", *args)
+        return self._launch("enhance", *args, owner=auth.owner_of(self.ops, request))
 
     def _refused(self, errors: list[Any]):
         slots = errors_by_slot(errors)

@@ -64,7 +64,10 @@ def chosen_input(choice: str | None, upload: str | None) -> str | None:
 
 def weight_sum_note(weights: Mapping[str, float]) -> str:
     """Tell the artist what Cosmos will actually do with the weights they set."""
-    values = {c: float(weights.get(c) or 0) for c in CONTROLS}
+    try:
+        values = {c: float(weights.get(c) or 0) for c in CONTROLS}
+    except (TypeError, ValueError):
+        return "A weight is not a number: each is a number from 0 to 1."
     total = sum(values.values())
     active = [c for c in CONTROLS if values[c] > 0]
     if not active:
@@ -91,7 +94,7 @@ def params_from_values(values: Mapping[str, Any], *, seed: int | None = None) ->
         prompt=(values.get("prompt") or "").strip(),
         negative_prompt=(values.get("negative_prompt") or "").strip(),
         input_video=chosen_input(values.get("input_choice"), values.get("upload")),
-        weights={c: float(values.get(f"weight.{c}") or 0) for c in CONTROLS},
+        weights={c: _weight(values.get(f"weight.{c}")) for c in CONTROLS},
         control_videos={c: values[f"control.{c}"] for c in CONTROLS
                         if values.get(f"control.{c}")},
         seg_prompt=(values.get("seg_prompt") or "").strip(),
@@ -105,6 +108,15 @@ def params_from_values(values: Mapping[str, Any], *, seed: int | None = None) ->
         num_gpus=_whole(_number(values.get("num_gpus"), 1)),
         upscale_weight=_number(values.get("upscale_weight"), 0.5),
     )
+
+
+def _weight(value: Any) -> Any:
+    """A slider's weight; anything that is not a number is passed on for validation to name."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _whole(value: Any) -> Any:

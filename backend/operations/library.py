@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from backend.models.transfer1.params import GenerationParams
-from backend.models.transfer1.validate import FieldError
+from backend.models.transfer1.validate import FieldError, validate_params
 from backend.operations.errors import NotFound, ValidationFailed
 from backend.store.models import Prompt
+
+#: What a preset leaves out (it is how to render, not what): never validated in a preset.
+CONTENT_FIELDS = ("prompt", "negative_prompt", "input_video", "control_videos", "seg_prompt",
+                  "weights")
 
 
 class LibraryOps:
@@ -20,6 +24,13 @@ class LibraryOps:
                                                "characters.")])
         data = params.to_dict()
         data.update(prompt="", input_video=None, control_videos={})  # settings, not content
+        # checked as a run with some prompt and input would be: only its settings count
+        errors = [e for e in validate_params(GenerationParams.from_dict(
+            dict(data, prompt="preset", input_video="input.mp4")))
+            if e.field.split(".")[0] not in CONTENT_FIELDS]
+        if errors:  # a preset holds only settings that a run would accept
+            raise ValidationFailed([FieldError("preset", "Not saved: " + "; ".join(
+                e.message for e in errors))])
         self.store.save_preset(name, data)
 
     def load_preset(self, name: str) -> GenerationParams:

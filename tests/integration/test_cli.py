@@ -23,7 +23,11 @@ pytestmark = pytest.mark.integration
 RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "parent_id",
             "result_prompt_id", "created_at", "started_at", "finished_at", "exit_code",
             "failure_cause", "failure_evidence", "progress", "gpus", "output_path",
-            "thumbnail_path", "cancel_requested", "rating", "ratings"}
+            "thumbnail_path", "cancel_requested", "rating", "ratings",
+            # issue 16: who launched it, its GPUs, why it waits, its real start, GPU time and
+            # time in a cluster's queue, the Slurm job and node
+            "owner", "gpu_count", "priority", "wait_reason", "ran_at", "queue_seconds",
+            "gpu_seconds", "slurm_job_id", "node"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
                           "status_history", "outputs"}
@@ -176,6 +180,8 @@ def test_run_wait_completes_and_show_list_search_tell_everything(cli: Cli):
     run = out["run"]
     assert set(out) == {"run", "upscale"} and out["upscale"] is None
     assert set(run) == RUN_KEYS and run["status"] == "completed" and run["simulated"]
+    assert run["owner"] == dry["owner"] and run["owner"]  # the CLI's user, in both
+    assert run["gpu_seconds"] > 0 and run["queue_seconds"] is None
     assert Path(run["output_path"]).stat().st_size > 0
     # progress went to stderr as plain lines (not a TTY), with the phase and a percentage
     progress = [line for line in result.stderr.splitlines() if line.startswith(run["id"])]
