@@ -20,7 +20,7 @@ from backend import accounts  # noqa: E402
 from backend.operations import ASSETS_DIR  # noqa: E402
 from backend.wiring import Backend  # noqa: E402
 from components.common import (TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS,  # noqa: E402
-                               TAB_RUNS)
+                               TAB_RUNS, TAB_USAGE)
 from components.compare import CompareView  # noqa: E402
 from components.create_form import CreateForm  # noqa: E402
 from components.gallery import Gallery  # noqa: E402
@@ -30,6 +30,7 @@ from components.nav import Nav  # noqa: E402
 from components.notify import Notifier  # noqa: E402
 from components.run_view import RunView  # noqa: E402
 from components.runs_table import RunsTable  # noqa: E402
+from components.usage import UsageView  # noqa: E402
 from cosmos_ui import auth  # noqa: E402
 from cosmos_ui.style import CSS  # noqa: E402
 
@@ -61,6 +62,8 @@ def build_app(backend: Backend) -> gr.Blocks:
                 compare = CompareView(ops, nav)
             with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts") as hosts_tab:
                 HostsView(ops, nav, live)
+            with gr.Tab("Usage", id=TAB_USAGE, elem_id="tab-usage"):
+                UsageView(ops, nav, live)
         nav.wire()
         live.wire(demo, ops.bus)
 

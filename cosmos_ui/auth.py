@@ -48,6 +48,14 @@ def identity(ops: Any, request: gr.Request | None) -> accounts.Identity:
     return accounts.session_identity(session_token(request)) or NOBODY
 
 
+def current_request() -> gr.Request | None:
+    """The request of the event being handled (Gradio's per-event context), for code that is
+    not handed one (a handler called through another)."""
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
+
+
 def owner_of(ops: Any, request: gr.Request | None) -> str:
     """Who owns what this request launches: the signed-in user, else the local user."""
     return identity(ops, request).username or ops.local_user

@@ -25,7 +25,7 @@ class FleetOps:
         for name, host in self.settings.hosts.items():
             snap = self._snapshot(name)
             running = [summarize(r) for r in self.store.runs_in(ACTIVE, host=name)]
-            queued = [summarize(r) for r in self.store.runs_in((QUEUED,), host=name)]
+            queued = [summarize(r) for r in self.store.queued_in_order(name)]
 
             holding = [r for r in running if r.status in HOLDING]
             overview.append({

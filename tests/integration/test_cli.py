@@ -256,7 +256,8 @@ def test_queue_dequeue_kill_stream_and_status_with_a_worker(cli: Cli):
                                              "heartbeat_at"}
         assert status["workers"][0]["pid"] == proc.pid
         assert set(status["hosts"][0]) == {"name", "simulated", "gpus", "busy_gpus",
-                                           "max_concurrent", "running", "queued"}
+                                           "max_concurrent", "running", "queued",
+                                           "busy_count", "taken_by_others"}
 
         hung = cli.json("run", "stuck forever [sim:hang]", "--input", str(SAMPLE))["run"]
         wait_for(lambda: cli.json("show", hung["id"])["run"]["log_lines"] > 3, timeout=30)
