@@ -15,17 +15,23 @@ SAMPLE = ROOT / "assets" / "sample_testcard_640x360.mp4"
 
 
 def write_config(tmp_path: Path, *, sim_seconds: float = 1.0, port: int = 7860,
-                 extra_host: str = "", poll_interval: float = 0.1, kill_grace: int = 3) -> Path:
-    """A config like the shipped one, with its data in tmp_path and a fast simulator."""
+                 extra_host: str = "", poll_interval: float = 0.1, kill_grace: int = 3,
+                 extra_ui: str = "", extra_scheduler: str = "", extra_top: str = "") -> Path:
+    """A config like the shipped one, with its data in tmp_path and a fast simulator.
+    `extra_ui` / `extra_scheduler` are lines added to those tables; `extra_top` tables
+    (e.g. [fair_share]) go before the hosts."""
     path = tmp_path / "config.toml"
     path.write_text(f"""
 data_dir = "{tmp_path / 'data'}"
 [ui]
 host = "127.0.0.1"
 port = {port}
+{extra_ui}
 [scheduler]
 poll_interval = {poll_interval}
 kill_grace = {kill_grace}
+{extra_scheduler}
+{extra_top}
 [hosts.sim]
 kind = "local"
 docker = "cosmos-sim --root {{remote_root}}/engine"

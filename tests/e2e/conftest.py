@@ -34,11 +34,11 @@ def chromium_path() -> str:
 
 class AppProcess:
     def __init__(self, tmp_path: Path, sim_seconds: float, *, extra_args: list[str] = (),
-                 users: list[tuple[str, str, str]] = (), before=None) -> None:
+                 users: list[tuple[str, str, str]] = (), before=None, **config) -> None:
         """`users`: (name, role, password) made with the CLI before launch; `before(self)`
         runs after that, also before launch (e.g. to make a run with the CLI)."""
         self.port = free_port()
-        self.config = write_config(tmp_path, sim_seconds=sim_seconds, port=self.port)
+        self.config = write_config(tmp_path, sim_seconds=sim_seconds, port=self.port, **config)
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = tmp_path / "app.log"
         self.tmp_path = tmp_path
