@@ -33,7 +33,10 @@ def set_password_hash(username: str, password_hash: str) -> int:
         if not User.update(password_hash=password_hash).where(
                 User.username == username).execute():
             return -1
-        return Session.delete().where(Session.username == username).execute()
+        live = Session.select().where((Session.username == username)
+                                      & (Session.expires_at > time.time())).count()
+        Session.delete().where(Session.username == username).execute()
+        return live
 
 
 def names_and_roles() -> list[tuple[str, str]]:

@@ -117,3 +117,31 @@ def test_limits_hold_under_concurrent_claims(store):
     gpus = [g for r in st.Run.select().where(st.Run.status == st.STAGING)
             for g in json.loads(r.gpus)]
     assert len(gpus) == len(set(gpus)) == 6
+
+
+def test_a_run_beyond_the_owners_queue_limit_is_refused_with_a_message(tmp_path):
+    from backend.models.transfer1.params import GenerationParams
+    from backend.operations import ValidationFailed
+    from backend.wiring import start_backend
+    from tests.helpers import SAMPLE, make_settings
+
+    settings = make_settings(tmp_path, extra_top="[fair_share]\nmax_queued = 2\n"
+                             "[fair_share.users.boss]\nmax_queued = 0\npriority = 20\n")
+    b = start_backend(settings, with_scheduler=False)
+    try:
+        p = GenerationParams(prompt="x", negative_prompt="bad", input_video=str(SAMPLE),
+                             weights={"edge": 1.0})
+        first, second = (b.ops.launch(p, owner="ann") for _ in range(2))
+        with pytest.raises(ValidationFailed) as refused:
+            b.ops.launch(p, owner="ann")
+        assert refused.value.errors[0].field == "queue"
+        assert "ann already has 2 run(s) waiting" in refused.value.errors[0].message
+        b.ops.launch(p, owner="bob")  # others are not held up
+        for _ in range(3):
+            b.ops.launch(p, owner="boss")  # 0: no limit
+        b.ops.dequeue(first.id)
+        b.ops.launch(p, owner="ann")  # a dequeued run frees its place
+        assert settings.fair_share.of("boss").priority == 20
+        assert settings.fair_share.of("anyone").max_queued == 2
+    finally:
+        b.close()
