@@ -73,7 +73,7 @@ class Settings:
     sign_in: SignInPolicy = SignInPolicy()
     input_roots: tuple[Path, ...] = ()
     backfill: bool = False
-    backfill_seconds: float = 600.0
+    backfill_seconds: float = 0.0
     gpu_busy_memory_mb: float = 1024.0
     lease_seconds: float = 120.0
 
@@ -184,8 +184,9 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
         sign_in=_checked_sign_in(ui),
         input_roots=read_input_roots(ui, path.parent),
         backfill=sched.get("backfill", bool, False, "true or false"),
-        backfill_seconds=sched.get("backfill_seconds", float, 600.0, "a number of seconds from "
-                                   "0 to 86400", lambda v: 0 <= v <= 86400),
+        backfill_seconds=sched.get("backfill_seconds", float, 0.0, "a number of seconds from "
+                                   "0 to 86400 (0: no time limit, fair share alone bounds "
+                                   "backfill)", lambda v: 0 <= v <= 86400),
         gpu_busy_memory_mb=sched.get("gpu_busy_memory_mb", float, 1024.0, "a number of MiB "
                                      "from 1 to 1000000", lambda v: 1 <= v <= 1_000_000),
         lease_seconds=sched.get("lease_seconds", float, 120.0, "a number of seconds from 10 "

@@ -15,8 +15,8 @@ from backend.store.models import Run
 
 
 def gpus_asked(run: Run) -> int:
-    value = run.params_dict().get("num_gpus", 1)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+    """The GPUs a run asks for (its params' num_gpus, kept as a column when it was queued)."""
+    return int(run.gpu_count or 1)
 
 
 def holders(active: Sequence[Run]) -> dict[int, str]:

@@ -161,7 +161,7 @@ class Scheduler:
         self._threads[job_id] = thread
         thread.start()
 
-    def claim(self, host: HostConfig) -> list[Run]:
+    def claim(self, host: HostConfig, now: float | None = None) -> list[Run]:
         """Atomically take the first queued run of a host that may start: GPUs, port,
         ownership, in fair-share order (backend/store/claims.py).
 
@@ -181,7 +181,7 @@ class Scheduler:
                                 pick_port=lambda head, used: pick_master_port(head.id, used),
                                 terms=self._terms,
                                 backfill_seconds=self.settings.backfill_seconds
-                                if self.settings.backfill else None)
+                                if self.settings.backfill else None, now=now)
 
     def _terms(self, owner: str) -> Terms:
         share = self.settings.fair_share.of(owner)

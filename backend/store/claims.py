@@ -13,8 +13,11 @@ The order (a studio of many artists, issue 16):
   3. first come, first served within an owner.
 A run whose owner is at their GPU limit waits (and says so) without holding up anyone else's.
 When the first run that may start does not fit, nothing behind it starts, unless backfill is
-on: then a later run may use GPUs the first cannot use yet, until the first has waited
-`backfill_seconds`. Each run examined and left waiting gets its reason (`wait_reason`).
+on: then a later run may use GPUs the first cannot use yet, but only while that keeps its
+owner at or below where the waiting run's owner will be once it starts (so the big runs of
+those furthest below their share are not starved by everyone's small ones), and, with
+`backfill_seconds`, only until the waiting run has waited that long. Each run examined and
+left waiting gets its reason (`wait_reason`).
 """
 
 from __future__ import annotations
@@ -29,10 +32,23 @@ from typing import Callable, Sequence
 from peewee import fn
 
 from backend.ids import new_id
-from backend.store.models import ACTIVE, HOLDING, QUEUED, STAGING, Run, Worker
+from backend.store.models import ACTIVE, HOLDING, QUEUED, STAGING, Run, Worker, db
 
 #: How many queued runs of each owner a claim looks at (order, backfill, batch mates).
 CLAIM_WINDOW = 16
+
+#: What the claim reads of a queued run: its order, its owner, what it asks for and (for batch
+#: mates) its settings; not its log, spec or outputs.
+_CANDIDATE_COLUMNS = ("id", "owner", "priority", "gpu_count", "created_at", "wait_reason",
+                      "host", "status", "run_type", "params", "batch_id")
+_CANDIDATES_SQL = (
+    "SELECT " + ", ".join(f"run.{c}" for c in _CANDIDATE_COLUMNS) + " FROM run JOIN (SELECT "
+    "id, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY priority DESC, id) AS rank FROM run "
+    "WHERE status = ? AND host = ?) AS q ON run.id = q.id WHERE q.rank <= ?")
+_HELD_SQL = (
+    "SELECT owner, SUM(gpus), MAX(started) FROM (SELECT owner, MAX(gpu_count) AS gpus, "
+    "MAX(started_at) AS started FROM run WHERE status IN ("
+    + ", ".join("?" * len(HOLDING)) + ") GROUP BY coalesce(batch_id, id)) GROUP BY owner")
 
 
 @dataclass(frozen=True)
@@ -68,11 +84,14 @@ class ClaimStore:
     def claim(self, host: str, *, worker_id: str, max_containers: int, place: Placer,
               group: Grouper, pick_port: PortPicker,
               terms: Callable[[str], Terms] | None = None,
-              backfill_seconds: float | None = None) -> list[Run]:
+              backfill_seconds: float | None = None, now: float | None = None) -> list[Run]:
         """Atomically start the first queued run of `host` that may start (plus its batch
         mates); the claimed runs (now `staging`), or []. `backfill_seconds` None: strict
-        order (a run that does not fit holds up the runs behind it)."""
+        order (a run that does not fit holds up the runs behind it); 0: backfill bounded by
+        fair share only; N: also nothing jumps a run that has waited N seconds. `now` is the
+        clock that bound is read on (a simulation's; default the wall clock)."""
         terms = terms or (lambda owner: EVEN)
+        now = time.time() if now is None else now
         with self.writing():
             active = self.runs_in(ACTIVE, host=host)
             jobs = len({r.batch_id or r.id for r in active})
@@ -84,8 +103,13 @@ class ClaimStore:
             queued = self._claim_candidates(host)
             if not queued:
                 return []
-            held = self.held_gpus_by_owner()
-            queued.sort(key=lambda r: _order(r, terms(r.owner), held))
+            holdings = self._holdings()
+            held = {owner: gpus for owner, (gpus, _) in holdings.items()}
+            queued.sort(key=lambda r: (-r.priority, r.id))
+            heads: dict[str, Run] = {}
+            for run in queued:  # each owner's next run in their own order
+                heads.setdefault(run.owner, run)
+            queued.sort(key=lambda r: _order(r, terms(r.owner), holdings, heads[r.owner]))
             reasons: dict[str, str] = {}
             blocked: Run | None = None
             for run in queued:
@@ -96,9 +120,18 @@ class ClaimStore:
                                        f"{owner_terms.max_gpus} GPUs in use ([fair_share] "
                                        "max_gpus)")
                     continue
-                if blocked is not None and (backfill_seconds is None or time.time()
-                                            - blocked.created_at > backfill_seconds):
+                if blocked is not None and (backfill_seconds is None or (
+                        backfill_seconds > 0 and now - blocked.created_at > backfill_seconds)):
                     break  # nothing jumps a run that waits for GPUs (or has waited enough)
+                if blocked is not None and _after(run, terms, held) > _after(
+                        blocked, terms, held) + 1e-9:
+                    # backfill stays fair: it may not lift an owner above where the waiting
+                    # run's owner would be once it starts (else big runs of the owners most
+                    # below their share would wait for ever behind everyone's small ones)
+                    reasons[run.id] = (f"waits for {blocked.owner or 'an earlier run'}'s "
+                                       f"{blocked.gpu_count}-GPU run {blocked.id[-8:]} "
+                                       "(fair share)")
+                    continue
                 placement = place(run, active)
                 if placement is not None and not isinstance(placement, str):
                     self._note_waits(reasons, queued)
@@ -125,30 +158,32 @@ class ClaimStore:
                 for index, run in enumerate(runs)]
 
     def _claim_candidates(self, host: str) -> list[Run]:
-        """Each owner's first CLAIM_WINDOW queued runs on the host (their own order)."""
-        rank = fn.ROW_NUMBER().over(partition_by=[Run.owner],
-                                    order_by=[Run.priority.desc(), Run.id]).alias("rank")
-        inner = (Run.select(Run.id, rank)
-                 .where((Run.status == QUEUED) & (Run.host == host)).alias("q"))
-        return list(Run.select().join(inner, on=(Run.id == inner.c.id))
-                    .where(inner.c.rank <= CLAIM_WINDOW))
+        """Each owner's first CLAIM_WINDOW queued runs on the host (their own order).
+
+        Plain SQL, built once: a claim runs it for every host the scheduler looks at, and
+        Peewee's query building costs more than SQLite's answer here."""
+        return list(Run.raw(_CANDIDATES_SQL, QUEUED, host, CLAIM_WINDOW))
 
     def held_gpus_by_owner(self) -> dict[str, int]:
         """GPUs each owner's runs hold now, all hosts (a job's GPUs once, batch or not)."""
-        per_job = (Run.select(Run.owner, fn.MAX(Run.gpu_count).alias("gpus"))
-                   .where(Run.status.in_(list(HOLDING)))
-                   .group_by(fn.COALESCE(Run.batch_id, Run.id)).alias("j"))
-        rows = (Run.select(per_job.c.owner, fn.SUM(per_job.c.gpus)).from_(per_job)
-                .group_by(per_job.c.owner).tuples())
-        return {owner: int(gpus or 0) for owner, gpus in rows}
+        return {owner: gpus for owner, (gpus, _) in self._holdings().items()}
+
+    def _holdings(self) -> dict[str, tuple[int, float]]:
+        """Per owner: (GPUs held now, when their latest running job was claimed)."""
+        rows = db.execute_sql(_HELD_SQL, list(HOLDING)).fetchall()
+        return {owner: (int(gpus or 0), float(last or 0)) for owner, gpus, last in rows}
 
     def _note_waits(self, reasons: dict[str, str], runs: Sequence[Run]) -> None:
-        """Record why each examined run waits (only where the words changed)."""
+        """Record why each examined run waits: one UPDATE per distinct reason, only for the
+        runs whose words changed."""
         current = {r.id: r.wait_reason for r in runs}
+        changed: dict[str, list[str]] = {}
         for run_id, reason in reasons.items():
             if current.get(run_id) != reason:
-                Run.update(wait_reason=reason).where(
-                    (Run.id == run_id) & (Run.status == QUEUED)).execute()
+                changed.setdefault(reason, []).append(run_id)
+        for reason, ids in changed.items():
+            Run.update(wait_reason=reason).where(
+                Run.id.in_(ids) & (Run.status == QUEUED)).execute()
 
     # -- workers ------------------------------------------------------------------------------
     def register_worker(self, worker_id: str) -> None:
@@ -194,7 +229,16 @@ class ClaimStore:
         return not Run.select().where(Run.status.in_((QUEUED,) + ACTIVE)).exists()
 
 
-def _order(run: Run, terms: Terms, held: dict[str, int]) -> tuple:
-    """The claim order: priority (own + owner's), then fair share, then first come."""
-    return (-(run.priority + terms.priority), held.get(run.owner, 0) / max(terms.share, 1e-9),
-            run.id)
+def _after(run: Run, terms: Callable[[str], Terms], held: dict[str, int]) -> float:
+    """The owner's GPUs per share once this run has started."""
+    return (held.get(run.owner, 0) + run.gpu_count / 2) / max(terms(run.owner).share, 1e-9)
+
+
+def _order(run: Run, terms: Terms, holdings: dict[str, tuple[int, float]], head: Run) -> tuple:
+    """The claim order: priority (own + owner's); then fair share: the owner holding the
+    fewest GPUs per share counting half of their next run (Sainte-Lague's rule, which favours
+    neither small nor large shares), the owner served least recently on a tie; then first
+    come within an owner."""
+    held, last = holdings.get(run.owner, (0, 0.0))
+    return (-(run.priority + terms.priority),
+            round((held + head.gpu_count / 2) / max(terms.share, 1e-9), 9), last, run.id)

@@ -68,8 +68,8 @@ def test_an_owner_at_their_limit_waits_and_says_so_without_holding_up_others(sto
     bob = queue(store, "bob")
     terms = lambda o: Terms(max_gpus=4) if o == "ann" else Terms()
     claimed = [claim(store, terms=terms) for _ in range(4)]
-    # bob holds nothing once ann holds 2: fair share puts him before ann's second run
-    assert [r.id for r in claimed if r] == [ann[0].id, bob.id, ann[1].id]
+    # fair share: bob's 1-GPU run leaves him with less than ann's 2-GPU run would leave her
+    assert [r.id for r in claimed if r] == [bob.id, ann[0].id, ann[1].id]
     waiting = store.get_run(ann[2].id)
     assert waiting.status == st.QUEUED
     assert "ann's limit: 4 of 4 GPUs" in waiting.wait_reason
