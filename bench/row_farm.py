@@ -27,7 +27,6 @@ Three figures:
 from __future__ import annotations
 
 import heapq
-import json
 import random
 import time
 

@@ -9,7 +9,7 @@ from backend.events.types import HostAction
 from backend.hosts.telemetry import REMOVE_ORPHAN, HostSnapshot, orphans, run_id_of
 from backend.operations.errors import NotFound, Refused
 from backend.operations.summary import summarize
-from backend.store.models import ACTIVE, HOLDING, QUEUED
+from backend.store.models import ACTIVE, HOLDING
 
 
 class FleetOps:

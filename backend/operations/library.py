@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.models.transfer1.params import GenerationParams
-from backend.models.transfer1.validate import FieldError, validate_params
+from backend.models.checks import FieldError
+from backend.models.params import RUN_INFERENCE, GenerationParams
+from backend.models.profile import UnknownModel, get_profile, profile_ids, unknown_model_error
 from backend.operations.errors import NotFound, ValidationFailed
 from backend.store.models import Prompt
 
@@ -25,9 +26,13 @@ class LibraryOps:
         data = params.to_dict()
         data.update(prompt="", input_video=None, control_videos={})  # settings, not content
         # checked as a run with some prompt and input would be: only its settings count
-        errors = [e for e in validate_params(GenerationParams.from_dict(
-            dict(data, prompt="preset", input_video="input.mp4")))
-            if e.field.split(".")[0] not in CONTENT_FIELDS]
+        try:
+            profile = get_profile(params.model)
+        except UnknownModel:
+            raise ValidationFailed([unknown_model_error(params.model, profile_ids())]) from None
+        probe = GenerationParams.from_dict(dict(data, prompt="preset", input_video="input.mp4"))
+        errors = [e for e in profile.validate(probe, run_type=RUN_INFERENCE, infos={})
+                  if e.field.split(".")[0] not in CONTENT_FIELDS]
         if errors:  # a preset holds only settings that a run would accept
             raise ValidationFailed([FieldError("preset", "Not saved: " + "; ".join(
                 e.message for e in errors))])

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from backend.models.params import LEGACY_MODEL
 from backend.store.models import TERMINAL, Run
 
 
@@ -58,6 +59,21 @@ class RunSummary:
             return None
         return max(0.0, (self.ran_at or self.finished_at or time.time())
                    - self.pending_at)
+    #: the model profile that made it, the arguments the model resolved (if it wrote them),
+    #: and its other outputs and notes: {"files": [{role, label, path}], "notes": [...]}
+    model: str = LEGACY_MODEL
+    recipe: str | None = None
+    artifacts: dict[str, Any] | None = None
+
+    @property
+    def model_files(self) -> list[dict[str, Any]]:
+        """Other outputs the model wrote (control videos, masks), as brought home."""
+        return list((self.artifacts or {}).get("files") or [])
+
+    @property
+    def model_notes(self) -> list[dict[str, Any]]:
+        """Facts of the plan worth showing (e.g. which video a prompt upsampler read)."""
+        return list((self.artifacts or {}).get("notes") or [])
 
     @property
     def is_terminal(self) -> bool:
@@ -80,4 +96,6 @@ def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
         owner=run.owner or "", gpu_count=run.gpu_count or 1, wait_reason=run.wait_reason,
         pending_at=run.pending_at, ran_at=run.ran_at, gpu_seconds=run.gpu_seconds,
         external_id=run.external_id, node=run.node, priority=run.priority,
+        model=run.model or params.get("model") or LEGACY_MODEL, recipe=run.recipe,
+        artifacts=json.loads(run.artifacts) if run.artifacts else None,
     )

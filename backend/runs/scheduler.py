@@ -24,7 +24,7 @@ from backend.hosts import boxcheck
 from backend.hosts.runtime import HostRuntime
 from backend.hosts.telemetry import HostMonitor
 from backend.ids import instance_id, is_valid_id, new_id  # noqa: F401 (instance_id)
-from backend.models.transfer1.command import pick_master_port
+from backend.models.jobs import pick_master_port
 from backend.remote.shell import Shell
 from backend.runs.batching import pick_batch
 from backend.runs.lifecycle import Lifecycle

@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from peewee import fn
 
 from backend.ids import new_id
 from backend.store.models import ACTIVE, HOLDING, QUEUED, STAGING, Run, Worker, db
@@ -40,7 +39,7 @@ CLAIM_WINDOW = 16
 #: What the claim reads of a queued run: its order, its owner, what it asks for and (for batch
 #: mates) its settings; not its log, spec or outputs.
 _CANDIDATE_COLUMNS = ("id", "owner", "priority", "gpu_count", "created_at", "wait_reason",
-                      "host", "status", "run_type", "params", "batch_id")
+                      "host", "status", "run_type", "model", "params", "batch_id")
 _CANDIDATES_SQL = (
     "SELECT " + ", ".join(f"run.{c}" for c in _CANDIDATE_COLUMNS) + " FROM run JOIN (SELECT "
     "id, ROW_NUMBER() OVER (PARTITION BY owner ORDER BY priority DESC, id) AS rank FROM run "

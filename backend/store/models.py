@@ -98,6 +98,9 @@ class Run(BaseModel):
     pending_at = FloatField(null=True)  # when a cluster (Slurm) started keeping it waiting
     ran_at = FloatField(null=True)  # when it really started on its GPUs (after any wait)
     gpu_seconds = FloatField(null=True)  # its share of GPU time, set when it ends
+    model = CharField(default="transfer1")  # the model profile it was made with
+    recipe = TextField(null=True)  # the arguments the model resolved (Transfer2.5 <name>.json)
+    artifacts = TextField(null=True)  # JSON list: [{role, label, path}] of other outputs/notes
     created_at = FloatField()
     updated_at = FloatField()
     started_at = FloatField(null=True)
@@ -114,6 +117,9 @@ class Run(BaseModel):
 
     def progress_dict(self) -> dict[str, Any] | None:
         return json.loads(self.progress) if self.progress else None
+
+    def artifact_list(self) -> list[dict[str, Any]]:
+        return json.loads(self.artifacts) if self.artifacts else []
 
     @property
     def is_terminal(self) -> bool:

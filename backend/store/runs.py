@@ -46,15 +46,19 @@ class RunStore:
     # -- create and read ----------------------------------------------------------------------
     def create_run(self, *, params: dict[str, Any], host: str, prompt_id: str | None,
                    run_type: str = "inference", name: str = "", simulated: bool = False,
-                   parent_id: str | None = None, priority: int = 0, owner: str = "") -> Run:
+                   parent_id: str | None = None, priority: int = 0, owner: str = "",
+                   model: str | None = None, gpu_count: int | None = None) -> Run:
+        """Queue a run. `gpu_count` is what its model's job takes (the profile's `gpus_for`);
+        without it, the params' num_gpus."""
         now = time.time()
-        gpus = params.get("num_gpus", 1)
+        gpus = params.get("num_gpus", 1) if gpu_count is None else gpu_count
         with self.writing():
             run = Run.create(
                 id=new_id(), prompt=prompt_id, parent=parent_id, run_type=run_type, name=name,
                 status=QUEUED, host=host, simulated=simulated, params=json.dumps(params),
                 priority=priority, created_at=now, updated_at=now, owner=owner,
                 gpu_count=gpus if isinstance(gpus, int) and not isinstance(gpus, bool) else 1,
+                model=model or params.get("model") or "transfer1",
             )
             RunTransition.create(run=run.id, status=QUEUED, at=now)
             self.emit(StatusChanged(run.id, status=QUEUED, previous=None, host=host))

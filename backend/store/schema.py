@@ -54,12 +54,30 @@ def _event_outbox() -> None:
     db.create_tables([EventRecord])
 
 
-#: Values for the run columns schema 3 added, computed from what an older row has.
+#: Columns model profiles added to `run` (issue 13): which profile made a run, the resolved
+#: recipe it left, and its other outputs. Existing runs were all made with Transfer1.
+RUN_MODEL_COLUMNS = (
+    ("model", "VARCHAR(255) NOT NULL DEFAULT 'transfer1'"),
+    ("recipe", "TEXT"),
+    ("artifacts", "TEXT"),
+)
+
+
+def _model_profiles() -> None:
+    have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    for name, sql_type in RUN_MODEL_COLUMNS:
+        if name not in have:  # a database made by this version already has them
+            db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
+
+
+#: Values for the run columns schema 4 added, computed from what an older row has.
 _NEW_RUN_COLUMNS = {
     "owner": "''",
     "gpu_count": "coalesce(CAST(json_extract(params, '$.num_gpus') AS INTEGER), 1)",
     "wait_reason": "NULL",
     "pending_at": "NULL",
+    # a table that never had schema 3's model column: every older run was made with Transfer1
+    "model": "'transfer1'",
     # a run that got past staging started on its GPUs about when it was staged
     "ran_at": "CASE WHEN status NOT IN ('queued', 'staging') OR finished_at IS NOT NULL "
               "THEN started_at END",
@@ -94,19 +112,19 @@ def _rebuild_run_table() -> None:
     db.execute_sql('DROP TABLE "run"')
     db.execute_sql('ALTER TABLE "run_rebuilt" RENAME TO "run"')
     Run._schema.create_indexes(safe=True)
-    for statement in INDEX_SCHEMA + FTS_SCHEMA + RUN_INDEXES_V3:
+    for statement in INDEX_SCHEMA + FTS_SCHEMA + RUN_INDEXES_V4:
         db.execute_sql(statement)
 
 
 #: Owner filters and the per-owner queue (fair share) walk these.
-RUN_INDEXES_V3 = (
+RUN_INDEXES_V4 = (
     "CREATE INDEX IF NOT EXISTS run_owner_id ON run(owner, id)",
     "CREATE INDEX IF NOT EXISTS run_status_host_owner ON run(status, host, owner, priority, id)",
 )
 
 
 def _owners_and_pending() -> None:
-    """Schema 3 (issue 16): every run has an owner, its GPU count and its real start (after a
+    """Schema 4 (issue 16): every run has an owner, its GPU count and its real start (after a
     cluster's queue), the `pending` status; sign-in sessions."""
     _rebuild_run_table()
     db.create_tables([Session])
@@ -116,7 +134,8 @@ def _owners_and_pending() -> None:
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
-    3: _owners_and_pending,
+    3: _model_profiles,
+    4: _owners_and_pending,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

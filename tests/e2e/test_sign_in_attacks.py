@@ -189,7 +189,6 @@ def test_a_removed_users_cookie_is_refused_on_read_events_and_config(app):
 def _open_stream(client: httpx.Client):
     """The page's live stream (the load event whose outputs feed the run view)."""
     config = client.get("/config").json()
-    comps = {c["id"]: c for c in config["components"]}
     live = next(c["id"] for c in config["components"]
                 if c.get("props", {}).get("elem_id") == "live-runs")
     dep = next(d for d in config["dependencies"] if live in d["outputs"]

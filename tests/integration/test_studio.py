@@ -27,7 +27,7 @@ from backend.media import make_test_clip
 from backend.store.history import RunFilter
 from backend.wiring import start_backend
 from tests.helpers import ROOT, wait_for
-from tests.integration.conftest import sim_box_table, toml_value, write_app_config
+from tests.integration.conftest import sim_box_table, write_app_config
 from tests.integration.remote_helpers import params, start_worker, stop_worker, wait_terminal
 
 pytestmark = pytest.mark.integration

@@ -94,12 +94,18 @@ def build_spec(p: GenerationParams, *, input_video_path: str | None,
 
 
 def build_upscale_spec(input_video_path: str, weight: float = 0.5, *, negative_prompt: str,
-                       prompt: str | None = None, fps: int | None = None) -> dict[str, Any]:
+                       prompt: str | None = None, fps: int | None = None,
+                       seed: int | None = None, guidance: float | None = None
+                       ) -> dict[str, Any]:
     """The spec of a 4K upscale: only the `upscale` hint, run on `input_video_path`.
 
     The negative prompt is required and never empty (Cosmos crashes on an empty one). Pass the
-    parent run's prompt and fps: without a prompt Cosmos uses its generic "photorealistic 4K"
-    default, and without fps it stamps 24 on the upscaled clip whatever the parent's rate.
+    parent run's prompt, fps, seed and guidance: without a prompt Cosmos uses its generic
+    "photorealistic 4K" default, without fps it stamps 24 on the upscaled clip whatever the
+    parent's rate, and without seed and guidance it falls back to 1 and 5. transfer.py hands
+    seed and guidance to the upscaling pipeline like to any other (the pipeline is built with
+    `guidance=cfg.guidance, seed=cfg.seed`); sigma_max is left at its default, since the
+    upscaler works on the parent's output, not its input.
     """
     _require_negative_prompt(negative_prompt)
     if not input_video_path:
@@ -112,7 +118,11 @@ def build_upscale_spec(input_video_path: str, weight: float = 0.5, *, negative_p
         spec["prompt"] = prompt
     spec["negative_prompt"] = negative_prompt
     spec["input_video_path"] = input_video_path
+    if guidance is not None:
+        spec["guidance"] = float(guidance)
     spec["num_steps"] = UPSCALE_NUM_STEPS
+    if seed is not None:
+        spec["seed"] = int(seed)
     if fps is not None:
         spec["fps"] = int(fps)
     spec["upscale"] = {"control_weight": number}
