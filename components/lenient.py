@@ -4,8 +4,8 @@ Gradio converts an event's inputs before the handler runs: a Number given "abc" 
 bare ValueError there (the page shows an empty error), a Radio given a value outside its
 choices raises "Value ... is not in the list of choices". Anyone can send such values with a
 script. These subclasses hand the raw value through instead, so the handler's validation
-(backend/models/transfer1/validate.py for the Create form) names the field, says what is
-allowed and shows it under that field. `Checked` variants are for small controls with no
+(for the Create form, the model profile's: backend/models/profile.py) names the field, says
+what is allowed and shows it under that field. `Checked` variants are for small controls with no
 field slot (page size, rating filters): they refuse with a message naming the control and
 what it allows, never a blank error.
 """

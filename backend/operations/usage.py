@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from backend.models.transfer1.validate import FieldError
+from backend.models.checks import FieldError
 from backend.operations.errors import ValidationFailed
 from backend.store.usage import USAGE_GROUPS
 

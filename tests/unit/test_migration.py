@@ -1,6 +1,8 @@
-"""Upgrading a database full of runs: schema 3 rebuilds the run table (a new status in its
-CHECK constraint, owner and accounting columns) and must lose nothing: rows, logs, reviews,
-transitions, the full-text index and its triggers."""
+"""Upgrading a database full of runs: schema 4 rebuilds the run table (a new status in its
+CHECK constraint, owner and accounting columns) and must lose nothing: rows, every column's
+value (schema 3's model, recipe and artifacts too), logs, reviews, transitions, the full-text
+index and its triggers. Both a version-2 database (before model profiles) and a version-3 one
+(as main wrote it, with model-profile columns filled) are upgraded."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from backend import store as st
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v2.sql"
+FIXTURE_V3 = Path(__file__).parent / "fixtures" / "schema_v3.sql"
 
 
 def _old_database(path: Path, runs: int = 30) -> list[str]:
@@ -62,6 +65,9 @@ def test_upgrade_keeps_every_row_index_and_trigger(tmp_path):
         # old rows got their owner ("" = before owners) and GPU count from their params
         run = store.get_run(ids[3])
         assert run.owner == "" and run.gpu_count == 2 and run.parent_id == ids[0]
+        # schema 3 gave every run made before model profiles the model it was made with
+        assert {r.model for r in st.Run.select(st.Run.model)} == {"transfer1"}
+        assert run.recipe is None and run.artifacts is None
         done = store.get_run(ids[4])  # completed: its GPU time is known
         assert done.gpu_seconds == pytest.approx((204 - 104) * 1)
         assert store.get_run(ids[0]).ran_at is None  # queued: never ran
@@ -100,5 +106,101 @@ def test_opening_again_changes_nothing(tmp_path):
         assert sorted(r.id for r in st.Run.select()) == ids
         assert [v.version for v in st.SchemaVersion.select()] == list(
             range(1, st.SCHEMA_VERSION + 1))
+    finally:
+        store.close()
+
+
+#: Every column of a version-3 run, each with a value of its own so a column copied into the
+#: wrong place (or dropped) shows.
+def _v3_run(i: int, status: str, parent: str | None) -> dict:
+    finished = 300.0 + i if status in ("completed", "failed", "cancelled", "blocked") else None
+    return {
+        "id": f"{i:026d}", "prompt_id": "p1", "parent_id": parent, "run_type": "inference",
+        "name": f"shot {i}", "status": status, "host": "sim", "simulated": 1,
+        "params": json.dumps({"prompt": f"desert road {i}", "num_gpus": 4 if i % 3 else 1,
+                              "model": "transfer2.5" if i % 2 else "transfer1"}),
+        "spec": json.dumps({"prompt": f"spec {i}"}), "command": f"docker run -d x{i}",
+        "job_script": f"#!/bin/bash\necho {i}\n", "container_name": f"cosmos-{i:026d}",
+        "container_id": f"c{i:063d}", "gpus": json.dumps([i % 4]), "master_port": 12000 + i,
+        "exit_code": 0 if status == "completed" else None,
+        "failure_cause": "OOM" if status == "failed" else None,
+        "failure_evidence": "CUDA out of memory" if status == "failed" else None,
+        "cancel_requested": "force" if status == "cancelled" else None,
+        "log_offset": 100 + i, "log_lines": 2, "progress": json.dumps({"fraction": 0.5}),
+        "output_path": f"/data/runs/{i}/output.mp4", "thumbnail_path": f"/data/runs/{i}/t.jpg",
+        "output_info": json.dumps({"width": 1280, "height": 704}), "priority": i % 5,
+        "batch_id": "b1" if i in (1, 2) else None, "batch_index": i if i in (1, 2) else None,
+        "external_id": f"slurm-{i}", "node": f"node{i}", "result_prompt_id": None,
+        "worker_id": f"w{i}",
+        "model": "transfer2.5" if i % 2 else "transfer1",
+        "recipe": json.dumps({"guidance": 3, "seed": 2025 + i}) if i % 2 else None,
+        "artifacts": json.dumps({"files": [{"role": "control.edge", "label": "edge control",
+                                            "path": f"/data/runs/{i}/edge.mp4"}],
+                                 "notes": [], "layout": {}}),
+        "created_at": float(i), "updated_at": float(i) + 0.5, "started_at": 200.0 + i,
+        "finished_at": finished,
+    }
+
+
+def _v3_database(path: Path, runs: int = 16) -> list[dict]:
+    """A version-3 database as main wrote it (model profiles, before issue 16), every column
+    of every run filled."""
+    conn = sqlite3.connect(path)
+    conn.executescript(FIXTURE_V3.read_text())
+    conn.execute("INSERT INTO prompt VALUES ('p1', '', 'a desert road', 'ugly', NULL, 1.0)")
+    statuses = ["completed", "failed", "queued", "running", "cancelled", "blocked", "staging",
+                "collecting"]
+    rows = []
+    for i in range(runs):
+        row = _v3_run(i, statuses[i % len(statuses)], rows[0]["id"] if rows else None)
+        conn.execute(f"INSERT INTO run ({', '.join(row)}) VALUES "
+                     f"({', '.join('?' * len(row))})", list(row.values()))
+        conn.execute("INSERT INTO logline (run_id, seq, offset, text) VALUES (?, 0, 0, 'a')",
+                     (row["id"],))
+        conn.execute("INSERT INTO review (run_id, username, rating, comment, created_at) "
+                     "VALUES (?, 'rita', 5, 'great', 1)", (row["id"],))
+        rows.append(row)
+    conn.commit()
+    conn.close()
+    return rows
+
+
+def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp_path):
+    path = tmp_path / "v3.db"
+    before = _v3_database(path)
+    store = st.Store(path)
+    try:
+        assert store.schema_version() == st.SCHEMA_VERSION == 4
+        cursor = st.db.execute_sql('SELECT * FROM "run" ORDER BY id')
+        names = [d[0] for d in cursor.description]
+        after = [dict(zip(names, row)) for row in cursor.fetchall()]
+        assert len(after) == len(before)
+        for old, new in zip(before, after):
+            # every column main had keeps its value, byte for byte
+            assert {k: new[k] for k in old} == old
+        # the model-profile columns in particular
+        assert [r["model"] for r in after] == [r["model"] for r in before]
+        assert after[1]["recipe"] == json.dumps({"guidance": 3, "seed": 2026})
+        assert json.loads(after[3]["artifacts"])["files"][0]["role"] == "control.edge"
+        # and the new columns got what the old rows imply
+        assert all(r["owner"] == "" and r["wait_reason"] is None and r["pending_at"] is None
+                   for r in after)
+        assert [r["gpu_count"] for r in after] == [json.loads(r["params"])["num_gpus"]
+                                                   for r in before]
+        done = store.get_run(before[0]["id"])  # completed, 1 GPU: 300 - 200 seconds
+        assert done.model == "transfer1" and done.gpu_seconds == pytest.approx(100.0)
+        failed = store.get_run(before[1]["id"])  # failed, 4 GPUs, Transfer2.5
+        assert failed.model == "transfer2.5" and failed.gpu_seconds == pytest.approx(4 * 100.0)
+        assert store.get_run(before[2]["id"]).ran_at is None  # queued: never ran
+        assert store.get_run(before[3]["id"]).ran_at == before[3]["started_at"]  # running
+        assert st.LogLine.select().count() == len(before)
+        assert st.Review.select().count() == len(before)
+        assert store.search_run_ids("road 5") == [before[5]["id"]]
+        assert st.db.execute_sql("PRAGMA foreign_key_check").fetchall() == []
+        assert [v.version for v in st.SchemaVersion.select()] == [1, 2, 3, 4]
+        # a new run still gets a model and an owner
+        fresh = store.create_run(params={"prompt": "x", "model": "transfer2.5"}, host="sim",
+                                 prompt_id=None, owner="ann")
+        assert (fresh.model, fresh.owner) == ("transfer2.5", "ann")
     finally:
         store.close()
