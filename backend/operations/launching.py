@@ -122,7 +122,9 @@ class LaunchOps:
         if snapshot is None:
             snapshot = self.store.latest_host_look(host_cfg.name)
         ours = {g for r in self.store.runs_in(ACTIVE, host=host_cfg.name) for g in r.gpu_list()}
-        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours)
+        checks_box = host_cfg.check_box and host_kind(host_cfg.kind).places_gpus
+        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours,
+                                     others_wait=checks_box)
 
     def warnings(self, params: GenerationParams) -> list[FieldError]:
         """What the artist should know that does not stop the run (e.g. a truncated fps)."""

@@ -23,8 +23,7 @@ def _group_column(by: str):
         return Run.owner
     if by == "host":
         return Run.host
-    model = Run._meta.fields.get("model")  # a run's model profile, once runs record one
-    return fn.COALESCE(model, Value("transfer1")) if model is not None else Value("transfer1")
+    return Run.model  # the model profile it was made with (schema 3 filled older runs)
 
 
 class UsageStore:
