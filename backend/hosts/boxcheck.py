@@ -171,9 +171,12 @@ class BoxView:
 
 
 def look(runtime: Any, installation: str, ours: Iterable[int], *, busy_mb: float,
-         gpu_memory_text: str | None = None) -> BoxLook:
+         gpu_memory_text: str | None = None,
+         listed: Sequence[Mapping[str, Any]] | None = None) -> BoxLook:
     """Look at the box now (a few commands over its shell). Each source that fails is left
-    out and named in `error`; the lease taken at staging still guards the GPU."""
+    out and named in `error`; the lease taken at staging still guards the GPU. `listed`: every
+    container of the box as the caller just listed them (the host monitor has), not asked
+    again."""
     host = runtime.host
     now = time.time()
     errors: list[str] = []
@@ -194,7 +197,8 @@ def look(runtime: Any, installation: str, ours: Iterable[int], *, busy_mb: float
             apps = parse_apps(result.out)
     containers: list[dict[str, Any]] = []
     try:
-        containers = [describe_container(c, installation) for c in runtime.engine.list_all()]
+        every = runtime.engine.list_all() if listed is None else listed
+        containers = [describe_container(c, installation) for c in every]
     except Exception as exc:  # a box without docker: the other signals still count
         errors.append(f"containers: {exc}")
     leases: list[Lease] = []

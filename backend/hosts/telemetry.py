@@ -129,6 +129,7 @@ class HostMonitor:
         with self._lock:
             removals, self._removals = self._removals, []
         engine = self.runtime.engine
+        every = None
         try:
             for name in removals:
                 engine.remove(name)
@@ -154,18 +155,20 @@ class HostMonitor:
             else:
                 snap.error = "GPU query failed: " + (result.err.strip() or result.out.strip()
                                                      or f"exit {result.exit_code}")[-200:]
-        if self.runtime.checks_box:
-            self._look(snap)
-        self._publish(snap)
+        # the samples first: they belong to the runs running when the GPUs were read
         self._record(snap)
+        if self.runtime.checks_box:
+            self._look(snap, every)
+        self._publish(snap)
         return snap
 
-    def _look(self, snap: HostSnapshot) -> None:
+    def _look(self, snap: HostSnapshot, every: list | None) -> None:
         """What else uses the box's GPUs (for placement), and our leases kept alive."""
         active = self.store.runs_in(ACTIVE, host=snap.name)
         ours = {g for r in active for g in r.gpu_list()}
         try:
-            look = boxcheck.look(self.runtime, self.instance_id, ours, busy_mb=self.busy_mb)
+            look = boxcheck.look(self.runtime, self.instance_id, ours, busy_mb=self.busy_mb,
+                                 listed=every)
         except Exception as exc:  # a look is advice: the lease at staging still guards
             log.warning("looking at the GPUs of %s failed: %s", snap.name, exc)
             return
