@@ -102,8 +102,11 @@ def print_model(model: dict[str, Any], out: IO[str]) -> None:
     for v in model["variants"]:
         out.write(f"variant {v['name']}: {v['summary']}\n")
     out.write("settings:\n")
+
+    def num(v: Any) -> str:
+        return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
     for f in model["fields"]:
-        num = (lambda v: str(int(v)) if float(v).is_integer() else f"{v:g}")
         rng = (f" {num(f['minimum'])}..{num(f['maximum'])}" if f["minimum"] is not None
                and f["maximum"] is not None else "")
         choices = f" one of {', '.join(map(str, f['choices']))}" if f["choices"] else ""

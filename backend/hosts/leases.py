@@ -107,9 +107,9 @@ class LeaseTaken(RemoteError):
 
     def __init__(self, leases: Sequence[Lease]) -> None:
         self.leases = list(leases)
-        super().__init__("; ".join(f"GPU {l.gpu} is leased by another installation ("
-                                   f"{l.owner or 'someone'}'s run {l.run_id[-8:]})"
-                                   for l in self.leases))
+        super().__init__("; ".join(f"GPU {lease.gpu} is leased by another installation ("
+                                   f"{lease.owner or 'someone'}'s run {lease.run_id[-8:]})"
+                                   for lease in self.leases))
 
 
 def _parse(line: str, skip: int = 0) -> Lease | None:

@@ -24,15 +24,15 @@ def test_a_lease_is_exclusive_all_or_nothing_and_released_by_its_holder(root):
     a.take("runa", [0, 1], 60, "ann")
     with pytest.raises(LeaseTaken) as taken:
         b.take("runb", [1, 2], 60, "bob")
-    assert [(l.gpu, l.installation, l.run_id, l.owner) for l in taken.value.leases] == [
+    assert [(lease.gpu, lease.installation, lease.run_id, lease.owner) for lease in taken.value.leases] == [
         (1, "installa", "runa", "ann")]
-    assert {l.gpu for l in a.list()} == {0, 1}  # nothing of b's half-taken
+    assert {lease.gpu for lease in a.list()} == {0, 1}  # nothing of b's half-taken
     b.release("runa", [0, 1])  # not b's to give back
-    assert {l.gpu for l in a.list()} == {0, 1}
+    assert {lease.gpu for lease in a.list()} == {0, 1}
     a.release("runa", [0, 1])
     assert a.list() == []
     b.take("runb", [1, 2], 60, "bob")
-    assert {(l.gpu, l.installation) for l in a.list()} == {(1, "installb"), (2, "installb")}
+    assert {(lease.gpu, lease.installation) for lease in a.list()} == {(1, "installb"), (2, "installb")}
 
 
 def test_a_stale_lease_is_taken_over_and_renewal_keeps_one_alive(root):
@@ -46,7 +46,7 @@ def test_a_stale_lease_is_taken_over_and_renewal_keeps_one_alive(root):
     other.take("new", [0], 60, "bob")  # the stale lease gives way
     with pytest.raises(LeaseTaken):
         other.take("new2", [1], 60, "bob")  # the renewed one does not
-    assert {(l.gpu, l.installation) for l in other.list()} == {(0, "other"), (1, "live")}
+    assert {(lease.gpu, lease.installation) for lease in other.list()} == {(0, "other"), (1, "live")}
 
 
 def test_racing_installations_get_one_winner(root):

@@ -58,7 +58,9 @@ def test_first_come_within_an_owner_and_priority_first(store):
     first, second = queue(store, "ann"), queue(store, "ann")
     urgent = queue(store, "bob", priority=5)
     boss = queue(store, "cat")
-    terms = lambda o: Terms(priority=10) if o == "cat" else Terms()
+    def terms(owner):
+        return Terms(priority=10) if owner == "cat" else Terms()
+
     order = [claim(store, terms=terms).id for _ in range(4)]
     assert order == [boss.id, urgent.id, first.id, second.id]
 
@@ -66,7 +68,9 @@ def test_first_come_within_an_owner_and_priority_first(store):
 def test_an_owner_at_their_limit_waits_and_says_so_without_holding_up_others(store):
     ann = [queue(store, "ann", gpus=2) for _ in range(3)]
     bob = queue(store, "bob")
-    terms = lambda o: Terms(max_gpus=4) if o == "ann" else Terms()
+    def terms(owner):
+        return Terms(max_gpus=4) if owner == "ann" else Terms()
+
     claimed = [claim(store, terms=terms) for _ in range(4)]
     # fair share: bob's 1-GPU run leaves him with less than ann's 2-GPU run would leave her
     assert [r.id for r in claimed if r] == [bob.id, ann[0].id, ann[1].id]
@@ -102,7 +106,8 @@ def test_limits_hold_under_concurrent_claims(store):
     for owner in ("ann", "bob", "cat"):
         for _ in range(10):
             queue(store, owner)
-    terms = lambda o: Terms(max_gpus=2)
+    def terms(owner):
+        return Terms(max_gpus=2)
 
     def worker():
         while claim(store, terms=terms, place=gpu_placer(64)) is not None:
