@@ -26,7 +26,7 @@ from backend.hosts.leases import Leases
 from backend.media import make_test_clip
 from backend.store.history import RunFilter
 from backend.wiring import start_backend
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, STATE_CHANGES, wait_for
 from tests.integration.conftest import sim_box_table, write_app_config
 from tests.integration.remote_helpers import params, start_worker, stop_worker, wait_terminal
 
@@ -189,7 +189,9 @@ def test_a_live_lease_keeps_us_off_and_a_stale_one_is_taken_over(backend, sshd, 
     live.write_text(f"otherinstall0000000000000 01otherrun {int(time.time()) - 60} carl\n")
     run = wait_terminal(b, run_id, timeout=120)
     assert run.status == st.COMPLETED and run.gpu_list() == [0]
-    assert not live.exists()  # ours, taken over and given back when the run ended
+    # ours, taken over, and given back once the run has ended (the job's thread releases it
+    # over the box's shell just after the run's last status change)
+    wait_for(lambda: not live.exists(), timeout=STATE_CHANGES, what="the lease to be released")
 
 
 def test_owner_filters_and_limits_hold_under_a_burst_of_30_runs(backend, clip):
