@@ -22,7 +22,7 @@ from backend.cli.common import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NOT_FOUND, E
 from backend.cli.launch_verbs import cmd_create, cmd_enhance, cmd_models, cmd_run, cmd_upscale
 from backend.cli.parser import build_parser
 from backend.cli.progress import Session
-from backend.cli.query_verbs import cmd_list, cmd_search, cmd_show, cmd_status
+from backend.cli.query_verbs import cmd_list, cmd_search, cmd_show, cmd_status, cmd_usage
 from backend.cli.retention_verbs import cmd_delete, cmd_prune
 from backend.cli.setup_verbs import cmd_setup
 
@@ -34,8 +34,8 @@ __all__ = ["build_parser", "main"]
 VERBS = {"create": cmd_create, "run": cmd_run, "list": cmd_list, "search": cmd_search,
          "show": cmd_show, "kill": cmd_kill, "dequeue": cmd_dequeue, "status": cmd_status,
          "upscale": cmd_upscale, "enhance": cmd_enhance, "doctor": cmd_doctor,
-         "worker": cmd_worker, "user": cmd_user, "models": cmd_models, "setup": cmd_setup,
-         "prune": cmd_prune, "delete": cmd_delete}
+         "worker": cmd_worker, "user": cmd_user, "usage": cmd_usage, "models": cmd_models,
+         "setup": cmd_setup, "prune": cmd_prune, "delete": cmd_delete}
 
 
 def main(argv: list[str] | None = None) -> int:

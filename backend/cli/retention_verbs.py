@@ -15,6 +15,9 @@ def _mb(n: int | None) -> str:
 
 
 def cmd_prune(s: Session, args: argparse.Namespace) -> int:
+    from backend.accounts import HOSTS
+
+    s.require(HOSTS)
     reports = s.ops.prune(args.host or None, older_than_days=args.older_than,
                           cache_max_gb=args.cache_max_gb, dry_run=args.dry_run)
     if _json(args):
@@ -43,6 +46,9 @@ def cmd_prune(s: Session, args: argparse.Namespace) -> int:
 
 
 def cmd_delete(s: Session, args: argparse.Namespace) -> int:
+    from backend.accounts import DELETE
+
+    s.require(DELETE)
     run_id = _resolve(s, args.run, ("run",))[1]
     items = s.ops.delete_preview(run_id)
     if not args.yes:

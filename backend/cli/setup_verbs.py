@@ -12,7 +12,11 @@ from backend.cli.progress import Session, ended, queued_note, stream_log
 
 
 def cmd_setup(s: Session, args: argparse.Namespace) -> int:
-    run = s.ops.setup(args.host, model=args.model)
+    from backend.accounts import HOSTS, LAUNCH
+
+    s.require(HOSTS)
+    owner = s.require(LAUNCH)
+    run = s.ops.setup(args.host, model=args.model, owner=owner)
     if not args.wait:
         if _json(args):
             fmt.dump({"run": fmt.run_json(run)})

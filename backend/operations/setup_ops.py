@@ -21,9 +21,11 @@ RUN_SETUP = "setup"
 class SetupOps:
     """A mixin of Operations (settings, store)."""
 
-    def setup(self, host: str, *, model: str | None = None) -> RunSummary:
-        """Queue a setup of `host` (every model it serves, or `model`); one at a time."""
-        from backend.extensions import host_kind
+    def setup(self, host: str, *, model: str | None = None,
+              owner: str | None = None) -> RunSummary:
+        """Queue a setup of `host` (every model it serves, or `model`); one at a time. It is
+        `owner`'s run (default: this process's local user) and takes no GPU."""
+        from backend.extensions import host_kind, run_type_runner
         from backend.models.profile import get_profile
 
         if host not in self.settings.hosts:
@@ -47,6 +49,8 @@ class SetupOps:
         run = self.store.create_run(params=params, host=host, prompt_id=None,
                                     run_type=RUN_SETUP, name=f"setup {host}",
                                     simulated=cfg.simulated, model=models[0],
+                                    owner=owner or self.local_user,
+                                    gpu_count=run_type_runner(RUN_SETUP).gpus,
                                     spec=json.dumps({"models": models}))
         log.info("queued setup %s of %s (%s)", run.id, host, ", ".join(models))
         return summarize(run)

@@ -31,12 +31,13 @@ from backend.store.models import db
 from backend.store.reviews import ReviewStore
 from backend.store.runs import RunStore
 from backend.store.schema import current_version, migrate
+from backend.store.usage import UsageStore
 
 log = logging.getLogger(__name__)
 
 
 class Store(RunStore, LogStore, ClaimStore, HistoryStore, CatalogStore, ReviewStore,
-            FleetStore):
+            FleetStore, UsageStore):
     """Opens the database and answers every question the app asks of it.
 
     One Store per process (Peewee models bind to a module-level database); connections are
