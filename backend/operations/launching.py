@@ -108,17 +108,19 @@ class LaunchOps:
                 errors.append(FieldError("num_gpus", f"{host_name} has {len(host_cfg.gpus)} "
                                          f"GPU(s); ask for at most that many."))
             else:
-                errors += self._vram(profile, host_cfg, needed)
+                errors += self._vram(profile, host_cfg, needed,
+                                     profile.vram_for(params, needed))
         return errors
 
-    def _vram(self, profile: ModelProfile, host_cfg: Any, needed: int) -> list[FieldError]:
+    def _vram(self, profile: ModelProfile, host_cfg: Any, needed: int,
+              need_gb: float | None = None) -> list[FieldError]:
         snapshot = None
         if self.telemetry is not None and self.telemetry.snapshot(host_cfg.name) is not None:
             snapshot = self.telemetry.snapshot(host_cfg.name).to_dict()
         if snapshot is None:
             snapshot = self.store.latest_host_look(host_cfg.name)
         ours = {g for r in self.store.runs_in(ACTIVE, host=host_cfg.name) for g in r.gpu_list()}
-        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours)
+        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours, need_gb)
 
     def warnings(self, params: GenerationParams) -> list[FieldError]:
         """What the artist should know that does not stop the run (e.g. a truncated fps)."""

@@ -34,7 +34,8 @@ def model_errors(profile: ModelProfile, host: HostConfig, run_type: str) -> list
 
 
 def vram_errors(profile: ModelProfile, host: HostConfig, gpus_needed: int,
-                snapshot: Mapping[str, Any] | None, ours: Iterable[int]) -> list[FieldError]:
+                snapshot: Mapping[str, Any] | None, ours: Iterable[int],
+                need_gb: float | None = None) -> list[FieldError]:
     """Refuse when fewer than `gpus_needed` of the host's GPUs can hold the model.
 
     `snapshot` is the host's latest telemetry (HostSnapshot.to_dict()), None when no worker has
@@ -46,7 +47,7 @@ def vram_errors(profile: ModelProfile, host: HostConfig, gpus_needed: int,
     gpus = [g for g in snapshot.get("gpus") or [] if g.get("index") in host.gpus]
     if not gpus:
         return []
-    need = profile.vram_gb * MIB_PER_GB
+    need = need_gb * MIB_PER_GB
     held = set(ours)
     usable, report = 0, []
     for gpu in sorted(gpus, key=lambda g: g["index"]):
@@ -67,6 +68,5 @@ def vram_errors(profile: ModelProfile, host: HostConfig, gpus_needed: int,
     offload = (f", or turn on {one_of(profile.offload_flags)}" if profile.offload_flags
                else "")
     return [FieldError("host", f"{host.name} cannot hold {profile.name}: it needs "
-                       f"{profile.vram_gb:.1f} GB free on each of {gpus_needed} GPU(s) (every "
-                       f"GPU holds the full weights), and {why}. Choose a host with bigger or "
+                       f"{need_gb:.1f} GB free on each of {gpus_needed} GPU(s), and {why}. Choose a host with bigger or "
                        f"free GPUs{offload}; nothing was queued.")]
