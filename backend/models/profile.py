@@ -279,6 +279,11 @@ class ModelProfile(ABC):
     def command(self, ctx: JobContext, items: Sequence[JobItem]) -> ModelCommand:
         """The files, argv and outputs of a job of one run or a batch (validated requests)."""
 
+    def guardrails(self, params: GenerationParams) -> bool | None:
+        """Whether this request runs with the model's guardrails on (recorded on the run as
+        `guardrails`); None: the profile does not say."""
+        return None
+
     def vram_for(self, params: GenerationParams, num_gpus: int) -> float:
         """GPU memory in GB each of the job's GPUs needs (the pre-flight asks this): by
         default `vram_gb`; a model whose checkpoint is a choice (or that shards) answers per

@@ -194,7 +194,8 @@ class LaunchOps:
         run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
                                     run_type=run_type, name=name.strip(),
                                     simulated=host_cfg.simulated, priority=priority,
-                                    model=params.model)
+                                    model=params.model,
+                                    guardrails=self.profile(params.model).guardrails(params))
         log.info("queued run %s (%s) on %s", run.id, params.model, host_name)
         return summarize(run)  # the store published it: every scheduler wakes
 

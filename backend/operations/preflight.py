@@ -40,9 +40,11 @@ def vram_errors(profile: ModelProfile, host: HostConfig, gpus_needed: int,
 
     `snapshot` is the host's latest telemetry (HostSnapshot.to_dict()), None when no worker has
     looked at it yet (then nothing is refused: the run fails with the model's own OOM cause
-    if it does not fit). `ours` are GPUs held by our own active runs.
+    if it does not fit). `ours` are GPUs held by our own active runs. `need_gb` is what the
+    request needs on each GPU (the profile's `vram_for`; default its `vram_gb`).
     """
-    if not snapshot or not profile.vram_gb:
+    need_gb = profile.vram_gb if need_gb is None else need_gb
+    if not snapshot or not need_gb:
         return []
     gpus = [g for g in snapshot.get("gpus") or [] if g.get("index") in host.gpus]
     if not gpus:

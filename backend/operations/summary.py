@@ -45,6 +45,7 @@ class RunSummary:
     #: and its other outputs and notes: {"files": [{role, label, path}], "notes": [...]}
     model: str = LEGACY_MODEL
     recipe: str | None = None
+    guardrails: bool | None = None
     artifacts: dict[str, Any] | None = None
 
     @property
@@ -77,4 +78,5 @@ def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
         rating=rating[0] if rating else None, ratings=rating[1] if rating else 0,
         model=run.model or params.get("model") or LEGACY_MODEL, recipe=run.recipe,
         artifacts=json.loads(run.artifacts) if run.artifacts else None,
+        guardrails=run.guardrails,
     )
