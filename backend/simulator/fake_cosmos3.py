@@ -166,13 +166,23 @@ def load_samples(paths: list) -> list:
     return samples
 
 
+#: cosmos_framework/data/generator/utils.py VIDEO_RES_SIZE_INFO (width, height).
+SIZES = {
+    "256": {"1,1": (256, 256), "4,3": (320, 256), "3,4": (256, 320), "16,9": (320, 192),
+            "9,16": (192, 320)},
+    "480": {"1,1": (640, 640), "4,3": (736, 544), "3,4": (544, 736), "16,9": (832, 480),
+            "9,16": (480, 832)},
+    "720": {"1,1": (960, 960), "4,3": (1104, 832), "3,4": (832, 1104), "16,9": (1280, 720),
+            "9,16": (720, 1280)},
+    "768": {"1,1": (1024, 1024), "4,3": (1184, 880), "3,4": (880, 1184), "16,9": (1360, 768),
+            "9,16": (768, 1360)},
+}
+
+
 def vision_size(resolution: str, aspect: float) -> tuple:
-    base = {"256": 256, "480": 480, "720": 704, "768": 768}[resolution]
-    if aspect >= 1:
-        w, h = base * aspect, base
-    else:
-        w, h = base, base / aspect
-    return int(round(w / 32.0)) * 32 or 32, int(round(h / 32.0)) * 32 or 32
+    """The tier's size at the aspect ratio nearest `aspect` (read_and_resize_media)."""
+    name = min(ASPECTS, key=lambda k: abs(math.log(ASPECTS[k] / aspect)))
+    return SIZES[resolution][name]
 
 
 def resolve(sample: dict, args) -> dict:
