@@ -145,8 +145,10 @@ class LaunchOps:
     def _import_files(self, params: GenerationParams) -> None:
         """Copy every local file the request names into the uploads folder (temp files of
         the browser vanish; runs must point at something that stays)."""
-        if params.input_video:
-            params.input_video = str(self.import_video(params.input_video))
+        if params.input_video:  # a still (image2video) keeps its suffix: models read it
+            still = get_profile(params.model).shape(params).input == "image"
+            params.input_video = str((self.import_file if still else self.import_video)(
+                params.input_video))
         params.control_videos = {c: str(self.import_video(v))
                                  for c, v in params.control_videos.items() if v}
         for block in (params.control_options or {}).values():
