@@ -120,6 +120,8 @@ def test_the_command_refuses_infrastructure_it_cannot_spell():
 def test_the_defaults_with_a_prompt_and_a_video_are_valid_in_each_mode():
     for mode in ("video2video", "text2video", "image2video"):
         assert errors(req(mode)) == {}, mode
+        assert errors(req(mode, sigma_max=70.0)) == {}  # never sent: UniPC ignores it
+        assert "sigma_max" not in spec_of(req(mode, sigma_max=70.0))
 
 
 @pytest.mark.parametrize("mode, change, field, words", [
@@ -134,7 +136,6 @@ def test_the_defaults_with_a_prompt_and_a_video_are_valid_in_each_mode():
     ("video2video", dict(guidance=7.5), "guidance", "from 0 to 7"),
     ("video2video", dict(num_steps=0), "num_steps", "from 1 to 200"),
     ("video2video", dict(seed=-1), "seed", "whole number from 0"),
-    ("video2video", dict(sigma_max=70.0), "sigma_max", "leave it empty"),
     ("video2video", dict(x_control_guidance=11), "extra.control_guidance", "0 to 10"),
     ("video2video", dict(num_gpus=9), "num_gpus", "1, 2, 3"),
     ("video2video", dict(x_checkpoint="Cosmos3-Super"), "num_gpus", "4 or more 80 GB"),

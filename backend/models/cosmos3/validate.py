@@ -91,9 +91,8 @@ def _check_sampling(p: GenerationParams) -> list[FieldError]:
     if seed is None or not 0 <= seed < c3.SEED_LIMIT:
         errors.append(FieldError("seed", f"Seed is {show(p.seed)}; use a whole number from 0 to "
                                  f"{c3.SEED_LIMIT - 1}."))
-    if p.sigma_max not in (None, ""):
-        errors.append(FieldError("sigma_max", "Cosmos 3 takes no sigma_max here (its UniPC "
-                                 "sampler ignores it); leave it empty."))
+    # sigma_max is not read: upstream's default UniPC sampler ignores it (EDM only), the spec
+    # never carries it, and GenerationParams' own default (70) is not an artist's choice.
     cg = extra_of(p, "control_guidance")
     if cg not in (None, ""):
         value = number(cg)
