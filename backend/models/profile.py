@@ -81,8 +81,9 @@ class ImageFacts:
     container; `entrypoint` replaces the image's entrypoint (None: keep it); `keep_image_paths`
     stay the image's own under a mounted checkout; `sim_checkout` names the simulator's
     stand-in for this model. `repository` is where a checkout is cloned from, and
-    `download` how its checkpoints are fetched into a checkout (doctor's fixes; `{checkout}`
-    and `{checkpoint_dir}` are filled in).
+    `download` how its checkpoints are fetched (doctor's fixes; `{checkout}`,
+    `{checkpoint_dir}`, and for a Hugging Face cache `{hf_home}` and `{repos}`, the missing
+    repositories, are filled in).
     """
 
     default_image: str

@@ -65,7 +65,11 @@ class Cosmos3Profile(ModelProfile):
               "HF_HOME on first use: hf download nvidia/Cosmos3-Nano)",
         checkout_dir="cosmos-framework", entry_script=c3.ENTRY_SCRIPT,
         container_checkout="/workspace", sim_checkout="cosmos3",
-        repository="https://github.com/NVIDIA/cosmos-framework")
+        repository="https://github.com/NVIDIA/cosmos-framework",
+        # each checkpoint is a whole Hugging Face repository (args._CHECKPOINTS[...].hf)
+        download="for repo in {repos}; do HF_HOME={hf_home} hf download $repo; done (only "
+                 "the checkpoints you run are needed; the first run downloads them too, with "
+                 "HF_TOKEN)")
     checkpoints = tuple(CheckpointFile(_HF.format(name=c.name), "hf_home",
                                        f"{c.name} ({c.size})") for c in c3.CHECKPOINTS)
 
