@@ -36,7 +36,9 @@ class OffloadChoices(gr.CheckboxGroup):
     updates the fields in order, and a field updated before this one (a negative prompt that
     differs between models) fires its change event with this one's value of the old model;
     Gradio would refuse that event outright. The stale flags are dropped from that event
-    only (the artist can only tick the shown choices, and validation checks what launches)."""
+    only (the artist can only tick the shown choices, and validation checks what launches).
+    A subclass, since Gradio rebuilds a session's component from its class on an update
+    (it also writes a .pyi stub beside it: ignored in .gitignore)."""
 
     def preprocess(self, payload):  # type: ignore[override]
         values = [value for _, value in self.choices]
