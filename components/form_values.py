@@ -261,6 +261,8 @@ def apply_shape(profile: ModelProfile, p: GenerationParams) -> GenerationParams:
             p.fps = None
         elif spec is not None:
             setattr(p, name, spec.default)
+        elif isinstance(getattr(p, name, None), str):  # e.g. the seg text prompt
+            setattr(p, name, "")
     return p
 
 

@@ -202,6 +202,7 @@ def _shaped(looks: dict[str, dict[str, Any]], profile: ModelProfile, params: Any
                        "Upload an input video (or drop one of our outputs to recall its "
                        "settings)"}
     looks["controls_box"] = {"visible": shape.controls}
+    looks.setdefault("seg_prompt", {"visible": True})  # hidden only when a shape says so
     if not shape.controls:
         for key in list(looks):
             if key.startswith(("weight.", "control.", *(f"{p}." for p in OPTION_KEYS.values()))):

@@ -36,6 +36,7 @@ def test_choose_cosmos3_pick_text2video_run_and_see_the_video(ui_app, page):
     assert page.locator("#mode").is_visible() and page.locator("#checkpoint").is_visible()
     assert page.locator("#weight-wsm").is_visible() and page.locator("#input-row").is_visible()
     assert "needs its own control video" in page.locator("#weight-depth").inner_text()
+    assert not page.locator("#seg-prompt").is_visible()  # Cosmos 3 does not segment
     s = spec(page)
     assert s["edge"] == {"weight": 1.0, "preset_edge_threshold": "medium"} and "vis" not in s
     page.screenshot(path=str(ARTIFACTS / "ui-cosmos3-video2video.png"), full_page=True)

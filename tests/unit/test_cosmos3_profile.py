@@ -293,3 +293,24 @@ def test_the_shape_follows_the_mode():
     assert t2v.input is None and not t2v.controls and "extra.max_frames" in t2v.hidden
     assert C3.shape(req("image2video")).input == "image"
     assert get_profile("transfer2.5").shape(req()).input == "video"  # the default
+
+
+def test_the_form_sends_nothing_it_hides_for_the_mode():
+    from components.form_values import params_from_values
+    from components.model_switch import component_looks
+
+    values = {"model": "cosmos3", "prompt": "a car", "input_choice": "/me/in.mp4",
+              "weight.edge": 1.0, "seg_prompt": "car", "extra.mode": "text2video",
+              "extra.num_frames": 25, "extra.max_frames": 40, "fps": 12}
+    p = params_from_values(values)
+    assert p.input_video is None and p.weights == {} and p.seg_prompt == ""
+    assert p.extra["num_frames"] == 25 and "max_frames" not in p.extra and p.fps == 12
+    assert errors(p) == {}
+    looks = component_looks(C3, p)
+    assert looks["input_row"]["visible"] is False and looks["weight.edge"]["visible"] is False
+    assert looks["extra.max_frames"]["visible"] is False
+    v2v = params_from_values(dict(values, **{"extra.mode": "video2video"}))
+    assert v2v.input_video == "/me/in.mp4" and v2v.fps is None
+    assert "num_frames" not in v2v.extra and v2v.extra["max_frames"] == 40
+    assert component_looks(C3, v2v)["input_row"]["visible"] is True
+    assert component_looks(get_profile("transfer2.5"))["seg_prompt"]["visible"] is True

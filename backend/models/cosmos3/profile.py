@@ -129,13 +129,15 @@ class Cosmos3Profile(ModelProfile):
         if mode == c3.TEXT2VIDEO:
             return RequestShape(input=None, controls=False, hidden=frozenset({
                 "extra.max_frames", "extra.control_guidance", "extra.chunk_frames",
-                "extra.conditional_frames", "blur_strength", "canny_threshold"}))
+                "extra.conditional_frames", "blur_strength", "canny_threshold",
+                "seg_prompt"}))
         if mode == c3.IMAGE2VIDEO:
             return RequestShape(input="image", controls=False, hidden=frozenset({
                 "extra.max_frames", "extra.control_guidance", "extra.chunk_frames",
-                "extra.conditional_frames", "blur_strength", "canny_threshold"}))
+                "extra.conditional_frames", "blur_strength", "canny_threshold",
+                "seg_prompt"}))
         return RequestShape(input="video", controls=True,
-                            hidden=frozenset({"extra.num_frames", "fps"}))
+                            hidden=frozenset({"extra.num_frames", "fps", "seg_prompt"}))
 
     # -- checking -------------------------------------------------------------------------------
     def input_files(self, params: GenerationParams, run_type: str) -> list[InputFile]:
