@@ -152,7 +152,12 @@ class ModelForm:
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
             return [gr.skip()] * (len(self.components) + 2)
         values = dict(zip(PRIMARY_FIELDS, primary), model=model)
-        return self._looks(profile_of(values), form=values, only=("visible", "label", "info"))
+        profile = profile_of(values)
+        if not any(profile.field(name) for name in PRIMARY_FIELDS):
+            # fired mid-switch with the old model (its value not applied yet): the switch's
+            # own response shapes the form
+            return [gr.skip()] * (len(self.components) + 2)
+        return self._looks(profile, form=values, only=("visible", "label", "info"))
 
     def initial_looks(self) -> list[Any]:
         """The looks of the page's model when it opens (the layout built the union)."""

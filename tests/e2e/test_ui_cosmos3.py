@@ -33,7 +33,8 @@ def test_choose_cosmos3_pick_text2video_run_and_see_the_video(ui_app, page):
     page.locator("#prompt textarea").fill("A red vintage car drives through autumn hills")
     pick_model(page, "Cosmos 3")
     wait_spec(page, "s.model_mode === 'video2video' && s.vision_path !== undefined")
-    assert page.locator("#mode").is_visible() and page.locator("#checkpoint").is_visible()
+    page.locator("#mode").wait_for(state="visible")
+    assert page.locator("#checkpoint").is_visible()
     assert page.locator("#weight-wsm").is_visible() and page.locator("#input-row").is_visible()
     assert "needs its own control video" in page.locator("#weight-depth").inner_text()
     assert not page.locator("#seg-prompt").is_visible()  # Cosmos 3 does not segment
