@@ -130,12 +130,21 @@ def _owners_and_pending() -> None:
     db.create_tables([Session])
 
 
+def _run_guardrails() -> None:
+    """Whether a run's guardrails were on (issue 19 Cosmos 3, issue 15 box setup: the same
+    column, so whichever lands first adds it and the other finds it)."""
+    have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    if "guardrails" not in have:
+        db.execute_sql("ALTER TABLE run ADD COLUMN guardrails INTEGER")
+
+
 #: version -> the step that brings the database from version-1 to it.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
     3: _model_profiles,
     4: _owners_and_pending,
+    5: _run_guardrails,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
