@@ -10,9 +10,9 @@ package ever asks which kind a host is: the generic code asks the kind.
 Model profiles (everything model-specific: controls, fields and defaults, validation, spec and
 launch command, outputs, log markers, image and checkpoints): subclass
 `backend.models.profile.ModelProfile` and register an instance with `register_model_profile`.
-Built in: `transfer1` (backend/models/transfer1/profile.py) and `transfer2.5`
-(backend/models/transfer2_5/profile.py). A host's `models = [...]` says which it serves and a
-run records its profile; the generic code asks the profile and never branches on its id.
+Built in: `transfer1` (backend/models/transfer1/profile.py), `transfer2.5`
+(backend/models/transfer2_5/profile.py) and `cosmos3` (backend/models/cosmos3/profile.py). A
+host's `models = [...]` says which it serves and a run records its profile; the generic code asks the profile and never branches on its id.
 
 Run types that are not a model's job (`setup`: getting a box ready, backend/runs/setup_run.py):
 register a runner factory with `register_run_type(name, factory)`; the scheduler claims such a
@@ -32,7 +32,8 @@ from typing import Any
 
 #: Modules whose import registers the built-in extensions.
 BUILTIN_MODULES = ("backend.hosts.docker_kinds", "backend.slurm.kind", "backend.runs.setup_kind",
-                   "backend.models.transfer1.profile", "backend.models.transfer2_5.profile")
+                   "backend.models.transfer1.profile", "backend.models.transfer2_5.profile",
+                   "backend.models.cosmos3.profile")
 
 _host_kinds: dict[str, Any] = {}
 _model_profiles: dict[str, Any] = {}

@@ -165,7 +165,7 @@ def params_html(run: Any) -> str:
         rows.append(("Then", "4K upscale"))
     rows += [("Image digest", getattr(run, "image_digest", None)),
              ("Checkpoints manifest", getattr(run, "checkpoints_manifest", None)),
-             ("Guardrails", getattr(run, "guardrails", None))]
+             ("Guardrails", {True: "on", False: "off"}.get(getattr(run, "guardrails", None)))]
     if run.output_info:
         info = run.output_info
         rows.append(("Output", f"{info.get('width')}x{info.get('height')}, "

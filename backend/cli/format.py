@@ -56,7 +56,6 @@ def run_json(run: RunSummary) -> dict[str, Any]:
         "ran_at": run.ran_at, "queue_seconds": run.queue_seconds,
         "gpu_seconds": run.gpu_seconds, "slurm_job_id": run.external_id, "node": run.node,
         "image_digest": run.image_digest, "checkpoints_manifest": run.checkpoints_manifest,
-        "guardrails": run.guardrails,
     }
 
 
@@ -76,7 +75,7 @@ def run_detail_json(run: RunSummary, details: dict[str, Any]) -> dict[str, Any]:
         outputs={"video": files["video"], "thumbnail": files["thumbnail"], "log": files["log"],
                  "text": files["text"], "info": run.output_info,
                  "model_files": run.model_files},
-        recipe=_maybe_json(run.recipe), notes=run.model_notes,
+        recipe=_maybe_json(run.recipe), notes=run.model_notes, guardrails=run.guardrails,
     )
 
 

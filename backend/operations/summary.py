@@ -63,11 +63,11 @@ class RunSummary:
     #: and its other outputs and notes: {"files": [{role, label, path}], "notes": [...]}
     model: str = LEGACY_MODEL
     recipe: str | None = None
+    guardrails: bool | None = None
     artifacts: dict[str, Any] | None = None
-    #: what makes it reproducible: the image digest, the setup manifest id, the guardrails
+    #: what makes it reproducible (with `guardrails`): the image digest, the setup manifest id
     image_digest: str | None = None
     checkpoints_manifest: str | None = None
-    guardrails: str | None = None
 
     @property
     def model_files(self) -> list[dict[str, Any]]:

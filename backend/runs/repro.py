@@ -1,6 +1,7 @@
 """What makes a run reproducible, recorded when its job launches: the image's content id on
-the box, the setup manifest of the host's checkpoints (backend/hosts/manifest.py) and the
-guardrail state. `cosmos show --json`, the run view and the MP4's embedded settings show them.
+the box and the setup manifest of the host's checkpoints (backend/hosts/manifest.py); the
+guardrail state is the run's since it was queued (the profile's `guardrails`). `cosmos show
+--json`, the run view and the MP4's embedded settings show all three.
 
 Why at launch and from the box: a tag (`cosmos-transfer1:latest`) can be rebuilt under a run's
 feet; the digest asked of the engine just before `docker run` is the one the container gets.
@@ -15,7 +16,6 @@ from typing import Any
 
 from backend.hosts import manifest
 from backend.hosts.setup_steps import image_digest
-from backend.models.params import GenerationParams
 from backend.models.profile import get_profile
 
 log = logging.getLogger(__name__)
@@ -25,14 +25,12 @@ log = logging.getLogger(__name__)
 class Repro:
     image_digest: str | None
     checkpoints_manifest: str | None
-    guardrails: str
     #: the manifest's offline environment (HF_HUB_OFFLINE, ...) for the job
     offline_env: dict[str, str] = field(default_factory=dict)
 
     def fields(self) -> dict[str, Any]:
         return {"image_digest": self.image_digest,
-                "checkpoints_manifest": self.checkpoints_manifest,
-                "guardrails": self.guardrails}
+                "checkpoints_manifest": self.checkpoints_manifest}
 
 
 def reproducibility(data_dir: Path, runtime: Any, run: Any) -> Repro:
@@ -46,6 +44,5 @@ def reproducibility(data_dir: Path, runtime: Any, run: Any) -> Repro:
     if doc and digest and doc.get("image_digest") and doc["image_digest"] != digest:
         log.warning("run %s: image %s is %s, not the %s setup recorded (manifest %s)", run.id,
                     host.image, digest, doc["image_digest"], doc["id"])
-    guardrails = profile.guardrails(GenerationParams.from_dict(run.params_dict()))
-    return Repro(digest, doc["id"] if doc else None, guardrails,
+    return Repro(digest, doc["id"] if doc else None,
                  dict(doc.get("offline_env") or {}) if doc else {})

@@ -130,19 +130,26 @@ def _owners_and_pending() -> None:
     db.create_tables([Session])
 
 
-#: Columns that make a run reproducible (issue 15): the image digest, the checkpoint manifest
-#: id and the effective guardrail state. Runs made before have none (NULL: unknown). Schema 5
-#: comes after schema 4's rebuild of `run` (which copies columns by name and makes any the
-#: model has but the old table lacks, NULL): a column already there is skipped, so a database
-#: that went through the rebuild, or another branch's `guardrails`, is left as it is.
-RUN_REPRO_COLUMNS = (("image_digest", "TEXT"), ("checkpoints_manifest", "TEXT"),
-                     ("guardrails", "TEXT"))
+def _run_guardrails() -> None:
+    """Whether a run's guardrails were on (issue 19 Cosmos 3, issue 15 box setup: the same
+    column, so whichever lands first adds it and the other finds it)."""
+    have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    if "guardrails" not in have:
+        db.execute_sql("ALTER TABLE run ADD COLUMN guardrails INTEGER")
+
+
+#: Columns that make a run reproducible (issue 15), with schema 5's `guardrails`: the image's
+#: digest and the setup manifest of the host's checkpoints at launch. Runs made before have
+#: none (NULL: unknown). Schema 6 comes after schema 4's rebuild of `run` (which copies
+#: columns by name and makes any the model has but the old table lacks, NULL): a column
+#: already there is skipped, so a database that went through the rebuild is left as it is.
+RUN_REPRO_COLUMNS = (("image_digest", "TEXT"), ("checkpoints_manifest", "TEXT"))
 
 
 def _reproducibility() -> None:
     have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
     for name, sql_type in RUN_REPRO_COLUMNS:
-        if name not in have:  # another branch's migration may have added `guardrails`
+        if name not in have:
             db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
 
 
@@ -152,7 +159,8 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _event_outbox,
     3: _model_profiles,
     4: _owners_and_pending,
-    5: _reproducibility,
+    5: _run_guardrails,
+    6: _reproducibility,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

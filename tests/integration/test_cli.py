@@ -29,11 +29,11 @@ RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "pare
             # time in a cluster's queue, the Slurm job and node
             "owner", "gpu_count", "priority", "wait_reason", "ran_at", "queue_seconds",
             "gpu_seconds", "slurm_job_id", "node",
-            # issue 15: what makes it reproducible
-            "image_digest", "checkpoints_manifest", "guardrails"}
+            # issue 15: what makes it reproducible (with the detail's guardrails)
+            "image_digest", "checkpoints_manifest"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
-                          "status_history", "outputs", "recipe", "notes"}
+                          "status_history", "outputs", "recipe", "notes", "guardrails"}
 PROMPT_KEYS = {"id", "name", "text", "negative_prompt", "parent_id", "created_at", "runs"}
 
 

@@ -46,7 +46,7 @@ def test_setup_on_the_simulator_then_a_reproducible_run(tmp_path):
     assert detail["model"] == "transfer1"
     assert detail["image_digest"] == doc["image_digest"]
     assert detail["checkpoints_manifest"] == doc["id"]
-    assert detail["guardrails"] == "on"
+    assert detail["guardrails"] is True
     embedded = media.read_embedded_settings(detail["output_path"])
     for key in ("model", "image_digest", "checkpoints_manifest", "guardrails"):
         assert embedded[key] == detail[key]

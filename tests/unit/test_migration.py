@@ -2,7 +2,8 @@
 CHECK constraint, owner and accounting columns) and must lose nothing: rows, every column's
 value (schema 3's model, recipe and artifacts too), logs, reviews, transitions, the full-text
 index and its triggers. Both a version-2 database (before model profiles) and a version-3 one
-(as main wrote it, with model-profile columns filled) are upgraded."""
+(as main wrote it, with model-profile columns filled) are upgraded; schema 5 (guardrails) and
+6 (issue 15's image digest and checkpoint manifest) add columns after that rebuild."""
 
 from __future__ import annotations
 
@@ -170,7 +171,7 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
     before = _v3_database(path)
     store = st.Store(path)
     try:
-        assert store.schema_version() == st.SCHEMA_VERSION >= 5
+        assert store.schema_version() == st.SCHEMA_VERSION >= 6
         cursor = st.db.execute_sql('SELECT * FROM "run" ORDER BY id')
         names = [d[0] for d in cursor.description]
         after = [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -199,7 +200,8 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
         assert st.db.execute_sql("PRAGMA foreign_key_check").fetchall() == []
         assert [v.version for v in st.SchemaVersion.select()] == list(
             range(1, st.SCHEMA_VERSION + 1))
-        # schema 5's reproducibility columns: unknown for a run made before them
+        # schema 5's guardrails and schema 6's reproducibility columns: unknown for a run made
+        # before them
         assert all(r["image_digest"] is None and r["checkpoints_manifest"] is None
                    and r["guardrails"] is None for r in after)
         # a new run still gets a model and an owner
@@ -210,35 +212,42 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
         store.close()
 
 
-def test_a_version_4_database_gets_the_reproducibility_columns_and_keeps_a_guardrails_column(
+def test_a_version_5_database_gets_the_reproducibility_columns_and_keeps_its_guardrails(
         tmp_path):
-    """Schema 5 (issue 15) adds image_digest, checkpoints_manifest and guardrails after schema
-    4's rebuild; a database where another branch's migration already added `guardrails` (with
-    values) keeps that column and its values, and gets the other two."""
-    path = tmp_path / "v4.db"
+    """Schema 6 (issue 15) adds image_digest and checkpoints_manifest after schema 4's rebuild
+    and schema 5's `guardrails`: a version-5 database as main wrote it keeps its guardrails
+    values and gets the other two, empty."""
+    path = tmp_path / "v5.db"
     before = _v3_database(path, runs=6)
     st.Store(path).close()
-    # make it a version-4 database as main wrote it, plus a `guardrails` column of its own
+    # make it a version-5 database as main wrote it: guardrails, no reproducibility columns
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE run DROP COLUMN image_digest")
     conn.execute("ALTER TABLE run DROP COLUMN checkpoints_manifest")
-    conn.execute("UPDATE run SET guardrails = 'on' WHERE id = ?", (before[1]["id"],))
-    conn.execute("DELETE FROM schemaversion WHERE version >= 5")
+    conn.execute("UPDATE run SET guardrails = 0 WHERE id = ?", (before[1]["id"],))
+    conn.execute("DELETE FROM schemaversion WHERE version >= 6")
     conn.commit()
     have = {row[1] for row in conn.execute("PRAGMA table_info(run)")}
     assert "image_digest" not in have and "guardrails" in have
     conn.close()
     store = st.Store(path)
     try:
-        assert store.schema_version() == st.SCHEMA_VERSION >= 5
+        assert store.schema_version() == st.SCHEMA_VERSION >= 6
         have = {row[1] for row in st.db.execute_sql("PRAGMA table_info(run)").fetchall()}
         assert {"image_digest", "checkpoints_manifest", "guardrails", "owner"} <= have
-        assert store.get_run(before[1]["id"]).guardrails == "on"
+        assert store.get_run(before[1]["id"]).guardrails is False
         assert store.get_run(before[0]["id"]).image_digest is None
         assert len(list(st.Run.select())) == len(before)
         store.update_run(before[0]["id"], image_digest="sha256:" + "a" * 64,
                          checkpoints_manifest="m-1")
         again = store.get_run(before[0]["id"])
         assert (again.image_digest, again.checkpoints_manifest) == ("sha256:" + "a" * 64, "m-1")
+    finally:
+        store.close()
+    store = st.Store(path)  # opening again changes nothing
+    try:
+        assert store.get_run(before[0]["id"]).checkpoints_manifest == "m-1"
+        assert [v.version for v in st.SchemaVersion.select()] == list(
+            range(1, st.SCHEMA_VERSION + 1))
     finally:
         store.close()

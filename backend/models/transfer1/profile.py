@@ -170,6 +170,10 @@ class Transfer1Profile(ModelProfile):
         """The standalone upsampler runs on one GPU (vLLM, tensor_parallel_size=1)."""
         return 1 if run_type == RUN_ENHANCE else super().gpus_for(params, run_type)
 
+    def guardrails(self, params: GenerationParams) -> bool | None:
+        """On: the app never turns this model's guardrails off (as Cosmos ships it)."""
+        return True
+
     # -- the job --------------------------------------------------------------------------------
     def command(self, ctx: JobContext, items: Sequence[JobItem]) -> ModelCommand:
         if ctx.run_type == RUN_ENHANCE:

@@ -148,6 +148,10 @@ class Transfer25Profile(ModelProfile):
         return warnings(params, infos)
 
     # -- the job --------------------------------------------------------------------------------
+    def guardrails(self, params: GenerationParams) -> bool | None:
+        """On: the app never turns this model's guardrails off (as Cosmos ships it)."""
+        return True
+
     def command(self, ctx: JobContext, items: Sequence[JobItem]) -> ModelCommand:
         """Samples are named after their run ids (unique, safe file names); outputs land flat
         in `outputs/`: `<id>.mp4`, `<id>.txt`, `<id>.json` (the resolved arguments, kept as the
