@@ -12,7 +12,8 @@ launch command, outputs, log markers, image and checkpoints): subclass
 `backend.models.profile.ModelProfile` and register an instance with `register_model_profile`.
 Built in: `transfer1` (backend/models/transfer1/profile.py), `transfer2.5`
 (backend/models/transfer2_5/profile.py) and `cosmos3` (backend/models/cosmos3/profile.py). A
-host's `models = [...]` says which it serves and a run records its profile; the generic code asks the profile and never branches on its id.
+host's `models = [...]` says which it serves and a run records its profile; the generic code
+asks the profile and never branches on its id.
 
 Run types that are not a model's job (`setup`: getting a box ready, backend/runs/setup_run.py):
 register a runner factory with `register_run_type(name, factory)`; the scheduler claims such a
