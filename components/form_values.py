@@ -146,8 +146,10 @@ def spec_preview(params: GenerationParams, input_fps: float | None, *,
                   if params.input_video else None)
     try:
         fps = resolve_fps(params, input_fps) if not isinstance(params.fps, str) else 24
+        regions = [f"{CONTAINER_RUN_DIR}/inputs/region{i}.mp4"
+                   for i, _ in enumerate(params.regional_prompts)]
         spec = build_spec(params, input_video_path=input_path, control_paths=control_paths,
-                          fps=fps)
+                          fps=fps, region_paths=regions)
         text = spec_json(spec)
     except (ValueError, TypeError) as exc:
         return json.dumps({"not a valid spec yet": str(exc)}, indent=2)

@@ -18,7 +18,7 @@ ACTION_WORDS = {
     accounts.RERUN: "re-run runs", accounts.UPSCALE: "upscale runs",
     accounts.ENHANCE: "enhance prompts", accounts.PRESETS: "change presets",
     accounts.HOSTS: "manage hosts", accounts.WATCH: "watch runs",
-    accounts.REVIEW: "review runs",
+    accounts.REVIEW: "review runs", accounts.SHARE: "make or revoke review links",
 }
 
 

@@ -25,6 +25,7 @@ from backend.operations.errors import NotFound, Refused, ValidationFailed
 from backend.operations.inputs import VIDEO_SUFFIXES
 from backend.operations.summary import RunSummary, summarize
 from backend.paths import ASSETS_DIR
+from backend.review.regenerate import region_errors
 from backend.runs import plan
 from backend.store.models import ACTIVE, COMPLETED
 
@@ -69,6 +70,7 @@ class LaunchOps:
                 errors.append(FieldError(f"control_videos.{control}", str(exc)))
         errors.extend(validate_params(params, input_info=input_info,
                                       control_infos=control_infos or None))
+        errors.extend(region_errors(params))  # a review note's "re-generate here" mask
         if host_cfg is not None and params.num_gpus > len(host_cfg.gpus):
             errors.append(FieldError("num_gpus", f"{host_name} has {len(host_cfg.gpus)} GPU(s); "
                                      f"ask for at most that many (1, 2, 4 or 8)."))
@@ -87,7 +89,8 @@ class LaunchOps:
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
                prompt_name: str = "", with_upscale: bool = False,
                run_type: str = RUN_INFERENCE, prompt_id: str | None = None,
-               priority: int = 0) -> RunSummary:
+               priority: int = 0, shot: str = "", source_run: str | None = None,
+               source_note: int | None = None) -> RunSummary:
         """Validate, then store the prompt and a queued run. Refuses with ValidationFailed.
 
         The queue is FIFO; a higher `priority` (-100..100) goes ahead of lower ones.
@@ -97,11 +100,17 @@ class LaunchOps:
         `prompt_id` links the run to a stored prompt (NotFound if there is none) instead of
         storing a new one; if the texts in `params` differ from it, a new prompt derived from
         it is stored.
+        The run becomes the next version of its shot (operations/versions.py): the shot named
+        `shot`, else `source_run`'s shot (a re-run, a tweak, a note's draft), else the shot of
+        its input video. `source_note` is the note that asked for it.
         """
         base_prompt = self.store.get_prompt(prompt_id) if prompt_id else None
         if prompt_id and base_prompt is None:
             raise NotFound(prompt_id)
         host_name = self._checked(params, host)
+        shot_errors = self.shot_name_errors(shot)
+        if shot_errors:
+            raise ValidationFailed(shot_errors)
         if not -100 <= int(priority) <= 100:
             raise ValidationFailed([FieldError("priority", f"Priority {priority} is out of "
                                                "range; use a whole number from -100 to 100 "
@@ -123,9 +132,12 @@ class LaunchOps:
         stored = params.to_dict()
         if with_upscale:
             stored["chain_upscale"] = True
-        run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
-                                    run_type=run_type, name=name.strip(),
-                                    simulated=host_cfg.simulated, priority=priority)
+        with self.store.writing():  # the run and its version number commit together
+            run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
+                                        run_type=run_type, name=name.strip(),
+                                        simulated=host_cfg.simulated, priority=priority)
+            self.join_shot(run.id, run_type, params.input_video, shot=shot,
+                           source_run=source_run, source_note=source_note)
         log.info("queued run %s on %s", run.id, host_name)
         return summarize(run)  # the store published it: every scheduler wakes
 
@@ -143,7 +155,7 @@ class LaunchOps:
         name = f"{run.name} (re-run)" if run.name else ""
         return self.launch(params, name=name, host=run.host,
                            with_upscale=bool(run.params_dict().get("chain_upscale")),
-                           run_type=run.run_type)
+                           run_type=run.run_type, source_run=run.id)
 
     @staticmethod
     def _refuse_upscale_orphan() -> RunSummary:
@@ -166,10 +178,12 @@ class LaunchOps:
             raise ValidationFailed(errors)
         if parent.host not in self.settings.hosts:
             raise Refused(f"Host {parent.host} is no longer configured.")
-        run = self.store.create_run(params=params.to_dict(), host=parent.host,
-                                    prompt_id=parent.prompt_id, run_type=RUN_UPSCALE,
-                                    name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
-                                    simulated=parent.simulated)
+        with self.store.writing():
+            run = self.store.create_run(params=params.to_dict(), host=parent.host,
+                                        prompt_id=parent.prompt_id, run_type=RUN_UPSCALE,
+                                        name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
+                                        simulated=parent.simulated)
+            self.join_shot(run.id, RUN_UPSCALE, None, source_run=parent.id)
         return summarize(run)
 
     def enhance(self, params: GenerationParams, *, host: str | None = None,
@@ -205,8 +219,11 @@ class LaunchOps:
         control_links = {c: plan.input_link(folder, plan.input_link_name(as_imported(v), c))
                          for c, v in params.control_videos.items() if v and c in active}
         input_fps = media.probe_video(params.input_video).fps if params.input_video else None
+        region_links = [plan.input_link(folder, plan.region_link_name(i, r["mask_video"]))
+                        for i, r in enumerate(params.regional_prompts)]
         spec = plan.inference_spec(host_cfg, params, input_link=input_link,
-                                   control_links=control_links, input_fps=input_fps)
+                                   control_links=control_links, input_fps=input_fps,
+                                   region_links=region_links)
         running = self.store.runs_in(ACTIVE, host=host_name)
         busy = {g for r in running for g in r.gpu_list()}
         placement = kind.place(host_cfg, params.num_gpus, busy)

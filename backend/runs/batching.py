@@ -27,6 +27,8 @@ def batch_key(run: Run, fps_of: Callable[[str], float | None]) -> tuple | None:
     if run.run_type != RUN_INFERENCE:
         return None
     params = GenerationParams.from_dict(run.params_dict())
+    if params.regional_prompts:  # the batch JSONL has no per-item regional prompts: alone
+        return None
     if not params.input_video:
         return None
     return batch_compatibility_key(params, fps=resolve_fps(params, fps_of(params.input_video)))

@@ -147,8 +147,10 @@ class Collector:
         params = run.params_dict()
         if run.run_type != RUN_INFERENCE or not params.get("chain_upscale"):
             return
-        child = self.store.create_run(
-            params=dict(params, chain_upscale=False), host=run.host, prompt_id=run.prompt_id,
-            run_type=RUN_UPSCALE, parent_id=run.id, name=f"{run.name or 'run'} 4K",
-            simulated=run.simulated)
+        with self.store.writing():  # the upscale is the next version of its parent's shot
+            child = self.store.create_run(
+                params=dict(params, chain_upscale=False), host=run.host,
+                prompt_id=run.prompt_id, run_type=RUN_UPSCALE, parent_id=run.id,
+                name=f"{run.name or 'run'} 4K", simulated=run.simulated)
+            self.store.join_source_shot(child.id, run.id)
         log.info("run %s chained upscale %s", run.id, child.id)

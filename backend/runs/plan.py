@@ -41,14 +41,21 @@ def input_link(run_folder: str, link_name: str) -> str:
     return f"{run_folder}/inputs/{link_name}"
 
 
+def region_link_name(index: int, local: str | PurePosixPath) -> str:
+    """Where a regional prompt's mask video is linked in the run folder's inputs."""
+    return f"region{index}{PurePosixPath(str(local)).suffix.lower() or '.mp4'}"
+
+
 def inference_spec(host: HostConfig, params: GenerationParams, *, input_link: str | None,
-                   control_links: Mapping[str, str], input_fps: float | None) -> dict[str, Any]:
+                   control_links: Mapping[str, str], input_fps: float | None,
+                   region_links: Sequence[str] = ()) -> dict[str, Any]:
     """The spec of an inference (or enhance) run from where its inputs are linked on the box."""
     return build_spec(
         params,
         input_video_path=host.container_path(input_link) if input_link else None,
         control_paths={c: host.container_path(p) for c, p in control_links.items()},
-        fps=resolve_fps(params, input_fps))
+        fps=resolve_fps(params, input_fps),
+        region_paths=[host.container_path(p) for p in region_links])
 
 
 @dataclass(frozen=True)

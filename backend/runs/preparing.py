@@ -55,8 +55,12 @@ def _single_spec(stager: Stager, store: Any, rt: HostRuntime, run: Run, folder: 
             local = Path(video)
             control_links[control] = stager.stage_input(
                 local, folder, plan.input_link_name(local, control), run.id)
+    region_links = [stager.stage_input(Path(region["mask_video"]), folder,
+                                       plan.region_link_name(i, region["mask_video"]), run.id)
+                    for i, region in enumerate(params.regional_prompts)]
     return plan.inference_spec(host, params, input_link=input_path,
-                               control_links=control_links, input_fps=input_fps)
+                               control_links=control_links, input_fps=input_fps,
+                               region_links=region_links)
 
 
 def _batch_spec(stager: Stager, rt: HostRuntime, job: Job, folder: str

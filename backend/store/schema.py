@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from backend.store.models import (EventRecord, LogLine, MetricSample, Preset, Prompt,
-                                  RemoteCleanup, Review, Run, RunTransition, SchemaVersion, User,
-                                  Worker, db)
+from backend.store.models import (REVIEW_MODELS, EventRecord, LogLine, MetricSample, Preset,
+                                  Prompt, RemoteCleanup, Review, Run, RunTransition,
+                                  SchemaVersion, User, Worker, db)
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,20 @@ def _event_outbox() -> None:
     db.create_tables([EventRecord])
 
 
+def _review_room() -> None:
+    """Issue 17: shots and versions (existing video runs become versions of their shot),
+    review status history, frame notes and review links."""
+    from backend.store.versions import backfill_versions
+
+    db.create_tables(list(REVIEW_MODELS))
+    backfill_versions()
+
+
 #: version -> the step that brings the database from version-1 to it.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
+    3: _review_room,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

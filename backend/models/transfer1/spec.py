@@ -12,7 +12,7 @@ Paths passed in are container paths; mapping host paths is the caller's job (it 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from backend.models.transfer1.params import ALL_HINTS, GenerationParams
@@ -20,7 +20,7 @@ from backend.models.transfer1.params import ALL_HINTS, GenerationParams
 #: Top-level keys in the order they are written (readable diffs in the UI and the store).
 TOP_LEVEL_ORDER: tuple[str, ...] = (
     "prompt", "negative_prompt", "input_video_path", "sigma_max", "guidance", "num_steps",
-    "seed", "fps", "blur_strength", "canny_threshold",
+    "seed", "fps", "blur_strength", "canny_threshold", "regional_prompts",
 )
 #: Keys inside a hint dict, in the order they are written.
 HINT_KEY_ORDER: tuple[str, ...] = (
@@ -52,13 +52,18 @@ def _require_negative_prompt(text: str) -> None:
 
 
 def build_spec(p: GenerationParams, *, input_video_path: str | None,
-               control_paths: Mapping[str, str], fps: int) -> dict[str, Any]:
+               control_paths: Mapping[str, str], fps: int,
+               region_paths: Sequence[str] = ()) -> dict[str, Any]:
     """The spec dict for one inference run (validate `p` first: this only shapes it).
 
     Controls with weight 0 are left out (an unused branch would still be loaded onto the GPU).
     A control gets `input_control` only when the caller staged a control video for it; without
     one Cosmos derives the control from the input video. `input_control_prompt` goes on seg
     only, and only when the artist wrote one (otherwise Cosmos uses the main prompt).
+
+    `region_paths` are the staged mask videos of `p.regional_prompts`, in order; each becomes
+    a regional prompt with the mask video as its `region_definitions_path` (Cosmos accepts
+    an mp4 there and turns it into its spatiotemporal map).
 
     Raises ValueError when a file the artist chose was not staged, so nothing is dropped
     silently on the way to the GPU.
@@ -90,6 +95,14 @@ def build_spec(p: GenerationParams, *, input_video_path: str | None,
         if control == "seg" and p.seg_prompt and p.seg_prompt.strip():
             hint["input_control_prompt"] = p.seg_prompt.strip()
         spec[control] = hint
+    regional = list(p.regional_prompts or [])
+    if len(region_paths) != len(regional):
+        raise ValueError(f"{len(regional)} regional prompt mask(s) but {len(region_paths)} "
+                         "staged: pass their container paths in region_paths")
+    if regional:
+        spec["regional_prompts"] = [{"prompt": region["prompt"],
+                                     "region_definitions_path": path}
+                                    for region, path in zip(regional, region_paths)]
     return spec
 
 

@@ -1,0 +1,89 @@
+"""A note that becomes the next run: its drawn region over its frames becomes a mask video at
+the run's resolution and length, and the run's settings plus that mask become a draft of the
+shot's next version, which the operator opens in Create, adjusts and launches.
+
+How the mask enters the parameters is decided in one place, backend/review/regenerate.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.models.transfer1.params import RUN_INFERENCE, GenerationParams
+from backend.operations.errors import Refused
+from backend.operations.summary import RunSummary
+from backend.review.drawing import parse_drawing
+from backend.review.mask import MaskError, check_mask_request, write_mask_video
+from backend.review.regenerate import mask_into_params
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What "re-generate here" offers: the next version of the note's shot."""
+
+    note_id: int
+    run_id: str  # the version the note is on
+    shot_id: str
+    shot_name: str
+    next_number: int  # the version number the draft will most likely get
+    params: GenerationParams  # the run's settings with the mask in them
+    mask_video: str
+    region_prompt: str
+    first_frame: int
+    last_frame: int
+    width: int
+    height: int
+    frames: int
+
+
+class DraftOps:
+    """A mixin of Operations (settings, store; uses NoteOps, VersionOps, LaunchOps)."""
+
+    @property
+    def masks_dir(self) -> Path:
+        """Mask videos of notes: inputs of the runs made from them (kept like uploads)."""
+        return self.settings.uploads_dir / "masks"
+
+    def draft_from_note(self, note_id: object) -> Draft:
+        """The draft v+1 of a note (its mask video is made once and kept). Refused with the
+        reason when the note has no region or is not on a generated video."""
+        note = self._note(note_id)
+        if note.parent_id is not None:
+            note = self.store.get_note(note.parent_id)
+        run = self._get(note.run_id)
+        if run.run_type != RUN_INFERENCE:
+            raise Refused(f"Run {run.id} is a {run.run_type} run; re-generate from a note on "
+                          "a generated version (an upscale's source, for instance).")
+        facts = self.video_facts(run.id)
+        try:
+            first, last = check_mask_request(parse_drawing(note.drawing), note.frame,
+                                             note.end_frame, facts["frames"])
+            mask = self.masks_dir / f"note-{note.id}.mp4"
+            if not mask.is_file():
+                write_mask_video(parse_drawing(note.drawing), width=facts["width"],
+                                 height=facts["height"], frames=facts["frames"],
+                                 fps=facts["fps"], first=first, last=last, out=mask)
+        except MaskError as exc:
+            raise Refused(str(exc)) from None
+        info = self.store.version_info(run.id)
+        shot = self.store.get_shot(info.shot_id) if info else None
+        prompt = note.text or ""
+        params = mask_into_params(GenerationParams.from_dict(run.params_dict()), mask,
+                                  prompt=prompt)
+        return Draft(note_id=note.id, run_id=run.id, shot_id=info.shot_id if info else "",
+                     shot_name=shot.name if shot else "",
+                     next_number=shot.next_number if shot else 1, params=params,
+                     mask_video=str(mask), region_prompt=prompt, first_frame=first,
+                     last_frame=last, width=facts["width"], height=facts["height"],
+                     frames=facts["frames"])
+
+    def launch_draft(self, note_id: object, params: GenerationParams, *, region_prompt: str,
+                     name: str = "", host: str | None = None,
+                     with_upscale: bool = False) -> RunSummary:
+        """Launch the (adjusted) draft: `params` from the form, the note's mask with
+        `region_prompt`, as the next version of the note's shot, linked to the note."""
+        draft = self.draft_from_note(note_id)
+        final = mask_into_params(params, draft.mask_video, prompt=region_prompt or "")
+        return self.launch(final, name=name, host=host, with_upscale=with_upscale,
+                           source_run=draft.run_id, source_note=draft.note_id)
