@@ -107,6 +107,8 @@ class Collector:
         self._fetch(remote[1], local_dir / f"{VIDEO_NAME}.txt")
         if not have_video:
             return False, {}
+        if not job.is_batch:
+            self._fetch_computed_controls(run, folder, local_dir)
         settings = {"run_id": run.id, "run_type": run.run_type, "host": run.host,
                     "params": run.params_dict()}
         if job.is_batch:
@@ -123,6 +125,21 @@ class Collector:
             return False, {}
         return True, {"output_info": json.dumps(dict(info.to_dict(), bytes=video.stat().st_size)),
                       "output_path": str(video), "thumbnail_path": str(thumbnail)}
+
+    def _fetch_computed_controls(self, run: Run, folder: str, local_dir: Path) -> None:
+        """The control videos Cosmos computed itself (`<hint>_input_control_0.mp4`), so
+        Compare can lay the control that drove a run over its output (controls/<hint>.mp4)."""
+        params = run.params_dict()
+        own = params.get("control_videos") or {}
+        for hint, weight in (params.get("weights") or {}).items():
+            if float(weight or 0) <= 0 or own.get(hint) or not hint.isalpha():
+                continue
+            (local_dir / "controls").mkdir(exist_ok=True)
+            try:
+                self._fetch(f"{folder}/outputs/{hint}_input_control_0.mp4",
+                            local_dir / "controls" / f"{hint}.mp4")
+            except (OSError, RemoteError) as exc:  # a missing layer must not fail the run
+                log.warning("run %s: could not fetch its %s control: %s", run.id, hint, exc)
 
     def _remove_container(self, job: Job) -> None:
         removed = self.rt.engine.remove(job.name)
