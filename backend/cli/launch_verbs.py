@@ -37,7 +37,8 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
         print(plan["spec_json"], end="")
         return EXIT_OK
     run = s.ops.launch(params, name=args.name, host=args.host, prompt_id=prompt_id,
-                       with_upscale=args.with_upscale, priority=args.priority)
+                       with_upscale=args.with_upscale, priority=args.priority,
+                       shot=getattr(args, "shot", ""))
     if not args.wait:
         if _json(args):
             fmt.dump({"run": fmt.run_json(run)})

@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--upscale-weight", type=float, help="the 4K upscaler's weight (0-1]")
     run.add_argument("--dry-run", action="store_true", help="print the docker command, job "
                      "script and spec that would be used; queue nothing")
+    run.add_argument("--shot", default="", help="the shot this run is a version of (default: "
+                     "the shot of its input video)")
 
     lst = sub.add_parser("list", parents=[common], help="list runs or prompts, newest first")
     lst.add_argument("what", choices=("runs", "prompts"))
@@ -173,4 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove = user_sub.add_parser("remove", help="remove a user")
     remove.add_argument("username")
     user_sub.add_parser("list", help="list users and their roles")
+
+    from backend.cli.review_verbs import add_parsers as add_review_parsers
+    add_review_parsers(sub, common)  # note, reply, notes, review, versions, report, link, ...
     return parser

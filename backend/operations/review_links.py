@@ -90,7 +90,7 @@ class ReviewLinkOps:
         except (TypeError, ValueError):
             seconds = -1.0
         if not 0 < seconds <= longest:
-            errors.append(FieldError("expires", f"A link lasts from a minute up to "
+            errors.append(FieldError("expires", f"A link lasts from 1 second up to "
                                      f"{self.settings.review_link_max_days} days "
                                      "([review] link_max_days)."))
         title = (title or "").strip()
