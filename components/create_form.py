@@ -20,9 +20,11 @@ import gradio as gr
 from backend.models.transfer1.params import CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
 from backend.models.transfer1.validate import SEED_LIMIT
 from backend.media import MediaError
-from backend.operations import NotFound, Operations, ValidationFailed
+from backend.models.transfer1.validate import FieldError
+from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from components.common import TAB_CREATE, TAB_RUNS, field_error_html
 from components.create_presets import PresetActions
+from components.create_review import CreateReviewBits
 from components.enhance_panel import EnhancePanel
 from components.input_info import describe_input, probe  # noqa: F401
 from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_SLOTS, FIELDS,
@@ -68,6 +70,7 @@ class CreateForm(PresetActions):
                                                 value=ops.settings.generation.host,
                                                 elem_id="host")
                         self._err("host")
+                self.review = CreateReviewBits(ops)  # the shot, and a note's draft v+1
                 f["prompt"] = gr.Textbox(label="Prompt", lines=4, elem_id="prompt",
                                          placeholder="Describe the scene Cosmos should render, "
                                          "in detail: subjects, materials, lighting, camera...")
@@ -237,7 +240,8 @@ class CreateForm(PresetActions):
 
     def _preview(self, *args):
         values = self._values(args)
-        params = params_from_values(values)
+        _, note, region = CreateReviewBits.extras(args, len(FIELDS))
+        params = self.review.preview_params(params_from_values(values), note, region)
         try:
             info = probe(params.input_video)
         except (MediaError, OSError):
@@ -295,14 +299,21 @@ class CreateForm(PresetActions):
         seed = random.randrange(SEED_LIMIT) if values.get("random_seed") else None
         params = params_from_values(values, seed=seed)
         host, name = values.get("host"), (values.get("name") or "").strip()
+        shot, note, region = CreateReviewBits.extras(args, len(FIELDS))
+        drafted = note is not None and mode != "enhance"
         try:
             if mode == "enhance":
                 run = self.ops.enhance(params, host=host, name=name)
+            elif drafted:
+                run = self.ops.launch_draft(note, params, region_prompt=region, name=name,
+                                            host=host, with_upscale=(mode == "upscale"))
             else:
-                run = self.ops.launch(params, name=name, host=host,
+                run = self.ops.launch(params, name=name, host=host, shot=shot,
                                       with_upscale=(mode == "upscale"))
         except ValidationFailed as failed:
             return self._refused(failed.errors)
+        except (NotFound, Refused) as exc:
+            return self._refused([FieldError("general", str(exc))])
         clear = [""] * len(ERROR_SLOTS)
         seed_out = seed if seed is not None else gr.skip()
         what = {"run": "Queued run", "upscale": "Queued run (a 4K upscale follows)",
@@ -310,9 +321,11 @@ class CreateForm(PresetActions):
         message = f"{what} `{run.id}`{' (simulated)' if run.simulated else ''}."
         if mode == "enhance":
             return (message, *clear, gr.skip(), gr.skip(), gr.skip(), seed_out, gr.skip(),
-                    run.id, gr.skip(), *self.enhance.start(run.id, params.prompt))
+                    run.id, gr.skip(), *self.enhance.start(run.id, params.prompt),
+                    *self.review.after_launch(False))
         return (message + " Follow it in **Runs**.", *clear, gr.skip(), gr.skip(), gr.skip(),
-                seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle())
+                seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle(),
+                *self.review.after_launch(drafted))
 
     def _launch_run(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
@@ -339,7 +352,7 @@ class CreateForm(PresetActions):
         open_ctl = gr.Accordion(open=True) if CONTROL_VIDEO_SLOTS & set(slots) else gr.skip()
         open_adv = gr.Accordion(open=True) if ADVANCED_SLOTS & set(slots) else gr.skip()
         return (message, *updates, open_neg, open_ctl, open_adv, gr.skip(), gr.skip(),
-                gr.skip(), gr.skip(), *self.enhance.skip())
+                gr.skip(), gr.skip(), *self.enhance.skip(), *self.review.after_refusal(errors))
 
     def _current_params(self, args: tuple) -> GenerationParams:
         return params_from_values(self._values(args))
@@ -352,8 +365,9 @@ class CreateForm(PresetActions):
         private = dict(api_visibility="private")
         quiet = dict(private, show_progress="hidden")
         f = self.fields
-        for component in self.components:
-            component.change(self._preview_event, self.components, [self.spec, self.weight_note],
+        previewed = self.components + self.review.inputs
+        for component in self.components + [self.review.note, self.review.region_prompt]:
+            component.change(self._preview_event, previewed, [self.spec, self.weight_note],
                              **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
                                  [self.input_info, self.preview, self.errors["input_video"]],
@@ -366,11 +380,13 @@ class CreateForm(PresetActions):
                                      self.errors[f"control_videos.{c}"], **quiet)
         launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS], self.neg_box,
                           self.controls_box, self.adv_box, f["seed"], self.nav.selected_run,
-                          self.nav.launched, self.nav.tabs, *self.enhance.outputs]
+                          self.nav.launched, self.nav.tabs, *self.enhance.outputs,
+                          *self.review.launch_outputs]
         for button, handler in ((self.run_button, self._launch_run),
                                 (self.upscale_button, self._launch_upscale),
                                 (self.enhance_button, self._launch_enhance)):
-            button.click(handler, self.components, launch_outputs, **private)
+            button.click(handler, self.components + self.review.inputs, launch_outputs,
+                         **private)
         self.preset_save.click(self._preset_save, [self.preset, *self.components],
                                [self.preset, self.errors["preset"], self.preset_message],
                                **private)

@@ -3,6 +3,7 @@ Approved, with who set it and when."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 from backend.ids import is_valid_id
@@ -110,6 +111,24 @@ class VersionOps:
             raise Refused(f"Run {run.id} is a {run.run_type} run, not a version; it has no "
                           "review status.") from None
         return self.version_of(run.id) or {}
+
+    def control_layers(self, run_id: str) -> dict[str, str]:
+        """The control videos that drove a run, heaviest weight first: the artist's own, or
+        the one Cosmos computed and the collector brought home (controls/<hint>.mp4)."""
+        run = self._get(run_id)
+        params = run.params_dict()
+        own = params.get("control_videos") or {}
+        weights = params.get("weights") or {}
+        found: dict[str, str] = {}
+        for hint, _ in sorted(weights.items(), key=lambda kv: -float(kv[1] or 0)):
+            if float(weights[hint] or 0) <= 0:
+                continue
+            computed = self.settings.runs_dir / run.id / "controls" / f"{hint}.mp4"
+            path = own.get(hint) or (str(computed) if is_valid_id(run.id)
+                                     and computed.is_file() else None)
+            if path and Path(path).is_file():
+                found[hint] = str(path)
+        return found
 
     def status_history(self, run_id: str) -> list[dict[str, Any]]:
         return [{"status": c.status, "username": c.username, "at": c.at}
