@@ -46,6 +46,10 @@ def _cell(key: str, value: Any) -> str:
         return "<span class='muted'>-</span>"
     if key in ("input_video",) or key.startswith("control_videos."):
         return e(Path(str(value)).name)
+    if key == "regional_prompts" and isinstance(value, list):
+        return "<br>".join(f"region: {e(str(r.get('prompt', ''))[:80])} (mask "
+                           f"{e(Path(str(r.get('mask_video', ''))).name)})" for r in value
+                           if isinstance(r, dict)) or "<span class='muted'>-</span>"
     if isinstance(value, float):
         return f"{value:g}"
     text = str(value)

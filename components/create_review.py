@@ -19,7 +19,7 @@ from backend.review.regenerate import mask_into_params
 from components.common import e, field_error_html, file_url
 
 
-def draft_banner(draft: Draft | None) -> str:
+def draft_banner(draft: Draft | None, preview: str = "") -> str:
     if draft is None:
         return ""
     frames = (f"frame {draft.first_frame}" if draft.first_frame == draft.last_frame else
@@ -31,8 +31,10 @@ def draft_banner(draft: Draft | None) -> str:
             f"<code>{e(draft.run_id[-8:])}</code>: its drawn region over {frames} is a "
             f"{draft.width}x{draft.height}, {draft.frames}-frame mask (white = re-generate). "
             "Adjust anything below, then Run.</div>"
-            f"<video class='draft-mask' src='{e(file_url(draft.mask_video))}' muted loop "
-            "autoplay playsinline></video>")
+            + (f"<img class='draft-mask' id='draft-preview' alt='the region on frame "
+               f"{draft.first_frame}' src='data:image/jpeg;base64,{preview}'>" if preview else "")
+            + f"<div class='muted'>Mask video: <a href='{e(file_url(draft.mask_video))}' "
+            "target='_blank'>open</a></div>")
 
 
 class CreateReviewBits:
@@ -67,7 +69,8 @@ class CreateReviewBits:
         return [self.note, self.box, self.banner, self.region_prompt, self.region_error]
 
     def opened(self, draft: Draft) -> list[Any]:
-        return [draft.note_id, gr.Group(visible=True), draft_banner(draft),
+        return [draft.note_id, gr.Group(visible=True),
+                draft_banner(draft, self.ops.draft_preview(draft)),
                 draft.region_prompt, ""]
 
     def closed(self) -> list[Any]:

@@ -61,10 +61,11 @@ REVIEW_CSS = """
 .rv-composer { display: flex; flex-direction: column; gap: 6px; margin-top: 6px; }
 .rv-tools { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; font-size: 13px; }
 .rv-tool, .rv-do { padding: 2px 8px; border: 1px solid var(--border-color-primary);
-                   border-radius: 4px; background: var(--background-fill-secondary); }
+                   border-radius: 4px; background: var(--background-fill-secondary);
+                   font-size: 13px; font-weight: 400; }
 .rv-tool.on { background: var(--color-accent); color: white; }
-.rv-colour { width: 20px; height: 20px; border-radius: 50%; border: 2px solid transparent;
-             padding: 0; }
+.rv-colour { width: 20px; height: 20px; border-radius: 50%; padding: 0;
+             border: 2px solid var(--border-color-primary); }
 .rv-colour.on { border-color: var(--body-text-color); }
 .rv-text { width: 100%; padding: 6px; border: 1px solid var(--border-color-primary);
            border-radius: 4px; background: var(--background-fill-primary);
@@ -97,9 +98,9 @@ REVIEW_CSS = """
              color: white; }
 .rv-current { width: 100%; font-size: 13px; }
 .rv-dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%; }
-.rv-dot-in_review, .rv-status-in_review { background: #d0e2ff; color: #0a58ca; }
-.rv-dot-needs_changes, .rv-status-needs_changes { background: #ffe1a6; color: #8a5300; }
-.rv-dot-approved, .rv-status-approved { background: #b8ebc7; color: #1a7f37; }
+.rv-status-in_review { background: #d0e2ff; color: #0a58ca; }
+.rv-status-needs_changes { background: #ffe1a6; color: #8a5300; }
+.rv-status-approved { background: #b8ebc7; color: #1a7f37; }
 .rv-dot-in_review { background: #0a84ff; } .rv-dot-needs_changes { background: #ff9f0a; }
 .rv-dot-approved { background: #30d158; }
 .rv-status { padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }

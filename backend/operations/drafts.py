@@ -78,6 +78,27 @@ class DraftOps:
                      last_frame=last, width=facts["width"], height=facts["height"],
                      frames=facts["frames"])
 
+    def draft_preview(self, draft: Draft) -> str:
+        """The note's frame with the mask's region lit up, as base64 JPEG ('' if unreadable)."""
+        import base64
+        import io
+
+        from backend.media import MediaError
+        from backend.review.drawing import fill_regions
+        from backend.review.frames import region_preview
+
+        run = self._get(draft.run_id)
+        note = self._note(draft.note_id)
+        try:
+            image = region_preview(run.output_path, draft.first_frame,
+                                   fill_regions(parse_drawing(note.drawing),
+                                                (draft.width, draft.height)))
+        except (MediaError, OSError):
+            return ""
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=80)
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
+
     def launch_draft(self, note_id: object, params: GenerationParams, *, region_prompt: str,
                      name: str = "", host: str | None = None,
                      with_upscale: bool = False) -> RunSummary:

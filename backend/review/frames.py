@@ -26,3 +26,12 @@ def frame_image(video: str | Path, index: int, *, max_width: int = 960) -> Image
         raise media.MediaError(f"could not read frame {index} of {Path(video).name}: "
                                + proc.stderr.decode("utf-8", "replace").strip()[-300:])
     return Image.open(io.BytesIO(proc.stdout)).convert("RGB")
+
+
+def region_preview(video: str | Path, index: int, region: Image.Image, *,
+                   max_width: int = 480) -> Image.Image:
+    """Frame `index` with the masked region lit up (what "re-generate here" will change)."""
+    frame = frame_image(video, index, max_width=max_width)
+    mask = region.convert("L").resize(frame.size, Image.NEAREST)
+    lit = Image.blend(frame, Image.new("RGB", frame.size, (255, 255, 255)), 0.55)
+    return Image.composite(lit, frame, mask)
