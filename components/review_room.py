@@ -39,8 +39,10 @@ STATUS_BUTTONS = (("in_review", "In review"), ("needs_changes", "Needs changes")
 
 
 def wants_review_of_shown(page, events) -> bool:
-    """A live-signal rule: a note or status of the run this page shows changed."""
-    return any(ev.kind == "review" and ev.run_id and ev.run_id == page.selected
+    """A live-signal rule: a note or status of the run this page shows changed, or a run
+    finished (it may be a new version of the shown run's shot)."""
+    return any((ev.kind == "review" and ev.run_id and ev.run_id == page.selected)
+               or (ev.kind == "status" and ev.data.get("status") in ("completed", "deleted"))
                for ev in events)
 
 

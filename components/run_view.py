@@ -77,11 +77,10 @@ class RunView(DirectView):
             # the review room: versions, status, the player with notes and drawings (issue 17)
             self.room = ReviewRoom(ops, nav, live, create)
             self.video = self.room.player
-            with gr.Accordion("GPU utilisation and memory", open=True):
-                self.plot = gr.LinePlot(None, x="t", y="percent",
-                                        color="series", title="GPU utilisation and memory",
-                                        x_title="seconds", y_title="%", y_lim=[0, 100],
-                                        height=240, elem_id="gpu-plot")
+            self.plot = gr.LinePlot(None, x="t", y="percent",
+                                    color="series", title="GPU utilisation and memory",
+                                    x_title="seconds", y_title="%", y_lim=[0, 100],
+                                    height=240, elem_id="gpu-plot")
             with gr.Accordion("Parameters", open=True):
                 self.params = gr.HTML(elem_id="run-params-box", js_on_load=None)
             with gr.Accordion("Command and spec", open=False, elem_id="run-command-box"):
