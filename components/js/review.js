@@ -473,6 +473,10 @@
   };
 
   // -- compare --------------------------------------------------------------------------------
+  function layerTime(p) {
+    const l = p.root.querySelector('video.rp-layer.on');
+    return l ? l.currentTime.toFixed(4) + (l.seeking ? 's' : '') + l.readyState : '';
+  }
   class Compare {
     constructor(root) {
       this.root = root;
@@ -594,8 +598,10 @@
       if (!c || !A || !B || A.readyState < 2 || B.readyState < 2) return;
       const w = A.videoWidth, h = A.videoHeight;
       if (!w || !h) return;
-      const key = [this.mode, A.currentTime, B.currentTime, this.wipe, this.opacity, this.gain, this.showing,
-                   this.a.root.dataset.layer, this.b.root.dataset.layer, this.a.layerOpacity(), this.b.layerOpacity()].join('|');
+      const key = [this.mode, A.currentTime, B.currentTime, this.a.mediaFrame, this.b.mediaFrame,
+                   A.seeking, B.seeking, this.wipe, this.opacity, this.gain, this.showing,
+                   this.a.root.dataset.layer, this.b.root.dataset.layer, this.a.layerOpacity(), this.b.layerOpacity(),
+                   layerTime(this.a), layerTime(this.b)].join('|');
       if (key === this.key && !this.dirty && A.paused && B.paused) return;
       this.key = key; this.dirty = false;
       if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
@@ -641,6 +647,8 @@
       if (div) div.style.left = (this.wipe * 100) + '%';
       this.root.dataset.showing = this.showing;
       this.root.dataset.drawnAt = A.currentTime.toFixed(4) + ',' + B.currentTime.toFixed(4);
+      this.draws = (this.draws || 0) + 1;
+      this.root.dataset.draws = String(this.draws);
     }
   }
   R.Compare = Compare;

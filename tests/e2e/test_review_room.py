@@ -68,7 +68,7 @@ def test_two_browsers_note_draw_ask_for_changes_regenerate_and_approve(app, brow
         assert rv.locator("#run-video .rp").get_attribute("data-run-id") == v1
 
         # the reviewer steps to frame 40, draws a rectangle and writes the note
-        rv.locator("#run-video .rp").click(position={"x": 5, "y": 5})  # focus, no toggle
+        rv.locator("#run-video .rp-frame").click()  # focus the player, no play toggle
         rv.locator("#run-video [data-act=first]").click()
         for _ in range(4):
             rv.locator("#run-video [data-act=fwd10]").click()
