@@ -17,7 +17,8 @@ from backend.operations import NotFound, Operations
 from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_GALLERY, TAB_RUNS, badge, e,
                                event_data, file_url, fmt_ago, run_title, sim_badge, type_badge)
 from components.nav import Nav, pick_toggle
-from components.runs_table import REVIEW_CHOICES, clamp_page, make_filter, version_cell
+from components.runs_table import (REVIEW_CHOICES, clamp_page, make_filter,
+                                  scoped_versions, version_cell)
 
 PAGE_SIZE = 12
 
@@ -144,8 +145,8 @@ class Gallery:
             page = fixed
             runs, total = self.ops.find_runs(flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
         picks = list(picks or [])
-        html = grid_html(runs, picks, playing,
-                         versions=self.ops.version_facts([r.id for r in runs]))
+        html = grid_html(runs, picks, playing, versions=scoped_versions(
+            self.ops.version_facts([r.id for r in runs]), ids))
         digest = hashlib.sha1(html.encode()).hexdigest()
         compare = gr.update(value=f"Compare picked ({len(picks)}/2)",
                             interactive=len(picks) == 2)

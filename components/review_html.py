@@ -191,7 +191,8 @@ def versions_html(stack: dict | None, *, run_id: str | None) -> str:
     """The shot's version stack as chips (v1, v2, ...), the shown one marked, latest one click
     away, each with its review status."""
     if not stack:
-        return "<div class='rv-versions muted'>Not a version of a shot.</div>"
+        return ("<div class='rv-versions muted'>Not a version of a shot.</div>" if run_id
+                else "<div class='rv-versions muted'></div>")
     shot = stack["shot"]
     name = shot["name"] or "shot of the same input"
     chips = []

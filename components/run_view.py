@@ -168,8 +168,11 @@ class RunView(DirectView):
             else:
                 newest = self.ops.list_runs(limit=1) if allowed is not None else []
             selected = newest[0].id if newest else None
-        if not selected:
-            return [skip, EMPTY, "", skip, "", skip, "", "", "",
+        if not selected:  # nothing to show (or nothing this page's review link allows)
+            shown_before = bool(cursor.get("run"))
+            return [None if shown_before else skip, EMPTY, "",
+                    log_payload(None, [], reset=True, total=0) if shown_before else skip, "",
+                    None if shown_before else skip, "", "", "",
                     *[gr.update(interactive=False)] * 5, skip, skip, {}]
         try:
             run = self.ops.get_run(selected)

@@ -76,6 +76,15 @@ def clamp_page(page: int, size: int, total: int) -> int:
     return max(0, min(int(page or 0), pages - 1))
 
 
+def scoped_versions(facts: dict, ids: Sequence[str] | None) -> dict:
+    """Version facts as a review link may show them: no "latest" outside the link."""
+    if not ids:
+        return facts
+    return {rid: (v if v.get("latest_run_id") in ids else dict(v, latest_run_id=None,
+                                                                 is_latest=True))
+            for rid, v in facts.items()}
+
+
 def version_cell(v: dict | None) -> str:
     """'v2 · In review' with the shot's latest one click away when this is not it."""
     if not v:
@@ -194,8 +203,8 @@ class RunsTable:
         if page_now != (page or 0):
             runs, total = self.ops.find_runs(flt, limit=size, offset=page_now * size)
         picks = list(picks or [])
-        html = table_html(runs, selected, picks, versions=self.ops.version_facts(
-            [r.id for r in runs]))
+        html = table_html(runs, selected, picks, versions=scoped_versions(
+            self.ops.version_facts([r.id for r in runs]), ids))
         digest = hashlib.sha1(html.encode()).hexdigest()
         compare = gr.update(value=f"Compare picked ({len(picks)}/2)",
                             interactive=len(picks) == 2)

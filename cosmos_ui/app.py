@@ -120,9 +120,9 @@ def build_app(backend: Backend) -> gr.Blocks:
                    run_view.kill, run_view.delete, create.presets_box, signed_in],
                   api_visibility="private", show_progress="hidden").then(
             notifier.check, [notifier.watch, notifier.sound], [notifier.payload, notifier.watch],
-            api_visibility="private", show_progress="hidden")
-        demo.load(banner.render, None, [banner.html, banner.pass_box, banner.pass_error],
-                  api_visibility="private", show_progress="hidden")
+            api_visibility="private", show_progress="hidden").then(
+            banner.render, None, [banner.html, banner.pass_box, banner.pass_error],
+            api_visibility="private", show_progress="hidden")  # after on_load opened the link
 
         def show_links(request: gr.Request):
             return gr.update(visible=auth.allowed(ops, request, accounts.SHARE))
