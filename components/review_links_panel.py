@@ -98,8 +98,8 @@ class LinkBanner:
         return (banner_html(scope), gr.Row(visible=False), "", scope.link.run_ids[0],
                 self.nav.goto(TAB_RUNS))
 
-    def wire(self, extra_outputs: Sequence[Any]) -> None:
-        """`extra_outputs`: views to refresh when the link changes (runs table, gallery)."""
+    def wire(self) -> None:
+        """The passphrase box, and the banner again whenever a link changes."""
         quiet = dict(api_visibility="private", show_progress="hidden")
         outputs = [self.html, self.pass_box, self.pass_error]
         self.changed.change(self.render, None, outputs, **quiet)

@@ -70,7 +70,7 @@ def build_app(backend: Backend) -> gr.Blocks:
                 HostsView(ops, nav, live)
         nav.wire()
         live.wire(demo, ops.bus)
-        banner.wire([])
+        banner.wire()
         for view in (table, gallery):  # a revoked or expired link empties them at once
             banner.changed.change(view.render_page, view.inputs, view.outputs,
                                   api_visibility="private", show_progress="hidden")

@@ -484,10 +484,12 @@ def render_command(src: dict, controls: dict, out: str, frames: int, fps: int, s
             graph.append("[c%d]nullsink" % i)
             graph.append("[%d:v]%s,format=gbrp[l%d]" % (len(inputs) // 2 - 1, prep, i))
         elif control_dir:
+            # the computed control, as Cosmos writes it, at half size: a layer to look at,
+            # kept cheap so the simulator stays quick
             graph.append("[c%d]%s,format=gbrp,split[l%d][k%d]" % (i, look, i, i))
-            graph.append("[k%d]format=yuv420p[kk%d]" % (i, i))
+            graph.append("[k%d]scale=%d:%d,format=yuv420p[kk%d]" % (i, w // 4 * 2, h // 4 * 2, i))
             extra_outputs += ["-map", "[kk%d]" % i] + encode + [
-                "-crf", "30", os.path.join(control_dir, "%s_input_control_0.mp4" % hint)]
+                "-crf", "32", os.path.join(control_dir, "%s_input_control_0.mp4" % hint)]
         else:
             graph.append("[c%d]%s,format=gbrp[l%d]" % (i, look, i))
         graph.append("[l%d][%s]blend=all_mode=normal:all_opacity=%.3f:shortest=1[b%d]"

@@ -77,6 +77,8 @@
       this.drawnKey = '';
       this.mediaFrame = null;
       this.group = null;  // a Compare when this player is one side
+      root.dataset.drawn = '';
+      if (this.canvas) this.canvas.hidden = true;
       this.bind();
     }
     get notes() { return R.notes[this.run] || []; }
@@ -263,10 +265,10 @@
     tick() {
       if (!this.video || !this.root.isConnected) return;
       const f = this.frame(), root = this.root;
-      if (root.dataset.frame !== String(f)) root.dataset.frame = String(f);
-      root.dataset.time = this.video.currentTime.toFixed(4);
-      if (this.mediaFrame !== null) root.dataset.mediaFrame = String(this.mediaFrame);
-      root.dataset.paused = this.video.paused && !this.reverse ? '1' : '0';
+      const set = (k, v) => { if (root.dataset[k] !== v) root.dataset[k] = v; };
+      set('frame', String(f));
+      if (this.mediaFrame !== null) set('mediaFrame', String(this.mediaFrame));
+      set('paused', this.video.paused && !this.reverse ? '1' : '0');
       const label = root.querySelector('.rp-frame');
       const text = 'frame ' + f + ' / ' + Math.max(0, this.frames - 1) + ' · ' + R.timecode(f, this.fps);
       if (label && label.textContent !== text) label.textContent = text;
@@ -309,10 +311,19 @@
     }
     renderDrawing(f) {
       const c = this.canvas; if (!c) return;
-      const w = Math.max(1, Math.round(c.clientWidth * (window.devicePixelRatio || 1)));
-      const h = Math.max(1, Math.round(c.clientHeight * (window.devicePixelRatio || 1)));
       const d = this.draft, shown = notesAt(this.notes, f);
-      const key = JSON.stringify([w, h, f, shown.map(n => n.id), this.selected, d.shapes.length, d.live && d.live.points.length, d.live && d.live.points[1]]);
+      const empty = !shown.length && !d.shapes.length && !d.live;
+      // Nothing to draw and not drawing: no overlay at all, so a playing video is
+      // composited alone (software compositing pays for every layer, every frame).
+      if (empty && !d.tool) {
+        if (!c.hidden) { c.hidden = true; this.drawnKey = ''; this.root.dataset.drawn = ''; }
+        return;
+      }
+      if (c.hidden) c.hidden = false;
+      const stage = c.parentElement;
+      const w = Math.max(1, Math.round(stage.clientWidth * (window.devicePixelRatio || 1)));
+      const h = Math.max(1, Math.round(stage.clientHeight * (window.devicePixelRatio || 1)));
+      const key = JSON.stringify([w, h, shown.map(n => n.id), this.selected, d.shapes.length, d.live && d.live.points.length, d.live && d.live.points[1]]);
       if (key === this.drawnKey) return;
       this.drawnKey = key;
       if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
@@ -667,6 +678,7 @@
 
   // -- one animation loop for every player and the compare ------------------------------------
   function loop(now) {
+    if (R.stopped) return;
     for (const p of Object.values(R.players)) { try { p.tick(); } catch (e) { console.error(e); } }
     if (R.compare) { try { R.compare.tick(now); } catch (e) { console.error(e); } }
     requestAnimationFrame(loop);

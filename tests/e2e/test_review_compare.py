@@ -237,3 +237,32 @@ def test_frame_stepping_lands_on_exact_frames(app, ids, page):
     page.keyboard.press("End")
     wait_frame(page, frames - 1)
     check_frame(page, video, frames - 1, frames)
+
+
+def test_a_note_moves_both_players_and_sync_can_be_turned_off(app, ids, page):
+    a, b = ids["A"]["id"], ids["B"]["id"]
+    drawing = [{"tool": "rect", "color": "#34c759", "width": 0.01,
+                "points": [[0.1, 0.1], [0.4, 0.4]]}]
+    note = json.loads(app.cli("--json", "note", a, "--frame", "40", "--text", "look here",
+                              "--drawing", json.dumps(drawing)).stdout)["note"]
+    open_compare(page, app, a, b)
+    page.locator(f"#compare-notes-a .rv-note[data-note='{note['id']}'] .rv-text-body").click()
+    for key in ("a", "b"):
+        wait_frame(page, 40, f"#compare-player .rp[data-key={key}]")
+    page.wait_for_function(f"() => document.querySelector('#compare-player .rp[data-key=a]')"
+                           f".dataset.drawn === '{note['id']}'", timeout=WAIT)
+    drawn = canvas_image(page, "#compare-player .rp[data-key=a] canvas.rp-draw")
+    r, g, b_ = drawn.getpixel((round(0.1 * drawn.width), round(0.25 * drawn.height)))
+    assert g > 150 and r < 120 and b_ < 150  # A's drawing, green, over A
+    assert page.locator("#compare-player .rp[data-key=b]").get_attribute("data-drawn") == ""
+    # with sync off, each player steps on its own
+    page.locator("#compare-player .cp-sync").uncheck()
+    page.locator("#compare-player .rp[data-key=a] [data-act=next]").click()
+    wait_frame(page, 41, "#compare-player .rp[data-key=a]")
+    page.locator("#compare-player .rp[data-key=b] [data-act=prev]").click()
+    wait_frame(page, 39, "#compare-player .rp[data-key=b]")
+    assert page.locator("#compare-player .rp[data-key=a]").get_attribute("data-frame") == "41"
+    page.locator("#compare-player .cp-sync").check()
+    page.locator("#compare-player .rp[data-key=b] [data-act=next]").click()
+    wait_frame(page, 40, "#compare-player .rp[data-key=b]")
+    wait_frame(page, 42, "#compare-player .rp[data-key=a]")  # both stepped once, together
