@@ -1,19 +1,25 @@
 # Everything a fresh Debian machine needs to run the tests, then the tests.
 #   make test   install system packages + the venv with test extras, run the whole suite
 #   make bench  the performance suite (bench/), prints a table and writes bench/results.json
+#   make soak   ~20 min of runs on two simulator boxes while the app, sshd and containers are
+#               killed; SOAK_ARGS=--quick for ~3 min (tests/soak/run.py --help for the rest)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := chromium fonts-dejavu-core openssh-server openssh-sftp-server slurm-wlm docker.io iptables busybox-static
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+SOAK_ARGS ?=
 
-.PHONY: test bench deps system-deps venv clean
+.PHONY: test bench soak deps system-deps venv clean
 
 test: deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+soak: deps
+	$(PY) -m tests.soak.run $(SOAK_ARGS)
 
 deps: system-deps venv
 

@@ -7,9 +7,12 @@ docker-compatible engine, backend/hosts/docker_kinds.py) and `slurm` (backend/sl
 A kind is chosen by a host's `kind = "..."` in config.toml; nothing outside the kind's own
 package ever asks which kind a host is: the generic code asks the kind.
 
-Model profiles (what a model needs: flags, spec, validation, outputs, log markers): the first
-profile is Cosmos-Transfer1 (backend/models/transfer1/). Profiles register with
-`register_model_profile`; a host says which it serves and a run records its profile.
+Model profiles (everything model-specific: controls, fields and defaults, validation, spec and
+launch command, outputs, log markers, image and checkpoints): subclass
+`backend.models.profile.ModelProfile` and register an instance with `register_model_profile`.
+Built in: `transfer1` (backend/models/transfer1/profile.py) and `transfer2.5`
+(backend/models/transfer2_5/profile.py). A host's `models = [...]` says which it serves and a
+run records its profile; the generic code asks the profile and never branches on its id.
 
 Registration happens on import of the module that defines the extension; the built-ins are
 imported the first time a registry is asked.
@@ -22,7 +25,8 @@ import threading
 from typing import Any
 
 #: Modules whose import registers the built-in extensions.
-BUILTIN_MODULES = ("backend.hosts.docker_kinds", "backend.slurm.kind")
+BUILTIN_MODULES = ("backend.hosts.docker_kinds", "backend.slurm.kind",
+                   "backend.models.transfer1.profile", "backend.models.transfer2_5.profile")
 
 _host_kinds: dict[str, Any] = {}
 _model_profiles: dict[str, Any] = {}
@@ -66,5 +70,6 @@ def host_kind(name: str) -> Any:
 
 
 def model_profiles() -> dict[str, Any]:
+    """Every registered model profile by id, in registration order."""
     _load_builtins()
     return dict(_model_profiles)

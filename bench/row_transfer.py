@@ -68,7 +68,8 @@ class CountingShell:
 
 
 def _transport(shell):
-    transports = getattr(shell, "_transports", None)
+    main = getattr(shell, "_main", None)  # the main Connection (older versions: _transports)
+    transports = main.transports if main is not None else getattr(shell, "_transports", None)
     return transports[-1] if transports else None
 
 

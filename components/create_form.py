@@ -1,9 +1,11 @@
-"""The Create form: prompt, input and control videos, one weight per control, advanced settings,
-presets, a live spec preview, and Run / Run + upscale / Enhance prompt.
+"""The Create form: model, prompt, input and control videos, one weight per control, advanced
+settings, presets, a live spec preview, and Run / Run + upscale / Enhance prompt.
 
-It owns its layout and its events. Launching only validates and queues through `operations`
-(instant, no network); the scheduler does the work, so closing the tab loses nothing. Every
-refusal is shown under the field it is about, before anything is queued.
+It owns its layout and its events. The model-dependent parts are built from the model profiles
+(components/create_model.py): the components of every model's fields exist, the chosen
+model's are shown with its labels and ranges. Launching only validates and queues through
+`operations` (instant, no network); the scheduler does the work, so closing the tab loses
+nothing. Every refusal is shown under the field it is about, before anything is queued.
 """
 
 from __future__ import annotations
@@ -17,35 +19,36 @@ from typing import Any
 
 import gradio as gr
 
-from backend.models.transfer1.params import CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
-from backend.models.transfer1.validate import SEED_LIMIT
+from backend.models.params import ALL_CONTROLS as CONTROLS
+from backend.models.params import PRESETS, GenerationParams
+from backend.models.profile import get_profile
 from backend.media import MediaError
-from backend.models.transfer1.validate import FieldError
+from backend.models.checks import FieldError
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
-from components.common import TAB_CREATE, TAB_RUNS, field_error_html
+from components.common import TAB_RUNS, field_error_html
+from components.create_fill import FillActions
+from components.create_model import ModelForm
 from components.create_presets import PresetActions
 from components.create_review import CreateReviewBits
 from components.enhance_panel import EnhancePanel
 from components.input_info import describe_input, probe  # noqa: F401
 from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_SLOTS, FIELDS,
-                                    UPLOAD, chosen_input, errors_by_slot, params_from_values,
-                                    spec_preview, values_from_params, weight_sum_note)
+                                    UPLOAD, errors_by_slot, params_from_values,
+                                    profile_of, spec_preview, values_from_params,
+                                    weight_sum_note)
+from components.model_switch import component_looks
 from components.nav import Nav
 from cosmos_ui import auth
 from backend import accounts
 
 log = logging.getLogger(__name__)
 
-CONTROL_LABELS = {
-    "vis": "Vis (blurred input: keeps colours and layout)",
-    "edge": "Edge (Canny edges: keeps outlines)",
-    "depth": "Depth (keeps 3D structure)",
-    "seg": "Seg (segmentation: keeps objects and regions)",
-    "keypoint": "Keypoint (keeps human poses)",
-}
+#: How many of an event's inputs are the form's own (`components`: FIELDS, then the
+#: shown-model state); the review room's inputs follow them.
+N_INPUTS = len(FIELDS) + 1
 
 
-class CreateForm(PresetActions):
+class CreateForm(PresetActions, ModelForm, FillActions):
     """Builds the form inside the current Blocks context and wires its events."""
 
     def __init__(self, ops: Operations, nav: Nav) -> None:
@@ -54,6 +57,9 @@ class CreateForm(PresetActions):
         self.samples = [(f"Sample: {p.stem.removeprefix('sample_')}", str(p))
                         for p in ops.sample_videos()]
         defaults = ops.default_params()
+        profile = get_profile(defaults.model)
+        looks = component_looks(profile)
+        shown = {k: v.get("visible", True) for k, v in looks.items()}
         first_input = self.samples[0][1] if self.samples else None
         self.errors: dict[str, gr.HTML] = {}
         f: dict[str, Any] = {}
@@ -70,7 +76,11 @@ class CreateForm(PresetActions):
                                                 value=ops.settings.generation.host,
                                                 elem_id="host")
                         self._err("host")
+                    with gr.Column(scale=1, min_width=200):
+                        self._model_picker(f, defaults)
                 self.review = CreateReviewBits(ops)  # the shot, and a note's draft v+1
+                self.model_note = gr.Markdown(f"**{profile.name}**: {profile.summary}",
+                                              elem_id="model-note", elem_classes="note-box")
                 f["prompt"] = gr.Textbox(label="Prompt", lines=4, elem_id="prompt",
                                          placeholder="Describe the scene Cosmos should render, "
                                          "in detail: subjects, materials, lighting, camera...")
@@ -102,31 +112,42 @@ class CreateForm(PresetActions):
                 with gr.Row():
                     for c in CONTROLS:
                         with gr.Column(min_width=240):
-                            f[f"weight.{c}"] = gr.Slider(0, 1, step=0.05, label=CONTROL_LABELS[c],
-                                                         value=defaults.weights.get(c, 0.0),
-                                                         elem_id=f"weight-{c}")
+                            f[f"weight.{c}"] = gr.Slider(
+                                0, 1, step=0.05, label=looks[f"weight.{c}"].get("label", c),
+                                value=defaults.weights.get(c, 0.0), elem_id=f"weight-{c}",
+                                visible=shown[f"weight.{c}"])
                             self._err(f"weights.{c}")
-                self.weight_note = gr.Markdown(weight_sum_note(defaults.weights),
-                                               elem_id="weight-note", elem_classes="note-box")
+                self.weight_note = gr.Markdown(
+                    weight_sum_note(defaults.weights, profile.control_names),
+                    elem_id="weight-note", elem_classes="note-box")
                 self._err("weights")
                 f["seg_prompt"] = gr.Textbox(label="Seg text prompt (objects to segment, "
                                              "separated by ' . ')", elem_id="seg-prompt",
                                              placeholder="robot arm . table . mug")
                 self._err("seg_prompt")
-                with gr.Accordion("Own control videos (optional)", open=False,
-                                  elem_id="control-videos") as self.controls_box:
-                    gr.Markdown("Without one, Cosmos derives the control from the input video.")
+                f["weight_prompt"] = gr.Textbox(
+                    label="Seg weight prompt (control_weight_prompt: only these objects get "
+                    "the seg weight)", elem_id="weight-prompt", visible=shown["weight_prompt"],
+                    placeholder="robotic arms . gloves")
+                self._err("control_options.seg.weight_prompt")
+                with gr.Accordion("Own control videos, masks and checkpoints (optional)",
+                                  open=False, elem_id="control-videos") as self.controls_box:
+                    gr.Markdown("Without a control video, the model derives the control from "
+                                "the input video.")
                     for c in CONTROLS:
                         f[f"control.{c}"] = gr.File(label=f"{c} control video",
                                                     file_types=["video"], type="filepath",
-                                                    elem_id=f"control-{c}", height=120)
+                                                    elem_id=f"control-{c}", height=120,
+                                                    visible=shown[f"control.{c}"])
                         self._err(f"control_videos.{c}")
+                        self._control_options(f, c)
                 with gr.Accordion("Advanced", open=False, elem_id="advanced") as self.adv_box:
                     with gr.Row():
                         f["num_steps"] = self._number("Steps", defaults.num_steps, "num_steps",
                                                       precision=0)
-                        f["guidance"] = self._number("Guidance", defaults.guidance, "guidance")
-                        f["sigma_max"] = self._number("Sigma max (80 = ignore input colours)",
+                        f["guidance"] = self._number(looks["guidance"]["label"],
+                                                     defaults.guidance, "guidance")
+                        f["sigma_max"] = self._number(looks["sigma_max"]["label"],
                                                       defaults.sigma_max, "sigma_max")
                     with gr.Row():
                         f["seed"] = self._number("Seed", defaults.seed, "seed", precision=0)
@@ -134,10 +155,11 @@ class CreateForm(PresetActions):
                             f["random_seed"] = gr.Checkbox(label="Random seed", value=False,
                                                            elem_id="random-seed")
                         f["fps"] = self._number("FPS (0 = same as input)", 0, "fps",
-                                                precision=0)
+                                                precision=0, visible=shown["fps"])
                     with gr.Row():
                         with gr.Column(min_width=160):
-                            f["num_gpus"] = gr.Radio(label="GPUs", choices=list(GPU_COUNTS),
+                            f["num_gpus"] = gr.Radio(label="GPUs",
+                                                     choices=list(profile.gpu_counts),
                                                      value=defaults.num_gpus, elem_id="num-gpus")
                             self._err("num_gpus")
                         with gr.Column(min_width=160):
@@ -151,7 +173,9 @@ class CreateForm(PresetActions):
                                                      value=defaults.canny_threshold)
                             self._err("canny_threshold")
                     f["upscale_weight"] = self._number("Upscale weight (Run + upscale, 0 to 1)",
-                                                       defaults.upscale_weight, "upscale_weight")
+                                                       defaults.upscale_weight, "upscale_weight",
+                                                       visible=shown["upscale_weight"])
+                    self._model_settings(f, defaults)
             with gr.Column(scale=2, min_width=320):
                 with gr.Accordion("Presets", open=True, elem_id="presets") as self.presets_box:
                     self.preset = gr.Dropdown(label="Preset (pick one, or type a new name)",
@@ -169,12 +193,19 @@ class CreateForm(PresetActions):
                                     language="json", interactive=False, wrap_lines=True,
                                     elem_id="spec-preview", max_lines=40)
             self.fields = f
+        self.shown_model = gr.State(defaults.model)
         with gr.Row():
             self.run_button = gr.Button("Run", variant="primary", elem_id="run-button")
             self.upscale_button = gr.Button("Run + upscale to 4K", elem_id="run-upscale-button")
             self.enhance_button = gr.Button("Enhance prompt", elem_id="enhance-button")
         self.message = gr.Markdown(elem_id="create-message")
-        self.components = [self.fields[k] for k in FIELDS]
+        #: every field in FIELDS order, then the model the form shows (a state)
+        self.components = [self.fields[k] for k in FIELDS] + [self.shown_model]
+        for key, look in looks.items():  # the default model's look from the start
+            for attr in ("visible", "label", "info"):
+                if key in f and attr in look:
+                    setattr(f[key], attr, look[attr])
+        self.enhance_button.visible = "enhance" in profile.run_types
         self._wire()
 
     # -- layout helpers -----------------------------------------------------------------------
@@ -188,6 +219,10 @@ class CreateForm(PresetActions):
             number = gr.Number(label=label, value=value, elem_id=slot.replace("_", "-"), **kw)
             self._err(slot)
         return number
+
+    def _host_offload(self, values: dict[str, Any]) -> tuple[str, ...]:
+        host = self.ops.settings.hosts.get(values.get("host") or "")
+        return tuple(host.offload) if host else ()
 
     def _input_choices(self, extra: str | None = None) -> list[tuple[str, str]]:
         choices = list(self.samples)
@@ -203,52 +238,23 @@ class CreateForm(PresetActions):
         values = dict(values_from_params(defaults), input_choice=first_input)
         return self._preview(*[values.get(k) for k in FIELDS])[0]
 
-    # -- filling the form ---------------------------------------------------------------------
-    def fill(self, values: dict[str, Any]) -> list[Any]:
-        """Updates for `self.components` that set these values and leave the rest alone."""
-        updates: list[Any] = []
-        for key in FIELDS:
-            if key not in values:
-                updates.append(gr.skip())
-            elif key == "input_choice":
-                updates.append(gr.update(choices=self._input_choices(values[key]),
-                                         value=values[key]))
-            else:
-                updates.append(values[key])
-        return updates
-
-    def load_run_settings(self, run_id: str | None, request: gr.Request) -> list[Any]:
-        """The Load button of the run view (an operator's: it fills the Create form)."""
-        auth.check(self.ops, request, accounts.LAUNCH)
-        return self.fill_from_run(run_id)
-
-    def fill_from_run(self, run_id: str | None) -> list[Any]:
-        """Outputs for [*components, message, tabs]: a run's settings loaded into the form."""
-        if not run_id:
-            return [gr.skip()] * len(self.components) + [gr.skip(), gr.skip()]
-        try:
-            params = self.ops.settings_of(run_id)
-        except NotFound:
-            return [gr.skip()] * len(self.components) + ["That run no longer exists.",
-                                                         gr.skip()]
-        note = f"Settings of run `{run_id}` loaded. Change what you like, then Run."
-        return self.fill(values_from_params(params)) + [note, self.nav.goto(TAB_CREATE)]
-
     # -- events -------------------------------------------------------------------------------
     def _values(self, args: tuple) -> dict[str, Any]:
+        """The fields' values (the shown-model state after them is not one)."""
         return dict(zip(FIELDS, args))
 
     def _preview(self, *args):
         values = self._values(args)
-        _, note, region = CreateReviewBits.extras(args, len(FIELDS))
-        params = self.review.preview_params(params_from_values(values), note, region)
+        _, note, region = CreateReviewBits.extras(args, N_INPUTS)
+        params = self.review.preview_params(
+            params_from_values(values, host_offload=self._host_offload(values)), note, region)
         try:
             info = probe(params.input_video)
         except (MediaError, OSError):
             info = None
         text = spec_preview(params, info.fps if info else None,
                             random_seed=bool(values.get("random_seed")))
-        return text, weight_sum_note(params.weights)
+        return text, weight_sum_note(params.weights, profile_of(values).control_names)
 
     def _preview_event(self, request: gr.Request, *args):
         """The live spec preview probes the chosen file: only for those who may launch."""
@@ -256,50 +262,15 @@ class CreateForm(PresetActions):
             return gr.skip(), gr.skip()
         return self._preview(*args)
 
-    def _on_choice(self, choice: str | None, upload: str | None, request: gr.Request):
-        if not auth.allowed(self.ops, request, accounts.LAUNCH):
-            return gr.skip(), gr.skip(), gr.skip()
-        path = chosen_input(choice, upload)
-        info, error = describe_input(path)
-        return info, (path if path and not error else None), field_error_html(error)
-
-    def _on_upload(self, request: gr.Request, upload: str | None, *args):
-        """A new upload becomes the input; one of our own videos also recalls its settings."""
-        skip_fill = [gr.skip()] * len(self.components)
-        if not upload or not auth.allowed(self.ops, request, accounts.LAUNCH):
-            return (*skip_fill, gr.skip(), gr.skip(), gr.skip(), gr.skip())
-        info, error = describe_input(upload)
-        recalled = None if error else self.ops.settings_from_video(upload)
-        if recalled is None:
-            fill = self.fill({"input_choice": UPLOAD})
-            return (*fill, info, None if error else upload, field_error_html(error), "")
-        params, meta = recalled
-        values = values_from_params(params)
-        original = params.input_video
-        if original and Path(original).is_file():
-            note = "Input set to the video it was made from; choose (my upload) to use the " \
-                   "dropped video itself as the input instead."
-            info, _ = describe_input(original)
-            preview = original
-        else:
-            values["input_choice"] = UPLOAD
-            note = "Its input video is not on this machine, so the dropped video is the input."
-            preview = upload
-        message = (f"Settings recalled from **{html.escape(Path(upload).name)}** (made by run "
-                   f"`{html.escape(str(meta.get('run_id', '?')))}`). {note}")
-        return (*self.fill(values), info, preview, "", message)
-
-    def _on_control(self, control: str, path: str | None):
-        _, error = describe_input(path)
-        return field_error_html(error)
-
     def _launch(self, mode: str, *args):
         """Validate and queue. Outputs: message, error slots, accordions, seed, states, tabs."""
         values = self._values(args)
-        seed = random.randrange(SEED_LIMIT) if values.get("random_seed") else None
-        params = params_from_values(values, seed=seed)
+        seed_field = profile_of(values).field("seed")
+        limit = int(seed_field.maximum) + 1 if seed_field and seed_field.maximum else 2**32
+        seed = random.randrange(limit) if values.get("random_seed") else None
+        params = params_from_values(values, seed=seed, host_offload=self._host_offload(values))
         host, name = values.get("host"), (values.get("name") or "").strip()
-        shot, note, region = CreateReviewBits.extras(args, len(FIELDS))
+        shot, note, region = CreateReviewBits.extras(args, N_INPUTS)
         drafted = note is not None and mode != "enhance"
         try:
             if mode == "enhance":
@@ -355,7 +326,8 @@ class CreateForm(PresetActions):
                 gr.skip(), gr.skip(), *self.enhance.skip(), *self.review.after_refusal(errors))
 
     def _current_params(self, args: tuple) -> GenerationParams:
-        return params_from_values(self._values(args))
+        values = self._values(args)
+        return params_from_values(values, host_offload=self._host_offload(values))
 
     def on_load(self):
         """Fresh lists for a newly opened page (inputs used since, presets saved elsewhere)."""
@@ -366,7 +338,8 @@ class CreateForm(PresetActions):
         quiet = dict(private, show_progress="hidden")
         f = self.fields
         previewed = self.components + self.review.inputs
-        for component in self.components + [self.review.note, self.review.region_prompt]:
+        for component in [*(self.fields[k] for k in FIELDS), self.review.note,
+                          self.review.region_prompt]:
             component.change(self._preview_event, previewed, [self.spec, self.weight_note],
                              **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
@@ -378,6 +351,9 @@ class CreateForm(PresetActions):
         for c in CONTROLS:
             f[f"control.{c}"].upload(functools.partial(self._on_control, c), f[f"control.{c}"],
                                      self.errors[f"control_videos.{c}"], **quiet)
+            f[f"mask.{c}"].upload(functools.partial(self._on_control, c), f[f"mask.{c}"],
+                                  self.errors[f"control_options.{c}.mask_path"], **quiet)
+        self._wire_model(self.model_note)
         launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS], self.neg_box,
                           self.controls_box, self.adv_box, f["seed"], self.nav.selected_run,
                           self.nav.launched, self.nav.tabs, *self.enhance.outputs,

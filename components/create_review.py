@@ -2,8 +2,9 @@
 v+1 a note asked for ("re-generate here"): its mask, its frames, the region's prompt.
 
 While a draft is open, Run launches it through `operations.launch_draft` (the mask goes into
-the parameters as backend/review/regenerate.py decides), as the next version of the note's
-shot, linked to the note; the spec preview shows the mask as it will be sent.
+the parameters as the model's profile decides, asked by backend/review/regenerate.py), as the
+next version of the note's shot, linked to the note; the spec preview shows the mask as it
+will be sent.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any, Sequence
 
 import gradio as gr
 
-from backend.models.transfer1.params import GenerationParams
+from backend.models.params import GenerationParams
 from backend.operations import NotFound, Operations, Refused
 from backend.operations.drafts import Draft
-from backend.review.regenerate import mask_into_params
+from backend.review.regenerate import RegionMaskRefused, mask_into_params
 from components.common import e, field_error_html, file_url
 
 
@@ -92,7 +93,10 @@ class CreateReviewBits:
             draft = self.ops.draft_from_note(note)
         except (NotFound, Refused):
             return params
-        return mask_into_params(params, draft.mask_video, prompt=region)
+        try:
+            return mask_into_params(params, draft.mask_video, prompt=region)
+        except RegionMaskRefused:  # a model chosen in the form that takes no mask: the
+            return params  # launch refuses it under the model field
 
     def error_updates(self, errors: Sequence[Any]) -> list[str]:
         """Messages under the region prompt and shot fields (and nothing where none), in

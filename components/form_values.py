@@ -1,49 +1,82 @@
 """The Create form's values <-> GenerationParams, error placement and the spec preview.
 
 Pure functions (no Gradio), so the rules the form follows are unit tested on their own: which
-field a validation message belongs under, what the spec JSON will look like, what Cosmos does
-with weights that sum above 1.
+field a validation message belongs under, what the spec JSON will look like, what the model
+does with weights that sum above 1. Which fields exist for a model is its profile's answer
+(backend/models/profile.py): values are read only from the fields of the chosen model, so a
+value the form keeps for another model (hidden) never reaches this one's spec. Switching
+models is in model_switch.py.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from backend.models.transfer1.params import CONTROLS, GenerationParams
-from backend.models.transfer1.spec import build_spec, resolve_fps, spec_json
+from backend.models.params import ALL_CONTROLS, LEGACY_MODEL, GenerationParams
+from backend.models.profile import (JobContext, JobItem, ModelProfile, UnknownModel,
+                                    get_profile, profile_ids)
 
 UPLOAD = "__upload__"  # the input dropdown's "(my upload)" value
 CONTAINER_RUN_DIR = "/cosmos/runs/<run id>"
-
+CONTROLS = ALL_CONTROLS
+#: Form keys of profile fields whose key is not the field's name.
+FORM_KEYS = {"blur_strength": "blur", "canny_threshold": "canny"}
+#: Per-control option -> the form key prefix of its component.
+OPTION_KEYS = {"mask_path": "mask", "mask_prompt": "mask_prompt", "ckpt_path": "ckpt",
+               "weight_map": "weight_map"}
 #: Every value the form holds, in the order its components are listed (inputs and fills).
 FIELDS: tuple[str, ...] = (
     "name", "host", "prompt", "negative_prompt", "input_choice", "upload", "seg_prompt",
     "num_steps", "guidance", "sigma_max", "seed", "random_seed", "fps", "num_gpus", "blur",
     "canny", "upscale_weight", *(f"weight.{c}" for c in CONTROLS),
     *(f"control.{c}" for c in CONTROLS),
+    "model", "variant", "offload", "batch_size", "regional_prompts", "extra.resolution",
+    "extra.max_frames", "weight_prompt",
+    *(f"{key}.{c}" for key in OPTION_KEYS.values() for c in CONTROLS),
 )
 #: Where a message can appear: one slot under each field (FieldError.field names).
 ERROR_SLOTS: tuple[str, ...] = (
     "name", "host", "prompt", "negative_prompt", "input_video",
     *(f"weights.{c}" for c in CONTROLS), *(f"control_videos.{c}" for c in CONTROLS),
-    "weights", "seg_prompt", "num_steps", "guidance", "sigma_max", "seed", "fps", "blur_strength", "canny_threshold", "num_gpus",
-    "upscale_weight", "preset",
+    "weights", "seg_prompt", "num_steps", "guidance", "sigma_max", "seed", "fps",
+    "blur_strength", "canny_threshold", "num_gpus", "upscale_weight", "preset",
+    "model", "variant", "offload", "batch_size", "regional_prompts", "extra.resolution",
+    "extra.max_frames", "control_options.seg.weight_prompt",
+    *(f"control_options.{c}.{opt}" for opt in ("mask_path", "mask_prompt", "ckpt_path",
+                                                 "weight_map") for c in CONTROLS),
 )
 #: Slots inside an accordion that has to open for its message to be seen.
 ADVANCED_SLOTS = {"num_steps", "guidance", "sigma_max", "seed", "fps", "blur_strength",
-                  "canny_threshold", "num_gpus", "upscale_weight"}
-CONTROL_VIDEO_SLOTS = {f"control_videos.{c}" for c in CONTROLS}
+                  "canny_threshold", "num_gpus", "upscale_weight", "variant", "offload",
+                  "batch_size", "regional_prompts", "extra.resolution", "extra.max_frames"}
+CONTROL_VIDEO_SLOTS = {f"control_videos.{c}" for c in CONTROLS} | {
+    s for s in ERROR_SLOTS if s.startswith("control_options.")}
+_VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+
+
+def form_key(field_name: str) -> str:
+    return FORM_KEYS.get(field_name, field_name)
+
+
+def profile_of(values: Mapping[str, Any]) -> ModelProfile:
+    """The profile the form's values are for (an unknown id: the legacy default's)."""
+    try:
+        return get_profile(values.get("model") or LEGACY_MODEL)
+    except UnknownModel:
+        return get_profile(LEGACY_MODEL)
 
 
 def slot_for(field: str) -> str:
     """The error slot of a FieldError.field; unknown controls' messages go under the weights."""
-    head, _, tail = field.partition(".")
+    head, _, _ = field.partition(".")
     if field in ERROR_SLOTS:
         return field
-    if head in ("weights", "control_videos"):
+    if head in ("weights", "control_videos", "control_options"):
         return "weights"
+    if field == "run_type":
+        return "model"
     return "general"
 
 
@@ -62,11 +95,12 @@ def chosen_input(choice: str | None, upload: str | None) -> str | None:
     return choice or None
 
 
-def weight_sum_note(weights: Mapping[str, float]) -> str:
-    """Tell the artist what Cosmos will actually do with the weights they set."""
-    values = {c: float(weights.get(c) or 0) for c in CONTROLS}
+def weight_sum_note(weights: Mapping[str, float],
+                    controls: Sequence[str] = CONTROLS) -> str:
+    """Tell the artist what the model will actually do with the weights they set."""
+    values = {c: float(weights.get(c) or 0) for c in controls}
     total = sum(values.values())
-    active = [c for c in CONTROLS if values[c] > 0]
+    active = [c for c in controls if values[c] > 0]
     if not active:
         return "All controls are off: turn at least one weight above 0."
     if total > 1 + 1e-9:
@@ -82,31 +116,6 @@ def _number(value: Any, default: Any) -> Any:
     return value
 
 
-def params_from_values(values: Mapping[str, Any], *, seed: int | None = None) -> GenerationParams:
-    """Build the request from the form. Bad numbers are passed on as they are, so validation
-    names them; only blanks fall back to defaults (an empty Steps box means 'default')."""
-    fps = values.get("fps")
-    steps = _number(values.get("num_steps"), 35)
-    return GenerationParams(
-        prompt=(values.get("prompt") or "").strip(),
-        negative_prompt=(values.get("negative_prompt") or "").strip(),
-        input_video=chosen_input(values.get("input_choice"), values.get("upload")),
-        weights={c: float(values.get(f"weight.{c}") or 0) for c in CONTROLS},
-        control_videos={c: values[f"control.{c}"] for c in CONTROLS
-                        if values.get(f"control.{c}")},
-        seg_prompt=(values.get("seg_prompt") or "").strip(),
-        sigma_max=_number(values.get("sigma_max"), 70.0),
-        guidance=_number(values.get("guidance"), 5.0),
-        num_steps=int(steps) if isinstance(steps, float) and steps.is_integer() else steps,
-        seed=seed if seed is not None else _whole(_number(values.get("seed"), 1)),
-        fps=None if not fps else _whole(fps),
-        blur_strength=values.get("blur") or "medium",
-        canny_threshold=values.get("canny") or "medium",
-        num_gpus=_whole(_number(values.get("num_gpus"), 1)),
-        upscale_weight=_number(values.get("upscale_weight"), 0.5),
-    )
-
-
 def _whole(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -115,20 +124,129 @@ def _whole(value: Any) -> Any:
     return value
 
 
+def parse_regions(text: Any) -> list[dict[str, Any]]:
+    """One regional prompt per line: `PROMPT @ x1,y1,x2,y2` (a box, 0..1), `PROMPT @ mask.mp4`
+    (a mask video on this machine) or `PROMPT @ objects` (a SAM2 mask prompt). A line the
+    model cannot read keeps only its prompt, so validation says what is missing."""
+    regions = []
+    for line in str(text or "").splitlines():
+        if not line.strip():
+            continue
+        prompt, sep, where = line.rpartition("@")
+        if not sep:
+            regions.append({"prompt": line.strip()})
+            continue
+        prompt, where = prompt.strip(), where.strip()
+        parts = [x.strip() for x in where.split(",")]
+        try:
+            box = [float(x) for x in parts] if len(parts) == 4 else None
+        except ValueError:
+            box = None
+        if box is not None:
+            regions.append({"prompt": prompt, "box": box})
+        elif where.lower().endswith(_VIDEO_SUFFIXES):
+            regions.append({"prompt": prompt, "mask_video": where})
+        else:
+            regions.append({"prompt": prompt, "mask_prompt": where})
+    return regions
+
+
+def regions_text(regions: Sequence[Mapping[str, Any]]) -> str:
+    lines = []
+    for r in regions or []:
+        if r.get("box") not in (None, "", []):
+            where = ",".join(f"{float(v):g}" for v in r["box"])
+        else:
+            where = r.get("mask_video") or r.get("mask_prompt") or ""
+        lines.append(f"{r.get('prompt', '')} @ {where}" if where else str(r.get("prompt", "")))
+    return "\n".join(lines)
+
+
+def offload_default(profile: ModelProfile, host_offload: Sequence[str]) -> list[str]:
+    """The host's offload flags this model has: what a run uses unless it says otherwise."""
+    return [f for f in profile.offload_flags if f in set(host_offload or ())]
+
+
+def params_from_values(values: Mapping[str, Any], *, seed: int | None = None,
+                       host_offload: Sequence[str] = ()) -> GenerationParams:
+    """Build the request from the form, reading only the chosen model's fields. Bad numbers
+    are passed on as they are, so validation names them; only blanks fall back to defaults
+    (an empty Steps box means 'default')."""
+    profile = profile_of(values)
+    fields = {f.name: f for f in profile.fields()}
+    controls = profile.control_names
+    p = GenerationParams(prompt=(values.get("prompt") or "").strip(),
+                         negative_prompt=(values.get("negative_prompt") or "").strip(),
+                         model=profile.id)
+    p.input_video = chosen_input(values.get("input_choice"), values.get("upload"))
+    p.weights = {c: float(values.get(f"weight.{c}") or 0) for c in controls}
+    p.control_videos = {c: values[f"control.{c}"] for c in controls
+                        if values.get(f"control.{c}")}
+    p.seg_prompt = (values.get("seg_prompt") or "").strip()
+    for name, spec in fields.items():
+        raw = values.get(form_key(name))
+        if spec.optional and (raw is None or raw == ""):
+            value = None
+        elif spec.kind == "integer" or (spec.kind == "choice" and all(
+                isinstance(c, int) for c in spec.choices)):
+            value = _whole(_number(raw, spec.default))
+        elif spec.kind == "regions":
+            value = parse_regions(raw)
+        else:
+            value = _number(raw, spec.default)
+        if name == "fps":
+            value = None if not raw else _whole(raw)
+        if name.startswith("extra."):
+            if value is not None:
+                p.extra[name.split(".", 1)[1]] = value
+        else:
+            setattr(p, name, value)
+    if seed is not None:
+        p.seed = seed
+    for control in controls:
+        spec = profile.control(control)
+        block = {}
+        for option in spec.options:
+            key = "weight_prompt" if option == "weight_prompt" else f"{OPTION_KEYS[option]}.{control}"
+            value = values.get(key)
+            if isinstance(value, str):
+                value = value.strip()
+            if value:
+                block[option] = value
+        if block:
+            p.control_options[control] = block
+    if values.get("variant") and profile.variants:
+        p.variant = profile.variants[0].name
+    chosen = values.get("offload")
+    if chosen is not None and sorted(chosen) != sorted(offload_default(profile, host_offload)):
+        p.offload = [f for f in profile.offload_flags if f in chosen]
+    return p
+
+
 def values_from_params(params: GenerationParams, *, content: bool = True) -> dict[str, Any]:
     """Form values for these settings. `content=False` (presets) leaves the prompt, input and
     control videos alone: a preset is how to render, not what."""
     values: dict[str, Any] = {
-        "negative_prompt": params.negative_prompt,
-        "seg_prompt": params.seg_prompt,
+        "model": params.model or LEGACY_MODEL,
+        "negative_prompt": params.negative_prompt, "seg_prompt": params.seg_prompt,
         "num_steps": params.num_steps, "guidance": params.guidance,
         "sigma_max": params.sigma_max, "seed": params.seed, "random_seed": False,
         "fps": params.fps or 0, "num_gpus": params.num_gpus,
         "blur": params.blur_strength, "canny": params.canny_threshold,
-        "upscale_weight": params.upscale_weight,
+        "upscale_weight": params.upscale_weight, "batch_size": params.batch_size,
+        "variant": bool(params.variant), "offload": params.offload,
+        "regional_prompts": regions_text(params.regional_prompts),
+        "extra.resolution": (params.extra or {}).get("resolution"),
+        "extra.max_frames": (params.extra or {}).get("max_frames"),
+        "weight_prompt": params.option("seg", "weight_prompt") or "",
     }
     for c in CONTROLS:
         values[f"weight.{c}"] = float(params.weights.get(c, 0) or 0)
+        for option, key in OPTION_KEYS.items():
+            if option in ("mask_path", "weight_map") and not content:
+                continue  # files, like the videos: content
+            values[f"{key}.{c}"] = params.option(c, option) or (None if option in (
+                "mask_path", "weight_map") else "")
     if content:
         values["prompt"] = params.prompt
         values["input_choice"] = params.input_video
@@ -139,20 +257,33 @@ def values_from_params(params: GenerationParams, *, content: bool = True) -> dic
 
 def spec_preview(params: GenerationParams, input_fps: float | None, *,
                  random_seed: bool = False) -> str:
-    """The spec JSON this run would send, with placeholder container paths."""
-    control_paths = {c: f"{CONTAINER_RUN_DIR}/inputs/{c}{Path(v).suffix or '.mp4'}"
-                     for c, v in params.control_videos.items() if v}
-    input_path = (f"{CONTAINER_RUN_DIR}/inputs/input{Path(params.input_video).suffix or '.mp4'}"
-                  if params.input_video else None)
+    """The spec this run would send (the model's first spec file), with placeholder container
+    paths, built by the model's own profile exactly as a launch builds it."""
     try:
-        fps = resolve_fps(params, input_fps) if not isinstance(params.fps, str) else 24
-        regions = [f"{CONTAINER_RUN_DIR}/inputs/region{i}.mp4"
-                   for i, _ in enumerate(params.regional_prompts)]
-        spec = build_spec(params, input_video_path=input_path, control_paths=control_paths,
-                          fps=fps, region_paths=regions)
-        text = spec_json(spec)
-    except (ValueError, TypeError) as exc:
+        profile = get_profile(params.model)
+    except UnknownModel:
+        return json.dumps({"not a valid spec yet": f"unknown model {params.model!r}; use one "
+                           "of " + ", ".join(profile_ids())}, indent=2)
+    paths = {}
+    for entry in profile.input_files(params, "inference"):
+        paths[entry.role] = f"{CONTAINER_RUN_DIR}/inputs/{entry.link_name}"
+    ctx = JobContext(run_type="inference", folder=CONTAINER_RUN_DIR, checkpoint_dir="checkpoints",
+                     num_gpus=1, master_port=29500, offload=())
+    try:
+        fps = input_fps if not isinstance(params.fps, str) else 24
+        command = profile.command(ctx, [JobItem("<run id>", params, paths, input_fps=fps)])
+        text = command.files[command.spec_files[0]]
+    except (ValueError, TypeError, KeyError) as exc:
         return json.dumps({"not a valid spec yet": str(exc)}, indent=2)
     if random_seed:
-        text = text.replace(f'"seed": {int(params.seed)}', '"seed": "(random, drawn at launch)"', 1)
+        try:
+            text = text.replace(f'"seed": {int(params.seed)}', '"seed": "(random, drawn at '
+                                'launch)"', 1)
+        except (TypeError, ValueError):
+            pass
     return text
+
+
+__all__ = ["ADVANCED_SLOTS", "CONTROL_VIDEO_SLOTS", "ERROR_SLOTS", "FIELDS", "UPLOAD",
+           "chosen_input", "errors_by_slot", "params_from_values", "slot_for", "spec_preview",
+           "values_from_params", "weight_sum_note", "Path"]

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import gradio as gr
 
-from backend.models.transfer1.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
+from backend.models.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
 from backend.operations import NotFound, Operations
 from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_GALLERY, TAB_RUNS, badge, e,
                                event_data, file_url, fmt_ago, run_title, sim_badge, type_badge)

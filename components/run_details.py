@@ -10,9 +10,10 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from backend.models.transfer1.params import CONTROLS
-from components.common import (RUN_TYPE_LABELS, e, fmt_duration, fmt_time, rating_text,
-                               run_title, sim_badge, type_badge)
+from backend.models.params import ALL_CONTROLS as CONTROLS
+from backend.models.params import LEGACY_MODEL
+from components.common import (RUN_TYPE_LABELS, e, file_url, fmt_duration, fmt_time,
+                               rating_text, run_title, sim_badge, type_badge)
 
 PLOT_COLUMNS = ["t", "percent", "series"]
 
@@ -98,6 +99,8 @@ def params_html(run: Any) -> str:
                        if float(weights.get(c) or 0) > 0) or "none"
     controls = p.get("control_videos") or {}
     rows = [("Type", RUN_TYPE_LABELS.get(run.run_type, run.run_type)),
+            ("Model", (getattr(run, "model", None) or p.get("model") or LEGACY_MODEL)
+             + (f" ({p['variant']})" if p.get("variant") else "")),
             ("Prompt", p.get("prompt")), ("Negative prompt", p.get("negative_prompt")),
             ("Input video", (p.get("input_video") or "").rsplit("/", 1)[-1]),
             ("Weights", active)]
@@ -107,6 +110,22 @@ def params_html(run: Any) -> str:
              ("Seed", p.get("seed")), ("FPS", p.get("fps") or "same as input"),
              ("Blur / Canny", f"{p.get('blur_strength')} / {p.get('canny_threshold')}"),
              ("GPUs", p.get("num_gpus"))]
+    for control, options in (p.get("control_options") or {}).items():
+        for name, value in (options or {}).items():
+            if value:
+                rows.append((f"{control} {name.replace('_', ' ')}", str(value).rsplit("/", 1)[-1]))
+    for region in p.get("regional_prompts") or []:
+        where = region.get("box") or region.get("mask_prompt") or str(
+            region.get("mask_video") or "").rsplit("/", 1)[-1]
+        rows.append(("Regional prompt", f"{region.get('prompt')} @ {where}"))
+    for key, value in (p.get("extra") or {}).items():
+        rows.append((key.replace("_", " ").capitalize(), value))
+    if p.get("offload") is not None:
+        rows.append(("Offload", ", ".join(p["offload"]) or "none"))
+    if (p.get("batch_size") or 1) > 1:
+        rows.append(("Batch size", p.get("batch_size")))
+    for note in getattr(run, "model_notes", []) or []:
+        rows.append(("Note", note.get("label")))
     if run.run_type == "upscale":
         rows.append(("Upscale weight", p.get("upscale_weight")))
     if p.get("chain_upscale"):
@@ -117,6 +136,38 @@ def params_html(run: Any) -> str:
                                f"{info.get('frames')} frames, {info.get('fps', 0):g} fps"))
     body = "".join(f"<tr><td>{e(k)}</td><td>{_value(v)}</td></tr>" for k, v in rows)
     return f"<table class='kv' id='run-params'>{body}</table>"
+
+
+def model_files_html(run: Any) -> str:
+    """The other videos the model wrote (control videos, masks) that are on this machine, as
+    a row of small players with their captions; "" when there are none."""
+    from pathlib import Path
+
+    items = [f for f in getattr(run, "model_files", []) or []
+             if f.get("path") and Path(f["path"]).is_file()]
+    if not items:
+        return ""
+    cells = "".join(
+        f"<figure class='model-file' data-role='{e(f.get('role', ''))}'>"
+        f"<video src='{e(file_url(f['path']))}' controls muted loop preload='metadata'></video>"
+        f"<figcaption>{e(f.get('label', ''))}</figcaption></figure>" for f in items)
+    return (f"<div id='run-model-files'><div class='model-files-title'>Control videos and masks "
+            f"the model wrote</div><div class='model-files'>{cells}</div></div>")
+
+
+def recipe_html(run: Any) -> str:
+    """The arguments the model resolved for the run (its recipe), when it wrote them."""
+    import json as _json
+
+    text = getattr(run, "recipe", None)
+    if not text:
+        return ""
+    try:
+        text = _json.dumps(_json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        pass
+    return (f"<div id='run-recipe'><div class='model-files-title'>Recipe: the arguments the "
+            f"model resolved</div><pre class='run-recipe'>{e(text)}</pre></div>")
 
 
 def metrics_frame(samples: Iterable[dict]) -> pd.DataFrame:

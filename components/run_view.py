@@ -1,4 +1,5 @@
-"""One run's details: live log, progress, GPU plot, parameters, command, video, and actions.
+"""One run's details: live log, progress, GPU plot, parameters, command, video, the control
+videos its model wrote, and actions.
 
 It is pushed by the page's stream (components/live.py) whenever an event concerns the run
 shown: a log line, progress, a status change (from any process). Each update reads the store
@@ -25,12 +26,12 @@ from components.review_room import ReviewRoom
 from components.reviews import Reviews
 from cosmos_ui import auth
 from backend import accounts
-from components.run_details import (metrics_frame, params_html, progress_html, status_html)
+from components.run_details import (metrics_frame, model_files_html, params_html,
+                                    progress_html, recipe_html, status_html)
 
 LOG_TAIL_LINES = 1000
 #: While the shown run is active its status line (elapsed time) moves this often.
 ACTIVE_REFRESH = 1.0
-PLOT_EVERY = 2.0
 #: Events about the run shown that change what the view shows.
 RUN_EVENTS = ("status", "log", "progress", "transfer")
 EMPTY = ("<div class='run-meta' id='run-empty'>No run selected yet: launch one from "
@@ -81,6 +82,8 @@ class RunView(DirectView):
                                     color="series", title="GPU utilisation and memory",
                                     x_title="seconds", y_title="%", y_lim=[0, 100],
                                     height=240, elem_id="gpu-plot")
+            # plain HTML (video tags), pushed by the page's stream like the status
+            self.model_files = gr.HTML("", elem_id="run-model-files-box", js_on_load=None)
             with gr.Accordion("Parameters", open=True):
                 self.params = gr.HTML(elem_id="run-params-box", js_on_load=None)
             with gr.Accordion("Command and spec", open=False, elem_id="run-command-box"):
@@ -88,11 +91,18 @@ class RunView(DirectView):
                                        interactive=False, elem_id="run-command", wrap_lines=True)
                 self.spec = gr.Code(label="Spec JSON as sent", language="json",
                                     interactive=False, elem_id="run-spec", wrap_lines=True)
+                self.recipe = gr.HTML("", elem_id="run-recipe-box", js_on_load=None)
             self.reviews = Reviews(ops, nav)
         selected = nav.selected_run
+        # The GPU plot is not pushed by the stream: streamed outputs travel as diffs against
+        # the last value sent, and a plot's value patched that way can arrive without its
+        # columns (the chart then throws and the page stops updating). It re-renders by
+        # ordinary events instead: when the shown run changes, and on the host's telemetry.
+        self.plot_signal = live.signal("gpu-plot", self._wants_plot)
         self.outputs = [selected, self.status, self.progress, self.log.html, self.video,
-                        self.plot, self.params, self.command, self.spec, self.rerun, self.load,
-                        self.upscale, self.kill, self.delete, self.message, nav.shown_status]
+                        self.params, self.command, self.spec,
+                        self.model_files, self.recipe, self.rerun, self.load, self.upscale, self.kill,
+                        self.delete, self.message, nav.shown_status]
         live.direct(self)
         self._wire()
 
@@ -150,7 +160,8 @@ class RunView(DirectView):
         done = run.is_terminal
         return [gr.update(interactive=True),
                 gr.update(interactive=run.run_type != "upscale"),
-                gr.update(interactive=run.status == "completed" and run.run_type == "inference"),
+                gr.update(interactive=run.status == "completed" and run.run_type == "inference"
+                          and self.ops.can_upscale(run.host)),
                 gr.update(interactive=not done,
                           value="Remove from queue" if run.status == "queued" else "Kill"),
                 gr.update(interactive=done)]
@@ -168,17 +179,18 @@ class RunView(DirectView):
             else:
                 newest = self.ops.list_runs(limit=1) if allowed is not None else []
             selected = newest[0].id if newest else None
+        hidden = ["", ""]  # the model's files and recipe
         if not selected:  # nothing to show (or nothing this page's review link allows)
             shown_before = bool(cursor.get("run"))
             return [None if shown_before else skip, EMPTY, "",
                     log_payload(None, [], reset=True, total=0) if shown_before else skip, "",
-                    None if shown_before else skip, "", "", "",
+                    "", "", "", *hidden,
                     *[gr.update(interactive=False)] * 5, skip, skip, {}]
         try:
             run = self.ops.get_run(selected)
         except NotFound:
             return [None, "<div class='run-meta'>That run no longer exists.</div>", "",
-                    log_payload(None, [], reset=True, total=0), "", skip, "", "", "",
+                    log_payload(None, [], reset=True, total=0), "", "", "", "", *hidden,
                     *[gr.update(interactive=False)] * 5, skip, skip, {}]
         new_run = cursor.get("run") != run.id
         reset = new_run or cursor.get("resets") != resets
@@ -198,22 +210,43 @@ class RunView(DirectView):
         if new_run or run.output_path != cursor.get("video"):
             video = self.room.player_value(run)
             cursor["video"] = run.output_path
-        plot: Any = skip
         now = time.time()
-        if changed or cursor.get("plot_at") == 0.0 or (
-                not run.is_terminal and now - cursor.get("plot_at", 0) > PLOT_EVERY):
-            cursor["plot_at"] = now
-            plot = self._plot(run.id, cursor)
+        cursor["host"] = run.host
         static = [params_html(run), run.command or "(set when the run starts: GPUs and port "
-                  "are picked then)", run.spec or ""] if changed else [skip] * 3
+                  "are picked then)", run.spec or "", model_files_html(run),
+                  recipe_html(run)] if changed else [skip] * 5
         buttons = self._buttons(run) if changed else [skip] * 5
         # a status change of the same run makes "Stopping..." messages stale
         message = "" if changed and not new_run else skip
         shown = f"{run.id}:{run.status}" if changed else skip
         cursor["status"] = run.status
         return [run.id if auto else skip, status_html(run, now),
-                progress_html(run), log_out, video, plot, *static, *buttons, message, shown,
+                progress_html(run), log_out, video, *static, *buttons, message, shown,
                 cursor]
+
+    def _wants_plot(self, page: PageState, events) -> bool:
+        """Re-render the plot on the shown run's host telemetry while it is active (samples
+        arrive with it), and when the shown run's status changes."""
+        cursor = page.data.get("run_view", {}).get("cursor", {})
+        shown = cursor.get("run")
+        if not shown:
+            return False
+        active = cursor.get("status") not in (None, "completed", "failed", "cancelled",
+                                              "blocked")
+        return any((e.kind == "status" and e.run_id == shown) or (
+            active and e.kind == "telemetry" and getattr(e, "host", None) == cursor.get("host"))
+            for e in events)
+
+    def plot_now(self, selected: str | None, request: gr.Request) -> Any:
+        """The plot of the run shown (an ordinary event, see __init__)."""
+        if not selected:
+            return None
+        page = self.live.page(request)
+        cursor = page.data.setdefault("gpu_plot", {})
+        if cursor.get("run") != selected:
+            cursor.clear()
+            cursor["run"] = selected
+        return self._plot(selected, cursor)
 
     def _plot(self, run_id: str, cursor: dict) -> Any:
         """The plot's next value. The chart fixes its colour legend on the first data it gets,
@@ -223,9 +256,7 @@ class RunView(DirectView):
         shown = cursor.get("series") or []
         if not series or (shown and series != shown):
             cursor["series"] = []
-            if series:
-                cursor["plot_at"] = 0.0  # redraw with the new lines next tick
-            return None
+            return None  # redrawn with the new lines on the next telemetry
         cursor["series"] = series
         return frame
 
@@ -304,6 +335,8 @@ class RunView(DirectView):
         selected = self.nav.selected_run
         selected.change(self.shown_now, selected, None, show_progress="hidden", queue=False,
                         **private)
+        for trigger in (selected.change, self.plot_signal.change):
+            trigger(self.plot_now, selected, self.plot, show_progress="hidden", **private)
         self.log.html.focus(self.log_reset, None, None, show_progress="hidden", queue=False,
                             **private)
         self.rerun.click(self._rerun, selected,

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import gradio as gr
 
 from backend import store as st
-from backend.models.transfer1.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
+from backend.models.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
 from backend.store.history import RunFilter
 from backend.operations import Operations
 from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_RUNS, badge, e, event_data,

@@ -31,6 +31,18 @@ CSS = """
 .field-error { min-height: 0 !important; }
 .field-error:not(:has(.field-error-text)) { display: none !important; }
 .note-box { padding: 6px 10px; border-radius: 6px; background: rgba(37,99,235,.08); }
+.note-box:empty { display: none; }
+/* the control videos and masks a model wrote, and its resolved recipe */
+.model-files-title { font-weight: 600; margin: 4px 0 6px; }
+.model-files { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr));
+               gap: 10px; }
+.model-file { margin: 0; }
+.model-file video { width: 100%; border-radius: 6px; background: #000; }
+.model-file figcaption { font-size: 0.85em; opacity: .8; margin-top: 2px; }
+.run-recipe { white-space: pre-wrap; font-size: 12px; max-height: 320px; overflow: auto;
+              background: rgba(127,127,127,.12); padding: 6px; border-radius: 6px; }
+#run-model-files-box:not(:has(#run-model-files)),
+#run-recipe-box:not(:has(#run-recipe)) { display: none !important; }
 
 /* log panel */
 .log-wrap { position: relative; }

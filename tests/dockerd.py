@@ -61,6 +61,13 @@ def docker_cli() -> str:
 
 def ensure_docker_group(user: str | None) -> None:
     """Group `docker` exists and `user` is in it (takes effect at the user's next login)."""
+    from tests.sshd import machine_lock
+
+    with machine_lock("users"):
+        _ensure_docker_group(user)
+
+
+def _ensure_docker_group(user: str | None) -> None:
     try:
         group = grp.getgrnam("docker")
     except KeyError:
@@ -91,7 +98,7 @@ class DockerDaemon:
     _log_fh: object = field(repr=False, default=None)
 
     @classmethod
-    def start(cls, *, user: str | None = None, timeout: float = 20.0) -> "DockerDaemon":
+    def start(cls, *, user: str | None = None, timeout: float = 60.0) -> "DockerDaemon":
         if os.geteuid() != 0:
             raise DockerUnavailable("the test dockerd needs root")
         dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"

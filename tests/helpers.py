@@ -13,11 +13,35 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "assets" / "sample_testcard_640x360.mp4"
 
+# -- how long a test may wait, in seconds --------------------------------------------------------
+# Every wait returns as soon as the state it waits for is there, so these upper bounds cost
+# nothing when things work; they only decide how long a broken test hangs. They are sized for a
+# loaded 2-core CI machine (load average 15 and more: ten times the idle figures and then some),
+# so the suite is slow but green under load instead of flaky. Pick the one that names what the
+# test waits for; the browser tests have their own in tests/e2e/waits.py, built on these.
+#: the backend, a box or a worker records a change: a status, a kill landing, a probe of the
+#: box, a worker registering, a reconnect after a cut connection
+STATE_CHANGES = 60.0
+#: a launched run is running on its box (staged, started) and, where asked, logging
+RUN_STARTS = 120.0
+#: one run on the simulator box (or real Docker, or Slurm) goes from launch to its end
+RUN_FINISHES = 180.0
+#: `python launch.py` (Gradio's import alone takes ~3.5 s idle) serves HTTP, or exits
+APP_STARTS = 180.0
+
 
 def write_config(tmp_path: Path, *, sim_seconds: float = 1.0, port: int = 7860,
-                 extra_host: str = "", poll_interval: float = 0.1, kill_grace: int = 3) -> Path:
-    """A config like the shipped one, with its data in tmp_path and a fast simulator."""
+                 extra_host: str = "", poll_interval: float = 0.1, kill_grace: int = 3,
+                 sim_load_share: float | None = None) -> Path:
+    """A config like the shipped one, with its data in tmp_path and a fast simulator.
+
+    `sim_load_share`: the share of a run the fake Cosmos spends "loading models" before it
+    generates (its default is 0.4); less of it means more of the run shows live progress."""
     path = tmp_path / "config.toml"
+    sim_env = f'COSMOS_SIM_SECONDS = "{sim_seconds}"'
+    if sim_load_share is not None:
+        sim_env += f', COSMOS_SIM_LOAD_SHARE = "{sim_load_share}"'
+
     path.write_text(f"""
 data_dir = "{tmp_path / 'data'}"
 [ui]
@@ -37,7 +61,7 @@ max_concurrent = 4
 simulated = true
 same_paths_in_container = true
 offload = ["offload_text_encoder_model", "offload_guardrail_models"]
-env = {{ COSMOS_SIM_SECONDS = "{sim_seconds}" }}
+env = {{ {sim_env} }}
 {extra_host}
 """)
     return path
@@ -47,7 +71,7 @@ def make_settings(tmp_path: Path, **kw) -> Settings:
     return load_config(write_config(tmp_path, **kw))
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.1,
+def wait_for(predicate: Callable[[], T], timeout: float = STATE_CHANGES, interval: float = 0.1,
              what: str = "condition") -> T:
     deadline = time.monotonic() + timeout
     while True:

@@ -5,6 +5,10 @@ not reap orphans, see /work/shared/test-infrastructure.md §5), with their own p
 spool under a throwaway folder, `auth/none` + `cred/none` (no munged), and the config in that
 folder (clients find it through SLURM_CONF). The node is this machine (`hostname -s`).
 
+Loopback only: `CommunicationParameters=NoInAddrAny,NoCtldInAddrAny` makes slurmctld bind to
+SlurmctldHost's address and slurmd, slurmstepd and srun to NodeAddr's, both 127.0.0.1; without
+it every one of them listens on 0.0.0.0 (tests/integration/test_loopback.py checks this).
+
 Fake GPUs: Slurm wants a character device per GPU in gres.conf, so the fixture makes its own
 (`mknod`, a copy of /dev/null's numbers) and declares `Gres=gpu:N`. Jobs asking for
 `--gres=gpu:1` (or `--gpus=1`) then get SLURM_JOB_GPUS / CUDA_VISIBLE_DEVICES like on a GPU
@@ -32,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.helpers import STATE_CHANGES
 from tests.sshd import free_port
 
 SLURMCTLD = "/usr/sbin/slurmctld"
@@ -40,6 +45,10 @@ SLURMD = "/usr/sbin/slurmd"
 
 class SlurmUnavailable(RuntimeError):
     """This machine cannot run the test cluster (not root, slurm-wlm missing, ...)."""
+
+
+class _DaemonExited(SlurmUnavailable):
+    """slurmctld or slurmd exited while starting (e.g. its port was taken meanwhile)."""
 
 
 def node_name() -> str:
@@ -60,7 +69,8 @@ class SlurmCluster:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def start(cls, *, gpus: int = 1, cpus: int = 2, partition: str = "debug",
-              workdir: Path | None = None, timeout: float = 20.0) -> "SlurmCluster":
+              workdir: Path | None = None,
+              timeout: float = STATE_CHANGES) -> "SlurmCluster":
         if os.geteuid() != 0:
             raise SlurmUnavailable("the test cluster needs root (slurmd starts jobs as users)")
         for program in (SLURMCTLD, SLURMD, shutil.which("sbatch") or "/usr/bin/sbatch"):
@@ -84,7 +94,29 @@ class SlurmCluster:
             raise SlurmUnavailable(f"cannot make fake GPU devices: {exc}") from None
         for sub in ("state", "spool"):
             (workdir / sub).mkdir(exist_ok=True)
-        ctld_port, slurmd_port = free_port(), free_port()
+        last: SlurmUnavailable | None = None
+        for _ in range(3):  # a free port may be taken between probing and binding
+            ctld_port, slurmd_port = free_port(), free_port()
+            conf = cls._write_conf(workdir, node, gpus, cpus, partition, ctld_port,
+                                   slurmd_port, devices)
+            cluster = cls(workdir, conf, node, gpus, cpus)
+            try:
+                cluster._spawn([SLURMCTLD, "-D", "-f", str(conf)], "slurmctld.out")
+                cluster._spawn([SLURMD, "-D", "-f", str(conf)], "slurmd.out")
+                cluster._wait_idle(timeout)
+            except _DaemonExited as exc:
+                cluster.stop(remove=False)
+                last = exc
+                continue
+            except BaseException:
+                cluster.stop(remove=False)
+                raise
+            return cluster
+        raise last
+
+    @staticmethod
+    def _write_conf(workdir: Path, node: str, gpus: int, cpus: int, partition: str,
+                    ctld_port: int, slurmd_port: int, devices: Path) -> Path:
         gres = f" Gres=gpu:{gpus}" if gpus else ""
         conf = workdir / "slurm.conf"
         conf.write_text("\n".join([
@@ -92,6 +124,9 @@ class SlurmCluster:
             f"SlurmctldHost={node}(127.0.0.1)",
             f"SlurmctldPort={ctld_port}",
             f"SlurmdPort={slurmd_port}",
+            # Bind to the configured addresses (SlurmctldHost's and NodeAddr's 127.0.0.1), not
+            # to INADDR_ANY: NoCtldInAddrAny for slurmctld, NoInAddrAny for slurmd and the rest.
+            "CommunicationParameters=NoInAddrAny,NoCtldInAddrAny",
             "AuthType=auth/none",
             "CredType=cred/none",
             "SlurmUser=root",
@@ -125,15 +160,7 @@ class SlurmCluster:
         (workdir / "gres.conf").write_text(
             "AutoDetect=off\n" + (f"NodeName={node} Name=gpu File={devices}/gpu[0-{gpus - 1}]\n"
                                   if gpus else ""))
-        cluster = cls(workdir, conf, node, gpus, cpus)
-        try:
-            cluster._spawn([SLURMCTLD, "-D", "-f", str(conf)], "slurmctld.out")
-            cluster._spawn([SLURMD, "-D", "-f", str(conf)], "slurmd.out")
-            cluster._wait_idle(timeout)
-        except BaseException:
-            cluster.stop(remove=False)
-            raise
-        return cluster
+        return conf
 
     def _spawn(self, argv: list[str], out: str) -> None:
         fh = open(self.workdir / out, "ab")
@@ -150,8 +177,8 @@ class SlurmCluster:
         while time.monotonic() < deadline:
             for proc in self.procs:
                 if proc.poll() is not None:
-                    raise SlurmUnavailable(f"{proc.args[0]} exited ({proc.returncode}): "
-                                           + self.log_tail())
+                    raise _DaemonExited(f"{proc.args[0]} exited ({proc.returncode}): "
+                                    + self.log_tail())
             result = self.run("sinfo", "--noheader", "--format=%t", check=False)
             last = (result.stdout + result.stderr).strip()
             if result.returncode == 0 and last.rstrip("*") in ("idle", "mix", "alloc"):
@@ -182,7 +209,7 @@ class SlurmCluster:
         out = self.run("squeue", "--noheader", "--format=%i").stdout
         return [line.strip() for line in out.splitlines() if line.strip()]
 
-    def cancel_all(self, timeout: float = 15.0) -> None:
+    def cancel_all(self, timeout: float = STATE_CHANGES) -> None:
         """Cancel every job and wait until the queue is empty (between tests)."""
         ids = self.jobs()
         if ids:

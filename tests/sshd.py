@@ -20,6 +20,8 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import grp
 import logging
 import os
@@ -33,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +57,27 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=True, capture_output=True, text=True)
 
 
+@contextlib.contextmanager
+def machine_lock(name: str):
+    """An exclusive lock shared by every test process on this machine: the pytest-xdist
+    workers of one run, and other runs. Users, groups and /etc/passwd are machine-wide, and
+    two workers creating the same user at once would make one `useradd` fail."""
+    folder = Path("/run/lock") if os.access("/run/lock", os.W_OK) else Path(tempfile.gettempdir())
+    with open(folder / f"cosmos-tests-{name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def ensure_test_user(name: str = TEST_USER) -> pwd.struct_passwd:
     """Create (or repair) the login user: not locked, empty rc files, in group docker."""
+    with machine_lock("users"):
+        return _ensure_test_user(name)
+
+
+def _ensure_test_user(name: str) -> pwd.struct_passwd:
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
@@ -181,7 +203,7 @@ class SshServer:
             proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
                                     stdout=log_fh, stderr=subprocess.STDOUT)
             server = cls(workdir, port, user, host_key, client_key, log_path, proc, log_fh)
-            if server._wait_ready(5.0):
+            if server._wait_ready(30.0):  # ~30 ms idle; generous for a loaded machine
                 return server
             last_error = log_path.read_text(errors="replace")[-500:]
             server.stop(remove=False)
@@ -272,6 +294,23 @@ class SshServer:
         while not all(_dead(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.005)
         return len(pids)
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator[None]:
+        """The box goes away for the block: connections drop and new ones are refused (the
+        listener is stopped); afterwards it listens again on the same port with the same keys,
+        as a rebooted box or a restarted sshd would."""
+        self.kill_connections()
+        self.proc.terminate()
+        self.proc.wait(5)
+        try:
+            yield
+        finally:
+            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.workdir / "sshd_config")],
+                                         stdin=subprocess.DEVNULL, stdout=self._log_fh,
+                                         stderr=subprocess.STDOUT)
+            if not self._wait_ready(10.0):
+                raise SshdUnavailable("sshd did not come back after the outage")
 
     def stop(self, remove: bool = True) -> None:
         """Kill the listener and its connections, reap it, and delete the keys."""

@@ -13,8 +13,9 @@ from typing import IO, Any, Iterable
 
 from backend.operations import RunSummary
 
-#: Progress fields a run object carries (a fixed subset of backend.models.transfer1.progress.Progress).
-PROGRESS_FIELDS = ("phase", "fraction", "clip", "clips_done", "n_clips", "eta_seconds", "detail")
+#: Progress fields a run object carries (a fixed subset of backend.models.results.Progress).
+PROGRESS_FIELDS = ("phase", "fraction", "clip", "clips_done", "n_clips", "eta_seconds", "detail",
+                   "step", "n_steps")
 
 PHASE_LABELS = {
     "starting": "starting", "loading": "loading the model", "preprocessing": "preprocessing",
@@ -50,6 +51,7 @@ def run_json(run: RunSummary) -> dict[str, Any]:
         "progress": progress_json(run.progress), "gpus": list(run.gpus),
         "output_path": run.output_path, "thumbnail_path": run.thumbnail_path,
         "cancel_requested": run.cancel_requested, "rating": run.rating, "ratings": run.ratings,
+        "model": run.model,
     }
 
 
@@ -67,8 +69,45 @@ def run_detail_json(run: RunSummary, details: dict[str, Any]) -> dict[str, Any]:
         container_id=details["container_id"], master_port=details["master_port"],
         log_lines=run.log_lines, status_history=details["transitions"],
         outputs={"video": files["video"], "thumbnail": files["thumbnail"], "log": files["log"],
-                 "text": files["text"], "info": run.output_info},
+                 "text": files["text"], "info": run.output_info,
+                 "model_files": run.model_files},
+        recipe=_maybe_json(run.recipe), notes=run.model_notes,
     )
+
+
+def _maybe_json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+MODEL_HEADERS = ["ID", "NAME", "CONTROLS", "GPUS", "VRAM", "RUN TYPES", "HOSTS"]
+
+
+def model_rows(models: list[dict[str, Any]]) -> list[list[str]]:
+    return [[m["id"] + (" *" if m.get("default") else ""), m["name"],
+             ",".join(c["name"] for c in m["controls"]),
+             ",".join(map(str, m["gpu_counts"])), f"{m['vram_gb']:g} GB",
+             ",".join(m["run_types"]), ",".join(m["hosts"]) or "-"] for m in models]
+
+
+def print_model(model: dict[str, Any], out: IO[str]) -> None:
+    out.write(f"\n{model['name']}: {model['summary']}\n")
+    for v in model["variants"]:
+        out.write(f"variant {v['name']}: {v['summary']}\n")
+    out.write("settings:\n")
+    for f in model["fields"]:
+        num = (lambda v: str(int(v)) if float(v).is_integer() else f"{v:g}")
+        rng = (f" {num(f['minimum'])}..{num(f['maximum'])}" if f["minimum"] is not None
+               and f["maximum"] is not None else "")
+        choices = f" one of {', '.join(map(str, f['choices']))}" if f["choices"] else ""
+        out.write(f"  {f['name']}: {f['label']} ({f['kind']}{rng}{choices}; default "
+                  f"{f['default']!r})\n")
+    out.write(f"offload flags: {', '.join(model['offload_flags']) or 'none'}\n")
+    out.write(f"image: {model['image']['default']} ({model['image']['build']})\n")
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -123,7 +162,7 @@ def print_run(run: RunSummary, details: dict[str, Any], out: IO[str]) -> None:
     w = out.write
     w(f"run {run.id}  {run.status}" + (f"  ({progress_text(run)})" if not run.is_terminal
                                         and run.progress else "") + "\n")
-    w(f"  name       {run.name or '-'}\n  type       {run.run_type}\n")
+    w(f"  name       {run.name or '-'}\n  type       {run.run_type}\n  model      {run.model}\n")
     w(f"  host       {run.host}{' (simulated)' if run.simulated else ''}"
       + (f"  GPUs {','.join(map(str, run.gpus))}" if run.gpus else "") + "\n")
     w(f"  prompt     {short(run.prompt, 200)}\n")
@@ -150,6 +189,10 @@ def print_run(run: RunSummary, details: dict[str, Any], out: IO[str]) -> None:
     for key in ("video", "thumbnail", "log", "text"):
         if files.get(key):
             w(f"  {key:<10} {files[key]}\n")
+    for item in run.model_files:
+        w(f"  {'model':<10} {item['path']}  ({item['label']})\n")
+    for note in run.model_notes:
+        w(f"  note       {note['label']}\n")
     if run.command:
         w(f"  command    {run.command}\n")
     history = [f"{t['status']} {time.strftime('%H:%M:%S', time.localtime(t['at']))}"

@@ -6,12 +6,27 @@ import argparse
 import sys
 
 from backend.cli import format as fmt
-from backend.cli.common import (EXIT_FAILED, EXIT_OK, _err, _json, _params, _prompt_source, _resolve)
+from backend.cli.common import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, _err, _json,
+                                _params, _prompt_source, _resolve)
 from backend.cli.progress import Session, ended, follow, queued_note
 
 
+def _warn(s: Session, params) -> None:
+    for warning in s.ops.warnings(params):
+        print(f"warning: {warning.field}: {warning.message}", file=sys.stderr)
+
+
 def cmd_create(s: Session, args: argparse.Namespace) -> int:
-    prompt = s.ops.create_prompt(args.text, args.negative, args.name)
+    negative = args.negative
+    if negative is None and args.model:
+        from backend.operations import NotFound
+
+        try:
+            negative = s.ops.default_params(args.model).negative_prompt
+        except NotFound:
+            raise CliError(EXIT_USAGE, f"--model {args.model}: no such model (`cosmos "
+                           "models` lists them)") from None
+    prompt = s.ops.create_prompt(args.text, negative, args.name)
     if _json(args):
         fmt.dump({"prompt": prompt})
     else:
@@ -22,23 +37,36 @@ def cmd_create(s: Session, args: argparse.Namespace) -> int:
 def cmd_run(s: Session, args: argparse.Namespace) -> int:
     text, negative, prompt_id = _prompt_source(s, args.prompt, args.prompt_id)
     params = _params(s, args, text, negative)
+    if args.batch_with and not args.dry_run:
+        raise CliError(EXIT_USAGE, "--batch-with only goes with --dry-run (the queue batches "
+                       "real runs by itself when [scheduler] batching is on)")
     if args.dry_run:
-        plan = s.ops.dry_run(params, args.host)
+        others = []
+        for video in args.batch_with:
+            other = _params(s, args, text, negative)
+            other.input_video = video
+            others.append(other)
+        plan = s.ops.dry_run(params, args.host, batch_with=others)
         if _json(args):
             fmt.dump({"dry_run": plan})
             return EXIT_OK
-        print(f"# dry run: nothing was queued. Run id {plan['run_id']}, GPUs "
+        print(f"# dry run ({plan['model']}): nothing was queued. Run id {plan['run_id']}, GPUs "
               f"{','.join(map(str, plan['gpus']))} and port {plan['master_port']} are provisional"
               f" (a real launch gets its own).\n# docker command on {plan['host']}:")
         print(plan["command"])
         print(f"# job script ({plan['files']['job_script']}):")
         print(plan["job_script"], end="")
-        print(f"# spec ({plan['files']['spec']}):")
-        print(plan["spec_json"], end="")
+        folder = plan["files"]["run_dir"]
+        for name, content in plan["spec_files"].items():
+            print(f"# {name} ({folder}/{name}):")
+            print(content, end="" if content.endswith("\n") else "\n")
+        for warning in plan["warnings"]:
+            print(f"warning: {warning['field']}: {warning['message']}", file=sys.stderr)
         return EXIT_OK
     run = s.ops.launch(params, name=args.name, host=args.host, prompt_id=prompt_id,
                        with_upscale=args.with_upscale, priority=args.priority,
                        shot=getattr(args, "shot", ""))
+    _warn(s, params)
     if not args.wait:
         if _json(args):
             fmt.dump({"run": fmt.run_json(run)})
@@ -70,7 +98,7 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
 
 def cmd_upscale(s: Session, args: argparse.Namespace) -> int:
     _, run_id = _resolve(s, args.run)
-    run = s.ops.upscale(run_id, args.weight)
+    run = s.ops.upscale(run_id, args.weight, model=args.model)
     if args.wait:
         run = follow(s, run.id)
         code = ended(run)
@@ -95,6 +123,7 @@ def cmd_enhance(s: Session, args: argparse.Namespace) -> int:
     text, negative, prompt_id = _prompt_source(s, args.prompt, prompt_id)
     params = _params(s, args, text, negative)
     run = s.ops.enhance(params, host=args.host, name=args.name, prompt_id=prompt_id)
+    _warn(s, params)
     code, new_prompt = EXIT_OK, None
     if args.wait:
         run = follow(s, run.id)
@@ -113,3 +142,18 @@ def cmd_enhance(s: Session, args: argparse.Namespace) -> int:
         if not args.wait:
             queued_note(s, run)
     return code
+
+
+def cmd_models(s: Session, args: argparse.Namespace) -> int:
+    models = s.ops.models()
+    if args.id:
+        models = [m for m in models if m["id"] == args.id]
+        if not models:
+            raise CliError(3, f"no model {args.id}; `cosmos models` lists them")
+    if _json(args):
+        fmt.dump({"models": models})
+        return EXIT_OK
+    fmt.table(fmt.model_rows(models), fmt.MODEL_HEADERS, sys.stdout)
+    if args.id:
+        fmt.print_model(models[0], sys.stdout)
+    return EXIT_OK

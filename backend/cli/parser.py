@@ -32,6 +32,13 @@ def _weight(text: str) -> tuple[str, float]:
             from None
 
 
+def _region(text: str) -> tuple[str, str]:
+    what, sep, prompt = text.partition("=")
+    if not sep or not what.strip() or not prompt.strip():
+        raise argparse.ArgumentTypeError(f"expected WHERE=PROMPT, got {text!r}")
+    return what.strip(), prompt.strip()
+
+
 def _seed(text: str) -> int:
     if text == "random":
         return random.randrange(0, 2**32)
@@ -66,29 +73,68 @@ def build_parser() -> argparse.ArgumentParser:
     what = create.add_subparsers(dest="what", metavar="WHAT", required=True)
     cp = what.add_parser("prompt", parents=[common], help="store a prompt")
     cp.add_argument("text", help="the prompt")
-    cp.add_argument("--negative", help="negative prompt (default: Cosmos' own, from the config)")
+    cp.add_argument("--negative", help="negative prompt (default: the model's own)")
     cp.add_argument("--name", default="", help="a name to find it by")
+    cp.add_argument("--model", metavar="ID", help="whose default negative prompt to store "
+                    "(see `cosmos models`; default: the config's model)")
+
+    models = sub.add_parser("models", parents=[common], help="the model profiles: controls, "
+                            "GPU counts, VRAM, which hosts serve each")
+    models.add_argument("id", nargs="?", help="only this model")
 
     gen = argparse.ArgumentParser(add_help=False)
-    g = gen.add_argument_group("generation settings (defaults from the config's [generation])")
+    g = gen.add_argument_group("generation settings (defaults: the model's; Transfer1's from the "
+                               "config's [generation]); each model refuses what it does not have")
+    g.add_argument("--model", metavar="ID", help="the model profile (`cosmos models`; default: "
+                   "the config's [generation] model)")
     g.add_argument("--negative", help="negative prompt")
     g.add_argument("--input", metavar="VIDEO", help="input video")
     g.add_argument("--control", metavar="CONTROL=VIDEO", type=_pair, action="append", default=[],
-                   help="a control's own video (vis, edge, depth, seg, keypoint); repeatable; "
+                   help="a control's own video (the model's controls: vis, edge, depth, seg, "
+                   "keypoint for transfer1; edge, vis, depth, seg for transfer2.5); repeatable; "
                    "turns the control on at weight 1 unless --weight says otherwise")
     g.add_argument("--weight", metavar="CONTROL=W", type=_weight, action="append", default=[],
                    help="control weight 0..1; repeatable; when given, exactly the listed "
-                   "controls are used (else the config's default weights)")
+                   "controls are used (else the model's default weights)")
     g.add_argument("--seg-prompt", help="what the seg control should segment")
+    g.add_argument("--variant", metavar="NAME", help="a model variant: 'distilled' (the "
+                   "distilled edge model: 1 step on transfer1, 4 on transfer2.5)")
+    g.add_argument("--mask", metavar="CONTROL=VIDEO", type=_pair, action="append", default=[],
+                   help="transfer2.5: a binary mask video where the control applies")
+    g.add_argument("--mask-prompt", metavar="CONTROL=TEXT", type=_pair, action="append",
+                   default=[], help="transfer2.5: text SAM2 turns into the control's mask")
+    g.add_argument("--ckpt", metavar="CONTROL=PATH", type=_pair, action="append", default=[],
+                   help="transfer1: a post-trained ControlNet checkpoint (.pt) on the box")
+    g.add_argument("--weight-map", metavar="CONTROL=FILE", type=_pair, action="append",
+                   default=[], help="transfer1: a spatiotemporal weight map (.pt) for a control")
+    g.add_argument("--weight-prompt", metavar="TEXT", help="transfer1: seg's "
+                   "control_weight_prompt (SAM2 makes a binary weight mask from it)")
+    g.add_argument("--region-box", metavar="X1,Y1,X2,Y2=PROMPT", type=_region,
+                   action="append", default=[], help="transfer1: a regional prompt for a box "
+                   "(fractions 0..1 of width and height); repeatable")
+    g.add_argument("--region-mask", metavar="VIDEO=PROMPT", type=_region, action="append",
+                   default=[], help="transfer1: a regional prompt for a mask video")
+    g.add_argument("--region-prompt", metavar="OBJECTS=PROMPT", type=_region, action="append",
+                   default=[], help="transfer1: a regional prompt for what SAM2 finds")
+    g.add_argument("--batch-size", type=int, help="transfer1: items on the GPU at once in a "
+                   "batch job (needs [scheduler] batching)")
+    g.add_argument("--offload", metavar="FLAG", action="append", help="offload flag for this "
+                   "run (repeatable; default: the host's); e.g. offload_guardrail_models")
+    g.add_argument("--no-offload", action="store_true", help="no offload flags for this run")
+    g.add_argument("--resolution", help="transfer2.5: output resolution (720, 480, ...)")
+    g.add_argument("--max-frames", type=int, help="transfer2.5: frames read from the input")
     g.add_argument("--steps", type=int, help="diffusion steps (1-200)")
-    g.add_argument("--guidance", type=float, help="classifier-free guidance (0-20)")
-    g.add_argument("--sigma-max", type=float, help="noise level 0-80 (80 ignores the input's "
-                   "colours)")
+    g.add_argument("--guidance", type=float, help="classifier-free guidance (transfer1: 0-20; "
+                   "transfer2.5: a whole number 0-7)")
+    g.add_argument("--sigma-max", type=float, help="noise level (transfer1: 0-80, 80 ignores "
+                   "the input's colours; transfer2.5: 0-200)")
     g.add_argument("--seed", type=_seed, help="a whole number, or 'random'")
-    g.add_argument("--fps", type=int, help="output fps (0: the input's, the default)")
+    g.add_argument("--fps", type=int, help="transfer1: output fps (0: the input's, the "
+                   "default); transfer2.5 always keeps the input's")
     g.add_argument("--blur", choices=PRESETS, help="vis blur strength preset")
     g.add_argument("--canny", choices=PRESETS, help="edge Canny threshold preset")
-    g.add_argument("--gpus", type=int, choices=(1, 2, 4, 8), help="GPUs for the run")
+    g.add_argument("--gpus", type=int, help="GPUs for the run (transfer1: 1, 2, 4, 8; "
+                   "transfer2.5: 1, 2, 3, 4, 6, 8)")
     g.add_argument("--host", help="where to run (a [hosts.<name>] of the config)")
     g.add_argument("--name", default="", help="a name for the run")
     g.add_argument("--wait", action="store_true", help="wait for the end with a progress bar; "
@@ -104,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--upscale-weight", type=float, help="the 4K upscaler's weight (0-1]")
     run.add_argument("--dry-run", action="store_true", help="print the docker command, job "
                      "script and spec that would be used; queue nothing")
+    run.add_argument("--batch-with", metavar="VIDEO", action="append", default=[],
+                     help="with --dry-run: show the batch job this run would share with the "
+                     "same settings on these input videos (repeatable)")
     run.add_argument("--shot", default="", help="the shot this run is a version of (default: "
                      "the shot of its input video)")
 
@@ -143,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("upscale", parents=[common], help="upscale a completed run to 4K")
     up.add_argument("run")
     up.add_argument("--weight", type=float, help="the upscaler's weight (0-1], default 0.5")
+    up.add_argument("--model", metavar="ID", help="the model that upscales (default: the first "
+                    "model of the run's host with a 4K upscaler)")
     up.add_argument("--wait", action="store_true", help="wait for the end with a progress bar")
 
     enh = sub.add_parser("enhance", parents=[common, gen],

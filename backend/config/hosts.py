@@ -7,6 +7,8 @@ here the generic keys are read and a key of another kind is refused, naming its 
 
 from __future__ import annotations
 
+import dataclasses
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -59,6 +61,32 @@ class HostConfig:
     trust_on_first_use: bool = False
     #: What only this host's kind reads (e.g. backend.slurm.config.SlurmOptions), or None.
     options: Any = None
+    #: The model profiles this host serves (backend/extensions.py), first = its default.
+    models: tuple[str, ...] = ("transfer1",)
+    #: Per served model: where its code is on the box (None: inside the image) and its image.
+    model_places: Mapping[str, "ModelPlace"] = field(default_factory=dict)
+    #: Whether `cosmos_checkout` is mounted into the container (False: the code is in the image).
+    mount_checkout: bool = True
+    #: What the container's entrypoint is replaced by, and image paths kept under the mount.
+    entrypoint: str | None = None
+    keep_image_paths: tuple[str, ...] = ()
+
+    def serves(self, model: str) -> bool:
+        return model in self.models
+
+    def for_model(self, model: str) -> "HostConfig":
+        """This host as a job of `model` sees it: that model's checkout, image and container
+        paths (everything else stays the host's)."""
+        place = self.model_places.get(model)
+        if place is None:
+            return self
+        return dataclasses.replace(
+            self, cosmos_checkout=place.checkout or "", image=place.image,
+            container_checkout=place.container_checkout, mount_checkout=bool(place.checkout),
+            entrypoint=place.entrypoint,
+            # a stand-in checkout (simulated box) has no venv of its own to keep
+            keep_image_paths=() if self.same_paths_in_container or self.simulated
+            else place.keep_image_paths)
 
     def container_path(self, host_path: str) -> str:
         """Map a path under remote_root to where the container sees it."""
@@ -69,11 +97,27 @@ class HostConfig:
 
     @property
     def checkout_in_container(self) -> str:
-        return self.cosmos_checkout if self.same_paths_in_container else self.container_checkout
+        if self.same_paths_in_container and self.mount_checkout and self.cosmos_checkout:
+            return self.cosmos_checkout
+        return self.container_checkout
+
+
+@dataclass(frozen=True)
+class ModelPlace:
+    """Where one model lives on one host: its checkout on the box (None: the code is in the
+    image, built standalone), its image, and where the code is inside the container."""
+
+    checkout: str | None
+    image: str
+    container_checkout: str
+    entrypoint: str | None = None
+    keep_image_paths: tuple[str, ...] = ()
 
 
 #: The keys of a host table every kind reads.
-GENERIC_KEYS = frozenset(HostConfig.__dataclass_fields__) - {"name", "options"}
+GENERIC_KEYS = (frozenset(HostConfig.__dataclass_fields__)
+                - {"name", "options", "model_places", "mount_checkout", "entrypoint",
+                   "keep_image_paths"}) | {"checkouts", "images"}
 
 
 def _refuse_foreign_keys(r: Reader, kind_name: str, kinds: Mapping[str, Any]) -> None:
@@ -112,9 +156,14 @@ def read_host(path: Path, name: str, r: Reader, data_dir: Path) -> HostConfig:
         raise r.fail("remote_root", remote_root_raw, "an absolute path on the box (no ~), or "
                      "{data_dir}/... for a local box")
     sub = {"data_dir": str(data_dir), "remote_root": remote_root}
-    checkout = expand(r.get("cosmos_checkout", str, "{remote_root}/cosmos-transfer1",
-                            "a path to the Cosmos-Transfer1 checkout"), path.parent,
-                      local=local, **sub)
+    simulated = r.get("simulated", bool, False, "true or false")
+    models = _read_models(r, simulated)
+    from backend.models.profile import get_profile
+
+    first = get_profile(models[0]).image
+    checkout = expand(r.get("cosmos_checkout", str, "{remote_root}/" + first.checkout_dir,
+                            f"a path to the {models[0]} checkout (the host's first model)"),
+                      path.parent, local=local, **sub)
     if not checkout.startswith("/"):
         raise r.fail("cosmos_checkout", checkout, "an absolute path on the box (no ~)")
     gpus = r.get("gpus", list, kind.default_gpus(), "a list of GPU ids such as [0, 1, 2, 3]",
@@ -137,23 +186,27 @@ def read_host(path: Path, name: str, r: Reader, data_dir: Path) -> HostConfig:
         extra_mounts.append(mount)
     kind.check_table(r)
     options = kind.read_options(r, remote_root)
+    image = r.get("image", str, first.default_image, "a Docker image name",
+                  lambda v: bool(v.strip()))
+    container_checkout = r.get("container_checkout", str, first.container_checkout,
+                               "an absolute container path", lambda v: v.startswith("/"))
+    places = _model_places(r, path, local, sub, models, simulated, checkout=checkout,
+                           image=image, container_checkout=container_checkout)
     return HostConfig(
         name=name,
         kind=kind_name,
         docker=expand_command(docker_text, local, sub),
         remote_root=remote_root,
         cosmos_checkout=checkout,
-        image=r.get("image", str, "cosmos-transfer1:latest", "a Docker image name",
-                    lambda v: bool(v.strip())),
+        image=image,
         gpus=tuple(gpus),
         max_concurrent=r.get("max_concurrent", int, kind.default_max_concurrent(gpus),
                              "a whole number >= 1", lambda v: v >= 1),
-        simulated=r.get("simulated", bool, False, "true or false"),
+        simulated=simulated,
         same_paths_in_container=r.get("same_paths_in_container", bool, False, "true or false"),
         container_root=r.get("container_root", str, "/cosmos", "an absolute container path",
                              lambda v: v.startswith("/")),
-        container_checkout=r.get("container_checkout", str, "/workspace/cosmos-transfer1",
-                                 "an absolute container path", lambda v: v.startswith("/")),
+        container_checkout=container_checkout,
         checkpoint_dir=r.get("checkpoint_dir", str, "checkpoints",
                              "a path relative to the checkout or absolute in the container"),
         hf_home=expand(hf_home, path.parent, local=local, **sub) if hf_home else None,
@@ -176,4 +229,61 @@ def read_host(path: Path, name: str, r: Reader, data_dir: Path) -> HostConfig:
         identity_file=r.get("identity_file", str, None, "a path to a private key"),
         trust_on_first_use=r.get("trust_on_first_use", bool, False, "true or false"),
         options=options,
+        models=models,
+        model_places=places,
     )
+
+
+def _read_models(r: Reader, simulated: bool) -> tuple[str, ...]:
+    """`models = [...]`: registered profile ids, no repeats. Default: every profile on the
+    simulator box (its stand-in speaks them all), Transfer1 elsewhere (what configs written
+    before profiles meant)."""
+    from backend.extensions import model_profiles
+    from backend.models.params import LEGACY_MODEL
+
+    known = list(model_profiles())
+    allowed = "a list of model ids drawn from " + ", ".join(known) + " (`cosmos models`)"
+    default = known if simulated else [LEGACY_MODEL]
+    models = r.get("models", list, default, allowed,
+                   lambda v: bool(v) and all(isinstance(m, str) and m in known for m in v)
+                   and len(set(v)) == len(v))
+    return tuple(models)
+
+
+def _model_places(r: Reader, path: Path, local: bool, sub: Mapping[str, str],
+                  models: tuple[str, ...], simulated: bool, *, checkout: str, image: str,
+                  container_checkout: str) -> dict[str, ModelPlace]:
+    """Each served model's checkout and image. The first model's are `cosmos_checkout` and
+    `image`; another's come from `checkouts`/`images`, else its profile's image and (on the
+    simulator box, where a stand-in is installed) a checkout beside the first one; a real box
+    without a checkout for it runs the code built into its image."""
+    from backend.models.profile import get_profile
+
+    mapping = "a table of model id = \"...\" for models this host serves (" + \
+        ", ".join(models) + ")"
+    checkouts = r.get("checkouts", dict, {}, mapping,
+                      lambda v: all(k in models and isinstance(x, str) and x.strip()
+                                    for k, x in v.items()))
+    images = r.get("images", dict, {}, mapping,
+                   lambda v: all(k in models and isinstance(x, str) and x.strip()
+                                 for k, x in v.items()))
+    places: dict[str, ModelPlace] = {}
+    for index, model in enumerate(models):
+        facts = get_profile(model).image
+        if model in checkouts:
+            where = expand(checkouts[model], path.parent, local=local, **sub)
+            if not where.startswith("/"):
+                raise r.fail("checkouts", checkouts[model], "absolute paths on the box (no ~)")
+        elif index == 0:
+            where = checkout
+        elif simulated:
+            where = posixpath.join(posixpath.dirname(checkout), facts.checkout_dir)
+        else:
+            where = None
+        places[model] = ModelPlace(
+            checkout=where, image=images.get(model, image if index == 0 else
+                                              facts.default_image),
+            container_checkout=container_checkout if index == 0 else facts.container_checkout,
+            entrypoint=facts.entrypoint, keep_image_paths=facts.keep_image_paths if where
+            else ())
+    return places

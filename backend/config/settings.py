@@ -21,15 +21,14 @@ from backend.config.hosts import OFFLOAD_FLAGS, PULL_POLICIES, HostConfig, read_
 from backend.config.reader import ConfigError, Reader
 from backend.models.transfer1.params import CONTROLS, GPU_COUNTS, PRESETS
 
-#: Cosmos-Transfer1's own default negative prompt (transfer.py); never send an empty one.
+#: Cosmos-Transfer1's own default negative prompt (transfer.py parse_arguments, word for word;
+#: Transfer2.5's config.DEFAULT_NEGATIVE_PROMPT is the same text); never send an empty one.
 DEFAULT_NEGATIVE_PROMPT = (
-    "The video captures a series of frames showing ugly scenes, static with no motion, motion "
-    "blur, over-saturation, shaky footage, low resolution, grainy texture, pixelated images, "
-    "poorly lit areas, underexposed and overexposed scenes, poor color balance, washed out "
-    "colors, choppy sequences, jerky movements, low frame rate, artifacting, color banding, "
-    "unnatural transitions, outdated special effects, fake elements, unconvincing visuals, "
-    "poorly edited content, jump cuts, visual noise, and flickering. Overall, the video is of "
-    "poor quality."
+    "The video captures a game playing, with bad crappy graphics and cartoonish frames. It "
+    "represents a recording of old outdated games. The lighting looks very fake. The textures "
+    "are very raw and basic. The geometries are very primitive. The images are very pixelated "
+    "and of poor CG quality. There are many subtitles in the footage. Overall, the video is "
+    "unrealistic at all."
 )
 #: The file shipped next to launch.py.
 from backend.paths import DEFAULT_CONFIG_PATH  # noqa: E402
@@ -48,6 +47,8 @@ class GenerationDefaults:
     num_gpus: int
     upscale_weight: float
     weights: Mapping[str, float]
+    #: The model the Create form and the CLI start with (a registered profile id).
+    model: str = "transfer1"
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,12 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
                                     for k, w in v.items()))
     default_host = gen.get("host", str, next(iter(hosts)), "one of the hosts: "
                            + ", ".join(hosts), lambda v: v in hosts)
+    from backend.extensions import model_profiles
+    from backend.models.params import LEGACY_MODEL
+
+    default_model = gen.get("model", str, LEGACY_MODEL, "a model the default host "
+                            f"{default_host} serves: " + ", ".join(hosts[default_host].models),
+                            lambda v: v in model_profiles() and hosts[default_host].serves(v))
     generation = GenerationDefaults(
         host=default_host,
         negative_prompt=gen.get("negative_prompt", str, DEFAULT_NEGATIVE_PROMPT, "a non-empty text (Cosmos crashes"
@@ -146,6 +153,7 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
         upscale_weight=gen.get("upscale_weight", float, 0.5, "a number from 0 to 1",
                                lambda v: 0 <= v <= 1),
         weights={c: float(weights.get(c, 0.0)) for c in CONTROLS},
+        model=default_model,
     )
     return Settings(
         config_path=path,

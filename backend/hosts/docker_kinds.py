@@ -19,7 +19,7 @@ class DockerHostKind(HostKind):
         from backend.hosts import doctor as d
 
         return (d.check_docker, d.check_image, d.check_checkout, d.check_checkpoints,
-                d.check_hf_cache, d.check_disk, d.check_gpus)
+                d.check_models, d.check_hf_cache, d.check_disk, d.check_gpus)
 
 
 class LocalKind(DockerHostKind):

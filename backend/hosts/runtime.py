@@ -52,15 +52,22 @@ class HostRuntime:
         return str(PurePosixPath(self.host.remote_root) / "cache")
 
     def ensure_sim_checkout(self) -> None:
-        """Install the simulator's stand-in Cosmos checkout on a simulated box (once)."""
+        """Install the simulator's stand-in checkout of every model the simulated box serves
+        (once), each where that model's checkout is configured."""
         if self.checkout_ready or not self.host.simulated:
             return
+        from backend.models.profile import get_profile
         from backend.simulator.checkout import checkout_files
 
         with self._checkout_lock:
             if self.checkout_ready:
                 return
-            for rel, data in checkout_files().items():
-                target = str(PurePosixPath(self.host.cosmos_checkout) / rel)
-                self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
+            for model in self.host.models:
+                place = self.host.for_model(model)
+                if not place.cosmos_checkout:
+                    continue
+                files = checkout_files(get_profile(model).image.sim_checkout)
+                for rel, data in files.items():
+                    target = str(PurePosixPath(place.cosmos_checkout) / rel)
+                    self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
             self.checkout_ready = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.models.transfer1.validate import FieldError
+from backend.models.checks import FieldError
 
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from backend import media
-from backend.models.transfer1.params import RUN_INFERENCE, GenerationParams
+from backend.models.params import RUN_INFERENCE, GenerationParams
 from backend.paths import ASSETS_DIR
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
@@ -38,6 +38,29 @@ class InputOps:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         suffix = src.suffix.lower() if src.suffix.lower() in VIDEO_SUFFIXES else ".mp4"
+        dest = self.settings.uploads_dir / f"{digest.hexdigest()}{suffix}"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            shutil.copyfile(src, tmp)
+            tmp.replace(dest)
+        return dest
+
+    def import_file(self, path: str | Path) -> Path:
+        """Like import_video, for any file a request names (a mask video, a `.pt` weight map):
+        the file keeps its own suffix, since the model reads some files by their suffix."""
+        src = Path(path)
+        if src.parent in (ASSETS_DIR, self.settings.uploads_dir):
+            return src
+        suffix = src.suffix.lower()
+        if suffix in VIDEO_SUFFIXES:
+            return self.import_video(src)
+        if not (1 < len(suffix) <= 8 and suffix[1:].isalnum()):
+            suffix = ".bin"
+        digest = hashlib.sha256()
+        with open(src, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
         dest = self.settings.uploads_dir / f"{digest.hexdigest()}{suffix}"
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +98,9 @@ class InputOps:
             return None
         params = data.get("params") if isinstance(data.get("params"), dict) else data
         try:
-            return GenerationParams.from_dict(params), {k: v for k, v in data.items()
-                                                        if k != "params"}
+            recalled = GenerationParams.from_dict(params)
         except TypeError:
             return None
+        if data.get("model") and "model" not in params:
+            recalled.model = str(data["model"])
+        return recalled, {k: v for k, v in data.items() if k != "params"}

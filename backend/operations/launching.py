@@ -3,7 +3,8 @@
 Nothing here talks to a box and nothing blocks on the network: launching means validating and
 writing a queued run; the store publishes it and every scheduler (this process's or a
 `cosmos worker`'s) wakes and claims it. That is what keeps a click instant and lets a run
-outlive the tab that started it.
+outlive the tab that started it. What a request may hold is its model profile's call
+(backend/models/profile.py); this module asks it and never branches on a model's name.
 """
 
 from __future__ import annotations
@@ -16,76 +17,145 @@ from typing import Any
 from backend import media
 from backend.extensions import host_kind
 from backend.ids import instance_id, new_id
-from backend.models.transfer1.command import pick_master_port
-from backend.models.transfer1.params import (CONTROLS, RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE,
-                                             GenerationParams)
-from backend.models.transfer1.validate import (FieldError, validate_params,
-                                               validate_upscale_weight)
+from backend.models.checks import FieldError
+from backend.models.jobs import pick_master_port
+from backend.models.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE, GenerationParams
+from backend.models.profile import (JobItem, ModelProfile, UnknownModel, get_profile,
+                                    profile_ids, unknown_model_error)
+from backend.operations import preflight
 from backend.operations.errors import NotFound, Refused, ValidationFailed
-from backend.operations.inputs import VIDEO_SUFFIXES
 from backend.operations.summary import RunSummary, summarize
-from backend.paths import ASSETS_DIR
-from backend.review.regenerate import region_errors
 from backend.runs import plan
 from backend.store.models import ACTIVE, COMPLETED
 
 log = logging.getLogger(__name__)
 
+#: Where a probe error of an input file is shown, by the file's role.
+_ROLE_FIELDS = {"input": "input_video", "control": "control_videos.{}",
+                "mask": "control_options.{}.mask_path", "weight": "control_options.{}.weight_map",
+                "region": "regional_prompts"}
+
+
+def _role_field(role: str) -> str:
+    kind, _, name = role.partition(".")
+    return _ROLE_FIELDS.get(kind, role).format(name)
+
 
 class LaunchOps:
-    """A mixin of Operations (settings, store)."""
+    """A mixin of Operations (settings, store, telemetry)."""
 
-    def default_params(self) -> GenerationParams:
-        g = self.settings.generation
-        return GenerationParams(
-            prompt="", negative_prompt=g.negative_prompt, weights=dict(g.weights),
-            sigma_max=g.sigma_max, guidance=g.guidance, num_steps=g.num_steps, seed=g.seed,
-            blur_strength=g.blur_strength, canny_threshold=g.canny_threshold,
-            num_gpus=g.num_gpus, upscale_weight=g.upscale_weight,
-        )
+    # -- models -------------------------------------------------------------------------------
+    def profile(self, model: str | None = None) -> ModelProfile:
+        """A model's profile (the configured default when None); NotFound if unknown."""
+        try:
+            return get_profile(model or self.settings.generation.model)
+        except UnknownModel:
+            raise NotFound(model) from None
 
-    def validate(self, params: GenerationParams, host: str | None = None) -> list[FieldError]:
-        """Every reason this request would be refused, each tied to the field to fix."""
+    def models(self) -> list[dict[str, Any]]:
+        """Every model profile, with the hosts that serve it (`cosmos models`)."""
+        out = []
+        for model in profile_ids():
+            entry = get_profile(model).describe()
+            entry["hosts"] = [n for n, h in self.settings.hosts.items() if h.serves(model)]
+            entry["default"] = model == self.settings.generation.model
+            out.append(entry)
+        return out
+
+    def default_params(self, model: str | None = None) -> GenerationParams:
+        """A fresh request for `model` (default: the config's), with its own defaults."""
+        return self.profile(model).defaults(self.settings.generation)
+
+    # -- validation ---------------------------------------------------------------------------
+    def _infos(self, profile: ModelProfile, params: GenerationParams, run_type: str
+               ) -> tuple[dict[str, Any], list[FieldError]]:
+        infos: dict[str, Any] = {}
         errors: list[FieldError] = []
+        for entry in profile.input_files(params, run_type):
+            if not entry.video:
+                if not Path(entry.path).is_file():
+                    errors.append(FieldError(_role_field(entry.role), f"No such file: "
+                                             f"{entry.path}; choose an existing file."))
+                continue
+            try:
+                infos[entry.role] = media.probe_video(entry.path)
+            except media.MediaError as exc:
+                errors.append(FieldError(_role_field(entry.role), str(exc)))
+        return infos, errors
+
+    def validate(self, params: GenerationParams, host: str | None = None,
+                 run_type: str = RUN_INFERENCE) -> list[FieldError]:
+        """Every reason this request would be refused, each tied to the field to fix."""
         host_name = host or self.settings.generation.host
         host_cfg = self.settings.hosts.get(host_name)
+        errors: list[FieldError] = []
         if host_cfg is None:
             errors.append(FieldError("host", f"Unknown host '{host_name}'; choose one of "
                                      + ", ".join(self.settings.hosts) + "."))
-        input_info = None
-        if params.input_video:
-            try:
-                input_info = media.probe_video(params.input_video)
-            except media.MediaError as exc:
-                errors.append(FieldError("input_video", str(exc)))
-        control_infos = {}
-        for control, video in params.control_videos.items():
-            if not video:
-                continue
-            if control not in CONTROLS:
-                continue  # validate_params names unknown controls
-            try:
-                control_infos[control] = media.probe_video(video)
-            except media.MediaError as exc:
-                errors.append(FieldError(f"control_videos.{control}", str(exc)))
-        errors.extend(validate_params(params, input_info=input_info,
-                                      control_infos=control_infos or None))
-        errors.extend(region_errors(params))  # a review note's "re-generate here" mask
-        if host_cfg is not None and params.num_gpus > len(host_cfg.gpus):
-            errors.append(FieldError("num_gpus", f"{host_name} has {len(host_cfg.gpus)} GPU(s); "
-                                     f"ask for at most that many (1, 2, 4 or 8)."))
+        try:
+            profile = get_profile(params.model)
+        except UnknownModel:
+            return errors + [unknown_model_error(params.model, profile_ids())]
+        if host_cfg is not None:
+            errors += preflight.model_errors(profile, host_cfg, run_type)
+        infos, probe_errors = self._infos(profile, params, run_type)
+        errors += probe_errors
+        errors += profile.validate(params, run_type=run_type, infos=infos,
+                                   batching=self.settings.batching)
+        if host_cfg is not None and not errors:
+            needed = profile.gpus_for(params, run_type)
+            if needed > len(host_cfg.gpus):
+                errors.append(FieldError("num_gpus", f"{host_name} has {len(host_cfg.gpus)} "
+                                         f"GPU(s); ask for at most that many."))
+            else:
+                errors += self._vram(profile, host_cfg, needed)
         return errors
 
-    def _checked(self, params: GenerationParams, host: str | None) -> str:
+    def _vram(self, profile: ModelProfile, host_cfg: Any, needed: int) -> list[FieldError]:
+        snapshot = None
+        if self.telemetry is not None and self.telemetry.snapshot(host_cfg.name) is not None:
+            snapshot = self.telemetry.snapshot(host_cfg.name).to_dict()
+        if snapshot is None:
+            snapshot = self.store.latest_host_look(host_cfg.name)
+        ours = {g for r in self.store.runs_in(ACTIVE, host=host_cfg.name) for g in r.gpu_list()}
+        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours)
+
+    def warnings(self, params: GenerationParams) -> list[FieldError]:
+        """What the artist should know that does not stop the run (e.g. a truncated fps)."""
+        try:
+            profile = get_profile(params.model)
+        except UnknownModel:
+            return []
+        infos, _ = self._infos(profile, params, RUN_INFERENCE)
+        return profile.warnings(params, infos=infos)
+
+    def _checked(self, params: GenerationParams, host: str | None,
+                 run_type: str = RUN_INFERENCE) -> str:
         """Trim the prompts, validate everything, and return the host name (or refuse)."""
         params.prompt = (params.prompt or "").strip()
         params.negative_prompt = (params.negative_prompt or "").strip()
         host_name = host or self.settings.generation.host
-        errors = self.validate(params, host_name)
+        errors = self.validate(params, host_name, run_type)
         if errors:
             raise ValidationFailed(errors)
         return host_name
 
+    def _import_files(self, params: GenerationParams) -> None:
+        """Copy every local file the request names into the uploads folder (temp files of
+        the browser vanish; runs must point at something that stays)."""
+        if params.input_video:
+            params.input_video = str(self.import_video(params.input_video))
+        params.control_videos = {c: str(self.import_video(v))
+                                 for c, v in params.control_videos.items() if v}
+        for block in (params.control_options or {}).values():
+            for key in ("mask_path", "weight_map"):
+                if isinstance(block, dict) and block.get(key):
+                    block[key] = str(self.import_file(block[key]))
+        for region in params.regional_prompts or []:
+            if isinstance(region, dict) and region.get("mask_video"):
+                region["mask_video"] = str(self.import_video(region["mask_video"]))
+
+    # -- launching ----------------------------------------------------------------------------
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
                prompt_name: str = "", with_upscale: bool = False,
                run_type: str = RUN_INFERENCE, prompt_id: str | None = None,
@@ -94,12 +164,11 @@ class LaunchOps:
         """Validate, then store the prompt and a queued run. Refuses with ValidationFailed.
 
         The queue is FIFO; a higher `priority` (-100..100) goes ahead of lower ones.
-
-        `with_upscale` chains a 4K upscale of the result once the run completes.
-        `run_type=enhance` runs Cosmos' prompt upsampler; its result becomes a new prompt.
-        `prompt_id` links the run to a stored prompt (NotFound if there is none) instead of
-        storing a new one; if the texts in `params` differ from it, a new prompt derived from
-        it is stored.
+        `with_upscale` chains a 4K upscale of the result once the run completes (by a model
+        of the host that has an upscaler). `run_type=enhance` rewrites the prompt with the
+        model's prompt upsampler; its result becomes a new prompt. `prompt_id` links the run
+        to a stored prompt (NotFound if there is none) instead of storing a new one; if the
+        texts in `params` differ from it, a new prompt derived from it is stored.
         The run becomes the next version of its shot (operations/versions.py): the shot named
         `shot`, else `source_run`'s shot (a re-run, a tweak, a note's draft), else the shot of
         its input video. `source_note` is the note that asked for it.
@@ -107,7 +176,7 @@ class LaunchOps:
         base_prompt = self.store.get_prompt(prompt_id) if prompt_id else None
         if prompt_id and base_prompt is None:
             raise NotFound(prompt_id)
-        host_name = self._checked(params, host)
+        host_name = self._checked(params, host, run_type)
         shot_errors = self.shot_name_errors(shot)
         if shot_errors:
             raise ValidationFailed(shot_errors)
@@ -115,15 +184,10 @@ class LaunchOps:
             raise ValidationFailed([FieldError("priority", f"Priority {priority} is out of "
                                                "range; use a whole number from -100 to 100 "
                                                "(0 is normal, higher runs first).")])
-        if params.input_video:
-            params.input_video = str(self.import_video(params.input_video))
-        params.control_videos = {c: str(self.import_video(v))
-                                 for c, v in params.control_videos.items() if v}
         host_cfg = self.settings.hosts[host_name]
         if with_upscale:
-            errors = validate_upscale_weight(params.upscale_weight)
-            if errors:
-                raise ValidationFailed(errors)
+            self._upscaler(host_cfg, params.upscale_weight)
+        self._import_files(params)
         prompt = base_prompt
         if prompt is None or (prompt.text, prompt.negative_prompt) != (params.prompt,
                                                                       params.negative_prompt):
@@ -135,23 +199,52 @@ class LaunchOps:
         with self.store.writing():  # the run and its version number commit together
             run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
                                         run_type=run_type, name=name.strip(),
-                                        simulated=host_cfg.simulated, priority=priority)
+                                        simulated=host_cfg.simulated, priority=priority,
+                                        model=params.model)
             self.join_shot(run.id, run_type, params.input_video, shot=shot,
                            source_run=source_run, source_note=source_note)
-        log.info("queued run %s on %s", run.id, host_name)
+        log.info("queued run %s (%s) on %s", run.id, params.model, host_name)
         return summarize(run)  # the store published it: every scheduler wakes
+
+    def can_upscale(self, host: str) -> bool:
+        """Whether `host` serves a model with a 4K upscaler (the run view's Upscale button)."""
+        host_cfg = self.settings.hosts.get(host)
+        return host_cfg is not None and any(RUN_UPSCALE in get_profile(m).run_types
+                                            for m in host_cfg.models)
+
+    def _upscaler(self, host_cfg: Any, weight: Any) -> ModelProfile:
+        """The model that upscales on this host (the first it serves with an upscaler)."""
+        model = next((m for m in host_cfg.models if RUN_UPSCALE in get_profile(m).run_types),
+                     None)
+        if model is None:
+            able = [get_profile(m).name for m in profile_ids()
+                    if RUN_UPSCALE in get_profile(m).run_types]
+            raise ValidationFailed([FieldError("model", f"{host_cfg.name} serves no model with "
+                                               "a 4K upscaler (" + ", ".join(host_cfg.models)
+                                               + "); run without the upscale, or on a host "
+                                               "that serves " + (" or ".join(able) or
+                                                                 "one") + ".")])
+        profile = get_profile(model)
+        probe = GenerationParams(prompt="", negative_prompt="", upscale_weight=weight,
+                                 model=model)
+        errors = profile.validate(probe, run_type=RUN_UPSCALE, infos={})
+        if errors:
+            raise ValidationFailed(errors)
+        return profile
 
     def settings_of(self, run_id: str) -> GenerationParams:
         """A run's settings, to re-run them or load them into the Create form."""
         run = self._get(run_id)
-        return GenerationParams.from_dict(run.params_dict())
+        params = GenerationParams.from_dict(run.params_dict())
+        params.model = run.model or params.model
+        return params
 
     def rerun(self, run_id: str) -> RunSummary:
         """Queue a new run with exactly the same settings (and host) as an earlier one."""
         run = self._get(run_id)
         if run.run_type == RUN_UPSCALE:
             return self.upscale(run.parent_id) if run.parent_id else self._refuse_upscale_orphan()
-        params = GenerationParams.from_dict(run.params_dict())
+        params = self.settings_of(run_id)
         name = f"{run.name} (re-run)" if run.name else ""
         return self.launch(params, name=name, host=run.host,
                            with_upscale=bool(run.params_dict().get("chain_upscale")),
@@ -161,8 +254,10 @@ class LaunchOps:
     def _refuse_upscale_orphan() -> RunSummary:
         raise Refused("This upscale's source run was deleted; upscale another run instead.")
 
-    def upscale(self, run_id: str, weight: float | None = None) -> RunSummary:
-        """Queue a 4K upscale of a completed run's video, on the box that holds it."""
+    def upscale(self, run_id: str, weight: float | None = None,
+                model: str | None = None) -> RunSummary:
+        """Queue a 4K upscale of a completed run's video, on the box that holds it, by `model`
+        (default: the first model of that box with an upscaler)."""
         parent = self._get(run_id)
         if parent.run_type != RUN_INFERENCE:
             raise Refused(f"Only generated videos can be upscaled; this is a {parent.run_type} "
@@ -170,78 +265,112 @@ class LaunchOps:
         if parent.status != COMPLETED or not parent.output_path:
             raise Refused(f"Run {run_id} is {parent.status}; only a completed run with a video "
                           "can be upscaled.")
+        if parent.host not in self.settings.hosts:
+            raise Refused(f"Host {parent.host} is no longer configured.")
+        host_cfg = self.settings.hosts[parent.host]
         params = GenerationParams.from_dict(parent.params_dict())
         params.upscale_weight = self.settings.generation.upscale_weight if weight is None \
             else weight
-        errors = validate_upscale_weight(params.upscale_weight)
-        if errors:
-            raise ValidationFailed(errors)
-        if parent.host not in self.settings.hosts:
-            raise Refused(f"Host {parent.host} is no longer configured.")
-        with self.store.writing():
+        if model is not None:
+            try:
+                profile = get_profile(model)
+            except UnknownModel:
+                raise ValidationFailed([unknown_model_error(model, profile_ids())]) from None
+            errors = preflight.model_errors(profile, host_cfg, RUN_UPSCALE)
+            errors += profile.validate(params, run_type=RUN_UPSCALE, infos={}) if not errors \
+                else []
+            if errors:
+                raise ValidationFailed(errors)
+        else:
+            profile = self._upscaler(host_cfg, params.upscale_weight)
+        params.model = profile.id
+        with self.store.writing():  # the upscale is the next version of its parent's shot
             run = self.store.create_run(params=params.to_dict(), host=parent.host,
                                         prompt_id=parent.prompt_id, run_type=RUN_UPSCALE,
                                         name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
-                                        simulated=parent.simulated)
+                                        simulated=parent.simulated, model=profile.id)
             self.join_shot(run.id, RUN_UPSCALE, None, source_run=parent.id)
         return summarize(run)
 
     def enhance(self, params: GenerationParams, *, host: str | None = None,
                 name: str = "", prompt_id: str | None = None) -> RunSummary:
-        """Queue a prompt-enhancement run: Cosmos' upsampler rewrites the prompt from the video."""
+        """Queue a prompt-enhancement run: the model's upsampler rewrites the prompt."""
         return self.launch(params, name=name or "prompt enhancement", host=host,
                            run_type=RUN_ENHANCE, prompt_id=prompt_id)
 
+    # -- what a launch would send -------------------------------------------------------------
     def dry_run(self, params: GenerationParams, host: str | None = None, *,
-                run_type: str = RUN_INFERENCE) -> dict[str, Any]:
+                run_type: str = RUN_INFERENCE,
+                batch_with: list[GenerationParams] | None = None) -> dict[str, Any]:
         """What `launch` would send, built by backend.runs.plan exactly as a real launch is.
 
         Validates like `launch` (ValidationFailed) but stores, uploads and queues nothing. The
         run id is provisional (a real launch gets its own), and so are the GPUs and port,
-        picked from what is busy right now.
+        picked from what is busy right now. `batch_with` shows the batch job this run would
+        share with those requests (each validated; all must batch with it).
         """
-        host_name = self._checked(params, host)
+        host_name = self._checked(params, host, run_type)
+        profile = get_profile(params.model)
+        others = list(batch_with or [])
+        for other in others:
+            self._checked(other, host_name, run_type)
+        if others:
+            key = profile.batch_key(params, None)
+            if run_type != RUN_INFERENCE or key is None or any(
+                    other.model != params.model or profile.batch_key(other, None) != key
+                    for other in others):
+                raise ValidationFailed([FieldError("batch", f"These requests cannot share one "
+                                                   f"{profile.name} batch job; "
+                                                   "they would run as separate jobs.")])
         kind = host_kind(self.settings.hosts[host_name].kind)
-        host_cfg = kind.launch_host(self.settings.hosts[host_name])
-        run_id = new_id()
-        folder = plan.run_dir(host_cfg, run_id)
-
-        def as_imported(path: str) -> str:  # the name import_video would give the file
-            src = Path(path)
-            if src.parent in (ASSETS_DIR, self.settings.uploads_dir):
-                return src.name
-            return "x" + (src.suffix.lower() if src.suffix.lower() in VIDEO_SUFFIXES
-                          else ".mp4")
-
-        input_link = (plan.input_link(folder, plan.input_link_name(as_imported(
-            params.input_video))) if params.input_video else None)
-        active = params.active_controls()
-        control_links = {c: plan.input_link(folder, plan.input_link_name(as_imported(v), c))
-                         for c, v in params.control_videos.items() if v and c in active}
-        input_fps = media.probe_video(params.input_video).fps if params.input_video else None
-        region_links = [plan.input_link(folder, plan.region_link_name(i, r["mask_video"]))
-                        for i, r in enumerate(params.regional_prompts)]
-        spec = plan.inference_spec(host_cfg, params, input_link=input_link,
-                                   control_links=control_links, input_fps=input_fps,
-                                   region_links=region_links)
+        host_cfg = kind.launch_host(self.settings.hosts[host_name]).for_model(profile.id)
+        job_id = new_id()
+        folder = plan.run_dir(host_cfg, job_id)
+        batch = bool(others)
+        items, inputs = [], {}
+        for index, p in enumerate([params] + others):
+            run_id = new_id() if batch else job_id
+            prefix = f"{index}_" if batch else ""
+            paths, fps, frames = {}, None, None
+            for entry in profile.input_files(p, run_type):
+                link = plan.input_link(folder, prefix + entry.link_name)
+                paths[entry.role] = host_cfg.container_path(link)
+                # documented keys: "input" and the control's name; other files by role
+                key = entry.role.removeprefix("control.")
+                inputs[prefix + key] = link
+                if entry.role == "input":
+                    probe = media.probe_video(entry.path)
+                    fps, frames = probe.fps, probe.frames
+            items.append(JobItem(run_id, p, paths, input_fps=fps, input_frames=frames))
         running = self.store.runs_in(ACTIVE, host=host_name)
         busy = {g for r in running for g in r.gpu_list()}
-        placement = kind.place(host_cfg, params.num_gpus, busy)
-        waits = placement is None
-        gpus = placement.gpus if placement else list(host_cfg.gpus[:params.num_gpus])
-        port = pick_master_port(run_id, {r.master_port for r in running if r.master_port})
-        launch = plan.plan_launch(host=host_cfg, run_id=run_id, run_type=run_type,
-                                  num_gpus=params.num_gpus, spec=spec, gpus=gpus,
-                                  master_port=port,
-                                  instance_id=instance_id(self.settings.data_dir))
-        return {
-            "run_id": run_id, "host": host_name, "simulated": host_cfg.simulated,
-            "run_type": run_type, "gpus": list(gpus), "waits_for_gpus": waits,
-            "master_port": port, "container_name": launch.container_name,
-            "command": launch.command, "argv": list(launch.docker_argv),
-            "job_script": launch.job_script, "spec": json.loads(launch.spec_text),
-            "spec_json": launch.spec_text,
-            "files": {"run_dir": folder, "spec": f"{folder}/spec.json",
+        needed = profile.gpus_for(params, run_type)
+        placement = kind.place(host_cfg, needed, busy)
+        gpus = placement.gpus if placement else list(host_cfg.gpus[:needed])
+        port = pick_master_port(job_id, {r.master_port for r in running if r.master_port})
+        launch = plan.plan_launch(host=host_cfg, run_id=job_id, run_type=run_type,
+                                  profile=profile, items=items, gpus=gpus, master_port=port,
+                                  instance_id=instance_id(self.settings.data_dir), batch=batch)
+        spec_name = launch.spec_files[0] if launch.spec_files else "spec.json"
+        spec_text = launch.files.get(spec_name, launch.spec_text)
+        try:
+            spec = json.loads(spec_text)
+        except ValueError:
+            spec = spec_text  # a JSONL batch: one object per line, see spec_files
+        result = {
+            "run_id": job_id, "host": host_name, "simulated": host_cfg.simulated,
+            "model": profile.id, "run_type": run_type, "gpus": list(gpus),
+            "waits_for_gpus": placement is None, "master_port": port,
+            "container_name": launch.container_name, "command": launch.command,
+            "argv": list(launch.docker_argv), "job_script": launch.job_script, "spec": spec,
+            "spec_json": spec_text,
+            "spec_files": {n: launch.files[n] for n in launch.spec_files},
+            "files": {"run_dir": folder, "spec": f"{folder}/{spec_name}",
                       "job_script": f"{folder}/job.sh", "log": f"{folder}/run.log"},
-            "inputs": dict({"input": input_link} if input_link else {}, **control_links),
+            "inputs": inputs,
+            "warnings": [{"field": w.field, "message": w.message}
+                         for w in self.warnings(params)],
         }
+        if batch:
+            result["batch_runs"] = [it.run_id for it in items]
+        return result

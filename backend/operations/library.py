@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.models.transfer1.params import GenerationParams
-from backend.models.transfer1.validate import FieldError
+from backend.models.params import GenerationParams
+from backend.models.checks import FieldError
 from backend.operations.errors import NotFound, ValidationFailed
 from backend.store.models import Prompt
 

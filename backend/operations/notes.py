@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from backend.ids import is_valid_id
-from backend.models.transfer1.validate import FieldError
+from backend.models.checks import FieldError
 from backend.operations.errors import NotFound, Refused, ValidationFailed
 from backend.review.drawing import DrawingError, drawing_json, parse_drawing
 from backend.review.timecode import describe_range, timecode

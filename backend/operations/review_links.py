@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from backend import accounts
 from backend.ids import is_valid_id
-from backend.models.transfer1.validate import FieldError
+from backend.models.checks import FieldError
 from backend.operations.errors import NotFound, ValidationFailed
 
 TITLE_MAX = 200

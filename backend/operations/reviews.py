@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from backend.ids import is_valid_id
-from backend.models.transfer1.validate import FieldError
+from backend.models.checks import FieldError
 from backend.operations.errors import NotFound, ValidationFailed
 
 

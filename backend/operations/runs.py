@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.ids import is_valid_id
-from backend.models.transfer1.validate import FieldError
+from backend.models.checks import FieldError
 from backend.operations.errors import NotFound, Refused, ValidationFailed
 from backend.operations.summary import RunSummary, summarize
 from backend.runs.plan import kill_request

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from backend.models.params import LEGACY_MODEL
 from backend.store.models import TERMINAL, Run
 
 
@@ -40,6 +41,21 @@ class RunSummary:
     result_prompt_id: str | None = None
     rating: float | None = None
     ratings: int = 0
+    #: the model profile that made it, the arguments the model resolved (if it wrote them),
+    #: and its other outputs and notes: {"files": [{role, label, path}], "notes": [...]}
+    model: str = LEGACY_MODEL
+    recipe: str | None = None
+    artifacts: dict[str, Any] | None = None
+
+    @property
+    def model_files(self) -> list[dict[str, Any]]:
+        """Other outputs the model wrote (control videos, masks), as brought home."""
+        return list((self.artifacts or {}).get("files") or [])
+
+    @property
+    def model_notes(self) -> list[dict[str, Any]]:
+        """Facts of the plan worth showing (e.g. which video a prompt upsampler read)."""
+        return list((self.artifacts or {}).get("notes") or [])
 
     @property
     def is_terminal(self) -> bool:
@@ -59,4 +75,6 @@ def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
         parent_id=run.parent_id, output_info=json.loads(run.output_info) if run.output_info
         else None, gpus=tuple(run.gpu_list()), result_prompt_id=run.result_prompt_id,
         rating=rating[0] if rating else None, ratings=rating[1] if rating else 0,
+        model=run.model or params.get("model") or LEGACY_MODEL, recipe=run.recipe,
+        artifacts=json.loads(run.artifacts) if run.artifacts else None,
     )

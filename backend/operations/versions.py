@@ -3,11 +3,12 @@ Approved, with who set it and when."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from backend.ids import is_valid_id
-from backend.models.transfer1.validate import FieldError
+from backend.models.checks import FieldError
 from backend.operations.errors import NotFound, Refused, ValidationFailed
 from backend.store.models import APPROVED, REVIEW_STATUSES
 from backend.store.versions import (VERSIONED_TYPES, VersionInfo, shot_key_for_input,
@@ -16,6 +17,13 @@ from backend.store.versions import (VERSIONED_TYPES, VersionInfo, shot_key_for_i
 SHOT_NAME_MAX = 120
 STATUS_LABELS = {"in_review": "In review", "needs_changes": "Needs changes",
                  "approved": "Approved"}
+
+
+def _weight(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def version_dict(info: VersionInfo) -> dict[str, Any]:
@@ -114,18 +122,23 @@ class VersionOps:
 
     def control_layers(self, run_id: str) -> dict[str, str]:
         """The control videos that drove a run, heaviest weight first: the artist's own, or
-        the one Cosmos computed and the collector brought home (controls/<hint>.mp4)."""
+        the one the model wrote and the collector brought home (the run's `control.<name>`
+        files, which its profile named)."""
         run = self._get(run_id)
         params = run.params_dict()
         own = params.get("control_videos") or {}
         weights = params.get("weights") or {}
+        try:
+            files = (json.loads(run.artifacts) if run.artifacts else {}).get("files") or []
+        except (ValueError, AttributeError):
+            files = []
+        made = {str(f.get("role", ""))[len("control."):]: f.get("path") for f in files
+                if isinstance(f, dict) and str(f.get("role", "")).startswith("control.")}
         found: dict[str, str] = {}
-        for hint, _ in sorted(weights.items(), key=lambda kv: -float(kv[1] or 0)):
-            if float(weights[hint] or 0) <= 0:
+        for hint, weight in sorted(weights.items(), key=lambda kv: -_weight(kv[1])):
+            if _weight(weight) <= 0:
                 continue
-            computed = self.settings.runs_dir / run.id / "controls" / f"{hint}.mp4"
-            path = own.get(hint) or (str(computed) if is_valid_id(run.id)
-                                     and computed.is_file() else None)
+            path = own.get(hint) or made.get(hint)
             if path and Path(path).is_file():
                 found[hint] = str(path)
         return found

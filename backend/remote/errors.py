@@ -9,6 +9,21 @@ class RemoteError(RuntimeError):
     """A box could not do what we asked; the message is meant for a person."""
 
 
+class ConnectionLost(RemoteError):
+    """The connection to the box dropped while a command or transfer was under way: the box
+    may or may not have done it. Steps that are safe to repeat are retried after this."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when trying again later can help: the connection dropped, or a box that answered
+    before cannot be reached for a reason that may pass. A box that never answered (a wrong
+    hostname, a refused key) is a configuration problem: that fails at once, with its cause."""
+    if isinstance(exc, ConnectionLost):
+        return True
+    return (isinstance(exc, RemoteError) and bool(getattr(exc, "retryable", False))
+            and bool(getattr(exc, "dropped", False)))
+
+
 @dataclass(frozen=True)
 class CommandResult:
     argv: tuple[str, ...]

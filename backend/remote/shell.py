@@ -3,6 +3,10 @@
 Everything above this layer (staging, docker, following, collecting) is written once against
 `Shell`; a local box and an SSH box differ only here. Commands are argument lists, never
 strings for a shell to parse: user text cannot become code on the way to the box.
+
+Long-lived commands (a log stream, `docker wait` on a run that takes hours) are marked as such:
+`stream()` always is, `run(..., long_lived=True)` on request. Over SSH they travel on separate
+connections, so they can never use up the sessions that short commands and file transfers need.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Generator, Protocol, Sequence
 
+from backend.remote import local_process
+from backend.remote.command_stream import CommandStream
 from backend.remote.errors import CommandResult, RemoteError  # noqa: F401 (their home here)
-from backend.remote.stream import LocalStream, Stream
+from backend.remote.stream import Stream, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +35,21 @@ class Shell(Protocol):
     name: str
 
     def run(self, argv: Sequence[str], *, input: bytes | None = None,
-            timeout: float | None = 120) -> CommandResult: ...
+            timeout: float | None = 120, long_lived: bool = False) -> CommandResult:
+        """Run one command; a timeout kills it and returns exit code 124.
+
+        long_lived: the command may block for a long time (`docker wait NAME`): it must not
+            hold one of the sessions short commands share.
+        """
+        ...
+
+    def stream(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandStream:
+        """Yield the command's stdout chunks as they arrive (no line buffering, no polling).
+
+        Closing the stream (from any thread) sends TERM to the command; a non-zero exit
+        raises RemoteError with the last stderr line; the timeout raises RemoteError too.
+        """
+        ...
 
     def read_from(self, path: str, offset: int, limit: int = 1 << 20) -> bytes:
         """Bytes of `path` from `offset` (empty if the file does not exist yet)."""
@@ -49,9 +70,8 @@ class Shell(Protocol):
 
     def exists(self, path: str) -> bool: ...
 
-    def open_stream(self, argv: Sequence[str]) -> "Stream":
-        """Start a long-lived command and read its stdout as it comes (backend/remote/stream.py);
-        it must not hold one of the box's short-command slots for its life."""
+    def open_stream(self, argv: Sequence[str]) -> Stream:
+        """`stream(argv)` read with a timeout and woken from any thread (remote/stream.py)."""
         ...
 
     def close(self) -> None: ...
@@ -82,7 +102,8 @@ class LocalShell:
         return argv
 
     def run(self, argv: Sequence[str], *, input: bytes | None = None,
-            timeout: float | None = 120) -> CommandResult:
+            timeout: float | None = 120, long_lived: bool = False) -> CommandResult:
+        """Run one command; `long_lived` changes nothing here (no sessions to run out of)."""
         argv = self._resolve(tuple(str(a) for a in argv))
         try:
             proc = subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
@@ -93,6 +114,54 @@ class LocalShell:
         except subprocess.TimeoutExpired:
             return CommandResult(argv, 124, b"", f"{argv[0]}: timed out after {timeout}s".encode())
         return CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)
+
+    def stream(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandStream:
+        """See Shell.stream. The command gets its own process group: an early close TERMs the
+        whole group, KILLs it if it has not ended within ~1 s, and reaps it."""
+        args = self._resolve(tuple(str(a) for a in argv))
+        if not args:
+            raise ValueError("empty command")
+        return CommandStream(lambda control: self._stream_body(args, timeout, control))
+
+    def _stream_body(self, args: tuple[str, ...], timeout: float | None,
+                     control: CommandStream) -> Generator[bytes, None, None]:
+        what = f"`{args[0]}` on {self.name}"
+        try:
+            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=self._env,
+                                    start_new_session=True)
+        except FileNotFoundError:
+            raise RemoteError(f"{what} failed (exit 127): {args[0]}: command not found") from None
+        control.started(local_process.interrupter(proc))
+        err = bytearray()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        finished = False
+        try:
+            try:
+                for kind, data in local_process.pump_pipes(proc, deadline):
+                    if kind == "out":
+                        yield data
+                    else:
+                        err.extend(data)
+                        del err[:-local_process.CHUNK]
+            except TimeoutError:
+                raise RemoteError(f"{what} timed out after {timeout}s") from None
+            finished = True
+            if control.stopping:  # ended by close() from another thread: no error, no leftovers
+                local_process.stop_group(proc)
+                return
+            code = proc.wait()
+            if code < 0:
+                err.extend(f"\n{args[0]}: killed by signal {-code}".encode())
+                code = 128 - code
+            if not control.stopping:
+                CommandResult(args, code, b"", bytes(err)).check(what)
+        finally:
+            if not finished:
+                local_process.stop_group(proc)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
 
     def read_from(self, path: str, offset: int, limit: int = 1 << 20) -> bytes:
         try:
@@ -134,7 +203,7 @@ class LocalShell:
         return os.path.lexists(path)
 
     def open_stream(self, argv: Sequence[str]) -> Stream:
-        return LocalStream(self._resolve(tuple(str(a) for a in argv)), env=self._env)
+        return open_stream(self, argv)
 
     def close(self) -> None:
         pass

@@ -1,66 +1,72 @@
-"""The SSH box: the `Shell` interface over ONE long-lived Paramiko connection per host.
+"""The SSH box: the `Shell` interface over ONE main Paramiko connection per host, plus lanes.
 
 Why one connection: earlier tools opened a connection per command (~120 ms each, a host-key
 bypass each time) and lost jobs when one blocking SSH command dropped. Here every thread shares
 one transport (exec channels run concurrently on it), the connection is kept alive, and when it
-drops the next call reconnects with backoff. A command that was already sent is never re-sent
-behind the caller's back (it may have run); idempotent file operations are retried once.
+drops the next call reconnects with backoff (ssh_connection.py). A command that was already
+sent is never re-sent behind the caller's back (it may have run); idempotent file operations
+are retried once (ssh_sftp_pool.py).
+
+Long-lived channels (`stream()`, `run(..., long_lived=True)`) do not use the main connection:
+they go on "stream lanes", extra connections to the same box opened and closed as needed
+(ssh_lanes.py), so hours-long log streams and `docker wait`s can never take the sessions that
+short commands and transfers need, nor exceed the server's MaxSessions.
 
 Why TCP_NODELAY: Paramiko does not set it, and Nagle + delayed ACK then cost ~40 ms per
 request/response (measured: `true` 48 ms -> 3.7 ms; serial SFTP 1-5 MB/s -> ~50 MB/s).
-Why a small pool of SFTP clients: a Paramiko SFTPClient is not safe to share between threads
-(a thread can swallow another thread's response), and a log read must not wait for an upload.
 SFTP transfers keep Paramiko's defaults (pipelined put, prefetching get): bigger windows or
 `max_concurrent_prefetch_requests` were measured to be 20x slower.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shlex
 import threading
 import time
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Sequence, TypeVar
 
 import paramiko
 
 from backend.config import HostConfig
 from backend.remote import openssh, ssh_files
+from backend.remote.command_stream import CommandStream
+from backend.remote.errors import ConnectionLost
 from backend.remote.shell import CommandResult, RemoteError
 from backend.remote.ssh_channel import (
     CHUNK,
     append_line,
     feed_stdin,
+    interrupter,
     pump,
     send_signal,
     transport_dead,
 )
 from backend.remote.ssh_config import SshTarget, resolve_target
 from backend.remote.ssh_connect import ConnectError, KnownHosts, open_hop
+from backend.remote.ssh_connection import RECONNECT_DELAYS, Connection
 from backend.remote.ssh_files import Progress
+from backend.remote.ssh_lanes import LANE_IDLE_SECONDS, LANE_SESSIONS, LanePool
+from backend.remote.ssh_sftp_pool import SftpPool
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Waits between reconnect attempts after an established connection dropped (~8.7 s in all).
-RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
-#: Concurrent channels per connection. OpenSSH refuses more than MaxSessions (default 10) and
-#: frees a session only after our close reaches it, so stay a little below.
+#: Concurrent channels on the main connection. OpenSSH refuses more than MaxSessions
+#: (default 10) and frees a session only after our close reaches it, so stay a little below.
 MAX_SESSIONS = 8
-#: Idle SFTP clients kept open for reuse (each holds one of the server's sessions).
-SFTP_IDLE = 2
-#: A stalled SFTP request (no reply for this long) fails instead of hanging a thread forever.
-SFTP_STALL_TIMEOUT = 120.0
-#: SFTP status replies that say "the file", not "the connection", is the problem.
-_FILE_ERRNOS = (errno.ENOENT, errno.EACCES)  # the only errnos Paramiko maps statuses to
+
+#: (args, channel, stdin writer thread, give the channel back)
+_Started = tuple[tuple[str, ...], paramiko.Channel, "threading.Thread | None",
+                 Callable[[], None]]
 
 
 class SshShell:
-    """A GPU box reached over SSH; thread-safe, one connection, opened on first use.
+    """A GPU box reached over SSH; thread-safe, one main connection, opened on first use.
 
     app_known_hosts: the app's own known_hosts file (trusted next to ~/.ssh/known_hosts and
         /etc/ssh/ssh_known_hosts; trust-on-first-use appends here). Pass <data_dir>/known_hosts.
@@ -68,7 +74,9 @@ class SshShell:
     user_known_hosts, use_agent, look_for_keys: let tests ignore the user's own ~/.ssh.
     reconnect_delays: backoff after an established connection dropped (a first connect
         fails fast: a box that was never reachable is a configuration problem).
-    max_sessions: concurrent channels (commands + SFTP) on the one connection.
+    max_sessions: concurrent channels (commands + SFTP) on the main connection.
+    lane_sessions, lane_idle: long-lived channels per stream lane, and how long a lane
+        without channels stays open.
     """
 
     def __init__(self, host: HostConfig, *, app_known_hosts: Path | None,
@@ -77,7 +85,8 @@ class SshShell:
                  user_known_hosts: Sequence[Path] | None = None, use_agent: bool = True,
                  look_for_keys: bool = True,
                  reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
-                 max_sessions: int = MAX_SESSIONS) -> None:
+                 max_sessions: int = MAX_SESSIONS, lane_sessions: int = LANE_SESSIONS,
+                 lane_idle: float = LANE_IDLE_SECONDS) -> None:
         """No I/O here: the scheduler builds shells at start-up, and a box that is down must
         turn into a failed run with a cause, not into a crashed scheduler."""
         self.name = host.name
@@ -93,17 +102,16 @@ class SshShell:
         self._ssh_config = ssh_config
         self._use_agent = use_agent
         self._look_for_keys = look_for_keys
-        self._delays = tuple(reconnect_delays)
-        self._lock = threading.Lock()  # guards connect / reconnect / close
-        self._transports: list[paramiko.Transport] = []  # jump hosts first, the box last
-        self._generation = 0
-        self._ever_connected = False
-        self._last_failure: tuple[float, ConnectError] | None = None
-        self._slots = threading.BoundedSemaphore(max_sessions)
-        self._sftp_lock = threading.Lock()
-        self._sftp_idle: list[tuple[int, paramiko.SFTPClient]] = []
-        #: how many times a connection was established (tests and the Hosts page read it)
-        self.connect_count = 0
+        self._main = Connection(self.name, self._open_chain, timeout=self._timeout,
+                                reconnect_delays=reconnect_delays, max_sessions=max_sessions,
+                                describe=self._describe, free_idle=lambda: self._sftp.trim())
+        self._sftp = SftpPool(self.name, self._main)
+        self._lanes = LanePool(
+            self.name, lambda number: Connection(
+                self.name, self._open_chain, timeout=self._timeout,
+                reconnect_delays=reconnect_delays, max_sessions=lane_sessions,
+                role=f"stream lane {number}", describe=self._describe),
+            idle_seconds=lane_idle, busy_wait=max(self._timeout, 30.0))
         #: What went to the box through SFTP: uploads started (put_file) and payload bytes of
         #: uploads and written files (a cached input adds nothing here).
         self.files_sent = 0
@@ -112,58 +120,36 @@ class SshShell:
         self.target: SshTarget | None = None
 
     # -- connection ---------------------------------------------------------------------------
-    def _transport(self, call_started: float) -> tuple[paramiko.Transport, int]:
-        transports, generation = self._transports, self._generation
-        if transports and transports[-1].is_active():
-            return transports[-1], generation
-        return self._connect(call_started)
+    @property
+    def connect_count(self) -> int:
+        """How many times the main connection was established (tests and the Hosts page)."""
+        return self._main.connect_count
 
-    def _connect(self, call_started: float) -> tuple[paramiko.Transport, int]:
-        with self._lock:
-            if self._transports and self._transports[-1].is_active():
-                return self._transports[-1], self._generation
-            if self._last_failure and self._last_failure[0] >= call_started:
-                # another thread just tried (with backoff) while we waited: do not pile on
-                failed = self._last_failure[1]
-                raise ConnectError(str(failed), retryable=failed.retryable)
-            dropped = bool(self._transports)
-            self._drop_locked()
-            delays = (0.0,) + self._delays if self._ever_connected else (0.0,)
-            error: ConnectError | None = None
-            for attempt, delay in enumerate(delays, 1):
-                if delay:
-                    time.sleep(delay)
-                started = time.monotonic()
-                try:
-                    self._transports = self._open_chain()
-                except ConnectError as exc:
-                    error = exc
-                    if not exc.retryable:
-                        break
-                    if attempt < len(delays):
-                        log.warning("connecting to host %s failed (attempt %d of %d): %s",
-                                    self.name, attempt, len(delays), exc)
-                    continue
-                self._generation += 1
-                self.connect_count += 1
-                self._ever_connected = True
-                self._last_failure = None
-                log.info("%s host %s (%s%s) in %.0f ms", "reconnected to" if dropped else
-                         "connected to", self.name, self.target.box.describe() if self.target
-                         else "?", " via " + ", ".join(h.address for h in self.target.jumps)
-                         if self.target and self.target.jumps else "",
-                         (time.monotonic() - started) * 1000)
-                return self._transports[-1], self._generation
-            assert error is not None
-            if dropped and error.retryable:
-                error = ConnectError(f"the connection to host {self.name} was lost and could "
-                                     f"not be re-established after {len(delays)} attempts: "
-                                     f"{error}", retryable=True)
-            self._last_failure = (time.monotonic(), error)
-            raise error
+    @property
+    def lane_connect_count(self) -> int:
+        """How many times a stream lane connection was established (all lanes together)."""
+        return self._lanes.connect_count
+
+    @property
+    def open_lanes(self) -> int:
+        """Stream lanes currently kept open (or being opened)."""
+        return self._lanes.open_lanes
+
+    def _transport(self, call_started: float) -> tuple[paramiko.Transport, int]:
+        return self._main.transport(call_started)
+
+    def _describe(self) -> str:
+        target = self.target
+        if target is None:
+            return "?"
+        return target.box.describe() + (" via " + ", ".join(h.address for h in target.jumps)
+                                        if target.jumps else "")
 
     def _open_chain(self) -> list[paramiko.Transport]:
-        """Resolve the ssh config (re-read each time) and log in hop by hop."""
+        """Resolve the ssh config (re-read each time) and log in hop by hop.
+
+        The one way to reach the box: the main connection and every lane use it.
+        """
         try:
             self.target = target = resolve_target(self.host, self._ssh_config)
         except RemoteError as exc:
@@ -183,19 +169,13 @@ class SshShell:
             raise
         return opened
 
-    def _drop_locked(self) -> None:
-        with self._sftp_lock:
-            idle, self._sftp_idle = self._sftp_idle, []
-        for _, client in idle:
-            self._close_sftp(client)
-        for transport in reversed(self._transports):
-            transport.close()
-        self._transports = []
-
     def close(self) -> None:
-        """Close the connection; a later call opens a new one (as LocalShell keeps working)."""
-        with self._lock:
-            self._drop_locked()
+        """Close every connection; a later call opens a new one (as LocalShell keeps working).
+
+        Streams still open fail with RemoteError.
+        """
+        self._main.close()
+        self._lanes.close()
 
     def __enter__(self) -> "SshShell":
         return self
@@ -204,61 +184,24 @@ class SshShell:
         self.close()
 
     # -- channels -----------------------------------------------------------------------------
-    def _open_session(self, call_started: float) -> paramiko.Channel:
-        """A new exec channel; retried on a fresh connection if the old one turned out dead
-        (nothing was sent yet, so that is safe). Holds one session slot until released."""
-        if not self._slots.acquire(timeout=max(self._timeout, 30.0)):
-            raise RemoteError(f"all SSH sessions to host {self.name} stayed busy for "
-                              f"{max(self._timeout, 30.0):g} s")
-        try:
-            deadline = time.monotonic() + self._timeout
-            pause = 0.05
-            reconnects = 0
-            while True:
-                transport, _gen = self._transport(call_started)
-                try:
-                    return transport.open_session(timeout=self._timeout)
-                except (paramiko.SSHException, EOFError, OSError) as exc:
-                    if not transport.is_active():
-                        reconnects += 1
-                        if reconnects > 3:
-                            raise RemoteError(f"the connection to host {self.name} keeps "
-                                              f"dropping right after login ({exc})") from exc
-                        log.info("connection to host %s found dead; reconnecting", self.name)
-                        continue
-                    # Refused: the server still counts sessions we just closed (or its
-                    # MaxSessions is below ours). Nothing was sent, so waiting and retrying
-                    # is safe; if the connection died instead, the next round sees it.
-                    self._trim_sftp_pool()
-                    if time.monotonic() + pause > deadline:
-                        raise RemoteError(f"host {self.name} refused a new SSH session "
-                                          f"({exc}); too many at once?") from exc
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.5)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def _release(self, chan: paramiko.Channel) -> None:
-        try:
-            chan.close()
-        except (OSError, EOFError, paramiko.SSHException):
-            pass  # the connection is already gone; nothing left to close on the server
-        finally:
-            self._slots.release()
-
-    def _start(self, argv: Sequence[str], input: bytes | None
-               ) -> tuple[tuple[str, ...], paramiko.Channel, threading.Thread | None]:
+    def _start(self, argv: Sequence[str], input: bytes | None, long_lived: bool) -> _Started:
+        """Open a channel (on a lane if long-lived) and start the command on it."""
         args = tuple(str(a) for a in argv)
         if not args:
             raise ValueError("empty command")
         command = shlex.join(args)  # every argument quoted: user text never becomes code
-        chan = self._open_session(time.monotonic())
+        release: Callable[[], None]
+        if long_lived:
+            lane, chan = self._lanes.open_session(time.monotonic())
+            release = lambda: self._lanes.release(lane, chan)  # noqa: E731
+        else:
+            chan = self._main.open_session(time.monotonic())
+            release = lambda: self._main.release(chan)  # noqa: E731
         try:
             chan.exec_command(command)
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            self._release(chan)
-            raise RemoteError(f"connection to host {self.name} lost while starting "
+            release()
+            raise ConnectionLost(f"connection to host {self.name} lost while starting "
                               f"`{args[0]}`: {str(exc) or type(exc).__name__}") from exc
         writer = None
         if input and len(input) > CHUNK:
@@ -269,23 +212,27 @@ class SshShell:
             writer.start()
         else:
             feed_stdin(chan, input or b"")
-        return args, chan, writer
+        return args, chan, writer, release
 
     def _exit_code(self, chan: paramiko.Channel, args: tuple[str, ...]) -> tuple[int, str]:
         code = chan.recv_exit_status() if chan.status_event.is_set() else -1
         if code != -1:
             return code, ""
         if transport_dead(chan.get_transport()):
-            raise RemoteError(f"connection to host {self.name} lost while `{args[0]}` was "
+            raise ConnectionLost(f"connection to host {self.name} lost while `{args[0]}` was "
                               "running; it may or may not have finished")
         # OpenSSH sends exit-signal instead of exit-status; `ssh` reports 255 then too
         return 255, f"{args[0]}: ended without an exit status (killed by a signal?)"
 
     # -- the Shell interface: commands --------------------------------------------------------
     def run(self, argv: Sequence[str], *, input: bytes | None = None,
-            timeout: float | None = 120) -> CommandResult:
-        """Run one command on the box; a timeout kills it and returns exit code 124."""
-        args, chan, writer = self._start(argv, input)
+            timeout: float | None = 120, long_lived: bool = False) -> CommandResult:
+        """Run one command on the box; a timeout kills it and returns exit code 124.
+
+        long_lived: the command may block for hours (`docker wait NAME`); it then runs on a
+            stream lane and holds none of the main connection's session slots.
+        """
+        args, chan, writer, release = self._start(argv, input, long_lived)
         out, err = bytearray(), bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -301,23 +248,29 @@ class SshShell:
             append_line(err, note)
             return CommandResult(args, code, bytes(out), bytes(err))
         finally:
-            self._release(chan)
+            release()
             if writer is not None:
                 writer.join(timeout=1)
 
-    def stream(self, argv: Sequence[str], *, timeout: float | None = None) -> Iterator[bytes]:
-        """Yield the command's stdout as it arrives (e.g. `tail -F log`).
+    def stream(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandStream:
+        """Yield the command's stdout as it arrives (e.g. `tail -F log`), on a stream lane.
 
-        Closing the generator early sends TERM to the command. A non-zero exit raises
-        RemoteError with the last stderr line.
+        Closing the stream early (from any thread) sends TERM to the command. A non-zero
+        exit raises RemoteError with the last stderr line, and so does a dropped connection.
         """
-        args, chan, _ = self._start(argv, None)
+        return CommandStream(lambda control: self._stream_body(argv, timeout, control))
+
+    def _stream_body(self, argv: Sequence[str], timeout: float | None,
+                     control: CommandStream) -> Generator[bytes, None, None]:
+        args, chan, _, release = self._start(argv, None, long_lived=True)
+        abandon = threading.Event()
+        control.started(interrupter(chan, abandon))
         err = bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         finished = False
         try:
             try:
-                for kind, data in pump(chan, deadline):
+                for kind, data in pump(chan, deadline, abandon):
                     if kind == "out":
                         yield data
                     else:
@@ -327,97 +280,25 @@ class SshShell:
                 raise RemoteError(f"`{args[0]}` on host {self.name} timed out after "
                                   f"{timeout}s") from None
             finished = True
+            if control.stopping:
+                return  # it ended because close() interrupted it: not an error
             code, note = self._exit_code(chan, args)
             append_line(err, note)
             CommandResult(args, code, b"", bytes(err)).check(f"`{args[0]}` on {self.name}")
         finally:
             if not finished:
                 send_signal(chan, "TERM")
-            self._release(chan)
+            release()
 
     def open_stream(self, argv: Sequence[str]):
-        """A long-lived command whose output is read as it comes (a Stream, closable from any
-        thread); see backend/remote/stream.py."""
-        from backend.remote.ssh_stream import ChannelStream
+        """`stream(argv)` read with a timeout and woken from any thread (remote/stream.py)."""
+        from backend.remote.stream import open_stream
 
-        return ChannelStream(self, argv)
+        return open_stream(self, argv)
 
     # -- SFTP ---------------------------------------------------------------------------------
-    def _take_sftp(self, generation: int) -> paramiko.SFTPClient:
-        """An idle client of this connection, or a new SFTP session (holding a slot)."""
-        with self._sftp_lock:
-            while self._sftp_idle:
-                gen, client = self._sftp_idle.pop()
-                if gen == generation and not client.get_channel().closed:
-                    return client
-                self._close_sftp(client)
-        chan = self._open_session(time.monotonic())  # holds a session slot from here on
-        try:
-            chan.settimeout(SFTP_STALL_TIMEOUT)  # before the version exchange can stall
-            chan.invoke_subsystem("sftp")
-            client = paramiko.SFTPClient(chan)
-        except BaseException:
-            self._release(chan)
-            raise
-        return client
-
-    def _give_back(self, client: paramiko.SFTPClient, generation: int) -> None:
-        with self._sftp_lock:
-            if len(self._sftp_idle) < SFTP_IDLE and generation == self._generation:
-                self._sftp_idle.append((generation, client))
-                return
-        self._close_sftp(client)
-
-    def _close_sftp(self, client: paramiko.SFTPClient) -> None:
-        try:
-            client.close()
-        except Exception:  # already dead with its connection
-            pass
-        self._slots.release()
-
-    def _trim_sftp_pool(self) -> None:
-        with self._sftp_lock:
-            idle, self._sftp_idle = self._sftp_idle, []
-        for _, client in idle:
-            self._close_sftp(client)
-
     def _with_sftp(self, what: str, fn: Callable[[paramiko.SFTPClient], T]) -> T:
-        """Run an idempotent file operation; once more on a new connection if it dropped."""
-        call_started = time.monotonic()
-        for attempt in (1, 2):
-            transport, generation = self._transport(call_started)
-            try:
-                client = self._take_sftp(generation)
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                if not transport_dead(transport) or attempt == 2:
-                    raise RemoteError(f"cannot open SFTP on host {self.name}: {exc}") from exc
-                continue
-            healthy = False
-            try:
-                result = fn(client)
-                healthy = True
-                return result
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                # SFTP status replies arrive as OSError(ENOENT|EACCES): the connection is fine
-                file_error = isinstance(exc, OSError) and exc.errno in _FILE_ERRNOS
-                if file_error or not transport_dead(transport):
-                    healthy = file_error
-                    if ssh_files.is_missing(exc):
-                        raise RemoteError(f"{what} on host {self.name}: no such file "
-                                          f"({exc.filename or exc})") from exc
-                    raise RemoteError(f"{what} on host {self.name} failed: "
-                                      f"{getattr(exc, 'strerror', None) or exc}") from exc
-                if attempt == 2:
-                    raise RemoteError(f"connection to host {self.name} lost during {what}: "
-                                      f"{str(exc) or type(exc).__name__}") from exc
-                log.warning("connection to host %s lost during %s; reconnecting", self.name,
-                            what)
-            finally:
-                if healthy:
-                    self._give_back(client, generation)
-                else:
-                    self._close_sftp(client)
-        raise AssertionError("unreachable")
+        return self._sftp.run(what, fn)
 
     # -- the Shell interface: files -----------------------------------------------------------
     def read_from(self, path: str, offset: int, limit: int = 1 << 20) -> bytes:

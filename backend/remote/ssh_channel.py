@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import select
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -82,6 +83,33 @@ def send_signal(chan: paramiko.Channel, signame: str) -> None:
         log.debug("could not send %s to a command on %s: %s", signame, chan, exc)
 
 
+#: A stream stopped from another thread that has not ended on TERM within this long gets KILL,
+#: and its reader gives up on it, whatever the command (or a server without signals) does.
+KILL_GRACE = 1.0
+
+
+def interrupter(chan: paramiko.Channel, abandon: threading.Event,
+                grace: float = KILL_GRACE) -> Callable[[], None]:
+    """A callable for another thread: TERM the command now; after `grace`, unless it ended,
+    KILL it and set `abandon`, which `pump` obeys at its next wake-up (within EOF_GRACE).
+
+    The channel is not closed from here: closing it under a reader blocked in select() on
+    its pipe makes that reader fail with EBADF; the reader closes it on its way out.
+    """
+    def escalate() -> None:
+        if not chan.closed:
+            send_signal(chan, "KILL")
+            abandon.set()
+
+    def interrupt() -> None:
+        send_signal(chan, "TERM")
+        timer = threading.Timer(grace, escalate)
+        timer.daemon = True
+        timer.start()
+
+    return interrupt
+
+
 def feed_stdin(chan: paramiko.Channel, data: bytes) -> None:
     """Write stdin, then EOF (what subprocess.DEVNULL gives locally), never after a close."""
     view = memoryview(data)
@@ -102,8 +130,10 @@ def feed_stdin(chan: paramiko.Channel, data: bytes) -> None:
         pass  # the connection failed; the reader reports it
 
 
-def pump(chan: paramiko.Channel, deadline: float | None) -> Iterator[tuple[str, bytes]]:
-    """Yield ('out' | 'err', bytes) as they arrive until the command ends.
+def pump(chan: paramiko.Channel, deadline: float | None,
+         abandon: threading.Event | None = None) -> Iterator[tuple[str, bytes]]:
+    """Yield ('out' | 'err', bytes) as they arrive until the command ends (or `abandon` is
+    set: then it returns at its next wake-up, within EOF_GRACE).
 
     One chunk of each stream per round, so a flood on one cannot starve the other or the
     deadline check. Raises TimeoutError at the deadline.
@@ -111,6 +141,8 @@ def pump(chan: paramiko.Channel, deadline: float | None) -> Iterator[tuple[str, 
     exit_seen_at: float | None = None
     fd = chan.fileno()  # a pipe Paramiko pokes whenever data, EOF or a close arrives
     while True:
+        if abandon is not None and abandon.is_set():
+            return
         got = False
         if chan.recv_ready():
             data = chan.recv(CHUNK)

@@ -40,11 +40,14 @@ _TOFU_LOCK = threading.Lock()
 
 
 class ConnectError(RemoteError):
-    """A hop could not be reached or logged into; `retryable` says if trying again can help."""
+    """A hop could not be reached or logged into; `retryable` says if trying again can help,
+    `dropped` that the box answered before in this process (so it is an outage, not a
+    configuration problem: work in progress waits for it instead of failing)."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, dropped: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.dropped = dropped
 
 
 def fingerprint(key: paramiko.PKey) -> str:

@@ -1,28 +1,23 @@
-"""A long-lived command whose output is read as it comes and which any thread may stop.
+"""A long-lived command read with a timeout, which any thread can wake or stop.
 
-Why not a generator: a follower reads a log stream (`tail -F`) in one thread while another
-thread learns that the container exited (`docker wait`) and must stop the read at once. A
-generator cannot be closed from another thread while it is blocked in `next()`, so a Stream is
-an object: `read(timeout)` blocks for the next bytes, `wake()` makes a blocked read return
-early, `close()` stops the command; all three are safe from any thread.
+A shell's `stream(argv)` (a CommandStream: chunks as they arrive, closable from any thread)
+is what reads the box; this wraps one for a follower that must also react to other things
+while it waits: `read(timeout)` returns b"" when nothing came in time or when another thread
+called `wake()` (the job ended, a kill was asked), so the follower never blocks on the stream
+alone. A reader thread pumps the chunks into a queue; `close()` stops the command.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import signal
-import subprocess
 import threading
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from backend.remote.errors import RemoteError
 
 log = logging.getLogger(__name__)
 
-#: Read size per system call.
-CHUNK = 1 << 16
 _WAKE = b""
 
 
@@ -38,37 +33,30 @@ class Stream(Protocol):
     def close(self) -> None: ...
 
 
-class QueuedStream:
-    """The common half: a reader thread puts chunks in a queue; `read` takes them.
+class PumpedStream:
+    """A CommandStream read by a thread of its own into a queue."""
 
-    Subclasses start the command and implement `_pump()` (put chunks, return the exit problem
-    or None) and `_stop()` (end the command so `_pump` returns).
-    """
-
-    def __init__(self, name: str) -> None:
+    def __init__(self, chunks: Any, name: str) -> None:
         self.name = name
+        self._chunks = chunks
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._error: str | None = None
         self._ended = False
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"stream-{name}")
-
-    def _begin(self) -> None:
+        self._thread = threading.Thread(target=self._pump, daemon=True, name=f"stream-{name}")
         self._thread.start()
 
-    def _run(self) -> None:
+    def _pump(self) -> None:
         try:
-            self._error = self._pump()
-        except Exception as exc:  # the connection failed: the reader sees it as an error
-            self._error = str(exc) or type(exc).__name__
+            for chunk in self._chunks:
+                if chunk:
+                    self._queue.put(chunk)
+        except RemoteError as exc:
+            self._error = str(exc)
+        except Exception as exc:  # the connection failed in a way RemoteError did not cover
+            self._error = f"{type(exc).__name__}: {exc}"
         finally:
             self._queue.put(None)
-
-    def _pump(self) -> str | None:
-        raise NotImplementedError
-
-    def _stop(self) -> None:
-        raise NotImplementedError
 
     def read(self, timeout: float | None) -> bytes | None:
         if self._ended:
@@ -92,66 +80,12 @@ class QueuedStream:
             return
         self._closed.set()
         try:
-            self._stop()
+            self._chunks.close()  # thread-safe: TERM (then KILL) to the command
         except Exception:  # already gone
             log.debug("stopping stream %s", self.name, exc_info=True)
         self.wake()
 
 
-class LocalStream(QueuedStream):
-    """A command on this machine (its own process group, so close() stops all of it)."""
-
-    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
-        super().__init__(os.path.basename(str(argv[0])))
-        try:
-            self._proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          env=env, start_new_session=True)
-        except FileNotFoundError:
-            raise RemoteError(f"{argv[0]}: command not found") from None
-        self._stderr = bytearray()
-        # stderr is drained by its own thread: a command that writes much of it while its
-        # stdout is open must not block on a full pipe
-        self._err_thread = threading.Thread(target=self._drain_stderr, daemon=True,
-                                            name=f"stream-err-{self.name}")
-        self._err_thread.start()
-        self._begin()
-
-    def _drain_stderr(self) -> None:
-        assert self._proc.stderr is not None
-        for chunk in iter(lambda: self._proc.stderr.read1(CHUNK), b""):
-            self._stderr.extend(chunk)
-            del self._stderr[:-CHUNK]
-
-    def _pump(self) -> str | None:
-        out = self._proc.stdout
-        assert out is not None
-        fd = out.fileno()
-        while True:
-            data = os.read(fd, CHUNK)
-            if not data:
-                break
-            self._queue.put(data)
-        code = self._proc.wait()
-        self._err_thread.join(timeout=1.0)
-        err = bytes(self._stderr)
-        if code != 0 and not self._closed.is_set():
-            last = (err.decode("utf-8", "replace").strip().splitlines() or [f"exit {code}"])[-1]
-            return f"`{self.name}` failed (exit {code}): {last}"
-        return None
-
-    def _stop(self) -> None:
-        if self._proc.poll() is not None:
-            return
-        try:
-            os.killpg(self._proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            self._proc.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._proc.wait(timeout=5.0)
+def open_stream(shell: Any, argv: Sequence[str]) -> PumpedStream:
+    """`shell.stream(argv)` as a Stream (long-lived: over SSH it rides a stream lane)."""
+    return PumpedStream(shell.stream(argv), str(argv[0]) if argv else "stream")

@@ -7,6 +7,11 @@ their own video and status; a member whose batch-mate was killed did nothing wro
 back to the queue. The video's settings embed, probe and thumbnail run side by side (and the
 container's removal beside them): a completed run shows up a fraction of a second after its
 container ended.
+
+Which files a run left, and how it ended, are its model profile's answers: the outputs layout
+the plan stored on the run (`artifacts.layout`: video, prompt text, resolved recipe, control
+videos the model wrote) and `profile.classify`. Local copies get model-independent names
+(`output.mp4`, `output.txt`, `recipe.json`, the extras under their own names).
 """
 
 from __future__ import annotations
@@ -19,12 +24,11 @@ from typing import Any
 
 from backend import media
 from backend.hosts.runtime import HostRuntime
-from backend.models.transfer1.batch import batch_output_paths
-from backend.models.transfer1.outcome import classify_outcome
-from backend.models.transfer1.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
+from backend.models.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
+from backend.models.profile import ItemResult, ModelProfile, RunOutputs, get_profile
 from backend.remote.shell import RemoteError
 from backend.runs.job import Job
-from backend.runs.plan import VIDEO_NAME
+from backend.runs.plan import RECIPE_NAME, VIDEO_NAME, outputs_from_dict
 from backend.store.models import COLLECTING, COMPLETED, Run
 
 log = logging.getLogger(__name__)
@@ -40,25 +44,23 @@ class Collector:
         runs = job.with_status(COLLECTING)
         if not runs:
             return
+        profile = get_profile(job.runs[0].model)
         folder = self.rt.run_dir(job.id)
         killed = [r for r in job.runs if r.cancel_requested]
         log_lines = self.store.log_text(runs[0].id)
-        outputs = self._outputs(job, folder)
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"collect-{job.id}") as pool:
             removal = pool.submit(self._remove_container, job)  # its log and outputs stay
-            finished = [(run, self._fetch_outputs(run, folder, outputs[run.id], job, pool))
-                        for run in runs]
+            finished = [(run, self._fetch_outputs(run, folder, self._layout(job, run), job,
+                                                  pool)) for run in runs]
             removal.result()
         completed: list[Run] = []
-        for run, (have_video, fields) in finished:
+        for run, (have_video, fields, files) in finished:
             fresh = self.store.get_run(run.id)
             if killed and not fresh.cancel_requested and not have_video:
                 self.store.requeue(run.id, expect=(COLLECTING,),
                                    note=f"requeued: batch-mate {killed[0].id} was killed")
                 continue
-            outcome = classify_outcome(exit_code=fresh.exit_code, log_lines=log_lines,
-                                       output_exists=have_video,
-                                       killed_by_user=bool(fresh.cancel_requested))
+            outcome = self._classify(profile, job, fresh, log_lines, have_video, files)
             fields.update(failure_cause=None if outcome.status == COMPLETED else outcome.cause,
                           failure_evidence=outcome.evidence)
             if outcome.status == COMPLETED and fresh.run_type == RUN_ENHANCE:
@@ -72,15 +74,27 @@ class Collector:
         for run in completed:
             self._chain_upscale(run)
 
+    @staticmethod
+    def _classify(profile: ModelProfile, job: Job, run: Run, log_lines: list[str],
+                  have_video: bool, files: dict[str, Path | None]):
+        return profile.classify(ItemResult(
+            run_id=run.id, run_type=run.run_type, index=run.batch_index or 0,
+            n_items=len(job.runs), exit_code=run.exit_code, log_lines=log_lines,
+            have_video=have_video, files=files, killed_by_user=bool(run.cancel_requested)))
+
     # -- files --------------------------------------------------------------------------------
-    def _outputs(self, job: Job, folder: str) -> dict[str, tuple[str, str]]:
-        """run id -> (its video, its prompt text) on the box."""
-        if not job.is_batch:
-            return {job.runs[0].id: (f"{folder}/outputs/{VIDEO_NAME}.mp4",
-                                     f"{folder}/outputs/{VIDEO_NAME}.txt")}
-        paths = batch_output_paths(f"{folder}/outputs",
-                                   max(r.batch_index for r in job.runs) + 1)
-        return {r.id: paths[r.batch_index] for r in job.runs}
+    @staticmethod
+    def _layout(job: Job, run: Run) -> RunOutputs:
+        """Where the run's outputs are in the job folder, as its plan stored it (a run planned
+        before profiles existed: Transfer1's layout, single or batch item)."""
+        stored = outputs_from_dict(json.loads(run.artifacts).get("layout")
+                                   if run.artifacts else None)
+        if stored is not None:
+            return stored
+        if job.is_batch:
+            folder = f"outputs/video_{run.batch_index}"
+            return RunOutputs(video=f"{folder}/output.mp4", text=f"{folder}/prompt.txt")
+        return RunOutputs(video=f"outputs/{VIDEO_NAME}.mp4", text=f"outputs/{VIDEO_NAME}.txt")
 
     def _fetch(self, remote: str, local: Path) -> bool:
         """Download if present: land as .part, check the size, then rename."""
@@ -96,21 +110,40 @@ class Collector:
         part.replace(local)
         return True
 
-    def _fetch_outputs(self, run: Run, folder: str, remote: tuple[str, str], job: Job,
-                       pool: ThreadPoolExecutor) -> tuple[bool, dict[str, Any]]:
-        """Bring the run's log, video and text home; (has a readable video, fields to set)."""
+    def _fetch_outputs(self, run: Run, folder: str, layout: RunOutputs, job: Job,
+                       pool: ThreadPoolExecutor
+                       ) -> tuple[bool, dict[str, Any], dict[str, Path | None]]:
+        """Bring the run's log, video, text, recipe and extras home; (has a readable video,
+        fields to set, the local files by role for the profile's classify)."""
         local_dir = self.runs_dir / run.id
         local_dir.mkdir(parents=True, exist_ok=True)
         self._fetch(f"{folder}/run.log", local_dir / "run.log")
+        files: dict[str, Path | None] = {}
+        fields: dict[str, Any] = {}
+        for role, rel, name in (("text", layout.text, f"{VIDEO_NAME}.txt"),
+                                ("recipe", layout.recipe, RECIPE_NAME)):
+            local = local_dir / name
+            files[role] = local if rel and self._fetch(f"{folder}/{rel}", local) else None
+        for rel in layout.status:
+            local = local_dir / Path(rel).name
+            files[f"status:{rel}"] = local if self._fetch(f"{folder}/{rel}", local) else None
+        if files.get("recipe") is not None:
+            fields["recipe"] = files["recipe"].read_text(encoding="utf-8", errors="replace")
+        artifacts = json.loads(run.artifacts) if run.artifacts else {}
+        collected = []
+        for extra in layout.extras:
+            local = local_dir / Path(extra.path).name
+            if self._fetch(f"{folder}/{extra.path}", local):
+                collected.append({"role": extra.role, "label": extra.label, "path": str(local)})
+        if collected or artifacts:
+            artifacts["files"] = collected
+            fields["artifacts"] = json.dumps(artifacts)
         video = local_dir / f"{VIDEO_NAME}.mp4"
-        have_video = self._fetch(remote[0], video)
-        self._fetch(remote[1], local_dir / f"{VIDEO_NAME}.txt")
+        have_video = bool(layout.video) and self._fetch(f"{folder}/{layout.video}", video)
         if not have_video:
-            return False, {}
-        if not job.is_batch:
-            self._fetch_computed_controls(run, folder, local_dir)
+            return False, fields, files
         settings = {"run_id": run.id, "run_type": run.run_type, "host": run.host,
-                    "params": run.params_dict()}
+                    "model": run.model, "params": run.params_dict()}
         if job.is_batch:
             settings["batch_id"] = job.id
         embed = pool.submit(media.embed_settings, video, settings)
@@ -122,24 +155,10 @@ class Collector:
             thumbnail = thumb.result()
         except media.MediaError as exc:
             log.warning("run %s output is not a readable video: %s", run.id, exc)
-            return False, {}
-        return True, {"output_info": json.dumps(dict(info.to_dict(), bytes=video.stat().st_size)),
-                      "output_path": str(video), "thumbnail_path": str(thumbnail)}
-
-    def _fetch_computed_controls(self, run: Run, folder: str, local_dir: Path) -> None:
-        """The control videos Cosmos computed itself (`<hint>_input_control_0.mp4`), so
-        Compare can lay the control that drove a run over its output (controls/<hint>.mp4)."""
-        params = run.params_dict()
-        own = params.get("control_videos") or {}
-        for hint, weight in (params.get("weights") or {}).items():
-            if float(weight or 0) <= 0 or own.get(hint) or not hint.isalpha():
-                continue
-            (local_dir / "controls").mkdir(exist_ok=True)
-            try:
-                self._fetch(f"{folder}/outputs/{hint}_input_control_0.mp4",
-                            local_dir / "controls" / f"{hint}.mp4")
-            except (OSError, RemoteError) as exc:  # a missing layer must not fail the run
-                log.warning("run %s: could not fetch its %s control: %s", run.id, hint, exc)
+            return False, fields, files
+        fields.update(output_info=json.dumps(dict(info.to_dict(), bytes=video.stat().st_size)),
+                      output_path=str(video), thumbnail_path=str(thumbnail))
+        return True, fields, files
 
     def _remove_container(self, job: Job) -> None:
         removed = self.rt.engine.remove(job.name)
@@ -160,14 +179,21 @@ class Collector:
         return prompt.id
 
     def _chain_upscale(self, run: Run) -> None:
-        """"Run + upscale": a completed generation queues its 4K upscale on the same box."""
+        """"Run + upscale": a completed generation queues its 4K upscale on the same box, made
+        by the first model the box serves that has an upscaler (checked at launch)."""
         params = run.params_dict()
         if run.run_type != RUN_INFERENCE or not params.get("chain_upscale"):
             return
+        model = next((m for m in self.rt.host.models
+                      if RUN_UPSCALE in get_profile(m).run_types), None)
+        if model is None:
+            log.warning("run %s asked for an upscale but %s serves no model with one", run.id,
+                        run.host)
+            return
         with self.store.writing():  # the upscale is the next version of its parent's shot
             child = self.store.create_run(
-                params=dict(params, chain_upscale=False), host=run.host,
+                params=dict(params, chain_upscale=False, model=model), host=run.host,
                 prompt_id=run.prompt_id, run_type=RUN_UPSCALE, parent_id=run.id,
-                name=f"{run.name or 'run'} 4K", simulated=run.simulated)
+                name=f"{run.name or 'run'} 4K", simulated=run.simulated, model=model)
             self.store.join_source_shot(child.id, run.id)
         log.info("run %s chained upscale %s", run.id, child.id)

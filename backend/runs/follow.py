@@ -1,7 +1,9 @@
 """Following a running job: its log streamed as it is written, its end noticed when it happens.
 
 Three things happen at once while a job runs, none waiting on another:
-  * the log is streamed over the open connection (`tail -F` from the stored byte offset) and
+  * the log is streamed over the open connection (`tail -F` from the stored byte offset,
+    backend/remote/tail.py; over SSH on a stream lane, so it never takes a short command's
+    session) and
     every complete line is stored with the offset after it, in one transaction, on every run
     of the job, so a line reaches the store (and, by its event, the browser) within
     milliseconds, and a restart resumes exactly where the store says;
@@ -23,9 +25,10 @@ from typing import Any
 from backend.events.types import CancelRequested
 from backend.hosts.kind import Cancel
 from backend.hosts.runtime import HostRuntime
-from backend.models.transfer1.progress import ProgressTracker
+from backend.models.profile import Tracker, get_profile
 from backend.remote.docker import ContainerState
 from backend.remote.shell import RemoteError
+from backend.remote.tail import follow_argv
 from backend.runs.job import Job
 from backend.runs.plan import parse_kill_request
 from backend.store.models import COLLECTING, RUNNING
@@ -61,13 +64,6 @@ def complete_lines(data: bytes, offset: int, final: bool) -> tuple[list[tuple[in
         lines.append((offset + pos, data[pos:].decode("utf-8", "replace")))
         pos = len(data)
     return [(off, text) for off, text in lines if text.strip()], pos
-
-
-def log_stream_argv(path: str, offset: int) -> list[str]:
-    """`tail` printing `path` from byte `offset` on, following it as it grows (by name, so a
-    file that does not exist yet is waited for); `-s` bounds the wait where inotify cannot see
-    writes (a cluster's network filesystem)."""
-    return ["tail", "-c", f"+{offset + 1}", "-s", "0.2", "-F", "--", path]
 
 
 class ExitWatch:
@@ -111,12 +107,13 @@ class Follower:
         runs = job.with_status(RUNNING)
         if not runs:
             return
-        tracker = ProgressTracker(n_items=len(job.runs) if job.is_batch else 1)
+        tracker = get_profile(runs[0].model).progress_tracker(
+            n_items=len(job.runs) if job.is_batch else 1)
         tracker.feed_all(self.store.log_text(runs[0].id))  # progress so far, after a restart
         log_path = f"{self.rt.run_dir(job.id)}/run.log"
         ids = {r.id for r in runs}
         listener = self.store.bus.listen(kinds=(CancelRequested.KIND,))
-        stream = self.rt.shell.open_stream(log_stream_argv(log_path, runs[0].log_offset))
+        stream = self.rt.shell.open_stream(follow_argv(log_path, runs[0].log_offset))
         watch = ExitWatch(self.rt.engine, job.name, stream.wake)
         offset = runs[0].log_offset
         pending = b""
@@ -159,7 +156,7 @@ class Follower:
 
     # -- storing ------------------------------------------------------------------------------
     def _store(self, runs: list, lines: list[tuple[int, str]], start: int, end: int,
-               tracker: ProgressTracker) -> None:
+               tracker: Tracker) -> None:
         """The same lines on every run of the job, each only if it is still at `start`."""
         for _, text in lines:
             tracker.feed(text)
@@ -167,7 +164,7 @@ class Follower:
         for run in runs:
             self.store.append_log(run.id, lines, end, progress=progress, expect_offset=start)
 
-    def _drain(self, runs: list, log_path: str, tracker: ProgressTracker) -> None:
+    def _drain(self, runs: list, log_path: str, tracker: Tracker) -> None:
         """Read what the stream had not delivered, from the stored offset, to the end."""
         while True:
             offset = self.store.get_run(runs[0].id).log_offset

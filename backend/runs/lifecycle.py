@@ -5,14 +5,19 @@ have: every step writes its result (status, command, container id, log offset) b
 next begins, so a restarted app picks a job up wherever it was (`resume`). It runs in a
 scheduler thread, never inside a UI request.
 
-One retry policy: only staging errors fail a job (nothing runs yet). Once the container runs,
-the box is the source of truth: a lost connection while following or collecting is retried
-with backoff (the log resumes from its stored offset) for RECONNECT_PATIENCE, after which the
-job is left for a worker to adopt later, never turned into a failed run.
+One retry policy for every step: a lost connection (or a box that cannot be reached for a
+reason that may pass) is retried with backoff for RECONNECT_PATIENCE, whatever the step.
+Staging steps are safe to repeat (mkdir -p, uploads that resume, files written atomically,
+links replaced), and before a launch is repeated the box is asked whether the container
+started anyway. While following or collecting the box is the source of truth: the log resumes
+from its stored offset. After the patience a running job is left for a worker to adopt later;
+a job that never started fails with the cause. Any other error of staging (a full disk, a
+missing image, a refused permission) fails the job at once, with its cause.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -20,6 +25,7 @@ from typing import Any
 from backend import media
 from backend.config import Settings
 from backend.hosts.runtime import HostRuntime
+from backend.remote.errors import is_transient
 from backend.remote.shell import RemoteError
 from backend.runs.collect import Collector
 from backend.runs.follow import Follower
@@ -53,14 +59,8 @@ class Lifecycle:
         job = Job.load(self.store, job_id)
         if job is None:
             return
-        if job.with_status(STAGING):
-            try:
-                if not self._stage_and_launch(job):
-                    return
-            except Exception as exc:  # a run must never be left half-way without a cause
-                log.exception("job %s failed while staging", job_id)
-                self._fail(job, self.stager.explain_error(exc))
-                return
+        if job.with_status(STAGING) and not self._stage_with_patience(job):
+            return
         self._follow_and_collect(job_id)
 
     def resume(self, job_id: str) -> None:
@@ -81,14 +81,53 @@ class Lifecycle:
         self.execute(job_id)
 
     # -- steps --------------------------------------------------------------------------------
+    def _stage_with_patience(self, job: Job) -> bool:
+        """Stage and launch; True once the container runs. A dropped connection is retried
+        (asking the box first whether the container started before the drop)."""
+        delay = BACKOFF_FIRST
+        deadline = time.monotonic() + RECONNECT_PATIENCE
+        while True:
+            try:
+                if self._adopt_launched(job):
+                    return True
+                return self._stage_and_launch(job)
+            except Exception as exc:
+                if is_transient(exc) and time.monotonic() + delay < deadline:
+                    log.warning("job %s: lost the box while staging (%s); retrying in %.1f s",
+                                job.id, exc, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, BACKOFF_MAX)
+                    job = job.reload(self.store)
+                    if not job.with_status(STAGING):
+                        return bool(job.with_status(RUNNING, COLLECTING))
+                    continue
+                log.exception("job %s failed while staging", job.id)  # nothing runs: say why
+                self._fail(job, self.stager.explain_error(exc))
+                return False
+
+    def _adopt_launched(self, job: Job) -> bool:
+        """A launch cut off by a drop may have started the container: follow it, once."""
+        if not any(r.command for r in job.runs):
+            return False  # never got as far as launching
+        state = self.rt.engine.state(job.name)
+        if state is None or state.status == "created":
+            return False
+        for run in job.with_status(STAGING):
+            self.store.transition(run.id, RUNNING, expect=(STAGING,),
+                                  note="container found after a dropped connection",
+                                  container_id=state.id)
+        return True
+
     def _stage_and_launch(self, job: Job) -> bool:
         prepared = prepare(self.stager, self.store, self.rt, job, self.instance_id)
         write_files(self.rt, job, prepared)
         launch = prepared.launch
         for run in job.runs:
-            self.store.update_run(run.id, spec=launch.spec_text, job_script=launch.job_script,
-                                  command=launch.command, container_name=launch.container_name,
-                                  master_port=launch.master_port)
+            self.store.update_run(run.id, spec=launch.run_specs.get(run.id, launch.spec_text),
+                                  job_script=launch.job_script, command=launch.command,
+                                  container_name=launch.container_name,
+                                  master_port=launch.master_port,
+                                  artifacts=json.dumps(launch.artifacts(run.id)))
         job = job.reload(self.store)
         if any(r.cancel_requested for r in job.runs):
             self._cancel_before_start(job)

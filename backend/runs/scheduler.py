@@ -24,7 +24,9 @@ from backend.hosts.kind import Placement
 from backend.hosts.runtime import HostRuntime
 from backend.hosts.telemetry import HostMonitor
 from backend.ids import instance_id, is_valid_id, new_id  # noqa: F401 (instance_id)
-from backend.models.transfer1.command import pick_master_port
+from backend.models.jobs import pick_master_port
+from backend.models.params import GenerationParams
+from backend.models.profile import get_profile
 from backend.remote.shell import Shell
 from backend.runs.batching import pick_batch
 from backend.runs.lifecycle import Lifecycle
@@ -166,7 +168,9 @@ class Scheduler:
 
         def place(head: Run, active) -> Placement | None:
             busy = {g for r in active for g in r.gpu_list()}
-            return kind.place(host, int(head.params_dict().get("num_gpus", 1)), busy)
+            needed = get_profile(head.model).gpus_for(
+                GenerationParams.from_dict(head.params_dict()), head.run_type)
+            return kind.place(host, needed, busy)
 
         def group(head: Run, queued) -> list[Run]:
             if not self.settings.batching:

@@ -1,13 +1,16 @@
-"""The stand-in Cosmos-Transfer1 checkout a simulated box runs.
+"""The stand-in Cosmos checkouts a simulated box runs, one per model profile.
 
 A real GPU box has a clone of `nvidia-cosmos/cosmos-transfer1` plus ~300 GB of checkpoints.
-The simulated box gets the same layout in a few KB: the fake `transfer.py` at the real path,
-and tiny placeholder checkpoint files at the real checkpoint paths, so the orchestrator's
-command line (`torchrun ... cosmos_transfer1/diffusion/inference/transfer.py
---checkpoint_dir checkpoints ...`) and its missing-checkpoint diagnostics work unchanged.
+The simulated box gets the same layout in a few KB: the fake `transfer.py` (and the standalone
+prompt upsampler) at the real paths, and tiny placeholder checkpoint files at the real
+checkpoint paths, so the orchestrator's command line (`torchrun ...
+cosmos_transfer1/diffusion/inference/transfer.py --checkpoint_dir checkpoints ...`) and its
+missing-checkpoint diagnostics work unchanged. The Transfer2.5 stand-in is the fake
+`examples/inference.py` with its two helper modules beside it (Transfer2.5 downloads its
+checkpoints into the Hugging Face cache, so it has no checkpoint folder).
 
-`checkout_files()` returns a dict (relative path -> bytes) so the executor can install it
-anywhere, including over SFTP; `install_checkout()` writes it to a local folder.
+`checkout_files(stand_in)` returns a dict (relative path -> bytes) so the executor can install
+it anywhere, including over SFTP; `install_checkout()` writes it to a local folder.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 TRANSFER_PY = "cosmos_transfer1/diffusion/inference/transfer.py"
+UPSAMPLER_PY = "cosmos_transfer1/auxiliary/upsampler/inference/upsampler_pipeline.py"
+INFERENCE25_PY = "examples/inference.py"
 _CONTROL_CKPTS = (
     "base_model", "vis_control", "edge_control", "edge_control_distilled", "depth_control",
     "seg_control", "keypoint_control", "4kupscaler_control",
@@ -46,15 +51,51 @@ def _placeholder(rel: str) -> bytes:
             "This is not model data; the simulated transfer.py only checks that it exists.\n").encode()
 
 
-def checkout_files() -> dict[str, bytes]:
-    """Every file of the stand-in checkout, relative path -> content."""
-    source = (Path(__file__).resolve().parent / "fake_transfer.py").read_bytes()
+README_25 = """# Cosmos-Transfer2.5 (SIMULATED)
+
+This folder is a stand-in checkout installed by cosmos-sim, the Cosmos Workflow Orchestrator's
+built-in simulator. It is NOT NVIDIA Cosmos-Transfer2.5 and contains no model.
+
+* `examples/inference.py` takes the real entry point's arguments, validates each sample like
+  cosmos_transfer2/config.py, prints Transfer2.5's log lines (COSMOS_VERBOSE shows the
+  `_src` ones), draws the per-step bar, and writes `<name>.mp4`, `<name>.json`, `<name>.txt`
+  and the control videos and masks with ffmpeg on the CPU.
+
+Knobs: COSMOS_SIM_SECONDS, COSMOS_SIM_LOAD_SHARE, COSMOS_SIM_FAIL (oom|crash|hang|nccl|
+guardrail|guardrail_video, or `[sim:<x>]` in the prompt), COSMOS_SIM_FFMPEG.
+"""
+_HERE = Path(__file__).resolve().parent
+
+
+def _transfer25_files() -> dict[str, bytes]:
+    return {
+        INFERENCE25_PY: (_HERE / "fake_transfer2_5.py").read_bytes(),
+        "examples/_sim_rules.py": (_HERE / "fake_transfer2_5_rules.py").read_bytes(),
+        "examples/_sim_render.py": (_HERE / "fake_transfer2_5_render.py").read_bytes(),
+        "examples/_sim_shared.py": (_HERE / "fake_transfer.py").read_bytes(),
+        "README.md": README_25.encode("utf-8"),
+        "COSMOS_SIM": b"simulated\n",
+    }
+
+
+def checkout_files(stand_in: str = "transfer1") -> dict[str, bytes]:
+    """Every file of one stand-in checkout ("transfer1" or "transfer2.5", the profile's
+    `image.sim_checkout`), relative path -> content."""
+    if stand_in == "transfer2.5":
+        return _transfer25_files()
+    if stand_in != "transfer1":
+        raise KeyError(f"no simulator stand-in for {stand_in!r}")
+    source = (_HERE / "fake_transfer.py").read_bytes()
     files: dict[str, bytes] = {
         TRANSFER_PY: source,
+        UPSAMPLER_PY: (_HERE / "fake_upsampler.py").read_bytes(),
         "README.md": README.encode("utf-8"),
         "COSMOS_SIM": b"simulated\n",
     }
-    for pkg in ("cosmos_transfer1", "cosmos_transfer1/diffusion", "cosmos_transfer1/diffusion/inference"):
+    for pkg in ("cosmos_transfer1", "cosmos_transfer1/diffusion",
+                "cosmos_transfer1/diffusion/inference", "cosmos_transfer1/auxiliary",
+                "cosmos_transfer1/auxiliary/upsampler",
+                "cosmos_transfer1/auxiliary/upsampler/inference"):
         files[f"{pkg}/__init__.py"] = b""
     groups = (
         ("checkpoints/nvidia/Cosmos-Transfer1-7B", [f"{n}.pt" for n in _CONTROL_CKPTS] + ["config.json"]),
@@ -70,11 +111,11 @@ def checkout_files() -> dict[str, bytes]:
     return files
 
 
-def install_checkout(dest: Path) -> None:
+def install_checkout(dest: Path, stand_in: str = "transfer1") -> None:
     """Write the checkout under `dest` (idempotent: unchanged files are not rewritten)."""
     dest = Path(dest)
     written = 0
-    for rel, content in checkout_files().items():
+    for rel, content in checkout_files(stand_in).items():
         path = dest / rel
         try:
             if path.read_bytes() == content:
@@ -84,7 +125,7 @@ def install_checkout(dest: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(content)
-        if rel == TRANSFER_PY:
+        if rel.endswith(".py"):
             os.chmod(tmp, 0o755)
         os.replace(tmp, path)
         written += 1

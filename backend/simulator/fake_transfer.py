@@ -608,18 +608,26 @@ def regional_masks(cfg: argparse.Namespace) -> list:
 
 
 def upsample_prompts(items: list, sched: Schedule) -> None:
-    """Deterministic 'Pixtral' upsampler: the prompt plus detail read off the video."""
+    """Deterministic 'Pixtral' upsampler, choosing its hint as `_init_prompt_upsampler` does:
+    vis/edge (a control video given or derived), else the first of seg/depth, whose
+    un-preprocessed `input_control` it reads; without one that is None, and
+    `_prompt_upsample` iterates over it (TypeError), after the whole model was loaded."""
     if "RANK" not in os.environ:
         raise KeyError("RANK")
     for i, item in enumerate(items):
         controls = item["controls"]
-        usable = any(h in controls for h in ("vis", "edge")) or any(
-            controls.get(h, {}).get("input_control") for h in ("seg", "depth"))
-        if not usable:
-            continue
+        if any(h in controls for h in ("vis", "edge")):
+            hint = "vis"
+        else:
+            hint = next((h for h in controls if h in ("seg", "depth")), None)
+        if hint is None:
+            continue  # keypoint only: no upsampler, the prompt comes back unchanged
         prompt = item["prompt"] or ""
         log("INFO", (UPS_PY, 132, "_prompt_upsample_with_offload"),
             "Upsampling prompt %d/%d: %s..." % (i + 1, len(items), prompt[:50]))
+        if hint != "vis" and not controls[hint].get("input_control"):
+            image_paths = None  # the pipeline's control_inputs never got a generated video
+            [path for path in image_paths]  # noqa: B018 - fails exactly like upsampler.py
         media = item["media"]
         colour = dominant_colour(media["path"])
         base = prompt.strip().rstrip(".") or "A scene"

@@ -16,12 +16,26 @@ from typing import Any
 from .errors import CliError
 from .state import Store
 
+def _memory_mib() -> int:
+    """GPU memory in MiB: an H100 80GB's, or COSMOS_SIM_GPU_MEMORY_MIB (a smaller box, to see
+    a model that does not fit refused before it is queued)."""
+    try:
+        return max(1024, int(os.environ.get("COSMOS_SIM_GPU_MEMORY_MIB", "81559")))
+    except ValueError:
+        return 81559
+
+
+def _name() -> str:
+    mib = _memory_mib()
+    return "Simulated H100 80GB HBM3" if mib == 81559 else f"Simulated GPU {mib // 1024}GB"
+
+
 FIELDS = {
     "index": lambda g: str(g["index"]),
-    "name": lambda g: "Simulated H100 80GB HBM3",
+    "name": lambda g: _name(),
     "utilization.gpu": lambda g: str(g["util"]),
     "memory.used": lambda g: str(g["mem_used"]),
-    "memory.total": lambda g: "81559",
+    "memory.total": lambda g: str(_memory_mib()),
     "temperature.gpu": lambda g: str(g["temp"]),
     "uuid": lambda g: f"GPU-cosmos-sim-{g['index']:04d}",
 }
@@ -54,7 +68,7 @@ def gpu_rows(store: Store) -> list[dict[str, Any]]:
     for index in range(_gpu_count()):
         if index in busy:
             util = int(82 + 12 * math.sin(now / 3 + index))
-            mem = int(62000 + 4000 * math.sin(now / 7 + index))
+            mem = int(min(_memory_mib() * 0.95, 62000 + 4000 * math.sin(now / 7 + index)))
             temp = int(71 + 4 * math.sin(now / 11 + index))
         else:
             util, mem, temp = 0, 4, 34
@@ -70,7 +84,7 @@ def cmd_nvidia_smi(store: Store, args: list[str]) -> int:
     rows = gpu_rows(store)
     if query is None:
         for row in rows:
-            print(f"GPU {row['index']}: Simulated H100 80GB HBM3 (UUID: GPU-cosmos-sim-"
+            print(f"GPU {row['index']}: {_name()} (UUID: GPU-cosmos-sim-"
                   f"{row['index']:04d})")
         return 0
     names = [n.strip() for n in query.split(",") if n.strip()]

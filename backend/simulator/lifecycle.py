@@ -20,12 +20,14 @@ from typing import IO, Any
 from . import supervisor
 from .cliopts import FLAG, VALUE, build_table, parse
 from .errors import CliError, NoSuchContainer
+from .exit_watch import ExitWatch
 from .names import random_name
 from .runargs import container_env, parse_run
 from .state import Store, is_active, is_alive, new_state, now_rfc3339
 
 log = logging.getLogger(__name__)
 
+#: Fallback poll of the state file when a process exit cannot be waited for directly.
 POLL_SECONDS = 0.02
 
 
@@ -43,20 +45,25 @@ def signal_container(state: dict[str, Any], sig: int) -> bool:
 
 
 def wait_exit(store: Store, cid: str, timeout: float | None) -> dict[str, Any] | None:
-    """Poll until the container is no longer active; returns its last known state.
+    """Block until the container is no longer active; returns its last known state.
 
-    A container removed meanwhile (`--rm`, `rm -f`) answers from its tombstone.
+    Wakes when the supervisor writes the state (inotify) or a container process exits
+    (pidfds), so the exit is seen within a few ms, with nothing done while the container
+    runs. A container removed meanwhile (`--rm`, `rm -f`) answers from its tombstone.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        state = store.current_state(cid)
-        if state is None:
-            return store.tombstone(cid)
-        if not is_active(state):
-            return state
-        if deadline is not None and time.monotonic() >= deadline:
-            return state
-        time.sleep(POLL_SECONDS)
+    with ExitWatch(store.dir(cid), POLL_SECONDS) as watch:
+        while True:
+            state = store.current_state(cid)
+            if state is None:
+                return store.tombstone(cid)
+            if not is_active(state):
+                return state
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return state
+            watch.follow(state)
+            watch.pause(None if deadline is None else deadline - now)
 
 
 def parse_signal(text: str) -> int:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: How long `run` waits for the supervisor to report the start.
 START_TIMEOUT_SECONDS = 30.0
-_SHIM_FILES = ("torchrun", "torchrun.py", "ffmpeg")
+_SHIM_FILES = ("torchrun", "torchrun.py", "ffmpeg", "python")
 
 
 def shims_dir(store: Store) -> Path:
@@ -41,7 +41,7 @@ def shims_dir(store: Store) -> Path:
     The package's own folder when its scripts are executable; otherwise (an install that lost
     the exec bits) a copy under the state root with the bits set.
     """
-    if all(os.access(SHIMS_DIR / f, os.X_OK) for f in ("torchrun", "ffmpeg")):
+    if all(os.access(SHIMS_DIR / f, os.X_OK) for f in ("torchrun", "ffmpeg", "python")):
         return SHIMS_DIR
     target = store.root / "shims"
     target.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from backend.hosts.kind import Cancel
-from backend.models.transfer1.params import GenerationParams
-from backend.models.transfer1.progress import Progress
+from backend.models.params import GenerationParams
+from backend.models.profile import get_profile
+from backend.models.results import Progress
 from backend.remote.docker import LABEL_RUN, ContainerState
 from backend.remote.shell import CommandResult, RemoteError
 from backend.slurm.client import SlurmJob
@@ -170,7 +171,8 @@ class SlurmEngine:
         folder = self.rt.run_dir(owner)
         num_gpus = 1
         if runs:
-            num_gpus = GenerationParams.from_dict(runs[0].params_dict()).num_gpus
+            num_gpus = get_profile(runs[0].model).gpus_for(
+                GenerationParams.from_dict(runs[0].params_dict()), runs[0].run_type)
         try:
             script = build_batch_script(host, run, folder=folder, num_gpus=num_gpus,
                                         kill_grace=self.kill_grace)

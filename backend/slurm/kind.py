@@ -48,8 +48,8 @@ class SlurmKind(HostKind):
         from backend.hosts import doctor as d
         from backend.slurm.doctor import SLURM_STEPS
 
-        return (*SLURM_STEPS, d.check_checkout, d.check_checkpoints, d.check_hf_cache,
-                d.check_disk)
+        return (*SLURM_STEPS, d.check_checkout, d.check_checkpoints, d.check_models,
+                d.check_hf_cache, d.check_disk)
 
     def watches_gpus(self, host) -> bool:
         return False  # nvidia-smi on a login node does not show the nodes' GPUs

@@ -3,9 +3,11 @@ which of a box's containers still belong to a run."""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any, Sequence
 
-from backend.store.models import TERMINAL, MetricSample, RemoteCleanup, Run
+from backend.store.models import TERMINAL, EventRecord, MetricSample, RemoteCleanup, Run
 
 
 class FleetStore:
@@ -21,6 +23,24 @@ class FleetStore:
         rows = (MetricSample.select().where(MetricSample.run == run_id)
                 .order_by(MetricSample.at.desc()).limit(limit))
         return list(reversed(list(rows)))
+
+    def latest_host_look(self, host: str, max_age: float = 120.0,
+                         scan: int = 200) -> dict[str, Any] | None:
+        """The newest telemetry snapshot of `host` still in the outbox (younger than
+        `max_age` seconds), as HostSnapshot.to_dict() gives it; None when there is none.
+
+        Why from the outbox: a process that just started (the CLI) has not heard a telemetry
+        event yet, but the last one any worker published is still there for a few minutes.
+        """
+        rows = (EventRecord.select(EventRecord.data)
+                .where((EventRecord.kind == "telemetry")
+                       & (EventRecord.at >= time.time() - max_age))
+                .order_by(EventRecord.id.desc()).limit(scan))
+        for row in rows:
+            data = json.loads(row.data or "{}")
+            if data.get("host") == host:
+                return data.get("snapshot") or None
+        return None
 
     # -- remote folders of deleted runs -------------------------------------------------------
     def cleanup_jobs(self, limit: int = 20) -> list[RemoteCleanup]:

@@ -85,6 +85,9 @@ class Run(BaseModel):
     node = CharField(null=True)  # where it actually ran (Slurm node, ...)
     result_prompt_id = CharField(null=True)  # enhance runs: the improved prompt they produced
     worker_id = CharField(null=True, index=True)  # the scheduler that drives it now
+    model = CharField(default="transfer1")  # the model profile it was made with
+    recipe = TextField(null=True)  # the arguments the model resolved (Transfer2.5 <name>.json)
+    artifacts = TextField(null=True)  # JSON list: [{role, label, path}] of other outputs/notes
     created_at = FloatField()
     updated_at = FloatField()
     started_at = FloatField(null=True)
@@ -101,6 +104,9 @@ class Run(BaseModel):
 
     def progress_dict(self) -> dict[str, Any] | None:
         return json.loads(self.progress) if self.progress else None
+
+    def artifact_list(self) -> list[dict[str, Any]]:
+        return json.loads(self.artifacts) if self.artifacts else []
 
     @property
     def is_terminal(self) -> bool:

@@ -36,13 +36,15 @@ class RunStore:
     # -- create and read ----------------------------------------------------------------------
     def create_run(self, *, params: dict[str, Any], host: str, prompt_id: str | None,
                    run_type: str = "inference", name: str = "", simulated: bool = False,
-                   parent_id: str | None = None, priority: int = 0) -> Run:
+                   parent_id: str | None = None, priority: int = 0,
+                   model: str | None = None) -> Run:
         now = time.time()
         with self.writing():
             run = Run.create(
                 id=new_id(), prompt=prompt_id, parent=parent_id, run_type=run_type, name=name,
                 status=QUEUED, host=host, simulated=simulated, params=json.dumps(params),
                 priority=priority, created_at=now, updated_at=now,
+                model=model or params.get("model") or "transfer1",
             )
             RunTransition.create(run=run.id, status=QUEUED, at=now)
             self.emit(StatusChanged(run.id, status=QUEUED, previous=None, host=host))

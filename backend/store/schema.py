@@ -54,9 +54,29 @@ def _event_outbox() -> None:
     db.create_tables([EventRecord])
 
 
+#: Columns model profiles added to `run` (issue 13): which profile made a run, the resolved
+#: recipe it left, and its other outputs. Existing runs were all made with Transfer1.
+RUN_MODEL_COLUMNS = (
+    ("model", "VARCHAR(255) NOT NULL DEFAULT 'transfer1'"),
+    ("recipe", "TEXT"),
+    ("artifacts", "TEXT"),
+)
+
+
+def _model_profiles() -> None:
+    have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    for name, sql_type in RUN_MODEL_COLUMNS:
+        if name not in have:  # a database made by this version already has them
+            db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
+
+
 def _review_room() -> None:
     """Issue 17: shots and versions (existing video runs become versions of their shot),
-    review status history, frame notes and review links."""
+    review status history, frame notes and review links.
+
+    Why it only creates tables and reads named `run` columns: its place in the numbering may
+    move when branches land, so it must not rely on any other step's columns being there or not.
+    """
     from backend.store.versions import backfill_versions
 
     db.create_tables(list(REVIEW_MODELS))
@@ -67,7 +87,8 @@ def _review_room() -> None:
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
-    3: _review_room,
+    3: _model_profiles,
+    4: _review_room,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -1,7 +1,8 @@
 """End-to-end fixtures: the app launched as a person would (python launch.py), and Chromium.
 
 Debian's Chromium is driven through Playwright with `executable_path` (browsers cannot be
-downloaded here). Screenshots land in tests/artifacts/ for a person to look at.
+downloaded here). Screenshots land in tests/artifacts/ for a person to look at. Every browser
+context gets the generous default timeouts of tests/e2e/waits.py (make them with new_context).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, wait_for, write_config
+from tests.e2e.waits import set_default_timeouts
+from tests.helpers import APP_STARTS, ROOT, RUN_FINISHES, free_port, wait_for, write_config
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
@@ -34,27 +36,45 @@ def chromium_path() -> str:
 
 class AppProcess:
     def __init__(self, tmp_path: Path, sim_seconds: float, *, extra_args: list[str] = (),
-                 users: list[tuple[str, str, str]] = (), before=None) -> None:
+                 users: list[tuple[str, str, str]] = (), before=None,
+                 sim_load_share: float | None = None) -> None:
         """`users`: (name, role, password) made with the CLI before launch; `before(self)`
         runs after that, also before launch (e.g. to make a run with the CLI)."""
-        self.port = free_port()
-        self.config = write_config(tmp_path, sim_seconds=sim_seconds, port=self.port)
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = tmp_path / "app.log"
         self.tmp_path = tmp_path
+        self.log_path = tmp_path / "app.log"
+        self._use_port(free_port(), sim_seconds, sim_load_share)
         env = dict(os.environ, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False")
         self.env = env
         for name, role, password in users:
             self.cli("user", "add", name, "--role", role, "--password-stdin", input=password)
         if before is not None:
             before(self)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "launch.py"), "--skip-install", "--config",
-             str(self.config), *extra_args], cwd=str(tmp_path), env=env,
-            stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(self._answers, timeout=90, interval=0.2, what="the app to serve HTTP")
+        for attempt in range(3):
+            with open(self.log_path, "wb") as log:
+                self.proc = subprocess.Popen(
+                    [sys.executable, str(ROOT / "launch.py"), "--skip-install", "--config",
+                     str(self.config), *extra_args], cwd=str(tmp_path), env=env,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                wait_for(self._answers, timeout=APP_STARTS, interval=0.2,
+                         what="the app to serve HTTP")
+                return
+            except AssertionError:
+                # the free port was taken between probing and binding (parallel test
+                # processes): try another; anything else is a real failure
+                text = self.log_path.read_text(errors="replace").lower()
+                if attempt == 2 or self.proc.poll() is None or not (
+                        "empty port" in text or "address already in use" in text):
+                    raise
+                self._use_port(free_port(), sim_seconds, sim_load_share)
 
-    def cli(self, *args: str, input: str | None = None, timeout: float = 120
+    def _use_port(self, port: int, sim_seconds: float, sim_load_share: float | None) -> None:
+        self.port = port
+        self.config = write_config(self.tmp_path, sim_seconds=sim_seconds, port=port,
+                                   sim_load_share=sim_load_share)
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def cli(self, *args: str, input: str | None = None, timeout: float = RUN_FINISHES
             ) -> subprocess.CompletedProcess:
         """`cosmos --config CFG ARGS...` against this app's data; fails loudly."""
         done = subprocess.run([sys.executable, "-m", "backend.cli", "--config", str(self.config),
@@ -99,9 +119,16 @@ def browser():
         b.close()
 
 
+def new_context(browser, **options):
+    """A browser context (a separate browser profile) with the suite's default timeouts."""
+    context = browser.new_context(**options)
+    set_default_timeouts(context)
+    return context
+
+
 @pytest.fixture
 def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context = new_context(browser, viewport={"width": 1280, "height": 1000})
     pg = context.new_page()
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

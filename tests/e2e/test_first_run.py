@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.waits import (RUN_STARTS, UI_REACTS, wait_status, wait_value_contains,
+                             wait_video_playing)
 
 pytestmark = pytest.mark.e2e
 
@@ -15,16 +17,14 @@ def test_fill_prompt_run_watch_log_and_play_video(app, page):
     page.locator("#run-button").click()
     log_box = page.locator("#run-log textarea")
     # log lines arrive while the run is still going
-    page.wait_for_function(
-        "() => { const t = document.querySelector('#run-log textarea');"
-        " return t && t.value.includes('|INFO|'); }", timeout=60_000)
+    wait_value_contains(page, "#run-log textarea", "|INFO|", timeout=RUN_STARTS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "first-run-log.png"), full_page=True)
-    # the finished video plays in the page
-    page.wait_for_function(
-        "() => { const v = document.querySelector('#run-video video');"
-        " return v && v.readyState >= 2 && v.currentTime > 0 && !v.paused; }",
-        timeout=90_000)
+    # the finished video plays in the page, the run says completed, the log shows the save
+    # (the log panel may catch up a moment after the video: it refetches on any gap)
+    wait_video_playing(page, "#run-video video")
+    wait_status(page, "completed", timeout=UI_REACTS)
+    wait_value_contains(page, "#run-log textarea", "Saved video to")
     assert "Saved video to" in log_box.input_value()
     assert page.locator("#run-status").get_attribute("data-status") == "completed"
     size = page.evaluate("() => { const v = document.querySelector('#run-video video');"
@@ -37,7 +37,7 @@ def test_bad_input_shows_a_message_and_queues_nothing(app, page):
     page.goto(app.url)
     page.locator("#run-button").click()  # empty prompt
     message = page.locator("#create-message")
-    message.get_by_text("Not queued").wait_for(timeout=20_000)
+    message.get_by_text("Not queued").wait_for()
     assert "prompt" in message.inner_text().lower()
     page.locator("#tab-runs-button, button[role=tab]:has-text('Runs')").first.click()
     assert page.locator("#run-status").count() == 0

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import AppProcess
-from tests.helpers import ROOT, write_config
+from tests.e2e.waits import PAGE_READY, UI_REACTS
+from tests.helpers import APP_STARTS, ROOT, write_config
 
 OPERATOR = ("olga", "operator", "operator-pw-1")
 REVIEWER = ("rita", "reviewer", "reviewer-pw-1")
@@ -32,6 +33,10 @@ def app(tmp_path_factory):
     proc.stop()
 
 
+#: an HTTP request to the app is answered (httpx: seconds), e.g. a queued event's next message
+HTTP_ANSWERS = UI_REACTS / 1000
+
+
 def runs(app: AppProcess) -> list[dict]:
     data = json.loads(app.cli("--json", "list", "runs").stdout)
     return data if isinstance(data, list) else data.get("runs", data.get("items", []))
@@ -39,14 +44,14 @@ def runs(app: AppProcess) -> list[dict]:
 
 @contextlib.contextmanager
 def signed_in(app: AppProcess, user: tuple[str, str, str]):
-    with httpx.Client(base_url=app.url, timeout=20) as client:
+    with httpx.Client(base_url=app.url, timeout=HTTP_ANSWERS) as client:
         r = client.post("/login", data={"username": user[0], "password": user[2]})
         assert r.status_code == 200 and r.json().get("success"), r.text
         yield client
 
 
 def test_anonymous_requests_are_refused(app):
-    with httpx.Client(base_url=app.url, timeout=20) as anon:
+    with httpx.Client(base_url=app.url, timeout=HTTP_ANSWERS) as anon:
         page = anon.get("/")
         assert page.status_code in (200, 401)
         assert "run-button" not in page.text and "a red car" not in page.text
@@ -135,7 +140,7 @@ def test_reviewer_in_the_browser_sees_no_controls_and_can_review(app, page):
     page.get_by_label("username").fill(REVIEWER[0])
     page.get_by_label("password").fill(REVIEWER[2])
     page.get_by_role("button", name="Login").click()
-    page.wait_for_selector("#signed-in-as", timeout=30000)
+    page.wait_for_selector("#signed-in-as", timeout=PAGE_READY)
     assert "rita" in page.inner_text("#signed-in-as")
     for name in ("Runs", "Gallery", "Compare"):
         assert page.get_by_role("tab", name=name).is_visible(), name
@@ -144,11 +149,11 @@ def test_reviewer_in_the_browser_sees_no_controls_and_can_review(app, page):
     for button in ("#rerun-button", "#kill-button", "#delete-button", "#upscale-button",
                    "#load-settings-button"):
         assert not page.locator(button).is_visible(), button
-    page.wait_for_selector("#reviews-empty", timeout=20000)
+    page.wait_for_selector("#reviews-empty")
     page.locator("#review-rating").get_by_label("4").check()
     page.locator("#review-comment textarea").fill("lovely reflections")
     page.locator("#review-submit").click()
-    page.wait_for_selector("#reviews-list", timeout=20000)
+    page.wait_for_selector("#reviews-list")
     text = page.inner_text("#reviews-box")
     assert "lovely reflections" in text and "you" in text and "4.0" in text
 
@@ -157,6 +162,6 @@ def test_share_without_users_exits_with_the_message(tmp_path):
     config = write_config(tmp_path)
     done = subprocess.run([sys.executable, str(ROOT / "launch.py"), "--skip-install",
                            "--config", str(config), "--share"], capture_output=True, text=True,
-                          timeout=60, cwd=str(tmp_path))
+                          timeout=APP_STARTS, cwd=str(tmp_path))
     assert done.returncode != 0
     assert "user add" in done.stderr and "--share" in done.stderr

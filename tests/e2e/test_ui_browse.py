@@ -20,7 +20,9 @@ from backend import media
 from backend import store as st
 from backend.config import load_config
 from backend.operations import ASSETS_DIR
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import ARTIFACTS, AppProcess, new_context
+from tests.e2e.waits import (PAGE_READY, RENDER_FINISHES, VIDEO_PLAYS, wait_attr, wait_js,
+                             wait_video_playing)
 from tests.helpers import write_config
 
 pytestmark = pytest.mark.e2e
@@ -95,17 +97,10 @@ def run_count(app: AppProcess) -> int:
         return conn.execute("SELECT count(*) FROM run").fetchone()[0]
 
 
-def wait_attr(page, selector: str, attr: str, value: str, timeout: float = 15_000) -> None:
-    page.wait_for_function(
-        f"() => document.querySelector({selector!r})?.getAttribute({attr!r}) === {value!r}",
-        timeout=timeout)
-
-
 def videos_playing(page, selector: str) -> None:
-    page.wait_for_function(
-        f"() => {{ const vs = Array.from(document.querySelectorAll({selector!r}));"
-        " return vs.length >= 2 && vs.every(v => v.readyState >= 2 && v.currentTime > 0.3"
-        " && !v.paused); }", timeout=20_000)
+    wait_js(page, f"(vs => vs.length >= 2 && vs.every(v => v.readyState >= 2"
+                  f" && v.currentTime > 0.3 && !v.paused))"
+                  f"(Array.from(document.querySelectorAll({selector!r})))", VIDEO_PLAYS)
 
 
 def test_gallery_pages_filters_and_plays(seeded, page):
@@ -127,9 +122,7 @@ def test_gallery_pages_filters_and_plays(seeded, page):
     page.locator("#gallery-search textarea, #gallery-search input").first.fill("")
     wait_attr(page, "#gallery-count", "data-total", str(N_RUNS))
     cards.nth(2).locator("img").click()
-    page.wait_for_function(
-        "() => { const v = document.querySelector('#gallery-player video');"
-        " return v && v.readyState >= 2 && v.currentTime > 0 && !v.paused; }", timeout=20_000)
+    wait_video_playing(page, "#gallery-player video", timeout=VIDEO_PLAYS)
     assert seeded.ids[-3] in page.locator("#gallery-player-info").inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-gallery.png"), full_page=True)
@@ -141,13 +134,13 @@ def test_compare_two_gallery_picks_on_one_timeline(seeded, page):
     open_tab(page, "Gallery")
     for run_id in (a, b):
         page.locator(f"#gallery-grid [data-pick='{run_id}']").click()
-        page.locator(f"#gallery-grid [data-pick='{run_id}'].on").wait_for(timeout=10_000)
-    page.locator("#gallery-compare:not([disabled])").wait_for(timeout=10_000)
+        page.locator(f"#gallery-grid [data-pick='{run_id}'].on").wait_for()
+    page.locator("#gallery-compare:not([disabled])").wait_for()
     page.locator("#gallery-compare").click()
-    page.locator(f"#compare-player [data-run='{a}'] video").wait_for(timeout=15_000)
+    page.locator(f"#compare-player [data-run='{a}'] video").wait_for()
     page.locator(f"#compare-player [data-run='{b}'] video").wait_for()
-    page.wait_for_function("() => Array.from(document.querySelectorAll('video.cmp-video'))"
-                           ".every(v => v.readyState >= 2)", timeout=20_000)
+    wait_js(page, "Array.from(document.querySelectorAll('video.cmp-video'))"
+                  ".every(v => v.readyState >= 2)", timeout=VIDEO_PLAYS)
     # the changed weights and seed, and the prompt change word by word
     edge = page.locator("#compare-diff-table tr[data-key='weights.edge'] td")
     assert [edge.nth(i).inner_text() for i in range(3)] == ["Weight edge", "0.5", "1"]
@@ -166,16 +159,16 @@ def test_compare_two_gallery_picks_on_one_timeline(seeded, page):
     page.locator("#compare-player .cmp-seek").evaluate(
         "el => { el.value = 500; el.dispatchEvent(new Event('input', {bubbles: true}));"
         " el.dispatchEvent(new Event('change', {bubbles: true})); }")
-    page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('video.cmp-video'))"
-        ".every(v => Math.abs(v.currentTime - v.duration / 2) < 0.15)", timeout=5_000)
+    wait_js(page, "Array.from(document.querySelectorAll('video.cmp-video'))"
+                  ".every(v => Math.abs(v.currentTime - v.duration / 2) < 0.15)")
     # inputs on demand
     page.locator("#compare-inputs input").check()
-    page.locator("#compare-player video[data-role='in-a']").wait_for(timeout=10_000)
+    page.locator("#compare-player video[data-role='in-a']").wait_for()
     page.screenshot(path=str(ARTIFACTS / "ui-compare.png"), full_page=True)
     # one labelled side-by-side mp4
     page.locator("#compare-export").click()
-    page.locator("#compare-export-message").get_by_text("Rendered").wait_for(timeout=60_000)
+    page.locator("#compare-export-message").get_by_text("Rendered").wait_for(
+        timeout=RENDER_FINISHES)
     exports = list((seeded.config.parent / "data" / "exports").glob("compare-*.mp4"))
     assert len(exports) == 1
     info = media.probe_video(exports[0])
@@ -183,12 +176,12 @@ def test_compare_two_gallery_picks_on_one_timeline(seeded, page):
 
 
 def test_compare_from_a_url_on_a_phone_width_screen(seeded, browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    context = new_context(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         page = context.new_page()
         a, b = seeded.ids[0], seeded.ids[3]
         page.goto(f"{seeded.url}?a={a}&b={b}")
-        page.locator(f"#compare-player [data-run='{a}'] video").wait_for(timeout=20_000)
+        page.locator(f"#compare-player [data-run='{a}'] video").wait_for(timeout=PAGE_READY)
         page.locator(f"#compare-player [data-run='{b}'] video").wait_for()
         boxes = [page.locator(f"#compare-player [data-run='{x}'] video").bounding_box()
                  for x in (a, b)]
@@ -223,12 +216,12 @@ def test_history_search_filters_paging_and_delete(seeded, page):
     wait_attr(page, "#run-status", "data-run", victim)
     page.locator("#delete-button").click()
     items = page.locator("#delete-items li")
-    items.first.wait_for(timeout=10_000)
+    items.first.wait_for()
     text = page.locator("#delete-preview").inner_text()
     assert "4 log lines" in text and f"runs/{victim} on sim" in text
     page.screenshot(path=str(ARTIFACTS / "ui-history-delete.png"), full_page=True)
     page.locator("#delete-confirm").click()
-    page.locator("#kill-message").get_by_text("Deleted:").wait_for(timeout=10_000)
+    page.locator("#kill-message").get_by_text("Deleted:").wait_for()
     wait_attr(page, "#history-count", "data-total", "4")
     assert run_count(seeded) == total - 1
     assert not (seeded.config.parent / "data" / "runs" / victim).exists()
@@ -238,8 +231,8 @@ def test_hosts_tab_shows_the_simulator_box(seeded, page):
     page.goto(seeded.url)
     open_tab(page, "Hosts")
     card = page.locator(".host-card[data-host='sim']")
-    card.wait_for(timeout=15_000)
-    card.get_by_text("reachable").first.wait_for(timeout=20_000)
-    card.get_by_text("Simulated").first.wait_for(timeout=20_000)
+    card.wait_for()
+    card.get_by_text("reachable").first.wait_for()
+    card.get_by_text("Simulated").first.wait_for()
     assert "Queue is empty" in card.inner_text()
     page.screenshot(path=str(ARTIFACTS / "ui-hosts.png"), full_page=True)

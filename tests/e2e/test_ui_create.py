@@ -11,6 +11,7 @@ import pytest
 
 from backend import media
 from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.waits import PAGE_READY, RUN_FINISHES, RUN_STARTS, UI_REACTS, wait_js
 
 pytestmark = pytest.mark.e2e
 
@@ -62,32 +63,30 @@ def spec(page) -> dict:
     return json.loads(text)
 
 
-def wait_spec(page, predicate: str, timeout: float = 15_000) -> None:
+def wait_spec(page, predicate: str, timeout: float = UI_REACTS) -> None:
     """Wait until the spec preview's JSON satisfies a JS predicate over `s`."""
-    page.wait_for_function(
-        "() => { const el = document.querySelector('#spec-preview .cm-content');"
-        " if (!el) return false; let s; try { s = JSON.parse(el.innerText); }"
-        " catch (e) { return false; }"
-        # the preview updates while we look: a key not there yet means "not yet", not an error
-        f" try {{ return {predicate}; }} catch (e) {{ return false; }} }}", timeout=timeout)
+    # the preview updates while we look: half-written JSON or a key not there yet means
+    # "not yet", not an error (wait_js treats any exception as false)
+    wait_js(page, "(s => (" + predicate + "))(JSON.parse("
+            "document.querySelector('#spec-preview .cm-content').innerText))", timeout)
 
 
 def test_author_with_every_control_and_see_the_spec_preview(ui_app, page, clips):
     page.goto(ui_app.url)
-    wait_spec(page, "true", timeout=30_000)  # the page's load events ran: fills now stick
+    wait_spec(page, "true", timeout=PAGE_READY)  # the page's load events ran: fills now stick
     text_box(page, "run-name").fill("every control")
     page.locator("#prompt textarea").fill("A red car on a rainy street, neon signs")
     page.get_by_text("Negative prompt", exact=True).first.click()
     page.locator("#negative-prompt textarea").fill("blurry, low quality")
     page.locator("#input-choice input").click()
     page.get_by_role("option", name="Sample: testcard_640x360").click()
-    page.locator("#input-info").get_by_text("640x360, 121 frames").wait_for(timeout=10_000)
+    page.locator("#input-info").get_by_text("640x360, 121 frames").wait_for()
     for control, weight in (("vis", 0.3), ("edge", 0.5), ("depth", 0.4), ("seg", 0.6),
                             ("keypoint", 0.2)):
         set_number(page, f"#weight-{control} input[type=number]", weight)
     page.locator("#weight-note").get_by_text(
         "Weights sum to 2.00. Cosmos rescales weights that sum above 1, so the run will use: "
-        "vis 0.15, edge 0.25, depth 0.20, seg 0.30, keypoint 0.10.").wait_for(timeout=10_000)
+        "vis 0.15, edge 0.25, depth 0.20, seg 0.30, keypoint 0.10.").wait_for()
     text_box(page, "seg-prompt").fill("car . road")
     page.locator("#control-videos").get_by_text("Own control videos").click()
     page.locator("#control-depth input[type=file]").set_input_files(str(clips["depth"]))
@@ -122,7 +121,7 @@ def test_author_with_every_control_and_see_the_spec_preview(ui_app, page, clips)
     # presets: save these settings, change one, load them back
     page.locator("#preset-name input").fill("rainy look")
     page.locator("#preset-save").click()
-    page.locator("#preset-message").get_by_text("Saved preset").wait_for(timeout=10_000)
+    page.locator("#preset-message").get_by_text("Saved preset").wait_for()
     set_number(page, "#num-steps input", 33)
     wait_spec(page, "s.num_steps === 33")
     page.locator("#preset-load").click()
@@ -130,7 +129,8 @@ def test_author_with_every_control_and_see_the_spec_preview(ui_app, page, clips)
 
     before = len(runs_in_db(ui_app))
     page.locator("#run-button").click()
-    page.locator("#run-status").wait_for(timeout=20_000)
+    # the launch copies and probes the input and the depth video before the run shows up
+    page.locator("#run-status").wait_for(timeout=RUN_STARTS)
     rows = runs_in_db(ui_app)
     assert len(rows) == before + 1
     params = rows[-1]["params"]
@@ -147,9 +147,9 @@ def test_a_text_file_named_mp4_is_refused_next_to_the_field(ui_app, page, clips)
     page.locator("#prompt textarea").fill("This should never be queued")
     page.locator("#input-upload input[type=file]").set_input_files(str(clips["fake"]))
     error = page.locator("#err-input_video")
-    error.get_by_text("not a video").wait_for(timeout=15_000)
+    error.get_by_text("not a video").wait_for()
     page.locator("#run-button").click()
-    page.locator("#create-message").get_by_text("Not queued").wait_for(timeout=15_000)
+    page.locator("#create-message").get_by_text("Not queued").wait_for()
     assert "holiday.mp4 is not a video ffmpeg can read" in error.inner_text()
     assert "input_video" in page.locator("#create-message").inner_text()
     page.screenshot(path=str(ARTIFACTS / "ui-create-bad-upload.png"), full_page=True)
@@ -159,7 +159,7 @@ def test_a_text_file_named_mp4_is_refused_next_to_the_field(ui_app, page, clips)
 def test_dropping_one_of_our_videos_recalls_its_settings(ui_app, page, clips):
     page.goto(ui_app.url)
     page.locator("#input-upload input[type=file]").set_input_files(str(clips["ours"]))
-    page.locator("#create-message").get_by_text("Settings recalled").wait_for(timeout=15_000)
+    page.locator("#create-message").get_by_text("Settings recalled").wait_for()
     assert page.locator("#prompt textarea").input_value() == "recalled: a lighthouse in a storm"
     wait_spec(page, "s.seed === 777 && s.num_steps === 12 && s.depth.control_weight === 0.8")
     assert "01testrun" in page.locator("#create-message").inner_text()
@@ -169,12 +169,12 @@ def test_enhance_prompt_shows_both_and_uses_the_enhanced_one(ui_app, page):
     page.goto(ui_app.url)
     page.locator("#prompt textarea").fill("a red car on a wet road")
     page.locator("#enhance-button").click()
-    page.locator("#use-enhanced").wait_for(state="visible", timeout=60_000)
+    # enhancement is a run of the prompt upsampler on the simulator box
+    page.locator("#use-enhanced").wait_for(state="visible", timeout=RUN_FINISHES)
     enhanced = page.locator("#enhanced-prompt").inner_text()
     assert "a red car on a wet road" in page.locator("#enhance-result").inner_text()
     assert len(enhanced) > len("Enhanced a red car on a wet road")
     page.screenshot(path=str(ARTIFACTS / "ui-create-enhance.png"), full_page=False)
     page.locator("#use-enhanced").click()
-    page.wait_for_function("() => document.querySelector('#prompt textarea').value.length > 30",
-                           timeout=10_000)
+    wait_js(page, "document.querySelector('#prompt textarea').value.length > 30")
     assert page.locator("#prompt textarea").input_value() in enhanced

@@ -144,8 +144,9 @@ def toml_value(value) -> str:
         return json.dumps(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, dict):  # keys that are not bare ("transfer2.5") are quoted
+        return "{ " + ", ".join(f"{k if k.replace('_', '').replace('-', '').isalnum() else json.dumps(k)}"
+                                f" = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"no TOML for {value!r}")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from backend import store as st
 from backend.models.transfer1.params import GenerationParams
 from backend.events import Event
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, RUN_FINISHES, STATE_CHANGES, wait_for
 
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 
@@ -39,7 +39,7 @@ def params(clip: Path | str, prompt: str = "a sunlit street, photorealistic",
     return GenerationParams(**base)
 
 
-def wait_terminal(backend, run_id: str, timeout: float = 90) -> st.Run:
+def wait_terminal(backend, run_id: str, timeout: float = RUN_FINISHES) -> st.Run:
     return wait_for(lambda: (r := backend.store.get_run(run_id)).is_terminal and r,
                     timeout=timeout, interval=0.1, what=f"run {run_id} to end")
 
@@ -98,7 +98,7 @@ def stop_worker(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(20)
+            proc.wait(STATE_CHANGES)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

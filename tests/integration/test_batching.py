@@ -12,7 +12,7 @@ from backend.config import load_config
 from backend.models.transfer1.params import GenerationParams
 from backend.media import make_test_clip, probe_video
 from backend.wiring import start_backend
-from tests.helpers import wait_for, write_config
+from tests.helpers import RUN_FINISHES, RUN_STARTS, wait_for, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def test_three_compatible_runs_share_one_container_and_end_as_three_runs(tmp_pat
     b = start_backend(settings)
     try:
         runs = wait_for(lambda: all(b.store.get_run(i).is_terminal for i in ids) and
-                        [b.store.get_run(i) for i in ids], timeout=120, what="the batch")
+                        [b.store.get_run(i) for i in ids], timeout=RUN_FINISHES, what="the batch")
         assert [r.status for r in runs] == [st.COMPLETED] * 3, [r.failure_cause for r in runs]
         assert len({r.batch_id for r in runs}) == 1 and runs[0].batch_id
         assert [r.batch_index for r in runs] == [0, 1, 2]
@@ -86,7 +86,7 @@ def test_incompatible_runs_are_not_batched(tmp_path, clips):
     b = start_backend(settings)
     try:
         runs = wait_for(lambda: all(b.store.get_run(i).is_terminal for i in ids) and
-                        [b.store.get_run(i) for i in ids], timeout=120)
+                        [b.store.get_run(i) for i in ids], timeout=RUN_FINISHES)
         assert all(r.status == st.COMPLETED for r in runs)
         assert all(r.batch_id is None for r in runs)
     finally:
@@ -100,22 +100,28 @@ def test_killing_one_batch_member_requeues_the_others(tmp_path, clips):
     b.close()
     b = start_backend(settings)
     try:
-        wait_for(lambda: all(b.store.get_run(i).status == st.RUNNING for i in ids), timeout=60)
+        wait_for(lambda: all(b.store.get_run(i).status == st.RUNNING for i in ids),
+                 timeout=RUN_STARTS)
         b.ops.kill(ids[1], force=True)
-        killed = wait_for(lambda: (r := b.store.get_run(ids[1])).is_terminal and r, timeout=60)
+        killed = wait_for(lambda: (r := b.store.get_run(ids[1])).is_terminal and r,
+                          timeout=RUN_FINISHES)
         assert killed.status == st.CANCELLED
         # the other two go back to the queue on their own and run again
         wait_for(lambda: all(b.store.get_run(i).status != st.RUNNING or
                              b.store.get_run(i).batch_id != killed.batch_id
-                             for i in (ids[0], ids[2])), timeout=60)
+                             for i in (ids[0], ids[2])))
         notes = [t.note for t in b.store.transitions(ids[0])]
         assert any("requeued" in n for n in notes), notes
     finally:
         for i in (ids[0], ids[2]):
             run = b.store.get_run(i)
             if run.status == st.QUEUED:
-                b.ops.dequeue(i)
-            elif not run.is_terminal:
+                try:
+                    b.ops.dequeue(i)
+                    continue
+                except Exception:  # the scheduler started it meanwhile: kill it instead
+                    run = b.store.get_run(i)
+            if not run.is_terminal:
                 try:
                     b.ops.kill(i, force=True)
                 except Exception:

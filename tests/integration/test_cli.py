@@ -16,17 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, SAMPLE, wait_for, write_config
+from tests.helpers import (ROOT, RUN_FINISHES, RUN_STARTS, SAMPLE, STATE_CHANGES, wait_for,
+                           write_config)
 
 pytestmark = pytest.mark.integration
 
 RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "parent_id",
             "result_prompt_id", "created_at", "started_at", "finished_at", "exit_code",
             "failure_cause", "failure_evidence", "progress", "gpus", "output_path",
-            "thumbnail_path", "cancel_requested", "rating", "ratings"}
+            "thumbnail_path", "cancel_requested", "rating", "ratings", "model"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
-                          "status_history", "outputs"}
+                          "status_history", "outputs", "recipe", "notes"}
 PROMPT_KEYS = {"id", "name", "text", "negative_prompt", "parent_id", "created_at", "runs"}
 
 
@@ -62,7 +63,7 @@ def stop_worker(proc: subprocess.Popen) -> tuple[int, str]:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        _, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=STATE_CHANGES)
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
@@ -78,7 +79,7 @@ def cli(tmp_path_factory) -> Cli:
 @pytest.fixture
 def worker(cli: Cli):
     proc = cli.start("worker")
-    wait_for(lambda: cli.json("status")["workers"], timeout=20, what="the worker to register")
+    wait_for(lambda: cli.json("status")["workers"], what="the worker to register")
     yield proc
     code, err = stop_worker(proc)
     assert code == 0, err[-2000:]
@@ -88,7 +89,8 @@ def total_runs(cli: Cli) -> int:
     return cli.json("list", "runs")["total"]
 
 
-def wait_status(cli: Cli, run_id: str, statuses: tuple[str, ...], timeout: float = 30) -> dict:
+def wait_status(cli: Cli, run_id: str, statuses: tuple[str, ...],
+                timeout: float = RUN_FINISHES) -> dict:
     return wait_for(lambda: (r := cli.json("show", run_id)["run"])["status"] in statuses and r,
                     timeout=timeout, interval=0.3, what=f"run {run_id} to be {statuses}")
 
@@ -136,7 +138,10 @@ def test_usage_validation_and_not_found_exit_codes(cli: Cli):
         (("run", "x", "--input", str(SAMPLE), "--weight", "edge=1.5"), 2, "weights.edge"),
         (("run", "x", "--input", str(SAMPLE), "--weight", "edge"), 2, "CONTROL=VALUE"),
         (("run", "x", "--input", "/nonexistent/clip.mp4"), 2, "no such file"),
-        (("run", "x", "--input", str(SAMPLE), "--gpus", "3"), 2, "invalid choice"),
+        (("run", "x", "--input", str(SAMPLE), "--gpus", "3"), 2, "use 1, 2, 4 or 8"),
+        (("run", "x", "--input", str(SAMPLE), "--model", "transfer2.5", "--gpus", "5"), 2,
+         "use 1, 2, 3, 4, 6 or 8"),
+        (("run", "x", "--input", str(SAMPLE), "--model", "cosmos9"), 2, "no such model"),
         (("run", "x", "--input", str(SAMPLE), "--steps", "0"), 2, "num_steps"),
         (("run", "--input", str(SAMPLE)), 2, "prompt text"),
         (("run", "x", "--input", str(SAMPLE), "--host", "nowhere"), 2, "Unknown host"),
@@ -244,7 +249,7 @@ def test_queue_dequeue_kill_stream_and_status_with_a_worker(cli: Cli):
 
     proc = cli.start("worker")
     try:
-        status = wait_for(lambda: (s := cli.json("status"))["workers"] and s, timeout=20)
+        status = wait_for(lambda: (s := cli.json("status"))["workers"] and s)
         assert set(status) == {"workers", "counts", "running", "queued", "hosts"}
         assert set(status["workers"][0]) == {"id", "pid", "hostname", "started_at",
                                              "heartbeat_at"}
@@ -253,7 +258,8 @@ def test_queue_dequeue_kill_stream_and_status_with_a_worker(cli: Cli):
                                            "max_concurrent", "running", "queued"}
 
         hung = cli.json("run", "stuck forever [sim:hang]", "--input", str(SAMPLE))["run"]
-        wait_for(lambda: cli.json("show", hung["id"])["run"]["log_lines"] > 3, timeout=30)
+        wait_for(lambda: cli.json("show", hung["id"])["run"]["log_lines"] > 3,
+                 timeout=RUN_STARTS)
         status = cli.json("status")
         assert hung["id"] in [r["id"] for r in status["running"]]
         assert status["hosts"][0]["busy_gpus"] == hung["gpus"] or status["hosts"][0]["running"]
@@ -287,7 +293,7 @@ def test_queue_dequeue_kill_stream_and_status_with_a_worker(cli: Cli):
 
 def test_with_upscale_waits_for_the_4k_run_too(cli: Cli, worker):
     out = cli.json("run", "a harbour at dusk", "--input", str(SAMPLE), "--with-upscale",
-                   "--upscale-weight", "0.3", "--wait", timeout=120)
+                   "--upscale-weight", "0.3", "--wait", timeout=2 * RUN_FINISHES)
     assert out["run"]["status"] == "completed"
     up = out["upscale"]
     assert set(up) == RUN_KEYS and (up["type"], up["status"]) == ("upscale", "completed")
@@ -300,7 +306,7 @@ def test_enhance_a_stored_prompt_and_worker_once_drains_the_queue(cli: Cli):
     queued = cli.json("enhance", prompt["id"][:16], "--input", str(SAMPLE))["run"]
     assert (queued["type"], queued["status"]) == ("enhance", "queued")
     crash = cli.json("run", "a street [sim:crash]", "--input", str(SAMPLE))["run"]
-    done = cli("worker", "--once", timeout=90)
+    done = cli("worker", "--once", timeout=2 * RUN_FINISHES)
     assert done.returncode == 0 and "queue drained" in done.stderr, done.stderr[-2000:]
     enhanced = cli.json("show", queued["id"])["run"]
     assert enhanced["status"] == "completed" and enhanced["prompt_id"] == prompt["id"]
@@ -347,7 +353,7 @@ env = {{ COSMOS_SIM_SECONDS = "1" }}
     assert [g["index"] for g in checks["gpus"]["details"]["gpus"] if g["configured"]] == [0, 1]
 
     out = ssh_cli.json("run", "a street seen over ssh", "--input", str(SAMPLE), "--host",
-                       "sshbox", "--wait", timeout=120)
+                       "sshbox", "--wait", timeout=RUN_FINISHES)
     run = out["run"]
     assert (run["status"], run["host"]) == ("completed", "sshbox"), run
     assert Path(run["output_path"]).stat().st_size > 0

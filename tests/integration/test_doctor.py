@@ -19,7 +19,9 @@ from tests.helpers import ROOT, free_port, write_config
 
 pytestmark = pytest.mark.integration
 
-CHECKS = ["shell", "docker", "image", "checkout", "checkpoints", "hf_cache", "disk", "gpus"]
+#: the simulator box serves both models: Transfer2.5's image, stand-in and checkpoints too
+CHECKS = ["shell", "docker", "image", "checkout", "checkpoints", "image (transfer2.5)",
+          "checkout (transfer2.5)", "checkpoints (transfer2.5)", "hf_cache", "disk", "gpus"]
 MISSING_IMAGE = "studio/cosmos-transfer1:missing"
 
 
@@ -115,6 +117,10 @@ remote_root = "/srv/cosmos"
     assert image["status"] == "fail"
     assert f"No such image: {MISSING_IMAGE}" in image["finding"]
     assert MISSING_IMAGE in image["fix"] and "pull" in image["fix"]
+    # how to build it is the model's own (its profile's), not a fixed text
+    from backend.models.profile import get_profile
+
+    assert get_profile("transfer1").image.build in image["fix"]
     assert checks["checkpoints"]["status"] == "ok"  # the rest is still checked
 
     result = doctor(config, "--json")  # every host, in parallel

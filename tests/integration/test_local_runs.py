@@ -16,7 +16,7 @@ from backend.models.transfer1.params import GenerationParams
 from backend.media import probe_video
 from backend.operations import ValidationFailed
 from backend.wiring import start_backend
-from tests.helpers import SAMPLE, make_settings, wait_for
+from tests.helpers import RUN_FINISHES, RUN_STARTS, SAMPLE, make_settings, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def params(prompt: str = "a sunlit street, photorealistic", **kw) -> GenerationP
     return GenerationParams(**base)
 
 
-def wait_terminal(backend, run_id: str, timeout: float = 90):
+def wait_terminal(backend, run_id: str, timeout: float = RUN_FINISHES):
     return wait_for(lambda: (r := backend.ops.get_run(run_id)).is_terminal and r,
                     timeout=timeout, what=f"run {run_id} to end")
 
@@ -81,9 +81,9 @@ def test_kill_cancels_and_keeps_the_partial_log(tmp_path):
     try:
         run_id = b.ops.launch(params()).id
         wait_for(lambda: b.ops.get_run(run_id).status == st.RUNNING and
-                 b.ops.get_run(run_id).log_lines > 3, timeout=30, what="log lines")
+                 b.ops.get_run(run_id).log_lines > 3, timeout=RUN_STARTS, what="log lines")
         b.ops.kill(run_id)
-        run = wait_terminal(b, run_id, timeout=30)
+        run = wait_terminal(b, run_id)
         assert run.status == st.CANCELLED
         assert run.log_lines > 3 and run.output_path is None
         assert run.exit_code in (143, 137)
@@ -101,9 +101,9 @@ def test_force_kill_is_sigkill(tmp_path):
     b = start_backend(make_settings(tmp_path, sim_seconds=60))
     try:
         run_id = b.ops.launch(params()).id
-        wait_for(lambda: b.ops.get_run(run_id).status == st.RUNNING, timeout=30)
+        wait_for(lambda: b.ops.get_run(run_id).status == st.RUNNING, timeout=RUN_STARTS)
         b.ops.kill(run_id, force=True)
-        run = wait_terminal(b, run_id, timeout=30)
+        run = wait_terminal(b, run_id)
         assert run.status == st.CANCELLED and run.exit_code == 137
     finally:
         b.close()
@@ -128,9 +128,9 @@ def test_hung_run_can_be_killed(tmp_path):
     b = start_backend(make_settings(tmp_path, sim_seconds=1))
     try:
         run_id = b.ops.launch(params("stuck [sim:hang]")).id
-        wait_for(lambda: b.ops.get_run(run_id).log_lines > 3, timeout=30)
+        wait_for(lambda: b.ops.get_run(run_id).log_lines > 3, timeout=RUN_STARTS)
         b.ops.kill(run_id)
-        assert wait_terminal(b, run_id, timeout=30).status == st.CANCELLED
+        assert wait_terminal(b, run_id).status == st.CANCELLED
     finally:
         b.close()
 

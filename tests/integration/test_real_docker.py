@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from backend.media import make_test_clip
 from backend.remote.docker import LABEL_APP, LABEL_RUN
 from backend.wiring import start_backend
 from backend.runs.scheduler import instance_id
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, RUN_STARTS, wait_for
 from tests.integration.conftest import docker_box_table, sim_box_table, write_app_config
 from tests.integration.remote_helpers import (Stopwatch, make_remote_root, params, remove_tree,
                                               wait_terminal)
@@ -65,12 +64,13 @@ def test_kill_reaches_only_its_own_container(tmp_path, sshd, dockerd, docker_ima
         victim = b.ops.launch(params(clip, "the one to kill"), host="box").id
         survivor = b.ops.launch(params(clip, "the one that goes on"), host="box").id
         wait_for(lambda: all((r := b.store.get_run(i)).status == st.RUNNING and r.log_lines > 3
-                             for i in (victim, survivor)), timeout=60, what="both running")
+                             for i in (victim, survivor)), timeout=RUN_STARTS,
+                 what="both running")
         for run_id in (victim, survivor):  # one container per run, found by its full id
             [row] = dockerd.containers(f"label={LABEL_RUN}={run_id}")
             assert row["Names"] == f"cosmos-{run_id}" and row["State"] == "running"
         b.ops.kill(victim)
-        killed = wait_terminal(b, victim, timeout=30)
+        killed = wait_terminal(b, victim)
         assert killed.status == st.CANCELLED and killed.exit_code in (143, 137)
         assert killed.log_lines > 3 and killed.output_path is None
         assert (b.settings.runs_dir / victim / "run.log").stat().st_size > 0  # partial log home
@@ -114,7 +114,7 @@ def test_remote_problems_get_a_cause_a_person_understands(tmp_path, sshd, docker
         ids = {name: b.ops.launch(params(big if name == "full" else ROOT / "assets" /
                                          "sample_testcard_640x360.mp4"), host=name).id
                for name in boxes}
-        runs = {name: wait_terminal(b, run_id, timeout=60) for name, run_id in ids.items()}
+        runs = {name: wait_terminal(b, run_id) for name, run_id in ids.items()}
         took = clock()
         causes = {name: run.failure_cause or "" for name, run in runs.items()}
         assert all(run.status == st.FAILED for run in runs.values()), causes
@@ -158,15 +158,18 @@ def test_orphan_containers_are_listed_at_start(tmp_path, sshd, dockerd, docker_i
     try:
         clock = Stopwatch()
         overview = wait_for(lambda: (h := b.ops.hosts_overview()[0])["reachable"] and h,
-                            timeout=20, what="the first look at the box")
+                            what="the first look at the box")
         assert overview["name"] == "box"
         assert [(o["name"], o["run_id"]) for o in overview["orphans"]] == [(orphan,
                                                                             unknown_run)]
         print(f"\norphan listed {clock():.2f} s after start-up")
         # a run of ours is not an orphan while it runs
         run_id = b.ops.launch(params(clip), host="box").id
-        wait_for(lambda: b.store.get_run(run_id).status == st.RUNNING, timeout=30)
-        time.sleep(b.settings.telemetry_interval * 1.5)
+        wait_for(lambda: b.store.get_run(run_id).status == st.RUNNING, timeout=RUN_STARTS)
+        # a look at the box that saw the run's container (not a sleep that hopes for one)
+        wait_for(lambda: any(f"{LABEL_RUN}={run_id}" in (c.get("Labels") or "")
+                             for c in b.ops.hosts_overview()[0]["containers"]),
+                 what="a look at the box that lists the run's container")
         names = [o["name"] for o in b.ops.hosts_overview()[0]["orphans"]]
         assert names == [orphan]
         wait_terminal(b, run_id)

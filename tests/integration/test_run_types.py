@@ -11,7 +11,7 @@ from backend import store as st
 from backend.media import probe_video
 from backend.operations import Refused
 from backend.wiring import start_backend
-from tests.helpers import make_settings, wait_for
+from tests.helpers import RUN_STARTS, make_settings, wait_for
 from tests.integration.test_local_runs import params, wait_terminal
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def test_upscale_uses_the_parent_video_on_the_box_and_writes_3x(backend):
     assert parent.status == st.COMPLETED
     cache = Path(backend.settings.hosts["sim"].remote_root) / "cache"
     cached_before = sorted(cache.iterdir())
-    up = wait_terminal(backend, backend.ops.upscale(parent.id, weight=0.4).id, timeout=180)
+    up = wait_terminal(backend, backend.ops.upscale(parent.id, weight=0.4).id)
     assert up.status == st.COMPLETED, up.failure_cause
     assert up.parent_id == parent.id and up.run_type == "upscale"
     info = probe_video(up.output_path)
@@ -52,16 +52,22 @@ def test_chained_upscale_follows_a_completed_run(backend):
     assert wait_terminal(backend, first.id).status == st.COMPLETED
     child = wait_for(lambda: backend.ops.find_runs(
         __import__("backend.store.history", fromlist=["RunFilter"]).RunFilter(run_types=["upscale"]))[0],
-        timeout=30, what="the chained upscale")[0]
+        what="the chained upscale")[0]
     assert child.parent_id == first.id
-    assert wait_terminal(backend, child.id, timeout=180).status == st.COMPLETED
+    assert wait_terminal(backend, child.id).status == st.COMPLETED
 
 
 def test_enhance_makes_a_new_prompt_linked_to_the_original(backend):
     run = wait_terminal(backend, backend.ops.enhance(params("a car on a road")).id)
     assert run.status == st.COMPLETED, run.failure_cause
-    assert "--upsample_prompt" in run.command or "upsample_prompt" in (run.command or "") or \
-        "--upsample_prompt" in backend.store.get_run(run.id).job_script
+    # defect 5: Cosmos' standalone prompt upsampler, not a whole generation
+    script = backend.store.get_run(run.id).job_script
+    assert "upsample.py" in script and "transfer.py" not in script
+    assert "upsampler_pipeline.py" in json.loads(run.spec)["script"]
+    log = "\n".join(backend.store.log_text(run.id))
+    assert "Upsampled prompt:" in log and "Start creating base model" not in log
+    [note] = backend.ops.get_run(run.id).model_notes  # which video it read is recorded
+    assert note["role"] == "upsampler_input" and "input video" in note["label"]
     text, _, parent = backend.ops.get_prompt(run.result_prompt_id)
     original = backend.store.get_run(run.id).prompt_id
     assert parent == original and text.startswith("a car on a road") and len(text) > 20
@@ -81,8 +87,7 @@ def test_delete_removes_only_that_run(backend):
     root = Path(backend.settings.hosts["sim"].remote_root)
     removed = backend.ops.delete_run(gone.id)
     assert any("log lines" in r for r in removed)
-    wait_for(lambda: not (root / "runs" / gone.id).exists(), timeout=10,
-             what="the remote folder to go")
+    wait_for(lambda: not (root / "runs" / gone.id).exists(), what="the remote folder to go")
     assert (root / "runs" / keep.id / "outputs" / "output.mp4").exists()
     assert Path(keep.output_path).exists() and not (Path(gone.output_path)).exists()
     assert any((root / "cache").iterdir())  # the shared input cache stays
@@ -95,7 +100,7 @@ def test_an_active_run_cannot_be_deleted(tmp_path):
         run_id = b.ops.launch(params()).id
         with pytest.raises(Refused, match="kill it first"):
             b.ops.delete_run(run_id)
-        wait_for(lambda: b.ops.get_run(run_id).status == st.RUNNING, timeout=30)
+        wait_for(lambda: b.ops.get_run(run_id).status == st.RUNNING, timeout=RUN_STARTS)
         b.ops.kill(run_id, force=True)
         wait_terminal(b, run_id)
     finally:
@@ -126,7 +131,7 @@ def test_outputs_carry_their_settings_and_gpu_samples_are_recorded(tmp_path):
         assert max(s["utilization"] for s in samples) > 50
         overview = {h["name"]: h for h in b.ops.hosts_overview()}
         sim = wait_for(lambda: (o := {h["name"]: h for h in b.ops.hosts_overview()}["sim"])
-                       ["reachable"] and o, timeout=10)
+                       ["reachable"] and o)
         assert [g["index"] for g in sim["gpus"]] == [0, 1, 2, 3] and sim["orphans"] == []
         assert "sim" in overview
     finally:
@@ -142,10 +147,10 @@ def test_orphan_containers_are_listed_and_removable(backend):
         "run", "-d", "--name", "stray", "--label", "cosmos.run=01unknownrun00000000000000",
         "--label", f"cosmos.app={backend.scheduler.instance_id}", "img", "sleep", "60"]
     docker.run_detached(argv)
-    orphan = wait_for(lambda: backend.ops.hosts_overview()[0]["orphans"], timeout=15)
+    orphan = wait_for(lambda: backend.ops.hosts_overview()[0]["orphans"])
     assert orphan[0]["name"] == "stray"
     backend.ops.remove_orphan("sim", "stray")
-    wait_for(lambda: docker.inspect("stray") is None, timeout=15, what="orphan removal")
+    wait_for(lambda: docker.inspect("stray") is None, what="orphan removal")
     with pytest.raises(Refused):
         backend.ops.remove_orphan("sim", "not-ours")
 
@@ -175,3 +180,35 @@ def test_multi_control_run_with_given_control_videos(backend, tmp_path):
     assert probe_video(run.output_path).width == 1280
     cache = Path(backend.settings.hosts["sim"].remote_root) / "cache"
     assert len(list(cache.iterdir())) == 3  # input + two control videos, each once
+
+
+# -- the Transfer1 defects of issue 13, each through the operations a person uses --------------
+def test_defect4_upscale_carries_the_parents_seed_and_guidance(backend):
+    parent = wait_terminal(backend, backend.ops.launch(params(seed=77, guidance=6.5)).id)
+    assert parent.status == st.COMPLETED
+    up = backend.ops.upscale(parent.id)
+    spec = json.loads(wait_for(lambda: backend.store.get_run(up.id).spec, timeout=60,
+                               what="the upscale's spec"))
+    assert spec["seed"] == 77 and spec["guidance"] == 6.5  # not Cosmos' 1 and 5
+
+
+def test_defect2_enhance_with_depth_and_no_control_video_rewrites_from_the_input(backend):
+    """Cosmos' integrated upsampler crashes on it (the simulator now does too); the run goes
+    through the standalone upsampler reading the input video, and says so."""
+    run = wait_terminal(backend, backend.ops.enhance(params("a car on a road",
+                                                            weights={"depth": 0.7})).id)
+    assert run.status == st.COMPLETED, run.failure_cause
+    text, _, _ = backend.ops.get_prompt(run.result_prompt_id)
+    assert text != "a car on a road" and text.startswith("a car on a road")
+    [note] = backend.ops.get_run(run.id).model_notes
+    assert "input video" in note["label"] and "depth has no control video" in note["label"]
+
+
+def test_defect3_keypoint_only_enhance_is_refused_naming_the_controls_it_reads(backend):
+    from backend.operations import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        backend.ops.enhance(params("a dancer", weights={"keypoint": 1.0}))
+    [error] = refused.value.errors
+    assert error.field == "weights" and "vis, edge, depth or seg" in error.message
+    assert backend.ops.list_runs() == []  # nothing queued

@@ -21,7 +21,7 @@ from backend.config import load_config
 from backend.hosts.doctor import check_hosts
 from backend.media import make_test_clip, probe_video
 from backend.wiring import start_backend
-from tests.helpers import wait_for
+from tests.helpers import RUN_STARTS, wait_for
 from tests.integration.conftest import SHIMS, ssh_login, write_app_config
 from tests.integration.remote_helpers import (assert_log_complete_and_unduplicated, params,
                                               remote_log, start_worker, stop_worker,
@@ -99,13 +99,13 @@ def launch(b, clip, prompt="a sunlit street, photorealistic", **kw):
     return b.ops.launch(params(clip, prompt, **kw), host="cluster").id
 
 
-def running_with_log(b, run_id, lines=3, timeout=60):
+def running_with_log(b, run_id, lines=3, timeout=RUN_STARTS):
     return wait_for(lambda: (r := b.store.get_run(run_id)).status == st.RUNNING
                     and r.log_lines >= lines and r, timeout=timeout,
                     what=f"run {run_id} to log {lines} lines")
 
 
-def queued_in_slurm(b, run_id, reasons=("Resources", "Priority"), timeout=30):
+def queued_in_slurm(b, run_id, reasons=("Resources", "Priority"), timeout=RUN_STARTS):
     """The run waits in Slurm's queue and its progress says why (once Slurm has looked)."""
     phases = {f"queued in Slurm: {reason}" for reason in reasons}
     return wait_for(lambda: (r := b.store.get_run(run_id)).status == st.RUNNING
@@ -167,7 +167,7 @@ def test_waiting_run_shows_its_place_is_dequeued_then_running_one_cancelled(app,
 
     # dequeue: the waiting job leaves Slurm's queue and never runs
     b.ops.kill(second)
-    gone = wait_terminal(b, second, timeout=30)
+    gone = wait_terminal(b, second)
     assert gone.status == st.CANCELLED and gone.exit_code is None and gone.log_lines == 0
     assert gone.failure_cause == (f"cancelled by user while waiting in Slurm's queue "
                                   f"(job {gone.external_id} never started)")
@@ -177,7 +177,7 @@ def test_waiting_run_shows_its_place_is_dequeued_then_running_one_cancelled(app,
     # kill the running one: TERM to the job's process, the partial log kept
     lines_before = b.store.get_run(first).log_lines
     b.ops.kill(first)
-    run = wait_terminal(b, first, timeout=30)
+    run = wait_terminal(b, first)
     assert run.status == st.CANCELLED and run.exit_code == 143, run.failure_cause
     assert run.log_lines >= lines_before and run.output_path is None
     assert slurm.job(run.external_id)["ExitCode"] == "143:0"
@@ -189,7 +189,7 @@ def test_force_kill_ends_the_job_at_once(app, slurm, clip):
     run_id = launch(b, clip)
     running_with_log(b, run_id)
     b.ops.kill(run_id, force=True)
-    run = wait_terminal(b, run_id, timeout=20)
+    run = wait_terminal(b, run_id)
     assert run.status == st.CANCELLED and run.exit_code == 137
     assert slurm.job(run.external_id)["ExitCode"] == "0:9"
     assert not processes_of(run_id)
@@ -242,7 +242,7 @@ def test_a_new_worker_reattaches_to_the_job_and_resumes_its_log(tmp_path, sshd, 
         workers[0].kill()  # a crash: no clean shutdown
         workers[0].wait()
         workers.append(start_worker(config))
-        run = wait_terminal(b, run_id, timeout=60)
+        run = wait_terminal(b, run_id)
         assert run.status == st.COMPLETED, (run.failure_cause, b.store.log_text(run_id)[-10:])
         assert_log_complete_and_unduplicated(b.store, run_id, remote_log(remote_root, run_id))
         statuses = [t.status for t in b.store.transitions(run_id)]
@@ -272,7 +272,7 @@ def test_batched_runs_share_one_job_and_a_chained_upscale_follows(tmp_path, sshd
         assert runs[0].external_id == runs[1].external_id  # one Slurm job for the batch
         assert slurm.job(runs[0].external_id)["JobName"] == f"cosmos-{runs[0].batch_id}"
         assert runs[0].output_path != runs[1].output_path
-        child = wait_for(lambda: st.Run.get_or_none(st.Run.parent_id == first), timeout=30,
+        child = wait_for(lambda: st.Run.get_or_none(st.Run.parent_id == first),
                          what="the chained upscale")
         child = wait_terminal(b, child.id)
         assert child.status == st.COMPLETED and child.run_type == "upscale", child.failure_cause
@@ -284,7 +284,7 @@ def test_batched_runs_share_one_job_and_a_chained_upscale_follows(tmp_path, sshd
 
 def test_refused_submission_fails_the_run_with_slurms_reason(app, clip):
     b, _ = app(partition="nosuchpartition")
-    run = wait_terminal(b, launch(b, clip), timeout=30)
+    run = wait_terminal(b, launch(b, clip))
     assert run.status == st.FAILED
     assert "Slurm refused the job" in run.failure_cause
     assert "partition" in run.failure_cause.lower()
@@ -303,7 +303,7 @@ def test_docker_mode_runs_the_container_in_the_job_and_stops_it(app, slurm, remo
     hanging = launch(b, clip, "a street [sim:hang]")
     running_with_log(b, hanging)
     b.ops.kill(hanging)
-    killed = wait_terminal(b, hanging, timeout=30)
+    killed = wait_terminal(b, hanging)
     assert killed.status == st.CANCELLED and killed.exit_code == 143, killed.failure_cause
     assert not processes_of(hanging), processes_of(hanging)
     left = subprocess.run(
@@ -321,7 +321,9 @@ def test_doctor_checks_the_cluster(tmp_path, sshd, slurm, remote_root, remote_py
     reports = {r.host: r for r in check_hosts(load_config(config), ["cluster", "wrong"])}
     checks = {c.name: c for c in reports["cluster"].checks}
     assert [c for c in checks] == ["shell", "slurm", "partition", "gres", "container",
-                                   "checkout", "checkpoints", "hf_cache", "disk"]
+                                   "checkout", "checkpoints", "checkout (transfer2.5)",
+                                   "checkpoints (transfer2.5)", "hf_cache", "disk"]
+    assert checks["checkout (transfer2.5)"].status == "ok"  # the simulated cluster: both
     assert checks["shell"].finding.startswith("reachable (over SSH")
     assert all(checks[n].status == "ok" for n in ("slurm", "partition", "gres", "container"))
     assert "debug is up" in checks["partition"].finding

@@ -23,7 +23,7 @@ from backend.config import HostConfig
 from backend.remote.shell import RemoteError
 from backend.remote.ssh import SshShell
 from backend.remote.ssh_connect import fingerprint
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 from tests.sshd import SshServer
 
 pytestmark = pytest.mark.integration
@@ -77,10 +77,8 @@ def test_large_stdout_and_stderr_do_not_deadlock(ssh_shell: SshShell):
 
 
 def _wait_gone(shell: SshShell, pid: int, what: str) -> None:
-    deadline = time.monotonic() + 3
-    while shell.run(["kill", "-0", str(pid)]).exit_code == 0:
-        assert time.monotonic() < deadline, f"{what} (pid {pid}) is still running"
-        time.sleep(0.05)
+    wait_for(lambda: shell.run(["kill", "-0", str(pid)]).exit_code != 0, interval=0.05,
+             what=f"{what} (pid {pid}) to be gone")
 
 
 def test_timeout_returns_124_and_kills_the_command(ssh_shell: SshShell):

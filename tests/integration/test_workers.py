@@ -14,7 +14,7 @@ from backend import store as st
 from backend.models.transfer1.params import GenerationParams
 from backend.media import make_test_clip
 from backend.wiring import start_backend
-from tests.helpers import make_settings, wait_for, write_config
+from tests.helpers import RUN_FINISHES, RUN_STARTS, make_settings, wait_for, write_config
 from tests.integration.remote_helpers import start_worker
 from tests.integration.remote_helpers import stop_worker as stop
 
@@ -59,7 +59,8 @@ def test_two_worker_processes_never_start_the_same_run(tmp_path, tiny_clip):
     workers = [start_worker(config), start_worker(config)]
     try:
         store = st.Store(settings.db_path)
-        wait_for(lambda: all(r.is_terminal for r in st.Run.select()), timeout=300, interval=0.5,
+        # ~45 s idle; 250 s at load average 23 on 2 cores
+        wait_for(lambda: all(r.is_terminal for r in st.Run.select()), timeout=900, interval=0.5,
                  what="50 runs to finish")
         runs = list(st.Run.select())
         assert sorted(r.id for r in runs) == sorted(ids)
@@ -106,7 +107,7 @@ def test_a_killed_worker_s_run_is_adopted_and_completes(tmp_path, tiny_clip):
     store = st.Store(settings.db_path)
     try:
         wait_for(lambda: (r := store.get_run(run_id)).status == st.RUNNING and r.log_lines > 3,
-                 timeout=60, what="the run to be running")
+                 timeout=RUN_STARTS, what="the run to be running")
         first.kill()  # SIGKILL: no goodbye, the container keeps running on the box
         first.wait()
         lines_before = store.get_run(run_id).log_lines
@@ -114,7 +115,7 @@ def test_a_killed_worker_s_run_is_adopted_and_completes(tmp_path, tiny_clip):
         try:
             # the dead worker's heartbeat goes stale, then the new worker adopts the run
             run = wait_for(lambda: (r := b.store.get_run(run_id)).is_terminal and r,
-                           timeout=90, what="the adopted run to finish")
+                           timeout=RUN_FINISHES, what="the adopted run to finish")
             assert run.status == st.COMPLETED and run.output_path
             log = b.store.log_text(run_id)
             assert len(log) == len(set((r.seq for r in b.store.log_since(run_id))))
@@ -146,7 +147,8 @@ def test_priority_goes_first_then_fifo(tmp_path, tiny_clip):
     b = start_backend(settings)
     try:
         runs = wait_for(lambda: all(b.store.get_run(i).is_terminal for i in (first, second, urgent))
-                        and [b.store.get_run(i) for i in (urgent, first, second)], timeout=120)
+                        and [b.store.get_run(i) for i in (urgent, first, second)],
+                        timeout=RUN_FINISHES)
         starts = [run_window(r)[0] for r in runs]
         assert starts == sorted(starts)  # urgent, then first, then second
     finally:

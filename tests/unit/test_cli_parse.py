@@ -62,7 +62,7 @@ def test_run_flags_parse_into_typed_values():
 @pytest.mark.parametrize("argv, words", [
     (("run", "x", "--weight", "edge"), "CONTROL=VALUE"),
     (("run", "x", "--weight", "edge=lots"), "must be a number"),
-    (("run", "x", "--gpus", "3"), "invalid choice"),
+    (("run", "x", "--gpus", "three"), "invalid int"),
     (("run", "x", "--seed", "soon"), "'random'"),
     (("run", "x", "--blur", "extreme"), "invalid choice"),
     (("list", "runs", "--status", "done"), "invalid choice"),
@@ -151,9 +151,9 @@ def test_run_json_shape_is_the_documented_one():
                           "parent_id", "result_prompt_id", "created_at", "started_at",
                           "finished_at", "exit_code", "failure_cause", "failure_evidence",
                           "progress", "gpus", "output_path", "thumbnail_path",
-                          "cancel_requested", "rating", "ratings"]
+                          "cancel_requested", "rating", "ratings", "model"]
     assert list(data["progress"]) == ["phase", "fraction", "clip", "clips_done", "n_clips",
-                                      "eta_seconds", "detail"]
+                                      "eta_seconds", "detail", "step", "n_steps"]
     json.dumps(data)
 
 
@@ -169,20 +169,29 @@ def test_kill_request_round_trip():
             plan.kill_request(False, bad)
 
 
-def test_launch_plan_for_an_enhance_run(tmp_path):
+def test_launch_plan_for_an_enhance_run_uses_the_standalone_upsampler(tmp_path):
+    """Defect 5: enhance ran transfer.py --upsample_prompt (a whole model load and a video
+    nobody asked for); it runs the standalone prompt upsampler and says which video it reads."""
+    from backend.models.profile import JobItem, get_profile
+
     host = load_config(write_config(tmp_path)).hosts["sim"]
     run_id = "01abcdefghjkmnpqrstvwxyz01"
-    p = GenerationParams(prompt="robot arm", negative_prompt="blurry", weights={"edge": 1.0})
+    p = GenerationParams(prompt="robot arm", negative_prompt="blurry", weights={"edge": 1.0},
+                         input_video="/x/clip.MP4")
     folder = plan.run_dir(host, run_id)
-    spec = plan.inference_spec(host, p, input_link=plan.input_link(
-        folder, plan.input_link_name("/x/clip.MP4")), control_links={}, input_fps=29.97)
-    assert spec["input_video_path"] == f"{folder}/inputs/input.mp4" and spec["fps"] == 30
-    launch = plan.plan_launch(host=host, run_id=run_id, run_type="enhance", num_gpus=1,
-                              spec=spec, gpus=[2], master_port=29600, instance_id="app")
+    item = JobItem(run_id, p, {"input": f"{folder}/inputs/input.mp4"}, input_fps=29.97)
+    launch = plan.plan_launch(host=host, run_id=run_id, run_type="enhance",
+                              profile=get_profile("transfer1"), items=[item], gpus=[2],
+                              master_port=29600, instance_id="app")
     assert launch.container_name == f"cosmos-{run_id}"
     assert f"cosmos.run={run_id}" in launch.command and "robot" not in launch.command
-    assert "--upsample_prompt" in launch.job_script
-    assert "--offload_prompt_upsampler" in launch.job_script
-    assert "--master_port=29600" in launch.job_script
-    assert json.loads(launch.spec_text)["prompt"] == "robot arm"
+    assert "transfer.py" not in launch.job_script and "--upsample_prompt" not in launch.job_script
+    assert f"{folder}/upsample.py" in launch.job_script and "--nproc_per_node=1" in launch.job_script
+    assert "--master_port=29600" in launch.job_script and "robot" not in launch.job_script
+    request = json.loads(launch.files["upsample.json"])
+    assert request["prompt"] == "robot arm" and request["input_video"].endswith("input.mp4")
+    assert request["script"].endswith("auxiliary/upsampler/inference/upsampler_pipeline.py")
+    assert "input video" in request["reads"]
+    [note] = launch.notes[run_id]
+    assert note.role == "upsampler_input" and "input video" in note.label
     assert launch.docker_argv[-2:] == ("bash", f"{folder}/job.sh")

@@ -28,7 +28,17 @@ def test_shipped_config_loads_with_cosmos_defaults(tmp_path):
     assert settings.ui_host == "127.0.0.1" and settings.ui_port == 7860
     gen = settings.generation
     assert (gen.sigma_max, gen.guidance, gen.num_steps, gen.seed) == (70.0, 5.0, 35, 1)
-    assert gen.negative_prompt.startswith("The video captures a series of frames showing ugly")
+    # defect 1: transfer.py's default, word for word (the simulator's fake has the real text)
+    from backend.simulator.fake_transfer import DEFAULT_NEGATIVE_PROMPT as TRANSFER_PY_DEFAULT
+
+    assert gen.negative_prompt == TRANSFER_PY_DEFAULT
+    assert gen.negative_prompt.startswith("The video captures a game playing, with bad crappy "
+                                          "graphics and cartoonish frames.")
+    from backend.config.settings import DEFAULT_NEGATIVE_PROMPT
+
+    assert DEFAULT_NEGATIVE_PROMPT == TRANSFER_PY_DEFAULT
+    assert gen.model == "transfer1"
+    assert settings.hosts["sim"].models == ("transfer1", "transfer2.5")  # the sim serves all
     sim = settings.hosts["sim"]
     assert sim.kind == "local" and sim.simulated and gen.host == "sim"
     assert sim.remote_root == str(tmp_path / "sim-box")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import subprocess
 import sys
 import textwrap
@@ -145,5 +146,7 @@ def test_an_async_listener_wakes_on_an_event_or_a_nudge(store):
         listener.close()
         return got
 
-    got = asyncio.run(scenario())
+    # A thread of its own: an earlier Playwright test may leave its loop running on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        got = pool.submit(asyncio.run, scenario()).result(timeout=60)
     assert len(got) == 1 and got[0].status == st.QUEUED

@@ -319,3 +319,85 @@ def test_checkout_install_is_idempotent(tmp_path: Path) -> None:
                  "keypoint_control", "4kupscaler_control"):
         assert (tmp_path / f"checkpoints/nvidia/Cosmos-Transfer1-7B/{name}.pt").is_file()
     assert (tmp_path / "checkpoints/nvidia/Cosmos-Tokenize1-CV8x8x8-720p/encoder.jit").is_file()
+
+
+# -- the prompt upsampler: the integrated path's crash and the standalone pipeline -------------
+@pytest.mark.parametrize("hint", ["depth", "seg"])
+def test_integrated_upsampler_crashes_on_depth_or_seg_without_a_control_video(checkout: Path,
+                                                                              hint: str) -> None:
+    """Defect 2: `_init_prompt_upsampler` picks seg/depth and reads its un-preprocessed
+    input_control (None); `_prompt_upsample(video_path=None)` iterates over it, after a full
+    model load. The simulator used to report the run as completed."""
+    spec = {"prompt": PROMPT, "input_video_path": "in.mp4", hint: {"control_weight": 0.7}}
+    done = transfer(checkout, spec, "--upsample_prompt", out=f"ups-{hint}")
+    assert done.returncode != 0
+    assert "TypeError: 'NoneType' object is not iterable" in done.stderr
+    assert "Complete loading base model checkpoint" in done.stdout  # after the whole load
+    assert not (checkout / f"ups-{hint}/output.mp4").exists()
+    given = dict(spec, **{hint: {"control_weight": 0.7, "input_control": "edge_ctrl.mp4"}})
+    assert transfer(checkout, given, "--upsample_prompt", out=f"ups-{hint}-ok").returncode == 0
+
+
+def test_keypoint_only_upsampling_returns_the_prompt_unchanged(checkout: Path) -> None:
+    spec = {"prompt": PROMPT, "input_video_path": "in.mp4", "keypoint": {"control_weight": 1}}
+    done = transfer(checkout, spec, "--upsample_prompt", out="ups-kp")
+    assert done.returncode == 0 and "Upsampling prompt" not in done.stdout
+    assert (checkout / "ups-kp/output.txt").read_text() == PROMPT
+
+
+def _upsampler(checkout: Path, *args: str, launcher: str = "torchrun", env: dict | None = None):
+    from backend.simulator.checkout import UPSAMPLER_PY
+
+    pre = ["torchrun", "--nproc_per_node=1", f"--master_port={free_port()}"] \
+        if launcher == "torchrun" else [sys.executable]
+    full = sim_env(PYTHONPATH=str(checkout), **(env or {}))
+    if "OMP_NUM_THREADS" not in (env or {}):
+        full.pop("OMP_NUM_THREADS", None)  # as torchrun leaves it for one process
+    return subprocess.run([*pre, UPSAMPLER_PY, *args], cwd=checkout, env=full,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_standalone_upsampler_prints_the_upsampled_prompt(checkout: Path) -> None:
+    done = _upsampler(checkout, "--prompt", PROMPT, "--input_video", "in.mp4", env={
+        "OMP_NUM_THREADS": "1", "TORCHELASTIC_ERROR_FILE": "/tmp/x"})
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("Upsampled prompt:")]
+    assert PROMPT.rstrip(".") in line and "in.mp4: 256x144" in line
+    assert "Start creating base model" not in done.stdout  # no 7B pipeline
+
+
+def test_standalone_upsampler_needs_torchruns_variables(checkout: Path) -> None:
+    plain = _upsampler(checkout, "--prompt", "x", "--input_video", "in.mp4", launcher="python")
+    assert plain.returncode == 1 and "KeyError: 'RANK'" in plain.stderr
+    # upstream deletes OMP_NUM_THREADS unconditionally; torchrun sets it only for >1 process
+    one = _upsampler(checkout, "--prompt", "x", "--input_video", "in.mp4")
+    assert one.returncode == 1 and "KeyError: 'OMP_NUM_THREADS'" in one.stderr
+    missing = _upsampler(checkout, "--input_video", "in.mp4", "--checkpoint_dir", "nowhere",
+                         env={"OMP_NUM_THREADS": "1"})
+    assert missing.returncode == 1 and "Cosmos-UpsamplePrompt1-12B-Transfer" in missing.stderr
+
+
+def test_our_launcher_runs_the_standalone_upsampler_without_the_prompt_on_argv(checkout: Path,
+                                                                                tmp_path: Path
+                                                                                ) -> None:
+    """The orchestrator's upsample.py: prompt from a file, the pipeline's own __main__, the
+    missing torchrun variables filled in, the result written to outputs/output.txt."""
+    from backend.models.params import GenerationParams
+    from backend.models.transfer1.enhance import enhance_files
+
+    p = GenerationParams(prompt=PROMPT + " 'quoted' $(rm -rf /)", negative_prompt="n",
+                         input_video="/x/in.mp4", weights={"edge": 1.0})
+    files, why = enhance_files(p, {"input": str(checkout / "in.mp4")},
+                               checkpoint_dir="checkpoints", offload=False)
+    job = tmp_path / "job"
+    job.mkdir()
+    for name, text in files.items():
+        (job / name).write_text(text)
+    done = subprocess.run(["torchrun", "--nproc_per_node=1", f"--master_port={free_port()}",
+                           str(job / "upsample.py")], cwd=checkout,
+                          env=sim_env(PYTHONPATH=str(checkout)), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = (job / "outputs" / "output.txt").read_text()
+    assert result.startswith(PROMPT.rstrip(".")) and "'quoted' $(rm -rf /)" in result
+    assert "input video" in why and "Saved prompt to" in done.stdout

@@ -9,17 +9,21 @@ import json
 import re
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
 from backend import media
 from backend import store as st
+from backend.models.profile import get_profile
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from backend.operations.review_links import LinkRefused, parse_duration
 from backend.review.drawing import COLOURS, fill_regions, parse_drawing
 from backend.review.mask import read_gray_frames
+from backend.store.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.helpers import SAMPLE, make_settings
 
+REVIEW_STEP = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_review_room")
 BOX = [{"tool": "rect", "color": COLOURS["red"], "width": 0.006,
         "points": [[0.25, 0.25], [0.5, 0.75]]}]
 
@@ -223,9 +227,10 @@ def test_a_note_becomes_a_draft_whose_mask_matches_the_drawing(ops, clip):
     launched = ops.launch_draft(note["id"], ops.settings_of(run), region_prompt="a blue car")
     version = ops.version_of(launched.id)
     assert version["number"] == 2 and version["source_note"] == note["id"]
-    assert ops.store.get_run(launched.id).params_dict()["regional_prompts"] == [
-        {"prompt": "a blue car", "mask_video": draft.mask_video}]
-    with pytest.raises(ValidationFailed, match="region prompt is empty"):
+    stored = ops.store.get_run(launched.id).params_dict()["regional_prompts"]
+    assert [r["prompt"] for r in stored] == ["a blue car"]  # the mask, imported like uploads
+    assert Path(stored[0]["mask_video"]).read_bytes() == Path(draft.mask_video).read_bytes()
+    with pytest.raises(ValidationFailed, match="has no prompt"):
         ops.launch_draft(note["id"], ops.settings_of(run), region_prompt=" ")
     arrow = ops.add_note(run, author="rita", text="look", frame=1, drawing=[
         {"tool": "arrow", "color": COLOURS["red"], "points": [[0, 0], [1, 1]]}])
@@ -233,11 +238,41 @@ def test_a_note_becomes_a_draft_whose_mask_matches_the_drawing(ops, clip):
         ops.draft_from_note(arrow["id"])
     plan = ops.dry_run(launched and ops.draft_from_note(note["id"]).params)
     assert plan["spec"]["regional_prompts"][0]["region_definitions_path"].endswith(
-        "/inputs/region0.mp4")
+        "/inputs/region_0.mp4")
+
+
+def test_a_draft_goes_only_to_a_model_that_takes_a_region_with_its_own_prompt(ops, clip):
+    """The run's model decides how a mask reaches it; one without regional prompts is refused
+    up front, and a model chosen in the form that has none is refused on the model field."""
+    able, unable = get_profile("transfer1"), get_profile("transfer2.5")
+    other = ops.profile(unable.id).defaults(ops.settings.generation)
+    other.prompt, other.input_video = "a red car", str(SAMPLE)
+    run = ops.launch(other)
+    ops.store.transition(run.id, "staging", expect=("queued",))
+    info = dict(media.probe_video(clip).to_dict(), bytes=clip.stat().st_size)
+    ops.store.transition(run.id, "completed", expect=("staging",), output_path=str(clip),
+                         output_info=json.dumps(info))
+    note = ops.add_note(run.id, author="rita", text="blue", frame=1, drawing=BOX)
+    with pytest.raises(Refused) as refused:
+        ops.draft_from_note(note["id"])
+    assert unable.name in str(refused.value) and able.name in str(refused.value)
+    assert not list(ops.masks_dir.glob("*.mp4"))  # nothing made for a draft that cannot be
+
+    source = finished(ops, clip)
+    ok = ops.add_note(source, author="rita", text="blue", frame=1, drawing=BOX)
+    switched = ops.profile(unable.id).defaults(ops.settings.generation)
+    switched.prompt, switched.input_video = "a red car", str(SAMPLE)
+    before = len(ops.list_runs(limit=50))
+    with pytest.raises(ValidationFailed) as failed:
+        ops.launch_draft(ok["id"], switched, region_prompt="a blue car")
+    assert [e.field for e in failed.value.errors] == ["model"]
+    assert able.name in failed.value.errors[0].message
+    assert len(ops.list_runs(limit=50)) == before  # nothing was queued
 
 
 def test_an_older_database_gets_versions_for_its_runs(tmp_path, clip):
-    """Schema 2 -> 3: existing video runs become versions, grouped by input and parent."""
+    """The review room's schema step over an older database: existing video runs become
+    versions, grouped by input and parent (whatever number the step has)."""
     settings = make_settings(tmp_path)
     store = st.Store(settings.db_path)
     ops = Operations(settings, store)
@@ -246,13 +281,13 @@ def test_an_older_database_gets_versions_for_its_runs(tmp_path, clip):
     con = sqlite3.connect(settings.db_path)
     for table in ("version", "shot", "statuschange", "note", "reviewlink"):
         con.execute(f"DROP TABLE {table}")
-    con.execute("DELETE FROM schemaversion WHERE version = 3")
+    con.execute("DELETE FROM schemaversion WHERE version >= ?", (REVIEW_STEP,))
     con.commit()
     con.close()
     store = st.Store(settings.db_path)
     try:
         reopened = Operations(settings, store)
-        assert store.schema_version() == 3
+        assert store.schema_version() == SCHEMA_VERSION
         assert [reopened.version_of(r)["number"] for r in (a, b)] == [1, 2]
         assert reopened.version_of(finished(reopened, clip))["number"] == 3
     finally:

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend import accounts
-from backend.models.transfer1.params import GenerationParams
-from backend.models.transfer1.spec import build_spec
+from backend.models.params import GenerationParams
+from backend.models.profile import JobContext, JobItem, get_profile
 from backend.review.drawing import (COLOURS, DrawingError, burn_in, drawing_json, fill_regions,
                                     parse_drawing, regions)
 from backend.review.mask import MaskError, check_mask_request, read_gray_frames, write_mask_video
-from backend.review.regenerate import mask_into_params, mask_of
+from backend.review.regenerate import RegionMaskRefused, mask_into_params, mask_of, region_refusal
 from backend.review.timecode import describe_range, frame_at, frame_time, timecode
 from components.review_compare import compare_html
 from components.review_html import composer_html, notes_html, player_html, versions_html
@@ -126,22 +126,49 @@ def test_a_mask_needs_a_region_and_frames_inside_the_video():
     assert check_mask_request(box, 4, None, 10) == (4, 4)
 
 
+def _spec_of(params, paths):
+    """The spec the run's own profile writes for these staged paths."""
+    ctx = JobContext(run_type="inference", folder="/c", checkpoint_dir="checkpoints",
+                     num_gpus=1, master_port=29500, offload=())
+    command = get_profile(params.model).command(ctx, [JobItem("R", params, paths,
+                                                              input_fps=24)])
+    return json.loads(command.files[command.spec_files[0]])
+
+
 def test_the_mask_enters_transfer1_as_a_regional_prompt():
     params = GenerationParams(prompt="a car", negative_prompt="bad", input_video="/in.mp4",
-                              weights={"edge": 1.0})
+                              weights={"edge": 1.0}, model="transfer1",
+                              regional_prompts=[{"prompt": "sky", "box": [0, 0, 1, 0.5]}])
     draft = mask_into_params(params, "/m/note-1.mp4", prompt="  a red car  ")
-    assert params.regional_prompts == []  # the run's own settings are untouched
+    assert params.regional_prompts == [{"prompt": "sky", "box": [0, 0, 1, 0.5]}]  # untouched
     assert mask_of(draft) == "/m/note-1.mp4"
-    spec = build_spec(draft, input_video_path="/c/in.mp4", control_paths={}, fps=24,
-                      region_paths=["/c/region0.mp4"])
-    assert spec["regional_prompts"] == [{"prompt": "a red car",
-                                         "region_definitions_path": "/c/region0.mp4"}]
-    with pytest.raises(ValueError, match="regional prompt"):
-        build_spec(draft, input_video_path="/c/in.mp4", control_paths={}, fps=24)
-    assert "regional_prompts" not in build_spec(params, input_video_path="/c/in.mp4",
-                                                control_paths={}, fps=24)
+    assert mask_of(params) is None
+    profile = get_profile("transfer1")
+    staged = {f.role: f.path for f in profile.input_files(draft, "inference")}
+    assert staged == {"input": "/in.mp4", "region.0": "/m/note-1.mp4"}  # uploaded like inputs
+    spec = _spec_of(draft, {"input": "/c/in.mp4", "region.0": "/c/region_0.mp4"})
+    assert spec["regional_prompts"] == [
+        {"prompt": "a red car", "region_definitions_path": "/c/region_0.mp4"},
+        {"prompt": "sky", "region_definitions_path": [0.0, 0.0, 1.0, 0.5]}]
+    with pytest.raises(ValueError, match="not staged"):
+        _spec_of(draft, {"input": "/c/in.mp4"})
+    again = mask_into_params(draft, "/m/note-1.mp4", prompt="a blue car")  # the form's copy
+    assert [r["prompt"] for r in again.regional_prompts] == ["a blue car", "sky"]
     assert GenerationParams.from_dict(draft.to_dict()).regional_prompts == \
         draft.regional_prompts
+
+
+def test_a_model_without_regional_prompts_refuses_the_mask_and_names_those_that_can():
+    params = GenerationParams(prompt="a car", negative_prompt="", input_video="/in.mp4",
+                              weights={"edge": 1.0}, model="transfer2.5")
+    with pytest.raises(RegionMaskRefused) as refused:
+        mask_into_params(params, "/m/note-1.mp4", prompt="a red car")
+    message = str(refused.value)
+    assert get_profile("transfer2.5").name in message
+    assert get_profile("transfer1").name in message
+    assert params.regional_prompts == [] and mask_of(params) is None
+    assert region_refusal("transfer1") is None
+    assert "Unknown model" in region_refusal("cosmos-x")
 
 
 def _note(**kw):

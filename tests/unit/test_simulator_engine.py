@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import STATE_CHANGES, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,7 +44,7 @@ class Sim:
     def inspect(self, ref: str) -> dict:
         return json.loads(self.ok("inspect", ref))[0]
 
-    def wait_log(self, ref: str, text: str, timeout: float = 10) -> str:
+    def wait_log(self, ref: str, text: str, timeout: float = STATE_CHANGES) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             out = self("logs", ref).stdout
@@ -201,9 +203,7 @@ def test_rm_needs_force_for_running_and_frees_the_name(sim: Sim) -> None:
 def test_auto_remove_and_wait_still_reports_the_exit_code(sim: Sim) -> None:
     sim.ok("run", "-d", "--rm", "--name", "shortlived", "img", "sh", "-c", "sleep 0.5; exit 4")
     assert sim.ok("wait", "shortlived") == "4\n"
-    deadline = time.monotonic() + 5
-    while sim.ok("ps", "-aq") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: not sim.ok("ps", "-aq"), interval=0.05, what="the container to go")
     assert sim.ok("ps", "-aq") == ""
 
 
@@ -228,7 +228,9 @@ def test_supervisor_death_does_not_hide_the_truth(sim: Sim) -> None:
     time.sleep(0.2)
     assert sim.inspect("orphan")["State"]["Status"] == "running"  # the process still runs
     os.killpg(state["Pid"], 9)
-    time.sleep(0.2)
+    # the killed process is an orphan now: it is a zombie until PID 1 reaps it
+    wait_for(lambda: sim.inspect("orphan")["State"]["Status"] != "running",
+             what="the engine to see the process gone")
     info = sim.inspect("orphan")["State"]
     assert (info["Status"], info["ExitCode"]) == ("exited", 137) and "vanished" in info["Error"]
     assert sim.ok("wait", "orphan") == "137\n"
@@ -252,3 +254,83 @@ def test_version_info_images_say_cosmos_sim(sim: Sim) -> None:
     assert "cosmos-sim/transfer1" in sim.ok("images")
     image = json.loads(sim.ok("image", "inspect", "anything/at-all:v1"))
     assert image[0]["RepoTags"] == ["anything/at-all:v1"]
+
+
+# ---- wait: prompt, with the right exit code ------------------------------------------------
+#: Generous for a 2-core machine shared with other test runs; the exit-to-answer time itself
+#: is measured by bench/streams_latency.py.
+PROMPT_SECONDS = 0.5
+
+
+def _holds_pidfd(pid: int) -> bool:
+    """Has the process opened a pidfd, i.e. is `wait` in its event loop on the container?
+
+    (The event to wait for before timing the answer; Linux >= 5.3, which these machines run.)
+    """
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[pidfd]":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _waiting(sim: Sim, ref: str) -> subprocess.Popen:
+    """`wait REF`, once it is blocked on the running container (not still starting up)."""
+    proc = subprocess.Popen(sim.argv("wait", ref), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=sim.env)
+    deadline = time.monotonic() + 20
+    while not _holds_pidfd(proc.pid):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "wait never started waiting"
+        time.sleep(0.005)
+    return proc
+
+
+def _answer(proc: subprocess.Popen) -> tuple[str, float]:
+    line = proc.stdout.readline()  # printed, flushed, then the process exits
+    at = time.monotonic()
+    assert proc.wait(10) == 0, proc.stderr.read()
+    return line, at
+
+
+def test_wait_returns_promptly_with_the_exit_code(sim: Sim, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    sim.ok("run", "-d", "--name", "worker", "img", "sh", "-c", 'read x < "$1"; exit 3', "sh",
+           str(go))
+    waiter = _waiting(sim, "worker")
+    with open(go, "w") as fifo:
+        fifo.write("done\n")
+    exited = time.monotonic()  # the container exits as soon as it has read the line
+    line, answered = _answer(waiter)
+    assert line == "3\n"
+    assert answered - exited < PROMPT_SECONDS
+
+
+@pytest.mark.parametrize("verb, code", [("stop", "143"), ("kill", "137")])
+def test_wait_returns_promptly_after_stop_and_kill(sim: Sim, verb: str, code: str) -> None:
+    sim.ok("run", "-d", "--name", "target", "img", "sleep", "300")
+    waiter = _waiting(sim, "target")
+    assert sim.ok(verb, "target") == "target\n"  # returns once the container has exited
+    done = time.monotonic()
+    line, answered = _answer(waiter)
+    assert line == code + "\n"  # TERM -> 128+15 (cosmos-sim runs no PID 1 ignoring it); 137
+    assert answered - done < PROMPT_SECONDS
+
+
+def test_wait_notices_an_exit_after_the_supervisor_died(sim: Sim) -> None:
+    cid = sim.ok("run", "-d", "--name", "orphan2", "img", "sleep", "300").strip()
+    state = json.loads((sim.root / "containers" / cid / "state.json").read_text())
+    waiter = _waiting(sim, "orphan2")
+    os.kill(state["SupervisorPid"], 9)  # nobody will record the exit: wait must infer it
+    killed = time.monotonic()
+    os.killpg(state["Pid"], 9)
+    line, answered = _answer(waiter)
+    assert line == "137\n"
+    assert answered - killed < PROMPT_SECONDS + 0.5  # the settle window after the first exit

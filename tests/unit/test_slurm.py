@@ -134,9 +134,15 @@ def slurm_host(**over) -> HostConfig:
 
 def planned(host: HostConfig, run_id: str = "01m8abc", num_gpus: int = 2):
     """The argv plan_launch makes for a Slurm host (docker_gpus off, as SlurmRuntime does)."""
+    from backend.models.params import GenerationParams
+    from backend.models.profile import JobItem, get_profile
+
+    params = GenerationParams(prompt="p", negative_prompt="n", weights={"edge": 1.0},
+                              num_gpus=num_gpus, input_video="/x/in.mp4")
+    item = JobItem(run_id, params, {"input": f"{host.remote_root}/runs/{run_id}/inputs/in.mp4"})
     launch = plan_launch(host=replace(host, docker_gpus=False), run_id=run_id,
-                         run_type="inference", num_gpus=num_gpus, spec={}, gpus=[],
-                         master_port=29501, instance_id="inst")
+                         run_type="inference", profile=get_profile("transfer1"), items=[item],
+                         gpus=[], master_port=29501, instance_id="inst", num_gpus=num_gpus)
     return parse_docker_run(launch.docker_argv, host.docker)
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from backend.models.transfer1.progress import clean_line, parse_loguru, strip_ansi, strip_rank_prefix
+from backend.models.loguru import clean_line, parse_loguru, strip_ansi, strip_rank_prefix
+from backend.models.results import BLOCKED, CANCELLED, COMPLETED, FAILED, Outcome
 
-COMPLETED, FAILED, BLOCKED, CANCELLED = "completed", "failed", "blocked", "cancelled"
 _EVIDENCE_MAX = 400
 
 _GUARD_BLOCKED = re.compile(r"GUARDRAIL BLOCKED:?\s*(.*)")
@@ -50,18 +49,6 @@ _NEW_BLOCK = re.compile(r"^Traceback \(most recent call last\)|^\[?[EWIF]\d{3,4}
                         r"^[\w./-]+\.py:\d+: \w*Warning:|\d{1,3}%\|")
 #: Exceptions that only report that something else failed.
 _WRAPPERS = ("ChildFailedError", "SignalException")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Terminal status, a one-line cause for people, and the log line that proves it."""
-
-    status: str
-    cause: str
-    evidence: str | None = None
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"status": self.status, "cause": self.cause, "evidence": self.evidence}
 
 
 def _evidence(line: str) -> str:

@@ -18,27 +18,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
-from backend.models.transfer1.logparse import (_FRAMES, _LOGURU, LogRecord, _log_seconds,  # noqa: F401,E501
-                                               clean_line, parse_bar, parse_loguru,
-                                               strip_ansi, strip_rank_prefix)
+from backend.models.loguru import (_FRAMES, _LOGURU, LogRecord, _log_seconds,  # noqa: F401
+                                   clean_line, parse_bar, parse_loguru, strip_ansi,
+                                   strip_rank_prefix)
+from backend.models.results import (CLIP_DECODE, CLIP_DIFFUSE, CLIP_ENCODE, DONE,  # noqa: F401
+                                    GUARDRAIL, LOADING, PHASES, PREPROCESSING, SAVING, STARTING,
+                                    TEXT_ENCODING, UPSAMPLING, Progress)
 
-#: Phases in the order a run normally passes them (upsampling only with --upsample_prompt).
-STARTING = "starting"
-LOADING = "loading"
-PREPROCESSING = "preprocessing"
-UPSAMPLING = "upsampling"
-TEXT_ENCODING = "text_encoding"
-CLIP_ENCODE = "clip_encode"
-CLIP_DIFFUSE = "clip_diffuse"
-CLIP_DECODE = "clip_decode"
-GUARDRAIL = "guardrail"
-SAVING = "saving"
-DONE = "done"
-PHASES: tuple[str, ...] = (STARTING, LOADING, PREPROCESSING, UPSAMPLING, TEXT_ENCODING,
-                           CLIP_ENCODE, CLIP_DIFFUSE, CLIP_DECODE, GUARDRAIL, SAVING, DONE)
 CLIP_PHASES = (CLIP_ENCODE, CLIP_DIFFUSE, CLIP_DECODE)
 
 #: Share of the whole run per stage (sums to 1). Loading a 7B model plus T5 and the guardrail
@@ -48,34 +35,6 @@ LOAD_WEIGHT, TEXT_WEIGHT, CLIPS_WEIGHT, SAVE_WEIGHT = 0.30, 0.05, 0.60, 0.05
 CLIP_SUB = {CLIP_ENCODE: (0.0, 0.05), CLIP_DIFFUSE: (0.05, 0.95), CLIP_DECODE: (0.95, 1.0)}
 #: Frames each new clip adds (121-frame clips overlapping by one frame).
 FRAMES_PER_CLIP = 120
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a run is, small enough to store on the run row and send to every browser tab.
-
-    `clip` is the 1-based clip being worked on (0 before the first), `clips_done` how many have
-    finished; `item`/`n_items` count batch items (1/1 for a single run). `eta_seconds` is None
-    until one clip has finished, because before that we have no speed to extrapolate from.
-    """
-
-    phase: str = STARTING
-    fraction: float = 0.0
-    clip: int = 0
-    clips_done: int = 0
-    n_clips: int | None = None
-    total_frames: int | None = None
-    item: int = 1
-    n_items: int = 1
-    eta_seconds: float | None = None
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Progress:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
 
 def clips_for_frames(total_frames: int) -> int:

@@ -12,7 +12,7 @@ Paths passed in are container paths; mapping host paths is the caller's job (it 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from backend.models.transfer1.params import ALL_HINTS, GenerationParams
@@ -20,7 +20,7 @@ from backend.models.transfer1.params import ALL_HINTS, GenerationParams
 #: Top-level keys in the order they are written (readable diffs in the UI and the store).
 TOP_LEVEL_ORDER: tuple[str, ...] = (
     "prompt", "negative_prompt", "input_video_path", "sigma_max", "guidance", "num_steps",
-    "seed", "fps", "blur_strength", "canny_threshold", "regional_prompts",
+    "seed", "fps", "blur_strength", "canny_threshold",
 )
 #: Keys inside a hint dict, in the order they are written.
 HINT_KEY_ORDER: tuple[str, ...] = (
@@ -52,18 +52,13 @@ def _require_negative_prompt(text: str) -> None:
 
 
 def build_spec(p: GenerationParams, *, input_video_path: str | None,
-               control_paths: Mapping[str, str], fps: int,
-               region_paths: Sequence[str] = ()) -> dict[str, Any]:
+               control_paths: Mapping[str, str], fps: int) -> dict[str, Any]:
     """The spec dict for one inference run (validate `p` first: this only shapes it).
 
     Controls with weight 0 are left out (an unused branch would still be loaded onto the GPU).
     A control gets `input_control` only when the caller staged a control video for it; without
     one Cosmos derives the control from the input video. `input_control_prompt` goes on seg
     only, and only when the artist wrote one (otherwise Cosmos uses the main prompt).
-
-    `region_paths` are the staged mask videos of `p.regional_prompts`, in order; each becomes
-    a regional prompt with the mask video as its `region_definitions_path` (Cosmos accepts
-    an mp4 there and turns it into its spatiotemporal map).
 
     Raises ValueError when a file the artist chose was not staged, so nothing is dropped
     silently on the way to the GPU.
@@ -95,24 +90,22 @@ def build_spec(p: GenerationParams, *, input_video_path: str | None,
         if control == "seg" and p.seg_prompt and p.seg_prompt.strip():
             hint["input_control_prompt"] = p.seg_prompt.strip()
         spec[control] = hint
-    regional = list(p.regional_prompts or [])
-    if len(region_paths) != len(regional):
-        raise ValueError(f"{len(regional)} regional prompt mask(s) but {len(region_paths)} "
-                         "staged: pass their container paths in region_paths")
-    if regional:
-        spec["regional_prompts"] = [{"prompt": region["prompt"],
-                                     "region_definitions_path": path}
-                                    for region, path in zip(regional, region_paths)]
     return spec
 
 
 def build_upscale_spec(input_video_path: str, weight: float = 0.5, *, negative_prompt: str,
-                       prompt: str | None = None, fps: int | None = None) -> dict[str, Any]:
+                       prompt: str | None = None, fps: int | None = None,
+                       seed: int | None = None, guidance: float | None = None
+                       ) -> dict[str, Any]:
     """The spec of a 4K upscale: only the `upscale` hint, run on `input_video_path`.
 
     The negative prompt is required and never empty (Cosmos crashes on an empty one). Pass the
-    parent run's prompt and fps: without a prompt Cosmos uses its generic "photorealistic 4K"
-    default, and without fps it stamps 24 on the upscaled clip whatever the parent's rate.
+    parent run's prompt, fps, seed and guidance: without a prompt Cosmos uses its generic
+    "photorealistic 4K" default, without fps it stamps 24 on the upscaled clip whatever the
+    parent's rate, and without seed and guidance it falls back to 1 and 5. transfer.py hands
+    seed and guidance to the upscaling pipeline like to any other (the pipeline is built with
+    `guidance=cfg.guidance, seed=cfg.seed`); sigma_max is left at its default, since the
+    upscaler works on the parent's output, not its input.
     """
     _require_negative_prompt(negative_prompt)
     if not input_video_path:
@@ -125,7 +118,11 @@ def build_upscale_spec(input_video_path: str, weight: float = 0.5, *, negative_p
         spec["prompt"] = prompt
     spec["negative_prompt"] = negative_prompt
     spec["input_video_path"] = input_video_path
+    if guidance is not None:
+        spec["guidance"] = float(guidance)
     spec["num_steps"] = UPSCALE_NUM_STEPS
+    if seed is not None:
+        spec["seed"] = int(seed)
     if fps is not None:
         spec["fps"] = int(fps)
     spec["upscale"] = {"control_weight": number}

@@ -10,11 +10,11 @@ per-control fields).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from backend.models.checks import (FieldError, InvalidParams, VideoInfoLike,  # noqa: F401
+                                   number, plural, show, whole)
 from backend.models.transfer1.params import ALL_HINTS, CONTROLS, GPU_COUNTS, PRESETS, GenerationParams
 
 SIGMA_MAX_MAX = 80.0
@@ -32,65 +32,7 @@ _PRESET_LIST = ", ".join(PRESETS)
 _GPU_LIST = ", ".join(str(n) for n in GPU_COUNTS[:-1]) + f" or {GPU_COUNTS[-1]}"
 
 
-@dataclass(frozen=True)
-class FieldError:
-    """One reason a request is refused, tied to the field the person has to change."""
-
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-class InvalidParams(ValueError):
-    """Raised by `check_params`; carries every FieldError so a UI can mark each field."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        self.errors = list(errors)
-        super().__init__("; ".join(str(e) for e in self.errors))
-
-
-class VideoInfoLike(Protocol):
-    """What validation needs to know about a video (backend.media.VideoInfo fits)."""
-
-    width: int
-    height: int
-    frames: int
-    fps: float
-
-
-# -- small helpers ----------------------------------------------------------------------------
-def _number(value: Any) -> float | None:
-    """A finite real number as float, else None (bools and numeric strings are not numbers)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _whole(value: Any) -> int | None:
-    """A whole number as int; 35.0 counts (JSON and UI number fields produce floats)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    return value
-
-
-def _show(value: Any) -> str:
-    """Render a user value in a message: numbers plainly (1.5, 35), anything else quoted."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _plural(names: list[str]) -> str:
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
+_number, _whole, _show, _plural = number, whole, show, plural
 
 
 def _unknown_control(name: Any) -> str:

@@ -158,6 +158,9 @@ def child_env(args: argparse.Namespace, world: int, local_world: int) -> dict:
         "TORCHELASTIC_RUN_ID": args.rdzv_id if args.rdzv_id != "none" else uuid.uuid4().hex,
         "TORCHELASTIC_USE_AGENT_STORE": "True",
         "TORCH_NCCL_ASYNC_ERROR_HANDLING": "1",
+        # torchelastic gives each worker a file to write its error to (real torchrun too)
+        "TORCHELASTIC_ERROR_FILE": os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                "torchelastic_%s_error.json" % os.getpid()),
     })
     if local_world > 1 and "OMP_NUM_THREADS" not in os.environ:
         env["OMP_NUM_THREADS"] = "1"
