@@ -6,7 +6,9 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := chromium fonts-dejavu-core openssh-server openssh-sftp-server slurm-wlm docker.io iptables busybox-static
-PYTEST_ARGS ?=
+# two workers, a file each at a time (module fixtures start once); each in its own network
+# namespace (tests/netns.py). PYTEST_ARGS="-n 0" runs serially.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 BENCH_ARGS ?=
 SOAK_ARGS ?=
 

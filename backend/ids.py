@@ -3,7 +3,8 @@
 A ULID-style id: 48 bits of milliseconds then 80 random bits, in lowercase Crockford base32
 (26 characters of [0-9a-z] without i, l, o, u). Lowercase because Docker container names and
 some filesystems are happier with it; time-first so `ORDER BY id` is creation order. Within one
-process ids are strictly increasing even inside one millisecond.
+process ids are strictly increasing even inside one millisecond, by a random step so that
+siblings made together do not share a long prefix.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _ID_RE = re.compile(r"^[0-9abcdefghjkmnpqrstvwxyz]{26}$")
 _lock = threading.Lock()
 _last = (0, 0)
+#: ids made in one millisecond differ from about the third random character on
+_STEP_BITS = 66
 
 
 def _encode(value: int, length: int) -> str:
@@ -34,9 +37,13 @@ def new_id() -> str:
         ms = int(time.time() * 1000)
         last_ms, last_rand = _last
         if ms <= last_ms:
-            ms, rand = last_ms, last_rand + 1
+            # Still increasing, but by a random step so ids made in one millisecond (a batch)
+            # differ early: a short prefix typed from `cosmos list` stays unambiguous.
+            ms, rand = last_ms, last_rand + 1 + secrets.randbits(_STEP_BITS)
+            if rand >> 80:
+                ms, rand = ms + 1, secrets.randbits(79)
         else:
-            rand = secrets.randbits(80)
+            rand = secrets.randbits(79)  # headroom for the steps above
         _last = (ms, rand)
     return _encode(ms, 10) + _encode(rand & ((1 << 80) - 1), 16)
 

@@ -32,6 +32,9 @@ def test_ids_are_unique_sortable_and_safe():
     assert all(is_valid_id(i) and len(i) == 26 for i in ids)
     assert not is_valid_id("../etc") and not is_valid_id("A" * 26)
     assert abs(id_time(ids[0]) - __import__("time").time()) < 5
+    # ids made together (one millisecond) still differ within the 20 characters a person types
+    assert len({i[:20] for i in ids}) == len(ids)
+    assert sum(id_time(a) == id_time(b) for a, b in zip(ids, ids[1:])) > 100
 
 
 def test_pragmas_and_schema_version(store, tmp_path):
