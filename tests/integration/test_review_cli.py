@@ -109,3 +109,18 @@ def test_review_links_from_the_terminal(cli):
     too_long = cli("link", "create", run["id"], "--expires", "90d")
     assert too_long.returncode == 2 and "up to 30 days" in too_long.stderr
     assert cli("link", "create", run["id"], "--expires", "soon").returncode == 2
+
+
+def test_a_note_on_a_run_whose_model_takes_no_region_mask_is_refused(cli):
+    """The run's model decides how a mask reaches it; Transfer2.5 has no regional prompts, so
+    `regenerate` refuses (exit 1), names the model that has them, and queues nothing."""
+    run = cli.json("run", "a grey van", "--model", "transfer2.5", "--input", str(SAMPLE),
+                   "--weight", "edge=1", "--wait", timeout=240)["run"]
+    assert run["status"] == "completed" and run["model"] == "transfer2.5"
+    note = cli.json("note", run["id"], "--frame", "10", "--text", "make it red",
+                    "--drawing", json.dumps(BOX))["note"]
+    before = cli.json("list", "runs")["total"]
+    refused = cli("regenerate", str(note["id"]))
+    assert refused.returncode == 1
+    assert "Cosmos-Transfer1" in refused.stderr and "regional prompts" in refused.stderr
+    assert cli.json("list", "runs")["total"] == before
