@@ -13,9 +13,13 @@ import uuid
 import httpx
 from PIL import Image
 
+from tests.e2e.waits import PAGE_READY
+
 OPERATOR = ("olga", "operator", "operator-pw-1")
 REVIEWER = ("rita", "reviewer", "reviewer-pw-1")
-WAIT = 60_000  # generous: the machine is shared and loaded
+#: a page state after a load, a reload or a push (tests/e2e/waits.py: sized for a loaded,
+#: shared 2-core machine running two xdist workers; a wait returns as soon as it holds)
+WAIT = PAGE_READY
 
 
 def sign_in(page, url: str, user: tuple[str, str, str], path: str = "") -> None:

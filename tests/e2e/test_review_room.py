@@ -16,6 +16,7 @@ import pytest
 from backend.review.drawing import fill_regions, parse_drawing
 from backend.review.mask import read_gray_frames
 from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.waits import RUN_FINISHES, UI_REACTS
 from tests.e2e.review_helpers import (OPERATOR, REVIEWER, WAIT, call_event, canvas_image,
                                       open_tab, sign_in, signed_in, wait_frame, wait_ready)
 from tests.helpers import SAMPLE, wait_for
@@ -126,10 +127,10 @@ def test_two_browsers_note_draw_ask_for_changes_regenerate_and_approve(app, brow
         shot(op, "draft-in-create")
         op.locator("#run-button").click()
         v2 = wait_for(lambda: next((r["id"] for r in runs(app) if r["id"] != v1), None),
-                      timeout=60, interval=0.5, what="the draft to be queued")
+                      timeout=UI_REACTS / 1000, interval=0.5, what="the draft to be queued")
         op.wait_for_function(f"() => {{ const s = document.querySelector('#run-status');"
                              f" return s && s.dataset.run === '{v2}'"
-                             " && s.dataset.status === 'completed'; }", timeout=120_000)
+                             " && s.dataset.status === 'completed'; }", timeout=RUN_FINISHES)
         op.locator("#version-label").get_by_text("v2").wait_for(timeout=WAIT)
         assert "asked for by note" in op.inner_text("#version-bar")
         versions = json.loads(app.cli("--json", "versions", v2).stdout)
