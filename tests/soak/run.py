@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import signal
@@ -32,8 +33,15 @@ from typing import Any
 from backend.config import load_config
 from backend.store import Store
 from tests.soak.app import App, child_env, cosmos
-from tests.soak.boxes import (ROOT, Box, RestartableSshd, kill_processes_mentioning,
-                              make_boxes, remove_dirs, write_config)
+from tests.soak.boxes import (
+    ROOT,
+    Box,
+    RestartableSshd,
+    kill_processes_mentioning,
+    make_boxes,
+    remove_dirs,
+    write_config,
+)
 from tests.soak.chaos import Chaos
 from tests.soak.check import TERMINAL, Submitted, judge, save_evidence
 
@@ -77,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class Submitter(threading.Thread):
     """Queues the runs in bursts through the CLI (no --wait), two CLI calls at a time."""
 
-    def __init__(self, soak: "Soak", bursts: list[tuple[float, list[tuple[int, str]]]]) -> None:
+    def __init__(self, soak: Soak, bursts: list[tuple[float, list[tuple[int, str]]]]) -> None:
         super().__init__(name="submitter", daemon=True)
         self.soak, self.bursts = soak, bursts
         self.submitted: list[Submitted] = []
@@ -315,8 +323,25 @@ def _raise_exit(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _own_network() -> None:
+    """Run in a network namespace of our own (as the xdist test workers do, tests/netns.py):
+    other suites on the machine then cannot hold a port our runs need (torchrun's master port
+    range), so every failure the soak sees is one it caused. COSMOS_SOAK_SHARED_NETWORK=1 or
+    a non-root user keeps the machine's network."""
+    if os.environ.get("COSMOS_SOAK_SHARED_NETWORK") or not sys.platform.startswith("linux") \
+            or os.geteuid() != 0:
+        return
+    from tests.netns import enter_own_network_namespace
+
+    try:
+        enter_own_network_namespace()
+    except OSError as exc:
+        print(f"soak: sharing the machine's network ({exc})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _own_network()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report_dir = args.report_dir or ROOT / "tests" / "artifacts" / f"soak-{stamp}"
     report_dir.mkdir(parents=True, exist_ok=True)
