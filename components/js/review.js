@@ -256,6 +256,9 @@
     setTool(tool) {
       this.draft.tool = tool || null;
       this.root.classList.toggle('drawing', !!this.draft.tool);
+      // the overlay is there as soon as a tool is picked, not a frame later: the first
+      // stroke may start at once
+      if (this.canvas && this.draft.tool) this.canvas.hidden = false;
     }
     clearDraft() {
       Object.assign(this.draft, {shapes: [], live: null, inFrame: null, outFrame: null});

@@ -47,6 +47,7 @@ def shot(page, name: str) -> None:
 
 
 def drag(page, canvas: str, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.locator(canvas).wait_for(state="visible")  # shown once a drawing tool is picked
     box = page.locator(canvas).bounding_box()
     page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
     page.mouse.down()
