@@ -131,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
               "(reviewers: --role reviewer), then start again.", file=sys.stderr)
         return 2
     from backend.wiring import start_backend
-    from cosmos_ui.app import launch_app
+    from cosmos_ui.app import input_roots, launch_app
 
-    backend = start_backend(settings, sign_in_required=sign_in)
+    backend = start_backend(settings, sign_in_required=sign_in,
+                            input_roots=input_roots(settings))
     logging.getLogger("launch").info("data in %s; serving on http://%s:%d%s", settings.data_dir,
                                      host, port, " (sign-in required)" if sign_in else "")
     try:

@@ -14,6 +14,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 from backend.store import users
@@ -113,9 +114,55 @@ def add_user(username: str, password: str, role: str) -> None:
 
 
 def remove_user(username: str) -> None:
+    """Remove a user; every browser they are signed in on is signed out at once."""
     if not users.remove(username):
         raise AccountError(f"No user named {username}.")
-    log.info("removed user %s", username)
+    log.info("removed user %s (their sessions ended)", username)
+
+
+def change_password(username: str, password: str) -> int:
+    """Set a new password and end every session signed in with the old one (how many)."""
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
+    ended = users.set_password_hash(username, hash_password(password))
+    if ended < 0:
+        raise AccountError(f"No user named {username}.")
+    log.info("changed the password of %s; %d session(s) ended", username, ended)
+    return ended
+
+
+# -- sessions (a signed-in browser) -----------------------------------------------------------
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(username: str, hours: float) -> str:
+    """A new session for `username`: the cookie value (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    users.add_session(_token_hash(token), username, time.time() + hours * 3600)
+    return token
+
+
+def session_identity(token: str | None) -> Identity | None:
+    """Who a session cookie signs in, checked against the database now: None once it has
+    expired, been signed out, or its user was removed or changed password."""
+    if not token or len(token) > 200:
+        return None
+    user = users.session_user(_token_hash(token), time.time())
+    return Identity(user.username, user.role) if user else None
+
+
+def end_session(token: str | None) -> None:
+    if token:
+        users.end_session(_token_hash(token))
+
+
+def cli_identity(name: str) -> Identity:
+    """Who the `cosmos` command acts as: the account of that name when there is one (its role
+    applies: a reviewer's CLI may not launch either), else an operator of this machine
+    (whoever runs `cosmos` here can already read and write its database)."""
+    user = users.find(name)
+    return Identity(name, user.role) if user else Identity(name, OPERATOR)
 
 
 def list_users() -> list[tuple[str, str]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
 
 from backend.config import Settings
 from backend.events.bus import EventBus
@@ -63,16 +65,19 @@ class Backend:
 
 
 def start_backend(settings: Settings, *, with_scheduler: bool = True,
-                  sign_in_required: bool = False) -> Backend:
+                  sign_in_required: bool = False,
+                  input_roots: Sequence[Path] | None = None) -> Backend:
     """Open the store, start this process's event relay and, unless told not to, its
-    scheduler; `sign_in_required` makes every request need a signed-in user's role."""
+    scheduler; `sign_in_required` makes every request need a signed-in user's role;
+    `input_roots` (the web app's) limits which files may become inputs."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus = EventBus()
     store = Store(settings.db_path, bus)
     relay = Relay(outbox, bus).start()
     telemetry = TelemetryView(bus)
     worker = LocalWorker(settings, store)
-    ops = Operations(settings, store, telemetry=telemetry, sign_in_required=sign_in_required)
+    ops = Operations(settings, store, telemetry=telemetry, sign_in_required=sign_in_required,
+                     input_roots=input_roots)
     if with_scheduler:
         worker.start()
     return Backend(settings, store, bus, relay, worker, ops, telemetry)

@@ -32,7 +32,7 @@ from bench.common import ROOT, Context, Line  # noqa: E402
 from bench.stats import ERROR, Goal, render_table  # noqa: E402
 
 ROWS = ("row_transfer", "row_roundtrip", "row_log_latency", "row_orchestration", "row_store",
-        "row_cold_start", "row_batching")
+        "row_cold_start", "row_batching", "row_farm")
 RESULTS = ROOT / "bench" / "results.json"
 HEADER = ("row", "ours", "baseline", "ratio", "goal", "verdict")
 

@@ -17,6 +17,7 @@ e = html.escape
 #: Tab ids, shared by the app (tabs), navigation handlers and timers.
 TAB_CREATE, TAB_RUNS, TAB_GALLERY, TAB_COMPARE, TAB_HOSTS = (
     "create", "runs", "gallery", "compare", "hosts")
+TAB_USAGE = "usage"
 
 RUN_TYPE_LABELS = {"inference": "generation", "upscale": "4K upscale",
                    "enhance": "prompt enhancement"}
@@ -73,9 +74,12 @@ def run_title(run: Any, width: int = 60) -> str:
 
 
 def run_duration(run: Any, now: float | None = None) -> float | None:
-    if not getattr(run, "started_at", None):
+    """How long it ran: from its real start (after any wait in a cluster's queue)."""
+    begun = getattr(run, "ran_at", None) or (
+        None if getattr(run, "pending_at", None) else getattr(run, "started_at", None))
+    if not begun:
         return None
-    return (run.finished_at or now or time.time()) - run.started_at
+    return (run.finished_at or now or time.time()) - begun
 
 
 def badge(status: str, extra: str = "") -> str:

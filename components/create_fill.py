@@ -65,6 +65,9 @@ class FillActions:
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
             return gr.skip(), gr.skip(), gr.skip()
         path = chosen_input(choice, upload)
+        refusal = self.ops.input_refusal(path)
+        if refusal:  # never probe (or preview) a file outside the input roots
+            return "", None, field_error_html(refusal)
         info, error = describe_input(path)
         return info, (path if path and not error else None), field_error_html(error)
 

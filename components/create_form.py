@@ -25,6 +25,7 @@ from backend.models.profile import get_profile
 from backend.media import MediaError
 from backend.models.checks import FieldError
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
+from components import lenient
 from components.common import TAB_RUNS, field_error_html
 from components.create_fill import FillActions
 from components.create_model import ModelForm
@@ -72,9 +73,10 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                                max_length=200)
                         self._err("name")
                     with gr.Column(scale=1, min_width=160):
-                        f["host"] = gr.Dropdown(label="Host", choices=list(ops.settings.hosts),
-                                                value=ops.settings.generation.host,
-                                                elem_id="host")
+                        f["host"] = lenient.Dropdown(label="Host",
+                                                     choices=list(ops.settings.hosts),
+                                                     value=ops.settings.generation.host,
+                                                     elem_id="host")
                         self._err("host")
                     with gr.Column(scale=1, min_width=200):
                         self._model_picker(f, defaults)
@@ -112,7 +114,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                 with gr.Row():
                     for c in CONTROLS:
                         with gr.Column(min_width=240):
-                            f[f"weight.{c}"] = gr.Slider(
+                            f[f"weight.{c}"] = lenient.Slider(
                                 0, 1, step=0.05, label=looks[f"weight.{c}"].get("label", c),
                                 value=defaults.weights.get(c, 0.0), elem_id=f"weight-{c}",
                                 visible=shown[f"weight.{c}"])
@@ -152,25 +154,26 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                     with gr.Row():
                         f["seed"] = self._number("Seed", defaults.seed, "seed", precision=0)
                         with gr.Column(min_width=120):
-                            f["random_seed"] = gr.Checkbox(label="Random seed", value=False,
-                                                           elem_id="random-seed")
+                            f["random_seed"] = lenient.CheckedCheckbox(
+                                label="Random seed", value=False, elem_id="random-seed")
                         f["fps"] = self._number("FPS (0 = same as input)", 0, "fps",
                                                 precision=0, visible=shown["fps"])
                     with gr.Row():
                         with gr.Column(min_width=160):
-                            f["num_gpus"] = gr.Radio(label="GPUs",
-                                                     choices=list(profile.gpu_counts),
-                                                     value=defaults.num_gpus, elem_id="num-gpus")
+                            f["num_gpus"] = lenient.Radio(label="GPUs",
+                                                          choices=list(profile.gpu_counts),
+                                                          value=defaults.num_gpus,
+                                                          elem_id="num-gpus")
                             self._err("num_gpus")
                         with gr.Column(min_width=160):
-                            f["blur"] = gr.Dropdown(label="Vis blur strength", elem_id="blur",
-                                                    choices=list(PRESETS),
-                                                    value=defaults.blur_strength)
+                            f["blur"] = lenient.Dropdown(label="Vis blur strength",
+                                                         elem_id="blur", choices=list(PRESETS),
+                                                         value=defaults.blur_strength)
                             self._err("blur_strength")
                         with gr.Column(min_width=160):
-                            f["canny"] = gr.Dropdown(label="Edge (Canny) threshold",
-                                                     choices=list(PRESETS), elem_id="canny",
-                                                     value=defaults.canny_threshold)
+                            f["canny"] = lenient.Dropdown(label="Edge (Canny) threshold",
+                                                          choices=list(PRESETS), elem_id="canny",
+                                                          value=defaults.canny_threshold)
                             self._err("canny_threshold")
                     f["upscale_weight"] = self._number("Upscale weight (Run + upscale, 0 to 1)",
                                                        defaults.upscale_weight, "upscale_weight",
@@ -216,7 +219,8 @@ class CreateForm(PresetActions, ModelForm, FillActions):
 
     def _number(self, label: str, value: Any, slot: str, **kw: Any) -> gr.Number:
         with gr.Column(min_width=140):
-            number = gr.Number(label=label, value=value, elem_id=slot.replace("_", "-"), **kw)
+            number = lenient.Number(label=label, value=value, elem_id=slot.replace("_", "-"),
+                                    **kw)
             self._err(slot)
         return number
 
@@ -248,10 +252,12 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         _, note, region = CreateReviewBits.extras(args, N_INPUTS)
         params = self.review.preview_params(
             params_from_values(values, host_offload=self._host_offload(values)), note, region)
-        try:
-            info = probe(params.input_video)
-        except (MediaError, OSError):
-            info = None
+        info = None
+        if not self.ops.input_refusal(params.input_video):  # never probe a file outside roots
+            try:
+                info = probe(params.input_video)
+            except (MediaError, OSError):
+                info = None
         text = spec_preview(params, info.fps if info else None,
                             random_seed=bool(values.get("random_seed")))
         return text, weight_sum_note(params.weights, profile_of(values).control_names)
@@ -262,7 +268,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
             return gr.skip(), gr.skip()
         return self._preview(*args)
 
-    def _launch(self, mode: str, *args):
+    def _launch(self, mode: str, *args, owner: str | None = None):
         """Validate and queue. Outputs: message, error slots, accordions, seed, states, tabs."""
         values = self._values(args)
         seed_field = profile_of(values).field("seed")
@@ -274,13 +280,14 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         drafted = note is not None and mode != "enhance"
         try:
             if mode == "enhance":
-                run = self.ops.enhance(params, host=host, name=name)
+                run = self.ops.enhance(params, host=host, name=name, owner=owner)
             elif drafted:
                 run = self.ops.launch_draft(note, params, region_prompt=region, name=name,
-                                            host=host, with_upscale=(mode == "upscale"))
+                                            host=host, with_upscale=(mode == "upscale"),
+                                            owner=owner)
             else:
                 run = self.ops.launch(params, name=name, host=host, shot=shot,
-                                      with_upscale=(mode == "upscale"))
+                                      with_upscale=(mode == "upscale"), owner=owner)
         except ValidationFailed as failed:
             return self._refused(failed.errors)
         except (NotFound, Refused) as exc:
@@ -300,16 +307,16 @@ class CreateForm(PresetActions, ModelForm, FillActions):
 
     def _launch_run(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
-        return self._launch("run", *args)
+        return self._launch("run", *args, owner=auth.owner_of(self.ops, request))
 
     def _launch_upscale(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
         auth.check(self.ops, request, accounts.UPSCALE)
-        return self._launch("upscale", *args)
+        return self._launch("upscale", *args, owner=auth.owner_of(self.ops, request))
 
     def _launch_enhance(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.ENHANCE)
-        return self._launch("enhance", *args)
+        return self._launch("enhance", *args, owner=auth.owner_of(self.ops, request))
 
     def _refused(self, errors: list[Any]):
         slots = errors_by_slot(errors)

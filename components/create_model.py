@@ -18,6 +18,7 @@ import gradio as gr
 from backend import accounts
 from backend.models.params import ALL_CONTROLS
 from backend.models.profile import get_profile
+from components import lenient
 from components.form_values import FIELDS, offload_default, profile_of
 from components.model_switch import component_looks, switch_note, switch_values
 from cosmos_ui import auth
@@ -34,9 +35,10 @@ class ModelForm:
     # -- building (called inside the form's layout) --------------------------------------------
     def _model_picker(self, f: dict, defaults: Any) -> None:
         models = self.ops.models()
-        f["model"] = gr.Dropdown(label="Model", choices=[(m["name"], m["id"]) for m in models],
-                                 value=defaults.model, elem_id="model",
-                                 info="What the GPU box runs; the form shows its controls.")
+        f["model"] = lenient.Dropdown(label="Model",
+                                      choices=[(m["name"], m["id"]) for m in models],
+                                      value=defaults.model, elem_id="model",
+                                      info="What the GPU box runs; the form shows its controls.")
         self._err("model")
 
     def _control_options(self, f: dict, control: str) -> None:
@@ -70,13 +72,14 @@ class ModelForm:
             f["batch_size"] = self._number("Batch size", defaults.batch_size, "batch_size",
                                            precision=0)
             with gr.Column(min_width=140):
-                f["extra.resolution"] = gr.Dropdown(label="Resolution", choices=["720"],
-                                                    value="720", elem_id="resolution",
-                                                    visible=False)
+                f["extra.resolution"] = lenient.Dropdown(label="Resolution", choices=["720"],
+                                                         value="720", elem_id="resolution",
+                                                         visible=False)
                 self._err("extra.resolution")
             with gr.Column(min_width=140):
-                f["extra.max_frames"] = gr.Number(label="Max frames", value=None, precision=0,
-                                                  elem_id="max-frames", visible=False)
+                f["extra.max_frames"] = lenient.Number(label="Max frames", value=None,
+                                                       precision=0, elem_id="max-frames",
+                                                       visible=False)
                 self._err("extra.max_frames")
         f["regional_prompts"] = gr.Textbox(label="Regional prompts", lines=2,
                                            elem_id="regional-prompts",
@@ -134,7 +137,8 @@ class ModelForm:
         host = self.ops.settings.hosts.get(host_name or "")
         if host is None:
             return gr.skip()
-        return gr.update(value=offload_default(get_profile(model or host.models[0]),
+        # profile_of: a scripted unknown model id shows the default's flags, never an error
+        return gr.update(value=offload_default(profile_of({"model": model or host.models[0]}),
                                                host.offload))
 
     def _wire_model(self, note: gr.Markdown) -> None:

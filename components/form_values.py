@@ -98,7 +98,10 @@ def chosen_input(choice: str | None, upload: str | None) -> str | None:
 def weight_sum_note(weights: Mapping[str, float],
                     controls: Sequence[str] = CONTROLS) -> str:
     """Tell the artist what the model will actually do with the weights they set."""
-    values = {c: float(weights.get(c) or 0) for c in controls}
+    try:
+        values = {c: float(weights.get(c) or 0) for c in controls}
+    except (TypeError, ValueError):
+        return "A weight is not a number: each is a number from 0 to 1."
     total = sum(values.values())
     active = [c for c in controls if values[c] > 0]
     if not active:
@@ -113,6 +116,15 @@ def weight_sum_note(weights: Mapping[str, float],
 def _number(value: Any, default: Any) -> Any:
     if value is None or value == "":
         return default
+    return value
+
+
+def _weight(value: Any) -> Any:
+    """A slider's weight; anything that is not a number is passed on for validation to name."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
     return value
 
 
@@ -179,7 +191,7 @@ def params_from_values(values: Mapping[str, Any], *, seed: int | None = None,
                          negative_prompt=(values.get("negative_prompt") or "").strip(),
                          model=profile.id)
     p.input_video = chosen_input(values.get("input_choice"), values.get("upload"))
-    p.weights = {c: float(values.get(f"weight.{c}") or 0) for c in controls}
+    p.weights = {c: _weight(values.get(f"weight.{c}")) for c in controls}
     p.control_videos = {c: values[f"control.{c}"] for c in controls
                         if values.get(f"control.{c}")}
     p.seg_prompt = (values.get("seg_prompt") or "").strip()

@@ -16,9 +16,11 @@ from backend.models.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
 from backend.operations import NotFound, Operations
 from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_GALLERY, TAB_RUNS, badge, e,
                                event_data, file_url, fmt_ago, run_title, sim_badge, type_badge)
+from components import lenient
 from components.nav import Nav, pick_toggle
-from components.runs_table import (REVIEW_CHOICES, clamp_page, make_filter,
+from components.runs_table import (REVIEW_CHOICES, clamp_page, make_filter, owner_choices,
                                   scoped_versions, version_cell)
+from cosmos_ui import auth
 
 PAGE_SIZE = 12
 
@@ -51,6 +53,7 @@ def grid_html(runs: Sequence[Any], picks: Sequence[str], playing: str | None = N
             f"{'picked' if run.id in picks else 'pick'}</button>"
             f"<div class='g-body'><div class='g-title'>{e(run_title(run, 40))}</div>"
             f"<div>{status} {type_badge(run.run_type)} {sim_badge(run.simulated)} "
+            f"<span class='muted g-owner'>{e(run.owner or '')}</span> "
             f"<span class='muted'>{fmt_ago(run.created_at, now)}</span></div>"
             f"<div class='g-version'>{version_cell(versions.get(run.id))}</div></div></div>")
     if not cards:
@@ -84,15 +87,22 @@ class Gallery:
             with gr.Row():
                 self.search = gr.Textbox(label="Search", scale=3, elem_id="gallery-search",
                                          placeholder="words from prompts or names")
-                self.types = gr.Dropdown([(RUN_TYPE_LABELS[t], t) for t in
-                                          (RUN_INFERENCE, RUN_UPSCALE, RUN_ENHANCE)],
-                                         multiselect=True, value=[], label="Type", scale=2,
-                                         elem_id="gallery-type")
-                self.hosts = gr.Dropdown(list(ops.settings.hosts), multiselect=True, value=[],
-                                         label="Host", scale=2, elem_id="gallery-host")
-                self.rating = gr.Dropdown(["any", "1+", "2+", "3+", "4+", "5"], value="any",
-                                          label="Rating at least", scale=1,
-                                          elem_id="gallery-rating")
+                self.mine = lenient.CheckedCheckbox(label="Only mine", value=False, scale=0,
+                                                    min_width=110, elem_id="gallery-mine")
+                self.types = lenient.CheckedDropdown([(RUN_TYPE_LABELS[t], t) for t in
+                                                      (RUN_INFERENCE, RUN_UPSCALE,
+                                                       RUN_ENHANCE)],
+                                                     multiselect=True, value=[], label="Type",
+                                                     scale=2, elem_id="gallery-type")
+                self.hosts = lenient.CheckedDropdown(list(ops.settings.hosts), multiselect=True,
+                                                     value=[], label="Host", scale=2,
+                                                     elem_id="gallery-host")
+                self.owners = gr.Dropdown(owner_choices(ops), multiselect=True, value=[],
+                                          label="Owner", scale=2, elem_id="gallery-owner",
+                                          allow_custom_value=True)
+                self.rating = lenient.CheckedDropdown(["any", "1+", "2+", "3+", "4+", "5"],
+                                                      value="any", label="Rating at least",
+                                                      scale=1, elem_id="gallery-rating")
             with gr.Row():
                 self.review = gr.Dropdown(REVIEW_CHOICES, multiselect=True, value=[],
                                           label="Review status", elem_id="gallery-review",
@@ -125,7 +135,8 @@ class Gallery:
 
     @property
     def filters(self) -> list[Any]:
-        return [self.search, self.types, self.hosts, self.rating, self.review, self.latest]
+        return [self.search, self.types, self.hosts, self.rating, self.owners, self.mine,
+                self.review, self.latest]
 
     def render_page(self, request: gr.Request, *args: Any):
         """`render` for the page behind `request` (a review link shows only its runs)."""
@@ -133,11 +144,13 @@ class Gallery:
 
     def render(self, page: int, picks: list[str] | None, playing: str | None, shown: str,
                text: str, types: list[str], hosts: list[str], rating: str,
+               owners: list[str] | None = None, mine: bool | None = False,
                review: list[str] | None = None, latest: bool | None = False,
                ids: Sequence[str] | None = ()):
         """Outputs: grid, label, page, shown-hash, compare button."""
-        flt = make_filter(text, (), types, hosts, None, None, rating, review, latest,
-                          with_output=True, ids=ids)
+        me = auth.owner_of(self.ops, auth.current_request())
+        flt = make_filter(text, (), types, hosts, None, None, rating, owners, mine, review,
+                          latest, with_output=True, me=me, ids=ids)
         page = int(page or 0)
         runs, total = self.ops.find_runs(flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
         fixed = clamp_page(page, PAGE_SIZE, total)
@@ -180,6 +193,8 @@ class Gallery:
         render = self.render_page
         self.changed.change(render, inputs, outputs, **quiet)
         self.nav.on_show(TAB_GALLERY, render, inputs, outputs)
+        self.nav.on_show(TAB_GALLERY, lambda: gr.update(choices=owner_choices(self.ops)), [],
+                         [self.owners])
         for component in self.filters:
             component.change(lambda: 0, None, self.page, **quiet).then(
                 render, inputs, outputs, **quiet)

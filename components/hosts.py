@@ -62,18 +62,51 @@ def _gpu_rows(gpus: Sequence[dict]) -> str:
             "</table></div>")
 
 
-def _run_list(runs: Sequence[Any], empty: str) -> str:
+def _run_list(runs: Sequence[Any], empty: str, waits: dict | None = None) -> str:
     if not runs:
         return f"<div class='muted'>{e(empty)}</div>"
     items = []
     for run in runs:
-        gpus = f" · GPU {', '.join(str(g) for g in run.gpus)}" if run.gpus else ""
+        gpus = f" · GPU {', '.join(str(g) for g in run.gpus)}" if run.gpus else (
+            f" · {run.gpu_count} GPU(s)" if getattr(run, "gpu_count", 0) else "")
+        owner = f" · <b>{e(run.owner)}</b>" if getattr(run, "owner", "") else ""
+        why = (waits or {}).get(run.id)
         items.append(f"<li><a href='javascript:void(0)' data-run='{e(run.id)}'>"
                      f"{e(run_title(run, 50))}</a> {badge(run.status)} "
-                     f"<code>{e(run.id[-8:])}</code>{gpus} "
+                     f"<code>{e(run.id[-8:])}</code>{owner}{gpus} "
                      f"<span class='muted'>{fmt_ago(run.started_at or run.created_at)}</span>"
-                     "</li>")
+                     + (f"<div class='wait-reason' data-run='{e(run.id)}'>waits: {e(why)}</div>"
+                        if why else "") + "</li>")
     return "<ul>" + "".join(items) + "</ul>"
+
+
+def _box_containers(containers: Sequence[dict]) -> str:
+    """Every container on the box, ours or not, with its owner where its labels say."""
+    if not containers:
+        return "<div class='muted'>No containers on this box.</div>"
+    rows = []
+    for c in containers:
+        whose = c.get("whose", "")
+        who = e(c.get("owner") or "")
+        run = c.get("run_id") or ""
+        detail = {"ours": f"this installation{', ' + who if who else ''}",
+                  "another installation": f"another installation{', ' + who if who else ''}",
+                  }.get(whose, "not started by Cosmos (owner unknown)")
+        gpus = ", ".join(str(g) for g in c.get("gpus") or []) or "-"
+        rows.append(f"<tr data-whose='{e(whose)}'><td><code>{e(c.get('name', ''))}</code></td>"
+                    f"<td>{e(detail)}</td><td>{e(run[-8:]) if run else '-'}</td><td>{gpus}</td>"
+                    f"<td class='muted'>{e(c.get('status', ''))}</td></tr>")
+    return ("<div class='table-scroll'><table class='runs box-containers'><tr><th>Container"
+            "</th><th>Whose</th><th>Run</th><th>GPUs</th><th>Status</th></tr>" + "".join(rows)
+            + "</table></div>")
+
+
+def _taken(taken: dict) -> str:
+    if not taken:
+        return ""
+    items = "".join(f"<li>GPU {e(str(g))}: {e(why)}</li>" for g, why in sorted(
+        taken.items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0))
+    return f"<h4>GPUs used by others</h4><ul class='gpus-taken'>{items}</ul>"
 
 
 def _containers(containers: Sequence[dict], runs: Sequence[Any]) -> str:
@@ -110,12 +143,16 @@ def host_card(h: dict) -> str:
             f"{sim_badge(bool(h.get('simulated')))}</h3>"
             f"<div>{e(str(h.get('kind', '')))} · {state}{checked}{error} · "
             f"{len(h.get('running') or [])} running, {len(h.get('queued') or [])} queued"
-            + (f" · up to {h['max_concurrent']} at once" if h.get("max_concurrent") else "") +
-            f"</div><h4>GPUs</h4>{_gpu_rows(h.get('gpus') or [])}"
+            + (f" · up to {h['max_concurrent']} at once" if h.get("max_concurrent") else "")
+            + (f" · <span class='gpus-busy'>GPUs {h['busy_gpus']}/{len(h.get('gpu_ids') or [])}"
+               " busy</span>" if "busy_gpus" in h else "") +
+            f"</div><h4>GPUs</h4>{_gpu_rows(h.get('gpus') or [])}{_taken(h.get('taken') or {})}"
             f"<h4>Running</h4>{_run_list(h.get('running') or [], 'Nothing running.')}"
-            + (f"<h4>Containers</h4>{_containers(h['containers'], h.get('running') or [])}"
+            + (f"<h4>Containers on the box</h4>{_box_containers(h['box_containers'])}"
+               if h.get("box_containers") else
+               f"<h4>Containers</h4>{_containers(h['containers'], h.get('running') or [])}"
                if "containers" in h else "") +
-            f"<h4>Queue</h4>{_run_list(h.get('queued') or [], 'Queue is empty.')}"
+            f"<h4>Queue</h4>{_run_list(h.get('queued') or [], 'Queue is empty.', h.get('waits'))}"
             f"<h4>Orphan containers</h4>"
             + (f"<ul class='orphans'>{orphan_html}</ul>" if orphans else
                "<div class='muted'>None: every container belongs to a run.</div>")

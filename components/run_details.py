@@ -26,12 +26,26 @@ def status_html(run: Any, now: float | None = None) -> str:
             f"data-status='{e(run.status)}' data-run='{e(run.id)}'>{e(run.status)}</span> "
             f"{type_badge(run.run_type)} {sim_badge(run.simulated)}</div>")
     meta = [f"<code>{e(run.id)}</code>", f"on <b>{e(run.host)}</b>"]
+    owner = getattr(run, "owner", "")
+    meta.append(f"by <b id='run-owner'>{e(owner)}</b>" if owner else
+                "<span class='muted'>owner unknown (made before owners were recorded)</span>")
     if run.gpus:
         meta.append("GPU " + ", ".join(str(g) for g in run.gpus))
+    job = getattr(run, "external_id", None)
+    if job:
+        node = getattr(run, "node", None)
+        meta.append(f"<span id='run-slurm'>Slurm job <code>{e(job)}</code>"
+                    + (f" on <b>{e(node)}</b>" if node else "") + "</span>")
     meta.append(f"created {fmt_time(run.created_at)}")
-    if run.started_at:
+    queue = getattr(run, "queue_seconds", None)
+    if queue is not None:
+        meta.append(f"<span id='run-queue-time'>waited {fmt_duration(queue)} in Slurm's queue"
+                    + ("" if getattr(run, "ran_at", None) or run.finished_at else " so far")
+                    + "</span>")
+    begun = getattr(run, "ran_at", None) or (None if queue is not None else run.started_at)
+    if begun:
         meta.append(("took " if run.finished_at else "running for ")
-                    + fmt_duration((run.finished_at or now) - run.started_at))
+                    + fmt_duration((run.finished_at or now) - begun))
     if run.parent_id:
         meta.append(f"from run <code>{e(run.parent_id)}</code>")
     if run.ratings:
@@ -68,7 +82,8 @@ def progress_parts(run: Any) -> tuple[float, str]:
     if progress.get("detail") and not run.is_terminal:  # upload progress, Slurm queue position
         detail.append(str(progress["detail"]))
     if run.status == "queued":
-        detail = ["queued: waiting for a free GPU slot"]
+        reason = getattr(run, "wait_reason", None)
+        detail = [f"queued: {reason}" if reason else "queued: waiting for a free GPU slot"]
     return fraction, " · ".join(detail)
 
 

@@ -278,11 +278,13 @@ class RunView(DirectView):
 
     def _rerun(self, selected: str | None, request: gr.Request) -> tuple:
         auth.check(self.ops, request, accounts.RERUN)
-        return self._launched(lambda: self.ops.rerun(selected or ""))
+        owner = auth.owner_of(self.ops, request)
+        return self._launched(lambda: self.ops.rerun(selected or "", owner=owner))
 
     def _upscale(self, selected: str | None, request: gr.Request) -> tuple:
         auth.check(self.ops, request, accounts.UPSCALE)
-        return self._launched(lambda: self.ops.upscale(selected or ""))
+        owner = auth.owner_of(self.ops, request)
+        return self._launched(lambda: self.ops.upscale(selected or "", owner=owner))
 
     def _ask_kill(self, selected: str | None, request: gr.Request):
         auth.check(self.ops, request, accounts.KILL)

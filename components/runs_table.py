@@ -20,8 +20,10 @@ from backend.operations import Operations
 from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_RUNS, badge, e, event_data,
                                fmt_ago, fmt_duration, rating_text, run_duration, run_title,
                                sim_badge)
+from components import lenient
 from components.nav import Nav, pick_toggle
 from components.review_html import STATUS_LABELS, status_chip
+from cosmos_ui import auth
 
 REVIEW_CHOICES = [(label, value) for value, label in STATUS_LABELS.items()]
 
@@ -47,18 +49,30 @@ element.addEventListener('click', (ev) => {
 def make_filter(text: str | None = "", statuses: Sequence[str] | None = (),
                 types: Sequence[str] | None = (), hosts: Sequence[str] | None = (),
                 since: float | None = None, until: float | None = None,
-                min_rating: str | int | None = None,
-                review_statuses: Sequence[str] | None = (), latest_only: bool | None = False,
-                *, with_output: bool = False, ids: Sequence[str] | None = ()) -> RunFilter:
+                min_rating: str | int | None = None, owners: Sequence[str] | None = (),
+                mine: bool | None = False, review_statuses: Sequence[str] | None = (),
+                latest_only: bool | None = False, *, with_output: bool = False,
+                me: str = "", ids: Sequence[str] | None = ()) -> RunFilter:
     """The store filter for what the person set. `until` is a day: runs on it are included.
+    `mine` narrows to `me` (the signed-in or local user), on top of any owners picked.
     `ids`: the runs a review link shows (() any, None none)."""
     rating = None if min_rating in (None, "", "any") else int(str(min_rating)[0])
+    chosen = tuple(owners or ())
+    if mine:
+        chosen = (me,) if not chosen or me in chosen else ("\0nobody",)
     return RunFilter(statuses=tuple(statuses or ()), run_types=tuple(types or ()),
                      hosts=tuple(hosts or ()), since=since or None,
                      until=(until + DAY) if until else None, min_rating=rating,
-                     text=(text or "").strip(), with_output=with_output,
+                     text=(text or "").strip(), with_output=with_output, owners=chosen,
                      review_statuses=tuple(review_statuses or ()),
                      latest_only=bool(latest_only), ids=ids if ids is None else tuple(ids))
+
+
+def owner_choices(ops: Any) -> list[str]:
+    try:
+        return ops.store.run_owners()
+    except Exception:  # the filter must open even if the history cannot be read
+        return []
 
 
 def page_label(page: int, size: int, total: int) -> str:
@@ -102,7 +116,8 @@ def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
                now: float | None = None, versions: dict | None = None) -> str:
     versions = versions or {}
     head = ("<tr><th>Pick</th><th>Status</th><th>Name / prompt</th><th>Version</th><th>Type</th>"
-            "<th class='hide-narrow'>Host</th><th>Created</th><th class='hide-narrow'>Took</th>"
+            "<th class='hide-narrow'>Host</th><th>Owner</th><th>Created</th>"
+            "<th class='hide-narrow'>Took</th>"
             "<th class='hide-narrow'>Rating</th><th class='hide-narrow'>Id</th></tr>")
     rows = []
     for run in runs:
@@ -122,7 +137,8 @@ def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
             f"{sim_badge(run.simulated)}</td>"
             f"<td class='version-cell'>{version_cell(versions.get(run.id))}</td>"
             f"<td>{e(RUN_TYPE_LABELS.get(run.run_type, run.run_type))}</td>"
-            f"<td class='hide-narrow'>{e(run.host)}</td><td>{fmt_ago(run.created_at, now)}</td>"
+            f"<td class='hide-narrow'>{e(run.host)}</td>"
+            f"<td class='owner'>{e(run.owner or '-')}</td><td>{fmt_ago(run.created_at, now)}</td>"
             f"<td class='hide-narrow'>{fmt_duration(run_duration(run, now))}</td>"
             f"<td class='hide-narrow'>{rating_text(run.rating, run.ratings)}</td>"
             f"<td class='hide-narrow'><code>{e(run.id[-8:])}</code></td></tr>")
@@ -147,22 +163,32 @@ class RunsTable:
             with gr.Row():
                 self.search = gr.Textbox(label="Search prompts and names", scale=3,
                                          elem_id="history-search", placeholder="neon street")
-                self.statuses = gr.Dropdown(list(st.STATUSES), multiselect=True, value=[],
-                                            label="Status", elem_id="filter-status", scale=2)
-                self.types = gr.Dropdown([(RUN_TYPE_LABELS[t], t) for t in
+                self.mine = lenient.CheckedCheckbox(label="Only mine", value=False, scale=0,
+                                                    min_width=110, elem_id="filter-mine")
+                self.statuses = lenient.CheckedDropdown(list(st.STATUSES), multiselect=True,
+                                                        value=[], label="Status",
+                                                        elem_id="filter-status", scale=2)
+                self.types = lenient.CheckedDropdown([(RUN_TYPE_LABELS[t], t) for t in
                                           (RUN_INFERENCE, RUN_UPSCALE, RUN_ENHANCE)],
                                          multiselect=True, value=[], label="Type",
                                          elem_id="filter-type", scale=2)
             with gr.Accordion("More filters", open=False):
                 with gr.Row():
-                    self.hosts = gr.Dropdown(list(ops.settings.hosts), multiselect=True,
-                                             value=[], label="Host", elem_id="filter-host")
-                    self.since = gr.DateTime(label="From (date, or e.g. now - 7d)",
-                                             include_time=False, elem_id="filter-since")
-                    self.until = gr.DateTime(label="To (that day included)",
-                                             include_time=False, elem_id="filter-until")
-                    self.rating = gr.Dropdown(["any", "1+", "2+", "3+", "4+", "5"], value="any",
-                                              label="Rating at least", elem_id="filter-rating")
+                    self.hosts = lenient.CheckedDropdown(list(ops.settings.hosts),
+                                                         multiselect=True, value=[],
+                                                         label="Host", elem_id="filter-host")
+                    self.owners = gr.Dropdown(owner_choices(ops), multiselect=True, value=[],
+                                              label="Owner", elem_id="filter-owner",
+                                              allow_custom_value=True)
+                    self.since = lenient.CheckedDateTime(label="From (date, or e.g. now - 7d)",
+                                                         include_time=False,
+                                                         elem_id="filter-since")
+                    self.until = lenient.CheckedDateTime(label="To (that day included)",
+                                                         include_time=False,
+                                                         elem_id="filter-until")
+                    self.rating = lenient.CheckedDropdown(["any", "1+", "2+", "3+", "4+", "5"],
+                                                          value="any", label="Rating at least",
+                                                          elem_id="filter-rating")
                 with gr.Row():
                     self.review = gr.Dropdown(REVIEW_CHOICES, multiselect=True, value=[],
                                               label="Review status", elem_id="filter-review")
@@ -175,7 +201,8 @@ class RunsTable:
                 self.label = gr.HTML(page_label(0, PAGE_SIZES[0], 0), js_on_load=None,
                                      elem_id="history-page")
                 self.next = gr.Button("Next", size="sm", elem_id="history-next")
-                self.size = gr.Dropdown(list(PAGE_SIZES), value=PAGE_SIZES[0], label="Per page",
+                self.size = lenient.CheckedDropdown(list(PAGE_SIZES), value=PAGE_SIZES[0],
+                                                    label="Per page",
                                         elem_id="history-size", min_width=90, scale=0)
                 self.compare = gr.Button("Compare picked (0/2)", size="sm", interactive=False,
                                          elem_id="history-compare")
@@ -187,7 +214,7 @@ class RunsTable:
     @property
     def filters(self) -> list[Any]:
         return [self.search, self.statuses, self.types, self.hosts, self.since, self.until,
-                self.rating, self.review, self.latest]
+                self.rating, self.owners, self.mine, self.review, self.latest]
 
     def render_page(self, request: gr.Request, *args: Any):
         """`render` for the page behind `request` (a review link shows only its runs)."""
@@ -196,7 +223,8 @@ class RunsTable:
     def render(self, page: int, size: int, picks: list[str] | None, selected: str | None,
                shown: str, *filters: Any, ids: Sequence[str] | None = ()):
         """Outputs: table, page label, page, shown-hash, compare button."""
-        flt = make_filter(*filters, ids=ids)
+        flt = make_filter(*filters, me=auth.owner_of(self.ops, auth.current_request()),
+                          ids=ids)
         size = int(size or PAGE_SIZES[0])
         runs, total = self.ops.find_runs(flt, limit=size, offset=int(page or 0) * size)
         page_now = clamp_page(page, size, total)
@@ -231,6 +259,8 @@ class RunsTable:
         render = self.render_page
         self.changed.change(render, inputs, outputs, **quiet)
         self.nav.on_show(TAB_RUNS, render, inputs, outputs)
+        self.nav.on_show(TAB_RUNS, lambda: gr.update(choices=owner_choices(self.ops)), [],
+                         [self.owners])
         for component in self.filters + [self.size]:
             component.change(lambda: 0, None, self.page, **quiet).then(
                 render, inputs, outputs, **quiet)

@@ -20,7 +20,7 @@ from backend import accounts  # noqa: E402
 from backend.operations import ASSETS_DIR  # noqa: E402
 from backend.wiring import Backend  # noqa: E402
 from components.common import (TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS,  # noqa: E402
-                               TAB_RUNS)
+                               TAB_RUNS, TAB_USAGE)
 from components.compare import CompareView  # noqa: E402
 from components.create_form import CreateForm  # noqa: E402
 from components.gallery import Gallery  # noqa: E402
@@ -31,6 +31,7 @@ from components.notify import Notifier  # noqa: E402
 from components.run_view import RunView  # noqa: E402
 from components.runs_table import RunsTable  # noqa: E402
 from components.review_links_panel import LinkBanner, LinksPanel  # noqa: E402
+from components.usage import UsageView  # noqa: E402
 from cosmos_ui import auth  # noqa: E402
 from cosmos_ui.review_links import LinkGate  # noqa: E402
 from cosmos_ui.review_page import REVIEW_CSS, REVIEW_HEAD, Router  # noqa: E402
@@ -68,6 +69,8 @@ def build_app(backend: Backend) -> gr.Blocks:
                 compare = CompareView(ops, nav)
             with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts") as hosts_tab:
                 HostsView(ops, nav, live)
+            with gr.Tab("Usage", id=TAB_USAGE, elem_id="tab-usage"):
+                UsageView(ops, nav, live)
         nav.wire()
         live.wire(demo, ops.bus)
         banner.wire()
@@ -150,21 +153,52 @@ def blocked_paths(backend: Backend) -> list[str]:
             "/etc"]
 
 
+def input_roots(settings) -> list[Path]:
+    """Folders whose files the web app accepts as inputs: uploads (ours and Gradio's upload
+    folder, where a dropped file lands first), the shipped samples and `[ui] input_roots`."""
+    from gradio.utils import get_upload_folder
+
+    return [settings.uploads_dir, Path(get_upload_folder()), ASSETS_DIR,
+            *settings.input_roots]
+
+
+def _never(username: str, password: str) -> bool:
+    """Gradio's own /login is never reached (cosmos_ui/gate.py answers it); were it reached,
+    it would sign nobody in."""
+    return False
+
+
+SIGN_IN_MESSAGE = ("Sign in with the account an operator made for you "
+                   "(`cosmos user add`).")
+
+
 def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
                sign_in: bool = False, block: bool = True) -> gr.Blocks:
-    """Serve the app. With `sign_in`, Gradio's login page guards every page and API route,
-    and each handler acts as the signed-in user's role (cosmos_ui/auth.py)."""
-    from backend import accounts
+    """Serve the app. With `sign_in`, our gate (cosmos_ui/gate.py) signs people in and checks
+    their session on every request, Gradio's login_check guards every page and API route,
+    and every handler checks the caller's role per request (cosmos_ui/guard.py)."""
+    from starlette.middleware import Middleware
+
+    from cosmos_ui.gate import GateState, SignInGate
+    from cosmos_ui.guard import guard_every_event
 
     if sign_in and not backend.ops.sign_in_required:
         raise ValueError("start the backend with sign_in_required=True to serve with sign-in")
     demo = build_app(backend)
+    app_kwargs = {}
+    state = GateState()
+    if sign_in:
+        wrapped = guard_every_event(demo, backend.ops)
+        log.info("sign-in on: %d event handlers check the caller per request", wrapped)
+        app_kwargs["middleware"] = [Middleware(
+            SignInGate, policy=backend.settings.sign_in, share=share, message=SIGN_IN_MESSAGE,
+            state=state)]
     demo.queue(default_concurrency_limit=8)
     demo.launch(
         server_name=host,
         server_port=port,
         share=share,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         allowed_paths=served_paths(backend),
         blocked_paths=blocked_paths(backend),
         max_file_size=f"{backend.settings.max_upload_mb}mb",
@@ -173,8 +207,14 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
         css=CSS + REVIEW_CSS,
         head=REVIEW_HEAD,
         footer_links=[],
-        auth=accounts.authenticate if sign_in else None,
-        auth_message="Cosmos Workflow Orchestrator: sign in with the account an operator "
-                     "made for you." if sign_in else None,
+        auth=_never if sign_in else None,
+        auth_message=SIGN_IN_MESSAGE if sign_in else None,
+        app_kwargs=app_kwargs,
     )
+    if demo.share_url:
+        from urllib.parse import urlsplit
+
+        state.share_host = urlsplit(demo.share_url).netloc
+    if block:
+        demo.block_thread()
     return demo

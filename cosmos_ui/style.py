@@ -16,6 +16,7 @@ CSS = """
          font-weight: 600; color: #fff; background: #64748b; vertical-align: middle;
          white-space: nowrap; }
 .badge-queued { background: #64748b; }
+.badge-pending { background: #9333ea; }
 .badge-running, .badge-staging, .badge-collecting { background: #2563eb; }
 .badge-completed { background: #16a34a; }
 .badge-failed { background: #dc2626; }

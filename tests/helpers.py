@@ -32,11 +32,14 @@ APP_STARTS = 180.0
 
 def write_config(tmp_path: Path, *, sim_seconds: float = 1.0, port: int = 7860,
                  extra_host: str = "", poll_interval: float = 0.1, kill_grace: int = 3,
+                 extra_ui: str = "", extra_scheduler: str = "", extra_top: str = "",
                  sim_load_share: float | None = None) -> Path:
     """A config like the shipped one, with its data in tmp_path and a fast simulator.
 
-    `sim_load_share`: the share of a run the fake Cosmos spends "loading models" before it
-    generates (its default is 0.4); less of it means more of the run shows live progress."""
+    `extra_ui` / `extra_scheduler` are lines added to those tables; `extra_top` tables
+    (e.g. [fair_share]) go before the hosts. `sim_load_share`: the share of a run the fake
+    Cosmos spends "loading models" before it generates (its default is 0.4); less of it means
+    more of the run shows live progress."""
     path = tmp_path / "config.toml"
     sim_env = f'COSMOS_SIM_SECONDS = "{sim_seconds}"'
     if sim_load_share is not None:
@@ -47,9 +50,12 @@ data_dir = "{tmp_path / 'data'}"
 [ui]
 host = "127.0.0.1"
 port = {port}
+{extra_ui}
 [scheduler]
 poll_interval = {poll_interval}
 kill_grace = {kill_grace}
+{extra_scheduler}
+{extra_top}
 [hosts.sim]
 kind = "local"
 docker = "cosmos-sim --root {{remote_root}}/engine"

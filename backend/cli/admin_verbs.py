@@ -17,6 +17,9 @@ log = logging.getLogger("cosmos.cli")
 
 
 def cmd_kill(s: Session, args: argparse.Namespace) -> int:
+    from backend.accounts import KILL
+
+    s.require(KILL)
     _, run_id = _resolve(s, args.run)
     run = s.ops.kill(run_id, force=args.force, grace=args.grace)
     grace = args.grace if args.grace is not None else s.settings.kill_grace
@@ -40,6 +43,9 @@ def cmd_kill(s: Session, args: argparse.Namespace) -> int:
 
 
 def cmd_dequeue(s: Session, args: argparse.Namespace) -> int:
+    from backend.accounts import KILL
+
+    s.require(KILL)
     _, run_id = _resolve(s, args.run)
     run = s.ops.dequeue(run_id)
     if _json(args):
@@ -99,6 +105,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
             argv += [flag, str(value)]
     if args.share:
         argv.append("--share")
+    if args.sign_in:
+        argv.append("--sign-in")
     return launch.main(argv)
 
 
@@ -127,7 +135,15 @@ def cmd_user(s: Session, args: argparse.Namespace) -> int:
         elif args.user_action == "remove":
             accounts.remove_user(args.username)
             result = {"removed": args.username}
-            message = f"removed {args.username}"
+            message = f"removed {args.username}; every browser they were signed in on is " \
+                      "signed out"
+        elif args.user_action == "passwd":
+            if accounts.users.find(args.username) is None:
+                raise accounts.AccountError(f"No user named {args.username}.")
+            ended = accounts.change_password(args.username, _read_password(args))
+            result = {"user": args.username, "sessions_ended": ended}
+            message = (f"changed the password of {args.username}; {ended} signed-in "
+                       f"session(s) ended")
         else:
             users = accounts.list_users()
             result = {"users": [{"username": u, "role": r} for u, r in users]}

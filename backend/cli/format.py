@@ -51,7 +51,10 @@ def run_json(run: RunSummary) -> dict[str, Any]:
         "progress": progress_json(run.progress), "gpus": list(run.gpus),
         "output_path": run.output_path, "thumbnail_path": run.thumbnail_path,
         "cancel_requested": run.cancel_requested, "rating": run.rating, "ratings": run.ratings,
-        "model": run.model,
+        "model": run.model, "owner": run.owner, "gpu_count": run.gpu_count, "priority": run.priority,
+        "wait_reason": run.wait_reason if run.status == "queued" else None,
+        "ran_at": run.ran_at, "queue_seconds": run.queue_seconds,
+        "gpu_seconds": run.gpu_seconds, "slurm_job_id": run.external_id, "node": run.node,
     }
 
 
@@ -99,8 +102,11 @@ def print_model(model: dict[str, Any], out: IO[str]) -> None:
     for v in model["variants"]:
         out.write(f"variant {v['name']}: {v['summary']}\n")
     out.write("settings:\n")
+
+    def num(v: Any) -> str:
+        return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
     for f in model["fields"]:
-        num = (lambda v: str(int(v)) if float(v).is_integer() else f"{v:g}")
         rng = (f" {num(f['minimum'])}..{num(f['maximum'])}" if f["minimum"] is not None
                and f["maximum"] is not None else "")
         choices = f" one of {', '.join(map(str, f['choices']))}" if f["choices"] else ""
@@ -137,11 +143,11 @@ def table(rows: list[list[str]], headers: list[str], out: IO[str]) -> None:
 
 def run_rows(runs: Iterable[RunSummary]) -> list[list[str]]:
     return [[r.id, r.status + ("*" if r.cancel_requested and not r.is_terminal else ""),
-             r.run_type, r.host, when(r.created_at), short(r.name or r.prompt, 48)]
+             r.run_type, r.host, r.owner or "-", when(r.created_at), short(r.name or r.prompt, 44)]
             for r in runs]
 
 
-RUN_HEADERS = ["ID", "STATUS", "TYPE", "HOST", "CREATED", "NAME / PROMPT"]
+RUN_HEADERS = ["ID", "STATUS", "TYPE", "HOST", "OWNER", "CREATED", "NAME / PROMPT"]
 
 
 def progress_text(run: RunSummary) -> str:
@@ -163,6 +169,7 @@ def print_run(run: RunSummary, details: dict[str, Any], out: IO[str]) -> None:
     w(f"run {run.id}  {run.status}" + (f"  ({progress_text(run)})" if not run.is_terminal
                                         and run.progress else "") + "\n")
     w(f"  name       {run.name or '-'}\n  type       {run.run_type}\n  model      {run.model}\n")
+    w(f"  owner      {run.owner or '(unknown: made before owners were recorded)'}\n")
     w(f"  host       {run.host}{' (simulated)' if run.simulated else ''}"
       + (f"  GPUs {','.join(map(str, run.gpus))}" if run.gpus else "") + "\n")
     w(f"  prompt     {short(run.prompt, 200)}\n")
@@ -173,9 +180,19 @@ def print_run(run: RunSummary, details: dict[str, Any], out: IO[str]) -> None:
     if run.result_prompt_id:
         w(f"  new prompt {run.result_prompt_id}\n")
     w(f"  created    {when(run.created_at)}\n")
-    if run.started_at:
+    if run.external_id:
+        w(f"  slurm job  {run.external_id}" + (f" on {run.node}" if run.node else "") + "\n")
+    elif run.node:
+        w(f"  node       {run.node}\n")
+    if run.status == "queued" and run.wait_reason:
+        w(f"  waits      {run.wait_reason}\n")
+    if run.queue_seconds is not None:
+        w(f"  in queue   {duration(run.queue_seconds)} waiting in Slurm"
+          f"{'' if run.ran_at or run.finished_at else ' so far'} (not run time)\n")
+    if run.ran_at or run.started_at:
+        begun = run.ran_at or run.started_at
         end = run.finished_at or time.time()
-        w(f"  started    {when(run.started_at)}  ({duration(end - run.started_at)}"
+        w(f"  started    {when(begun)}  ({duration(end - begun)}"
           f"{'' if run.finished_at else ' so far'})\n")
     if run.finished_at:
         w(f"  finished   {when(run.finished_at)}\n")
@@ -229,22 +246,30 @@ def print_status(view: dict[str, Any], out: IO[str]) -> None:
     out.write("runs       " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + "\n"
               if any(counts.values()) else "runs       none yet\n")
     for h in view["hosts"]:
-        out.write(f"host {h['name']:<8} GPUs {len(h['busy_gpus'])}/{len(h['gpus'])} busy"
+        busy = max(len(h["busy_gpus"]), h.get("busy_count", 0))
+        others = h.get("taken_by_others") or {}
+        out.write(f"host {h['name']:<8} GPUs {busy}/{len(h['gpus'])} busy"
                   f"{' (' + ','.join(map(str, h['busy_gpus'])) + ')' if h['busy_gpus'] else ''}"
-                  f", {h['running']} running (max {h['max_concurrent']}), {h['queued']} queued"
+                  + (f", {len(others)} used by others" if others else "")
+                  + f", {h['running']} running (max {h['max_concurrent']}), {h['queued']} queued"
                   f"{', simulated' if h['simulated'] else ''}\n")
+        for gpu, why in sorted(others.items()):
+            out.write(f"{'':14}GPU {gpu}: {why}\n")
     if view["running"]:
         out.write("\nin progress\n")
-        table([[r.id, r.status, r.host, ",".join(map(str, r.gpus)) or "-",
+        table([[r.id, r.status, r.host, r.owner or "-",
+                ",".join(map(str, r.gpus)) or (f"{r.gpu_count}" if r.status != "pending"
+                                               else "-"),
                 progress_text(r) or "-", short(r.name or r.prompt, 40)]
-               for r in view["running"]], ["ID", "STATUS", "HOST", "GPUS", "PROGRESS", "NAME"],
-              out)
+               for r in view["running"]],
+              ["ID", "STATUS", "HOST", "OWNER", "GPUS", "PROGRESS", "NAME"], out)
     if view["queued"]:
         out.write("\nqueue (next first)\n")
-        table([[str(i), r.id, r.host, str(r.params.get("num_gpus", 1)),
-                when(r.created_at), short(r.name or r.prompt, 40)]
+        why = view.get("waits", {})
+        table([[str(i), r.id, r.host, r.owner or "-", str(r.params.get("num_gpus", 1)),
+                when(r.created_at), short(why.get(r.id, ""), 90)]
                for i, r in enumerate(view["queued"], 1)],
-              ["#", "ID", "HOST", "GPUS", "QUEUED AT", "NAME"], out)
+              ["#", "ID", "HOST", "OWNER", "GPUS", "QUEUED AT", "WHY IT WAITS"], out)
 
 
 MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
@@ -265,3 +290,21 @@ def print_doctor(reports: list[dict[str, Any]], out: IO[str]) -> None:
                               f"{'' if gpu['configured'] else ' (not configured)'}\n")
             if check["status"] != "ok" and check["fix"]:
                 out.write(f"{'':20}fix: {check['fix']}\n")
+
+
+def print_usage(report: dict[str, Any], out: IO[str]) -> None:
+    """`cosmos usage`: one line per person/host/model, then the total."""
+    since = f" since {when(report['since'])}" if report.get("since") else ""
+    out.write(f"usage by {report['by']}{since} (GPU time counts only while a run really ran; "
+              "Slurm queue time is apart)\n")
+
+    def row(r: dict[str, Any]) -> list[str]:
+        rate = "-" if r["failure_rate"] is None else f"{100 * r['failure_rate']:.0f}%"
+        return [str(r["key"]), f"{r['gpu_hours']:.2f}", str(r["runs"]), str(r["completed"]),
+                str(r["failed"]), rate, f"{r['slurm_queue_hours']:.2f}"]
+
+    rows = [row(r) for r in report["rows"]]
+    if report["rows"]:
+        rows.append(row(report["total"]))
+    table(rows, [report["by"].upper(), "GPU-HOURS", "RUNS", "COMPLETED", "FAILED",
+                 "FAILURE RATE", "SLURM QUEUE HOURS"], out)

@@ -35,6 +35,9 @@ def cmd_create(s: Session, args: argparse.Namespace) -> int:
 
 
 def cmd_run(s: Session, args: argparse.Namespace) -> int:
+    from backend.accounts import LAUNCH
+
+    owner = s.require(LAUNCH)
     text, negative, prompt_id = _prompt_source(s, args.prompt, args.prompt_id)
     params = _params(s, args, text, negative)
     if args.batch_with and not args.dry_run:
@@ -46,11 +49,12 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
             other = _params(s, args, text, negative)
             other.input_video = video
             others.append(other)
-        plan = s.ops.dry_run(params, args.host, batch_with=others)
+        plan = s.ops.dry_run(params, args.host, batch_with=others, owner=owner)
         if _json(args):
             fmt.dump({"dry_run": plan})
             return EXIT_OK
-        print(f"# dry run ({plan['model']}): nothing was queued. Run id {plan['run_id']}, GPUs "
+        print(f"# dry run ({plan['model']}): nothing was queued. Owner {plan['owner']}. Run id "
+              f"{plan['run_id']}, GPUs "
               f"{','.join(map(str, plan['gpus']))} and port {plan['master_port']} are provisional"
               f" (a real launch gets its own).\n# docker command on {plan['host']}:")
         print(plan["command"])
@@ -64,7 +68,7 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
             print(f"warning: {warning['field']}: {warning['message']}", file=sys.stderr)
         return EXIT_OK
     run = s.ops.launch(params, name=args.name, host=args.host, prompt_id=prompt_id,
-                       with_upscale=args.with_upscale, priority=args.priority,
+                       with_upscale=args.with_upscale, priority=args.priority, owner=owner,
                        shot=getattr(args, "shot", ""))
     _warn(s, params)
     if not args.wait:
@@ -97,8 +101,11 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
 
 
 def cmd_upscale(s: Session, args: argparse.Namespace) -> int:
+    from backend.accounts import UPSCALE
+
+    owner = s.require(UPSCALE)
     _, run_id = _resolve(s, args.run)
-    run = s.ops.upscale(run_id, args.weight, model=args.model)
+    run = s.ops.upscale(run_id, args.weight, model=args.model, owner=owner)
     if args.wait:
         run = follow(s, run.id)
         code = ended(run)
@@ -114,6 +121,9 @@ def cmd_upscale(s: Session, args: argparse.Namespace) -> int:
 
 
 def cmd_enhance(s: Session, args: argparse.Namespace) -> int:
+    from backend.accounts import ENHANCE
+
+    owner = s.require(ENHANCE)
     try:
         kind, prompt_id = s.ops.resolve_id(args.prompt, kinds=("prompt",))
     except KeyError:
@@ -122,7 +132,8 @@ def cmd_enhance(s: Session, args: argparse.Namespace) -> int:
         prompt_id = None
     text, negative, prompt_id = _prompt_source(s, args.prompt, prompt_id)
     params = _params(s, args, text, negative)
-    run = s.ops.enhance(params, host=args.host, name=args.name, prompt_id=prompt_id)
+    run = s.ops.enhance(params, host=args.host, name=args.name, prompt_id=prompt_id,
+                        owner=owner)
     _warn(s, params)
     code, new_prompt = EXIT_OK, None
     if args.wait:

@@ -12,8 +12,9 @@ import random
 
 RUN_TYPES = ("inference", "upscale", "enhance")
 PRESETS = ("very_low", "low", "medium", "high", "very_high")
-STATUSES = ("queued", "staging", "running", "collecting", "completed", "failed", "cancelled",
-            "blocked")
+STATUSES = ("queued", "staging", "pending", "running", "collecting", "completed", "failed",
+            "cancelled", "blocked")
+USAGE_GROUPS = ("user", "host", "model")
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -47,6 +48,19 @@ def _seed(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number or 'random', got {text!r}") \
             from None
+
+
+def _date(text: str) -> float:
+    """A date (or date and time) in local time -> epoch seconds."""
+    import time
+
+    for pattern in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
+        try:
+            return time.mktime(time.strptime(text.strip(), pattern))
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"expected a date such as 2026-11-01 (or "
+                                     f"2026-11-01T09:30), got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--type", action="append", default=[], choices=RUN_TYPES,
                      help="only runs of this type (repeatable)")
     lst.add_argument("--host", action="append", default=[], help="only runs on this host")
+    lst.add_argument("--owner", action="append", default=[], metavar="NAME",
+                     help="only runs launched by this person (repeatable)")
+    lst.add_argument("--mine", action="store_true",
+                     help="only my runs (as the CLI's user: $COSMOS_USER, [cli] user, or the "
+                     "OS login name)")
     lst.add_argument("--limit", type=int, default=25, help="at most this many (default 25)")
     lst.add_argument("--offset", type=int, default=0, help="skip this many (paging)")
 
@@ -189,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="workers, queue and runs in progress")
     status.add_argument("--stream", metavar="RUN", help="follow this run's log until it ends")
 
+    usage = sub.add_parser("usage", parents=[common], help="GPU-hours, run counts and failure "
+                           "rate per person, host or model")
+    usage.add_argument("--by", choices=USAGE_GROUPS, default="user",
+                       help="group by person (default), host or model")
+    usage.add_argument("--since", metavar="DATE", type=_date,
+                       help="only runs created on or after this date (YYYY-MM-DD, or "
+                       "YYYY-MM-DDTHH:MM, local time)")
+
     up = sub.add_parser("upscale", parents=[common], help="upscale a completed run to 4K")
     up.add_argument("run")
     up.add_argument("--weight", type=float, help="the upscaler's weight (0-1], default 0.5")
@@ -212,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, help="port to serve on (default from config: 7860)")
     ui.add_argument("--share", action="store_true",
                     help="public Gradio share link (refused until sign-in exists)")
+    ui.add_argument("--sign-in", action="store_true",
+                    help="require sign-in even on 127.0.0.1 (always on with --share or another "
+                    "--host)")
     ui.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     user = sub.add_parser("user", help="manage the people who may sign in (needed for --share)")
@@ -223,8 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="operator: everything; reviewer: watch, compare, rate and comment")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
-    remove = user_sub.add_parser("remove", help="remove a user")
+    remove = user_sub.add_parser("remove", help="remove a user (their sessions end at once)")
     remove.add_argument("username")
+    passwd = user_sub.add_parser("passwd", help="change a user's password; every browser "
+                                 "signed in with the old one is signed out at once")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true",
+                        help="read the new password from the first line of standard input")
     user_sub.add_parser("list", help="list users and their roles")
 
     from backend.cli.review_verbs import add_parsers as add_review_parsers

@@ -177,6 +177,36 @@ class Session:
         self.backend = start_backend(self.settings, with_scheduler=False)
         self.ops = self.backend.ops
         self.owns_scheduler = False
+        self._who = None
+
+    @property
+    def who(self):
+        """Who this command acts as (README "Owners"): the CLI user, with their account's
+        role when that name is an account."""
+        if self._who is None:
+            from backend import accounts
+
+            try:
+                name = self.ops.local_user
+            except ValueError as exc:  # a malformed $COSMOS_USER
+                from backend.cli.common import EXIT_USAGE, CliError
+
+                raise CliError(EXIT_USAGE, str(exc)) from None
+            self._who = accounts.cli_identity(name)
+        return self._who
+
+    def require(self, action: str) -> str:
+        """The CLI user's name, if their role may do `action` (else exit 1 with why)."""
+        from backend import accounts
+        from backend.cli.common import EXIT_FAILED, CliError
+
+        try:
+            accounts.require(self.who, action)
+        except accounts.Forbidden:
+            raise CliError(EXIT_FAILED, f"{self.who.username} is a {self.who.role} account and "
+                           f"may not {action}; ask an operator, or run as another user "
+                           "(COSMOS_USER or [cli] user)") from None
+        return self.who.username
 
     def ensure_worker(self) -> bool:
         """Start a scheduler here unless one is live somewhere; True if this one was started."""

@@ -18,8 +18,9 @@ def cmd_list(s: Session, args: argparse.Namespace) -> int:
     if args.limit < 1 or args.offset < 0:
         raise CliError(EXIT_USAGE, "--limit must be at least 1 and --offset at least 0")
     if args.what == "prompts":
-        if args.status or args.type or args.host:
-            raise CliError(EXIT_USAGE, "--status, --type and --host filter runs, not prompts")
+        if args.status or args.type or args.host or args.owner or args.mine:
+            raise CliError(EXIT_USAGE, "--status, --type, --host, --owner and --mine filter "
+                           "runs, not prompts")
         prompts, total = s.ops.find_prompts(limit=args.limit, offset=args.offset)
         if _json(args):
             fmt.dump({"prompts": prompts, "total": total})
@@ -29,8 +30,9 @@ def cmd_list(s: Session, args: argparse.Namespace) -> int:
         return EXIT_OK
     from backend.store.history import RunFilter
 
+    owners = list(args.owner) + ([s.who.username] if args.mine else [])
     runs, total = s.ops.find_runs(RunFilter(statuses=args.status, run_types=args.type,
-                                            hosts=args.host), limit=args.limit,
+                                            hosts=args.host, owners=owners), limit=args.limit,
                                   offset=args.offset)
     if _json(args):
         fmt.dump({"runs": [fmt.run_json(r) for r in runs], "total": total})
@@ -95,8 +97,18 @@ def cmd_status(s: Session, args: argparse.Namespace) -> int:
     if _json(args):
         fmt.dump({"workers": view["workers"], "counts": view["counts"],
                   "running": [fmt.run_json(r) for r in view["running"]],
-                  "queued": [fmt.run_json(r) for r in view["queued"]],
+                  "queued": [dict(fmt.run_json(r), wait_reason=view["waits"].get(r.id))
+                             for r in view["queued"]],
                   "hosts": view["hosts"]})
     else:
         fmt.print_status(view, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_usage(s: Session, args: argparse.Namespace) -> int:
+    report = s.ops.usage(by=args.by, since=args.since)
+    if _json(args):
+        fmt.dump(report)
+    else:
+        fmt.print_usage(report, sys.stdout)
     return EXIT_OK

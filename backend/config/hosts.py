@@ -59,6 +59,11 @@ class HostConfig:
     port: int | None = None
     identity_file: str | None = None
     trust_on_first_use: bool = False
+    #: GPU memory (MiB) a run needs free on each of its GPUs; 0 = do not check (issue 16).
+    vram_mb: int = 0
+    #: Look at what really uses the box's GPUs before placing a run (nvidia-smi, containers
+    #: of other installations, their leases under remote_root/leases) and take a lease there.
+    check_box: bool = True
     #: What only this host's kind reads (e.g. backend.slurm.config.SlurmOptions), or None.
     options: Any = None
     #: The model profiles this host serves (backend/extensions.py), first = its default.
@@ -228,6 +233,10 @@ def read_host(path: Path, name: str, r: Reader, data_dir: Path) -> HostConfig:
         port=r.get("port", int, None, "a port number 1-65535", lambda v: 0 < v < 65536),
         identity_file=r.get("identity_file", str, None, "a path to a private key"),
         trust_on_first_use=r.get("trust_on_first_use", bool, False, "true or false"),
+        vram_mb=r.get("vram_mb", int, 0, "a whole number of MiB >= 0 (free GPU memory a run "
+                      "needs on each GPU; 0 = do not check)", lambda v: 0 <= v <= 10_000_000),
+        check_box=r.get("check_box", bool, True, "true or false (look at the box's GPUs and "
+                        "take a lease before placing a run)"),
         options=options,
         models=models,
         model_places=places,

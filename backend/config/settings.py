@@ -18,6 +18,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from backend.config.hosts import OFFLOAD_FLAGS, PULL_POLICIES, HostConfig, read_host  # noqa: F401
+from backend.config.people import (FairShare, SignInPolicy, read_cli_user, read_fair_share,
+                                   read_input_roots, read_sign_in)
 from backend.config.reader import ConfigError, Reader
 from backend.models.transfer1.params import CONTROLS, GPU_COUNTS, PRESETS
 
@@ -68,6 +70,15 @@ class Settings:
     stale_worker_seconds: float = 15.0
     reviewers_may_approve: bool = True  # [review]: may a reviewer set a version Approved?
     review_link_max_days: int = 30  # [review]: the longest a review link may stay valid
+    #: issue 16: people (fair share, limits), who the CLI is, sign-in, inputs, the box check
+    fair_share: FairShare = FairShare()
+    cli_user: str | None = None
+    sign_in: SignInPolicy = SignInPolicy()
+    input_roots: tuple[Path, ...] = ()
+    backfill: bool = False
+    backfill_seconds: float = 0.0
+    gpu_busy_memory_mb: float = 1024.0
+    lease_seconds: float = 120.0
 
     @property
     def db_path(self) -> Path:
@@ -93,7 +104,8 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     root = Reader(path, raw)
-    root.unknown_keys({"data_dir", "ui", "generation", "scheduler", "hosts", "review"})
+    root.unknown_keys({"data_dir", "ui", "generation", "scheduler", "hosts", "fair_share",
+                       "cli", "review"})
 
     data_text = str(data_dir) if data_dir is not None else root.get(
         "data_dir", str, "data", "a folder path", lambda v: bool(v.strip()))
@@ -103,12 +115,14 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
         resolved_data = (base / resolved_data).resolve()
 
     ui = root.sub("ui")
-    ui.unknown_keys({"host", "port", "max_upload_mb"})
+    ui.unknown_keys({"host", "port", "max_upload_mb", "input_roots", "session_hours",
+                     "sign_in_free_attempts", "sign_in_lockout_after", "sign_in_lockout_minutes"})
     gen = root.sub("generation")
     gen.unknown_keys(set(GenerationDefaults.__dataclass_fields__))
     sched = root.sub("scheduler")
     sched.unknown_keys({"poll_interval", "kill_grace", "telemetry_interval", "batching",
-                        "max_batch", "stale_worker_seconds"})
+                        "max_batch", "stale_worker_seconds", "backfill", "backfill_seconds",
+                        "gpu_busy_memory_mb", "lease_seconds"})
 
     review = root.sub("review")
     review.unknown_keys({"reviewers_may_approve", "link_max_days"})
@@ -181,4 +195,24 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
         reviewers_may_approve=review.get("reviewers_may_approve", bool, True, "true or false"),
         review_link_max_days=review.get("link_max_days", int, 30, "a whole number of days "
                                         "from 1 to 365", lambda v: 1 <= v <= 365),
+        fair_share=read_fair_share(root),
+        cli_user=read_cli_user(root),
+        sign_in=_checked_sign_in(ui),
+        input_roots=read_input_roots(ui, path.parent),
+        backfill=sched.get("backfill", bool, False, "true or false"),
+        backfill_seconds=sched.get("backfill_seconds", float, 0.0, "a number of seconds from "
+                                   "0 to 86400 (0: no time limit, fair share alone bounds "
+                                   "backfill)", lambda v: 0 <= v <= 86400),
+        gpu_busy_memory_mb=sched.get("gpu_busy_memory_mb", float, 1024.0, "a number of MiB "
+                                     "from 1 to 1000000", lambda v: 1 <= v <= 1_000_000),
+        lease_seconds=sched.get("lease_seconds", float, 120.0, "a number of seconds from 10 "
+                                "to 3600", lambda v: 10 <= v <= 3600),
     )
+
+
+def _checked_sign_in(ui: Reader) -> SignInPolicy:
+    policy = read_sign_in(ui)
+    if policy.lockout_after <= policy.free_attempts:
+        raise ui.fail("sign_in_lockout_after", policy.lockout_after, "a number above "
+                      f"sign_in_free_attempts ({policy.free_attempts})")
+    return policy

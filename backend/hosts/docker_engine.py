@@ -92,5 +92,8 @@ class DockerEngine:
     def list_ours(self, label: str) -> list[dict[str, str]]:
         return self.client.list_by_label(label)
 
+    def list_all(self) -> list[dict[str, str]]:
+        return self.client.list_all()
+
     def explain_end(self, name: str, run_ids: Sequence[str]) -> None:
         """A container's end is said by its exit code and log: nothing to add."""

@@ -88,6 +88,10 @@ class Engine(Protocol):
         """Jobs carrying `label` (k=v), as `docker ps --format '{{json .}}'` rows."""
         ...
 
+    def list_all(self) -> list[dict[str, str]]:
+        """Every job (container) on the box, ours or not, in the same shape."""
+        ...
+
     def explain_end(self, name: str, run_ids: Sequence[str]) -> None:
         """After collecting: add what only the engine knows about why the job ended."""
         ...
@@ -108,6 +112,9 @@ class HostKind:
     option_keys: ClassVar[tuple[str, ...]] = ()
     #: True when our scheduler hands out GPU ids; False when the kind's own scheduler does.
     places_gpus: ClassVar[bool] = True
+    #: True when a launched job may wait in the kind's own queue first (Slurm): the run is
+    #: `pending` until the engine sees it start, then `running` (its GPU time starts then).
+    queues_jobs: ClassVar[bool] = False
 
     # -- config -------------------------------------------------------------------------------
     def remote(self, table: Mapping[str, Any]) -> bool:

@@ -8,7 +8,9 @@ from typing import Any
 
 from backend.config.hosts import HostConfig
 from backend.extensions import host_kind
+from backend.hosts.boxcheck import BoxView
 from backend.hosts.kind import Engine, HostKind
+from backend.hosts.leases import Leases
 from backend.remote.shell import Shell
 
 
@@ -21,12 +23,16 @@ class HostRuntime:
     """One per configured host and process, shared by every run on it (one connection)."""
 
     def __init__(self, host: HostConfig, shell: Shell, *, store: Any = None,
-                 kill_grace: int = 10) -> None:
+                 kill_grace: int = 10, installation: str = "") -> None:
         self.host = host
         self.shell = shell
         self.kind: HostKind = host_kind(host.kind)
         self.store = store
         self.kill_grace = kill_grace
+        self.installation = installation
+        #: the GPU leases on the box and the latest look at what uses its GPUs (issue 16)
+        self.leases = Leases(shell, host.remote_root, installation or "-")
+        self.box = BoxView()
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
         self.checkout_ready = False
@@ -39,6 +45,12 @@ class HostRuntime:
             if self._engine is None:
                 self._engine = self.kind.engine(self, self.store, self.kill_grace)
             return self._engine
+
+    @property
+    def checks_box(self) -> bool:
+        """Whether placement on this box looks at it and leases GPUs there (our scheduler
+        places the GPUs, and the host has not turned it off)."""
+        return self.kind.places_gpus and self.host.check_box and bool(self.installation)
 
     @property
     def launch_host(self) -> HostConfig:

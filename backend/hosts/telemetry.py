@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from backend.events.types import HostAction, HostTelemetry
+from backend.hosts import boxcheck
 from backend.remote.docker import LABEL_APP, LABEL_RUN
-from backend.store.models import RUNNING
+from backend.store.models import ACTIVE, RUNNING
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,11 @@ class HostSnapshot:
     error: str | None = None
     gpus: list[dict[str, Any]] = field(default_factory=list)
     containers: list[dict[str, str]] = field(default_factory=list)  # ours, by label
+    #: every container on the box, ours or not, with whose it is (boxcheck.describe_container)
+    box_containers: list[dict[str, Any]] = field(default_factory=list)
+    #: GPU index (as text: JSON keys) -> why it is not free for us (another installation, a
+    #: foreign process, VRAM)
+    taken: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -67,9 +73,13 @@ class HostSnapshot:
 
 class HostMonitor:
     def __init__(self, runtime: Any, store: Any, instance_id: str,
-                 interval: float = 2.0, worker_id: str | None = None) -> None:
+                 interval: float = 2.0, worker_id: str | None = None, *,
+                 busy_mb: float = 1024.0, lease_seconds: float = 120.0) -> None:
         self.runtime = runtime
         self.worker_id = worker_id
+        self.busy_mb = busy_mb
+        self.lease_seconds = lease_seconds
+        self._renewed: dict[str, float] = {}
         self.store = store
         self.instance_id = instance_id
         self.interval = interval
@@ -119,10 +129,18 @@ class HostMonitor:
         with self._lock:
             removals, self._removals = self._removals, []
         engine = self.runtime.engine
+        every = None
         try:
             for name in removals:
                 engine.remove(name)
-            snap.containers = engine.list_ours(f"{LABEL_APP}={self.instance_id}")
+            if self.runtime.checks_box:
+                every = engine.list_all()
+                snap.containers = [c for c in every if boxcheck.labels_of(c).get(LABEL_APP)
+                                   == self.instance_id]
+                snap.box_containers = [boxcheck.describe_container(c, self.instance_id)
+                                       for c in every]
+            else:
+                snap.containers = engine.list_ours(f"{LABEL_APP}={self.instance_id}")
             snap.reachable = True
         except Exception as exc:  # unreachable box, docker missing: say so, keep watching
             snap.reachable = False
@@ -137,9 +155,44 @@ class HostMonitor:
             else:
                 snap.error = "GPU query failed: " + (result.err.strip() or result.out.strip()
                                                      or f"exit {result.exit_code}")[-200:]
-        self._publish(snap)
+        # the samples first: they belong to the runs running when the GPUs were read
         self._record(snap)
+        if self.runtime.checks_box:
+            self._look(snap, every)
+        self._publish(snap)
         return snap
+
+    def _look(self, snap: HostSnapshot, every: list | None) -> None:
+        """What else uses the box's GPUs (for placement), and our leases kept alive."""
+        active = self.store.runs_in(ACTIVE, host=snap.name)
+        ours = {g for r in active for g in r.gpu_list()}
+        try:
+            look = boxcheck.look(self.runtime, self.instance_id, ours, busy_mb=self.busy_mb,
+                                 listed=every)
+        except Exception as exc:  # a look is advice: the lease at staging still guards
+            log.warning("looking at the GPUs of %s failed: %s", snap.name, exc)
+            return
+        self.runtime.box.update(look)
+        snap.taken = {str(g): why for g, why in sorted(look.taken.items())}
+        self._renew(active)
+
+    def _renew(self, active: list) -> None:
+        """Renew the leases of the jobs this worker drives here, a few times per lease."""
+        now = time.time()
+        jobs: dict[str, Any] = {}
+        for run in active:
+            if run.gpu_list() and (not self.worker_id or run.worker_id == self.worker_id):
+                jobs.setdefault(run.batch_id or run.id, run)
+        for job_id, run in jobs.items():
+            if now - self._renewed.get(job_id, 0.0) < self.lease_seconds / 4:
+                continue
+            try:
+                self.runtime.leases.renew(job_id, run.gpu_list(), self.lease_seconds,
+                                          run.owner or "")
+                self._renewed[job_id] = now
+            except Exception as exc:
+                log.warning("renewing the GPU lease of %s failed: %s", job_id, exc)
+        self._renewed = {k: v for k, v in self._renewed.items() if k in jobs}
 
     def _publish(self, snap: HostSnapshot) -> None:
         self.snapshot = snap

@@ -118,7 +118,7 @@ class DraftOps:
 
     def launch_draft(self, note_id: object, params: GenerationParams, *, region_prompt: str,
                      name: str = "", host: str | None = None,
-                     with_upscale: bool = False) -> RunSummary:
+                     with_upscale: bool = False, owner: str | None = None) -> RunSummary:
         """Launch the (adjusted) draft: `params` from the form, the note's mask with
         `region_prompt`, as the next version of the note's shot, linked to the note. A model
         chosen in the form that cannot take the mask is refused on the model field."""
@@ -129,4 +129,4 @@ class DraftOps:
             raise ValidationFailed([FieldError("model", f"{exc} Choose it under Model to "
                                                "re-generate this note's region.")]) from None
         return self.launch(final, name=name, host=host, with_upscale=with_upscale,
-                           source_run=draft.run_id, source_note=draft.note_id)
+                           owner=owner, source_run=draft.run_id, source_note=draft.note_id)

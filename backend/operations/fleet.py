@@ -9,7 +9,7 @@ from backend.events.types import HostAction
 from backend.hosts.telemetry import REMOVE_ORPHAN, HostSnapshot, orphans, run_id_of
 from backend.operations.errors import NotFound, Refused
 from backend.operations.summary import summarize
-from backend.store.models import ACTIVE, QUEUED
+from backend.store.models import ACTIVE, HOLDING
 
 
 class FleetOps:
@@ -25,10 +25,16 @@ class FleetOps:
         for name, host in self.settings.hosts.items():
             snap = self._snapshot(name)
             running = [summarize(r) for r in self.store.runs_in(ACTIVE, host=name)]
-            queued = [summarize(r) for r in self.store.runs_in((QUEUED,), host=name)]
+            queued = [summarize(r) for r in self.store.queued_in_order(name)]
 
+            holding = [r for r in running if r.status in HOLDING]
             overview.append({
                 "name": name, "kind": host.kind, "simulated": host.simulated,
+                # GPUs in use by our runs: their ids, or (a cluster places them) their count
+                "busy_gpus": sum(len(r.gpus) or r.gpu_count for r in holding),
+                "box_containers": snap.box_containers if snap else [],
+                "taken": snap.taken if snap else {},
+                "waits": self.wait_reasons(queued, live=bool(self.live_workers())),
                 "reachable": snap.reachable if snap else None,
                 "checked_at": snap.checked_at if snap else None,
                 "error": snap.error if snap else "no worker has reported on this host yet",
@@ -79,13 +85,38 @@ class FleetOps:
         queued = [summarize(r) for r in self.store.queued_in_order()]
         hosts = []
         for name, host in self.settings.hosts.items():
-            busy = sorted({g for r in active if r.host == name for g in r.gpus})
+            mine = [r for r in active if r.host == name and r.status in HOLDING]
+            busy = sorted({g for r in mine for g in r.gpus})
+            snap = self._snapshot(name)
             hosts.append({"name": name, "simulated": host.simulated, "gpus": list(host.gpus),
-                          "busy_gpus": busy, "max_concurrent": host.max_concurrent,
+                          "busy_gpus": busy,
+                          # a cluster places GPUs itself: count what our running jobs hold
+                          "busy_count": sum(len(r.gpus) or r.gpu_count for r in mine),
+                          "taken_by_others": snap.taken if snap else {},
+                          "max_concurrent": host.max_concurrent,
                           "running": sum(r.host == name for r in active),
                           "queued": sum(r.host == name for r in queued)})
-        return {"workers": self.live_workers(), "counts": counts, "running": active,
-                "queued": queued, "hosts": hosts}
+        workers = self.live_workers()
+        return {"workers": workers, "counts": counts, "running": active,
+                "queued": queued, "hosts": hosts,
+                "waits": self.wait_reasons(queued, live=bool(workers))}
+
+    def wait_reasons(self, queued: list, *, live: bool = True) -> dict[str, str]:
+        """Why each queued run waits, in the scheduler's words where it examined the run,
+        else its place in its host's queue."""
+        reasons: dict[str, str] = {}
+        ahead: dict[str, int] = {}
+        for run in queued:
+            if not live:
+                reasons[run.id] = "no worker is running (start the app or `cosmos worker`)"
+            elif run.wait_reason:
+                reasons[run.id] = run.wait_reason
+            elif ahead.get(run.host):
+                reasons[run.id] = f"waiting its turn: {ahead[run.host]} run(s) ahead on {run.host}"
+            else:
+                reasons[run.id] = "next to start"
+            ahead[run.host] = ahead.get(run.host, 0) + 1
+        return reasons
 
     def doctor(self, hosts: list[str] | None = None) -> list[dict[str, Any]]:
         """Check each host (reachable, docker, image, checkpoints, HF cache, disk, GPUs).

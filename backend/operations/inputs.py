@@ -24,12 +24,34 @@ class InputOps:
         """Small clips shipped in assets/ so a first run needs no footage of one's own."""
         return sorted(p for p in ASSETS_DIR.glob("*.mp4"))
 
+    def input_refusal(self, path: str | Path | None) -> str | None:
+        """Why this file may not become an input here, or None when it may.
+
+        The web app accepts server paths only under its input roots (uploads, the shipped
+        samples, `[ui] input_roots`), checked after resolving symlinks, so a crafted request
+        cannot turn any file the app can read into an input that lands in uploads.
+        """
+        if not path or self.input_roots is None:
+            return None
+        try:
+            real = Path(path).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return f"{Path(str(path)).name}: no such file."
+        if any(real.is_relative_to(root) for root in self.input_roots):
+            return None
+        return ("Not an allowed input: choose a sample, a video used before or upload one "
+                "(files on the server are accepted only under the uploads folder, the shipped "
+                "samples and the folders in [ui] input_roots).")
+
     def import_video(self, path: str | Path) -> Path:
         """Copy a chosen file into the uploads folder under its content hash.
 
         Gradio's temp files vanish; runs must point at something that stays. Samples and files
         already imported are used where they are.
         """
+        refusal = self.input_refusal(path)
+        if refusal:
+            raise PermissionError(refusal)
         src = Path(path)
         if src.parent in (ASSETS_DIR, self.settings.uploads_dir):
             return src

@@ -72,6 +72,10 @@ class LaunchOps:
         infos: dict[str, Any] = {}
         errors: list[FieldError] = []
         for entry in profile.input_files(params, run_type):
+            refusal = self.input_refusal(entry.path)
+            if refusal:
+                errors.append(FieldError(_role_field(entry.role), refusal))
+                continue
             if not entry.video:
                 if not Path(entry.path).is_file():
                     errors.append(FieldError(_role_field(entry.role), f"No such file: "
@@ -118,7 +122,9 @@ class LaunchOps:
         if snapshot is None:
             snapshot = self.store.latest_host_look(host_cfg.name)
         ours = {g for r in self.store.runs_in(ACTIVE, host=host_cfg.name) for g in r.gpu_list()}
-        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours)
+        checks_box = host_cfg.check_box and host_kind(host_cfg.kind).places_gpus
+        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours,
+                                     others_wait=checks_box)
 
     def warnings(self, params: GenerationParams) -> list[FieldError]:
         """What the artist should know that does not stop the run (e.g. a truncated fps)."""
@@ -159,11 +165,13 @@ class LaunchOps:
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
                prompt_name: str = "", with_upscale: bool = False,
                run_type: str = RUN_INFERENCE, prompt_id: str | None = None,
-               priority: int = 0, shot: str = "", source_run: str | None = None,
-               source_note: int | None = None) -> RunSummary:
+               priority: int = 0, owner: str | None = None, shot: str = "",
+               source_run: str | None = None, source_note: int | None = None) -> RunSummary:
         """Validate, then store the prompt and a queued run. Refuses with ValidationFailed.
 
         The queue is FIFO; a higher `priority` (-100..100) goes ahead of lower ones.
+        `owner` is who launches it (the signed-in user; default: this process's local user);
+        their `[fair_share]` limit on queued runs is checked here.
         `with_upscale` chains a 4K upscale of the result once the run completes (by a model
         of the host that has an upscaler). `run_type=enhance` rewrites the prompt with the
         model's prompt upsampler; its result becomes a new prompt. `prompt_id` links the run
@@ -176,11 +184,14 @@ class LaunchOps:
         base_prompt = self.store.get_prompt(prompt_id) if prompt_id else None
         if prompt_id and base_prompt is None:
             raise NotFound(prompt_id)
+        owner = owner or self.local_user
         host_name = self._checked(params, host, run_type)
         shot_errors = self.shot_name_errors(shot)
         if shot_errors:
             raise ValidationFailed(shot_errors)
-        if not -100 <= int(priority) <= 100:
+        self._check_queue_limit(owner)
+        if isinstance(priority, bool) or not isinstance(priority, int) or \
+                not -100 <= priority <= 100:
             raise ValidationFailed([FieldError("priority", f"Priority {priority} is out of "
                                                "range; use a whole number from -100 to 100 "
                                                "(0 is normal, higher runs first).")])
@@ -200,11 +211,21 @@ class LaunchOps:
             run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
                                         run_type=run_type, name=name.strip(),
                                         simulated=host_cfg.simulated, priority=priority,
-                                        model=params.model)
+                                        owner=owner, model=params.model,
+                                        gpu_count=get_profile(params.model).gpus_for(
+                                            params, run_type))
             self.join_shot(run.id, run_type, params.input_video, shot=shot,
                            source_run=source_run, source_note=source_note)
-        log.info("queued run %s (%s) on %s", run.id, params.model, host_name)
+        log.info("queued run %s (%s) on %s for %s", run.id, params.model, host_name, owner)
         return summarize(run)  # the store published it: every scheduler wakes
+
+    def _check_queue_limit(self, owner: str) -> None:
+        """Refuse a run beyond the owner's `max_queued` (their runs waiting, all hosts)."""
+        limit = self.settings.fair_share.of(owner).max_queued
+        if limit and self.store.queued_count_of(owner) >= limit:
+            raise ValidationFailed([FieldError("queue", (
+                f"{owner} already has {limit} run(s) waiting, the most [fair_share] allows; "
+                "wait for one to start or dequeue one, then try again."))])
 
     def can_upscale(self, host: str) -> bool:
         """Whether `host` serves a model with a 4K upscaler (the run view's Upscale button)."""
@@ -239,25 +260,28 @@ class LaunchOps:
         params.model = run.model or params.model
         return params
 
-    def rerun(self, run_id: str) -> RunSummary:
-        """Queue a new run with exactly the same settings (and host) as an earlier one."""
+    def rerun(self, run_id: str, *, owner: str | None = None) -> RunSummary:
+        """Queue a new run with exactly the same settings (and host) as an earlier one; it is
+        the re-runner's (`owner`), not the original's."""
         run = self._get(run_id)
         if run.run_type == RUN_UPSCALE:
-            return self.upscale(run.parent_id) if run.parent_id else self._refuse_upscale_orphan()
+            return self.upscale(run.parent_id, owner=owner) if run.parent_id else \
+                self._refuse_upscale_orphan()
         params = self.settings_of(run_id)
         name = f"{run.name} (re-run)" if run.name else ""
         return self.launch(params, name=name, host=run.host,
                            with_upscale=bool(run.params_dict().get("chain_upscale")),
-                           run_type=run.run_type, source_run=run.id)
+                           run_type=run.run_type, owner=owner, source_run=run.id)
 
     @staticmethod
     def _refuse_upscale_orphan() -> RunSummary:
         raise Refused("This upscale's source run was deleted; upscale another run instead.")
 
     def upscale(self, run_id: str, weight: float | None = None,
-                model: str | None = None) -> RunSummary:
+                model: str | None = None, *, owner: str | None = None) -> RunSummary:
         """Queue a 4K upscale of a completed run's video, on the box that holds it, by `model`
-        (default: the first model of that box with an upscaler)."""
+        (default: the first model of that box with an upscaler), for `owner`."""
+        owner = owner or self.local_user
         parent = self._get(run_id)
         if parent.run_type != RUN_INFERENCE:
             raise Refused(f"Only generated videos can be upscaled; this is a {parent.run_type} "
@@ -284,24 +308,29 @@ class LaunchOps:
         else:
             profile = self._upscaler(host_cfg, params.upscale_weight)
         params.model = profile.id
+        self._check_queue_limit(owner)
         with self.store.writing():  # the upscale is the next version of its parent's shot
             run = self.store.create_run(params=params.to_dict(), host=parent.host,
                                         prompt_id=parent.prompt_id, run_type=RUN_UPSCALE,
                                         name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
-                                        simulated=parent.simulated, model=profile.id)
+                                        simulated=parent.simulated, owner=owner,
+                                        model=profile.id,
+                                        gpu_count=profile.gpus_for(params, RUN_UPSCALE))
             self.join_shot(run.id, RUN_UPSCALE, None, source_run=parent.id)
         return summarize(run)
 
     def enhance(self, params: GenerationParams, *, host: str | None = None,
-                name: str = "", prompt_id: str | None = None) -> RunSummary:
+                name: str = "", prompt_id: str | None = None,
+                owner: str | None = None) -> RunSummary:
         """Queue a prompt-enhancement run: the model's upsampler rewrites the prompt."""
         return self.launch(params, name=name or "prompt enhancement", host=host,
-                           run_type=RUN_ENHANCE, prompt_id=prompt_id)
+                           run_type=RUN_ENHANCE, prompt_id=prompt_id, owner=owner)
 
     # -- what a launch would send -------------------------------------------------------------
     def dry_run(self, params: GenerationParams, host: str | None = None, *,
                 run_type: str = RUN_INFERENCE,
-                batch_with: list[GenerationParams] | None = None) -> dict[str, Any]:
+                batch_with: list[GenerationParams] | None = None,
+                owner: str | None = None) -> dict[str, Any]:
         """What `launch` would send, built by backend.runs.plan exactly as a real launch is.
 
         Validates like `launch` (ValidationFailed) but stores, uploads and queues nothing. The
@@ -310,6 +339,7 @@ class LaunchOps:
         share with those requests (each validated; all must batch with it).
         """
         host_name = self._checked(params, host, run_type)
+        owner = owner or self.local_user
         profile = get_profile(params.model)
         others = list(batch_with or [])
         for other in others:
@@ -350,7 +380,8 @@ class LaunchOps:
         port = pick_master_port(job_id, {r.master_port for r in running if r.master_port})
         launch = plan.plan_launch(host=host_cfg, run_id=job_id, run_type=run_type,
                                   profile=profile, items=items, gpus=gpus, master_port=port,
-                                  instance_id=instance_id(self.settings.data_dir), batch=batch)
+                                  instance_id=instance_id(self.settings.data_dir), batch=batch,
+                                  owner=owner)
         spec_name = launch.spec_files[0] if launch.spec_files else "spec.json"
         spec_text = launch.files.get(spec_name, launch.spec_text)
         try:
@@ -358,7 +389,7 @@ class LaunchOps:
         except ValueError:
             spec = spec_text  # a JSONL batch: one object per line, see spec_files
         result = {
-            "run_id": job_id, "host": host_name, "simulated": host_cfg.simulated,
+            "run_id": job_id, "owner": owner, "host": host_name, "simulated": host_cfg.simulated,
             "model": profile.id, "run_type": run_type, "gpus": list(gpus),
             "waits_for_gpus": placement is None, "master_port": port,
             "container_name": launch.container_name, "command": launch.command,

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.models.params import GenerationParams
 from backend.models.checks import FieldError
+from backend.models.params import RUN_INFERENCE, GenerationParams
+from backend.models.profile import UnknownModel, get_profile, profile_ids, unknown_model_error
 from backend.operations.errors import NotFound, ValidationFailed
 from backend.store.models import Prompt
+
+#: What a preset leaves out (it is how to render, not what): never validated in a preset.
+CONTENT_FIELDS = ("prompt", "negative_prompt", "input_video", "control_videos", "seg_prompt",
+                  "weights")
 
 
 class LibraryOps:
@@ -20,6 +25,17 @@ class LibraryOps:
                                                "characters.")])
         data = params.to_dict()
         data.update(prompt="", input_video=None, control_videos={})  # settings, not content
+        # checked as a run with some prompt and input would be: only its settings count
+        try:
+            profile = get_profile(params.model)
+        except UnknownModel:
+            raise ValidationFailed([unknown_model_error(params.model, profile_ids())]) from None
+        probe = GenerationParams.from_dict(dict(data, prompt="preset", input_video="input.mp4"))
+        errors = [e for e in profile.validate(probe, run_type=RUN_INFERENCE, infos={})
+                  if e.field.split(".")[0] not in CONTENT_FIELDS]
+        if errors:  # a preset holds only settings that a run would accept
+            raise ValidationFailed([FieldError("preset", "Not saved: " + "; ".join(
+                e.message for e in errors))])
         self.store.save_preset(name, data)
 
     def load_preset(self, name: str) -> GenerationParams:

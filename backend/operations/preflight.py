@@ -4,8 +4,10 @@ serve the model, does the model have this run type, can its GPUs hold the model.
 Why at launch: a Transfer2.5 run on a 24 GB card fails only after minutes of downloads and
 model loading (CUDA out of memory); the host's latest telemetry (nvidia-smi, as the Hosts view
 shows it) already tells us it cannot fit. GPUs our own active runs hold are counted as free
-(they free up when those runs end: the new run waits in the queue); memory held by anything
-else is not.
+(they free up when those runs end: the new run waits in the queue). Memory held by anything
+else counts as used, unless the scheduler looks at the box before placing (`check_box`, issue
+16): then a GPU something else uses is one the run waits for in the queue, with the reason
+(backend/hosts/boxcheck.py), and only GPUs too small for the model refuse it here.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ def model_errors(profile: ModelProfile, host: HostConfig, run_type: str) -> list
 
 
 def vram_errors(profile: ModelProfile, host: HostConfig, gpus_needed: int,
-                snapshot: Mapping[str, Any] | None, ours: Iterable[int]) -> list[FieldError]:
+                snapshot: Mapping[str, Any] | None, ours: Iterable[int], *,
+                others_wait: bool = False) -> list[FieldError]:
     """Refuse when fewer than `gpus_needed` of the host's GPUs can hold the model.
 
     `snapshot` is the host's latest telemetry (HostSnapshot.to_dict()), None when no worker has
     looked at it yet (then nothing is refused: the run fails with the model's own OOM cause
-    if it does not fit). `ours` are GPUs held by our own active runs.
+    if it does not fit). `ours` are GPUs held by our own active runs. `others_wait`: the
+    scheduler keeps runs off GPUs others use (the box check), so their memory frees up too.
     """
     if not snapshot or not profile.vram_gb:
         return []
@@ -54,7 +58,7 @@ def vram_errors(profile: ModelProfile, host: HostConfig, gpus_needed: int,
         used = gpu.get("memory_used") or 0.0
         if total is None:
             return []  # this nvidia-smi does not say: do not guess
-        free = total if gpu["index"] in held else max(0.0, total - used)
+        free = total if others_wait or gpu["index"] in held else max(0.0, total - used)
         if free >= need:
             usable += 1
         report.append(f"GPU {gpu['index']} has {free / MIB_PER_GB:.1f} of "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,23 @@ class RunSummary:
     result_prompt_id: str | None = None
     rating: float | None = None
     ratings: int = 0
+    owner: str = ""
+    gpu_count: int = 1
+    wait_reason: str | None = None
+    pending_at: float | None = None  # when a cluster (Slurm) began keeping it waiting
+    ran_at: float | None = None  # when it really started on its GPUs
+    gpu_seconds: float | None = None
+    external_id: str | None = None  # the Slurm job id
+    node: str | None = None  # where it ran (Slurm node)
+    priority: int = 0
+
+    @property
+    def queue_seconds(self) -> float | None:
+        """Time spent waiting in a cluster's queue (Slurm), kept apart from run time."""
+        if self.pending_at is None:
+            return None
+        return max(0.0, (self.ran_at or self.finished_at or time.time())
+                   - self.pending_at)
     #: the model profile that made it, the arguments the model resolved (if it wrote them),
     #: and its other outputs and notes: {"files": [{role, label, path}], "notes": [...]}
     model: str = LEGACY_MODEL
@@ -75,6 +93,9 @@ def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
         parent_id=run.parent_id, output_info=json.loads(run.output_info) if run.output_info
         else None, gpus=tuple(run.gpu_list()), result_prompt_id=run.result_prompt_id,
         rating=rating[0] if rating else None, ratings=rating[1] if rating else 0,
+        owner=run.owner or "", gpu_count=run.gpu_count or 1, wait_reason=run.wait_reason,
+        pending_at=run.pending_at, ran_at=run.ran_at, gpu_seconds=run.gpu_seconds,
+        external_id=run.external_id, node=run.node, priority=run.priority,
         model=run.model or params.get("model") or LEGACY_MODEL, recipe=run.recipe,
         artifacts=json.loads(run.artifacts) if run.artifacts else None,
     )

@@ -17,7 +17,9 @@ from backend.remote.shell import CommandResult, RemoteError, Shell
 log = logging.getLogger(__name__)
 
 LABEL_RUN = "cosmos.run"
-LABEL_APP = "cosmos.app"
+LABEL_APP = "cosmos.app"  # the installation (data directory) that started it
+LABEL_OWNER = "cosmos.owner"  # who launched the run (shown to other installations)
+LABEL_GPUS = "cosmos.gpus"  # the box's GPU ids it was given, "0,1" (other installations avoid them)
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,13 @@ class DockerClient:
         """All containers (running or not) carrying `label` (k or k=v), one dict each."""
         result = self._run("ps", "-a", "--no-trunc", "--filter", f"label={label}",
                            "--format", "{{json .}}", timeout=60)
+        if not result.ok:
+            raise RemoteError(explain_docker_failure(result, self.docker))
+        return [json.loads(line) for line in result.out.splitlines() if line.strip()]
+
+    def list_all(self) -> list[dict[str, str]]:
+        """Every container on the box (running or not), ours or anyone's."""
+        result = self._run("ps", "-a", "--no-trunc", "--format", "{{json .}}", timeout=60)
         if not result.ok:
             raise RemoteError(explain_docker_failure(result, self.docker))
         return [json.loads(line) for line in result.out.splitlines() if line.strip()]

@@ -24,7 +24,7 @@ from typing import Any
 
 from backend import media
 from backend.hosts.runtime import HostRuntime
-from backend.models.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE
+from backend.models.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE, GenerationParams
 from backend.models.profile import ItemResult, ModelProfile, RunOutputs, get_profile
 from backend.remote.shell import RemoteError
 from backend.runs.job import Job
@@ -194,6 +194,8 @@ class Collector:
             child = self.store.create_run(
                 params=dict(params, chain_upscale=False, model=model), host=run.host,
                 prompt_id=run.prompt_id, run_type=RUN_UPSCALE, parent_id=run.id,
-                name=f"{run.name or 'run'} 4K", simulated=run.simulated, model=model)
+                name=f"{run.name or 'run'} 4K", simulated=run.simulated, owner=run.owner or "",
+                model=model, gpu_count=get_profile(model).gpus_for(
+                    GenerationParams.from_dict(params), RUN_UPSCALE))
             self.store.join_source_shot(child.id, run.id)
         log.info("run %s chained upscale %s", run.id, child.id)

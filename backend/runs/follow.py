@@ -31,7 +31,7 @@ from backend.remote.shell import RemoteError
 from backend.remote.tail import follow_argv
 from backend.runs.job import Job
 from backend.runs.plan import parse_kill_request
-from backend.store.models import COLLECTING, RUNNING
+from backend.store.models import COLLECTING, PENDING, RUNNING
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Follower:
         RemoteError (the box went away) propagates with nothing half-stored: the caller
         follows again later from the stored offset.
         """
-        runs = job.with_status(RUNNING)
+        runs = job.with_status(RUNNING, PENDING)
         if not runs:
             return
         tracker = get_profile(runs[0].model).progress_tracker(
@@ -150,7 +150,7 @@ class Follower:
         self._drain(runs, log_path, tracker)
         state = watch.state
         for run in runs:
-            self.store.transition(run.id, COLLECTING, expect=(RUNNING,),
+            self.store.transition(run.id, COLLECTING, expect=(RUNNING, PENDING),
                                   note="container exited" if state else "container vanished",
                                   exit_code=state.exit_code if state else None)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from backend import media
 from backend.config import Settings
+from backend.hosts.leases import LeaseTaken
 from backend.hosts.runtime import HostRuntime
 from backend.remote.errors import is_transient
 from backend.remote.shell import RemoteError
@@ -32,7 +33,8 @@ from backend.runs.follow import Follower
 from backend.runs.job import Job
 from backend.runs.preparing import prepare, write_files
 from backend.runs.staging import Stager
-from backend.store.models import COLLECTING, FAILED, RUNNING, STAGING, CANCELLED, TERMINAL
+from backend.store.models import (CANCELLED, COLLECTING, FAILED, PENDING, QUEUED, RUNNING,
+                                  STAGING, TERMINAL)
 from backend.store.runs import StaleTransition
 
 log = logging.getLogger(__name__)
@@ -59,9 +61,13 @@ class Lifecycle:
         job = Job.load(self.store, job_id)
         if job is None:
             return
-        if job.with_status(STAGING) and not self._stage_with_patience(job):
-            return
-        self._follow_and_collect(job_id)
+        gpus = job.runs[0].gpu_list() if job.runs else []
+        try:
+            if job.with_status(STAGING) and not self._stage_with_patience(job):
+                return
+            self._follow_and_collect(job_id)
+        finally:
+            self._release_leases(job_id, gpus)
 
     def resume(self, job_id: str) -> None:
         """Reattach after a restart: follow a live container, collect a finished one, and
@@ -73,14 +79,48 @@ class Lifecycle:
         if staging:
             state = self.rt.engine.state(job.name)
             if state is not None:
+                waiting = self.rt.kind.queues_jobs and state.status == "pending"
                 for run in staging:
-                    self.store.transition(run.id, RUNNING, expect=(STAGING,),
-                                          note="reattached after restart",
+                    self.store.transition(run.id, PENDING if waiting else RUNNING,
+                                          expect=(STAGING,), note="reattached after restart",
                                           container_id=state.id)
         log.info("resuming job %s (%s)", job_id, ", ".join(sorted({r.status for r in job.runs})))
         self.execute(job_id)
 
     # -- steps --------------------------------------------------------------------------------
+    def _take_leases(self, job: Job) -> bool:
+        """Lease the job's GPUs on the box (all or none) before anything is staged there; a
+        GPU another installation leased meanwhile sends the runs back to the queue."""
+        gpus = job.runs[0].gpu_list()
+        if not (self.rt.checks_box and gpus):
+            return True
+        try:
+            self.rt.leases.take(job.id, gpus, self.settings.lease_seconds,
+                                job.runs[0].owner or "")
+        except LeaseTaken as taken:
+            for lease in taken.leases:
+                self.rt.box.note(lease.gpu, f"leased by another installation for "
+                                 f"{lease.owner or 'someone'}'s run {lease.run_id[-8:]}")
+            for run in job.runs:
+                self.store.requeue(run.id, expect=(STAGING,), note=f"requeued: {taken}",
+                                   wait_reason=str(taken))
+            log.info("job %s went back to the queue: %s", job.id, taken)
+            return False
+        return True
+
+    def _release_leases(self, job_id: str, gpus: list[int]) -> None:
+        """Give the GPUs back on the box once no run of the job holds them any more (a job
+        left for adoption keeps its lease: the adopting worker renews it)."""
+        if not (self.rt.checks_box and gpus):
+            return
+        job = Job.load(self.store, job_id)
+        if job is not None and any(r.status not in TERMINAL + (QUEUED,) for r in job.runs):
+            return
+        try:
+            self.rt.leases.release(job_id, gpus)
+        except Exception as exc:  # an unreleased lease expires by itself
+            log.warning("could not release the GPU lease of job %s: %s", job_id, exc)
+
     def _stage_with_patience(self, job: Job) -> bool:
         """Stage and launch; True once the container runs. A dropped connection is retried
         (asking the box first whether the container started before the drop)."""
@@ -99,7 +139,7 @@ class Lifecycle:
                     delay = min(delay * 2, BACKOFF_MAX)
                     job = job.reload(self.store)
                     if not job.with_status(STAGING):
-                        return bool(job.with_status(RUNNING, COLLECTING))
+                        return bool(job.with_status(RUNNING, PENDING, COLLECTING))
                     continue
                 log.exception("job %s failed while staging", job.id)  # nothing runs: say why
                 self._fail(job, self.stager.explain_error(exc))
@@ -112,13 +152,16 @@ class Lifecycle:
         state = self.rt.engine.state(job.name)
         if state is None or state.status == "created":
             return False
+        waiting = self.rt.kind.queues_jobs and state.status == "pending"
         for run in job.with_status(STAGING):
-            self.store.transition(run.id, RUNNING, expect=(STAGING,),
+            self.store.transition(run.id, PENDING if waiting else RUNNING, expect=(STAGING,),
                                   note="container found after a dropped connection",
                                   container_id=state.id)
         return True
 
     def _stage_and_launch(self, job: Job) -> bool:
+        if not self._take_leases(job):
+            return False
         prepared = prepare(self.stager, self.store, self.rt, job, self.instance_id)
         write_files(self.rt, job, prepared)
         launch = prepared.launch
@@ -133,10 +176,12 @@ class Lifecycle:
             self._cancel_before_start(job)
             return False
         container_id = self.rt.engine.launch(launch, list(job.runs))
+        # a cluster that queues jobs (Slurm) keeps it `pending` until the job really starts
+        started = PENDING if self.rt.kind.queues_jobs else RUNNING
         for run in job.runs:
             note = (f"batch {job.id}: item {run.batch_index} of {len(job.runs)}"
                     if job.is_batch else "")
-            self.store.transition(run.id, RUNNING, expect=(STAGING,), note=note,
+            self.store.transition(run.id, started, expect=(STAGING,), note=note,
                                   container_id=container_id)
         log.info("job %s (%d run(s)) started %s on %s", job.id, len(job.runs),
                  container_id[:12], self.rt.host.name)
@@ -150,7 +195,7 @@ class Lifecycle:
                 job = Job.load(self.store, job_id)
                 if job is None:
                     return
-                if job.with_status(RUNNING):
+                if job.with_status(RUNNING, PENDING):
                     self.follower.follow(job)
                     job = job.reload(self.store)
                 if job.with_status(COLLECTING):

@@ -20,7 +20,7 @@ from backend.config import HostConfig
 from backend.hosts.runtime import run_dir
 from backend.models import jobs as cmd
 from backend.models.profile import JobContext, JobItem, ModelProfile, OutputFile, RunOutputs
-from backend.remote.docker import LABEL_APP, LABEL_RUN
+from backend.remote.docker import LABEL_APP, LABEL_GPUS, LABEL_OWNER, LABEL_RUN
 
 #: Cosmos-Transfer1 writes `<VIDEO_NAME>.mp4` (and `.txt`) into a run's outputs folder; the
 #: local copy of any model's video and prompt text is named so too.
@@ -92,8 +92,8 @@ def outputs_from_dict(data: Mapping[str, Any] | None) -> RunOutputs | None:
 
 def plan_launch(*, host: HostConfig, run_id: str, run_type: str, profile: ModelProfile,
                 items: Sequence[JobItem], gpus: Sequence[int], master_port: int,
-                instance_id: str, batch: bool = False, num_gpus: int | None = None
-                ) -> LaunchPlan:
+                instance_id: str, batch: bool = False, num_gpus: int | None = None,
+                owner: str = "") -> LaunchPlan:
     """The files, job script and `docker run` argv of one job's container.
 
     `host` is the host as this model sees it (`HostConfig.for_model`); `run_id` the job's id
@@ -122,10 +122,15 @@ def plan_launch(*, host: HostConfig, run_id: str, run_type: str, profile: ModelP
         mounts.append((host.hf_home, hf_in, False))
         env["HF_HOME"] = hf_in
     name = container_name(run_id)
+    labels = {LABEL_RUN: run_id, LABEL_APP: instance_id}
+    if owner:
+        labels[LABEL_OWNER] = owner
+    if gpus:
+        labels[LABEL_GPUS] = ",".join(str(g) for g in gpus)
     # with the entrypoint replaced by a shell, that shell runs the job script itself
     command = [f"{crun}/job.sh"] if host.entrypoint else ["bash", f"{crun}/job.sh"]
     docker_argv = cmd.build_docker_run_argv(
-        docker=host.docker, name=name, labels={LABEL_RUN: run_id, LABEL_APP: instance_id},
+        docker=host.docker, name=name, labels=labels,
         mounts=mounts, workdir=host.checkout_in_container, env=env, pass_env=host.pass_env,
         gpu_ids=list(gpus) if host.docker_gpus else None, ipc_host=host.ipc_host,
         network=host.network, image=host.image, command=command,

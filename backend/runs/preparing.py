@@ -67,7 +67,8 @@ def prepare(stager: Stager, store, rt: HostRuntime, job: Job, instance_id: str) 
     run_type = RUN_INFERENCE if job.is_batch else lead.run_type
     launch = plan.plan_launch(host=host, run_id=job.id, run_type=run_type, profile=profile,
                               items=items, gpus=lead.gpu_list(), master_port=lead.master_port,
-                              instance_id=instance_id, batch=job.is_batch)
+                              instance_id=instance_id, batch=job.is_batch,
+                              owner=lead.owner or "")
     files = {name: text.encode() for name, text in launch.files.items()}
     files["job.sh"] = launch.job_script.encode()
     return Prepared(launch, files)

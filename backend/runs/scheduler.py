@@ -20,17 +20,17 @@ from typing import Callable
 
 from backend.config import HostConfig, Settings
 from backend.events.types import StatusChanged
-from backend.hosts.kind import Placement
+from backend.hosts import boxcheck
 from backend.hosts.runtime import HostRuntime
 from backend.hosts.telemetry import HostMonitor
 from backend.ids import instance_id, is_valid_id, new_id  # noqa: F401 (instance_id)
 from backend.models.jobs import pick_master_port
-from backend.models.params import GenerationParams
-from backend.models.profile import get_profile
 from backend.remote.shell import Shell
 from backend.runs.batching import pick_batch
 from backend.runs.lifecycle import Lifecycle
-from backend.store.models import QUEUED, TERMINAL, Run
+from backend.runs.placement import make_placer
+from backend.store.claims import Terms
+from backend.store.models import ACTIVE, QUEUED, TERMINAL, Run
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ class Scheduler:
             for name in self.settings.hosts:
                 monitor = HostMonitor(self.runtime(name), self.store, self.instance_id,
                                       interval=self.settings.telemetry_interval,
-                                      worker_id=self.worker_id)
+                                      worker_id=self.worker_id,
+                                      busy_mb=self.settings.gpu_busy_memory_mb,
+                                      lease_seconds=self.settings.lease_seconds)
                 self.monitors[name] = monitor
                 monitor.start()
         log.info("scheduler %s started (pid %d)", self.worker_id, os.getpid())
@@ -109,7 +111,8 @@ class Scheduler:
                 host = self.settings.hosts[host_name]
                 self._runtimes[host_name] = HostRuntime(host, self._shell_factory(host),
                                                         store=self.store,
-                                                        kill_grace=self.settings.kill_grace)
+                                                        kill_grace=self.settings.kill_grace,
+                                                        installation=self.instance_id)
             return self._runtimes[host_name]
 
     # -- ownership ----------------------------------------------------------------------------
@@ -158,19 +161,14 @@ class Scheduler:
         self._threads[job_id] = thread
         thread.start()
 
-    def claim(self, host: HostConfig) -> list[Run]:
-        """Atomically take the queue head of a host if it fits: GPUs, port, ownership.
+    def claim(self, host: HostConfig, now: float | None = None) -> list[Run]:
+        """Atomically take the first queued run of a host that may start: GPUs, port,
+        ownership, in fair-share order (backend/store/claims.py).
 
-        With batching on, queued runs that can share the head's container are taken with it
-        (same GPUs and port, one batch id); otherwise the list holds just the head.
+        With batching on, queued runs of the same owner that can share the run's container
+        are taken with it (same GPUs and port, one batch id); otherwise just the one run.
         """
-        kind = self.runtime(host.name).kind
-
-        def place(head: Run, active) -> Placement | None:
-            busy = {g for r in active for g in r.gpu_list()}
-            needed = get_profile(head.model).gpus_for(
-                GenerationParams.from_dict(head.params_dict()), head.run_type)
-            return kind.place(host, needed, busy)
+        runtime = self.runtime(host.name)
 
         def group(head: Run, queued) -> list[Run]:
             if not self.settings.batching:
@@ -178,14 +176,40 @@ class Scheduler:
             return pick_batch(head, queued, self.settings.max_batch, self._input_fps)
 
         return self.store.claim(host.name, worker_id=self.worker_id,
-                                max_containers=host.max_concurrent, place=place, group=group,
-                                pick_port=lambda head, used: pick_master_port(head.id, used))
+                                max_containers=host.max_concurrent, place=make_placer(runtime),
+                                group=group,
+                                pick_port=lambda head, used: pick_master_port(head.id, used),
+                                terms=self._terms,
+                                backfill_seconds=self.settings.backfill_seconds
+                                if self.settings.backfill else None, now=now)
+
+    def _terms(self, owner: str) -> Terms:
+        share = self.settings.fair_share.of(owner)
+        return Terms(share=share.share, priority=share.priority, max_gpus=share.max_gpus)
+
+    def look_if_stale(self, host: HostConfig) -> None:
+        """Before placing on a box whose last look is old (no monitor, or it lags), look now
+        (outside any database transaction: the claim must not hold the lock over SSH)."""
+        runtime = self.runtime(host.name)
+        if not runtime.checks_box:
+            return
+        if runtime.box.age() <= 3 * self.settings.telemetry_interval + 1:
+            return
+        if not self.store.queued_in_order(host.name, limit=1):
+            return
+        ours = {g for r in self.store.runs_in(ACTIVE, host=host.name) for g in r.gpu_list()}
+        try:
+            runtime.box.update(boxcheck.look(runtime, self.instance_id, ours,
+                                             busy_mb=self.settings.gpu_busy_memory_mb))
+        except Exception as exc:
+            log.warning("could not look at the GPUs of %s: %s", host.name, exc)
 
     def tick(self) -> int:
         """Start every queued run that fits now; returns how many runs were started."""
         started = 0
         self._threads = {k: t for k, t in self._threads.items() if t.is_alive()}
         for name, host in self.settings.hosts.items():
+            self.look_if_stale(host)
             while True:
                 runs = self.claim(host)
                 if not runs:

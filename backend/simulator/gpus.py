@@ -41,17 +41,23 @@ FIELDS = {
 }
 
 
-def _busy_gpus(store: Store) -> set[int]:
-    busy: set[int] = set()
+def _gpu_users(store: Store) -> dict[int, list[int]]:
+    """GPU index -> pids of the running containers given it (as the NVIDIA runtime would)."""
+    users: dict[int, list[int]] = {}
     for cid in store.ids():
         config, state = store.config(cid), store.current_state(cid)
         if not config or not state or state.get("Status") != "running":
             continue
         devices = (config.get("GpuEnv") or {}).get("NVIDIA_VISIBLE_DEVICES", "")
-        if devices == "all":
-            return set(range(_gpu_count()))
-        busy.update(int(d) for d in devices.split(",") if d.strip().isdigit())
-    return busy
+        indexes = range(_gpu_count()) if devices == "all" else [
+            int(d) for d in devices.split(",") if d.strip().isdigit()]
+        for index in indexes:
+            users.setdefault(index, []).append(int(state.get("Pid") or 0))
+    return users
+
+
+def _busy_gpus(store: Store) -> set[int]:
+    return set(_gpu_users(store))
 
 
 def _gpu_count() -> int:
@@ -76,11 +82,35 @@ def gpu_rows(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
+#: `--query-compute-apps` fields: one row per process using a GPU.
+APP_FIELDS = {
+    "gpu_uuid": lambda a: f"GPU-cosmos-sim-{a['index']:04d}",
+    "gpu_bus_id": lambda a: f"00000000:{a['index'] + 1:02X}:00.0",
+    "pid": lambda a: str(a["pid"]),
+    "process_name": lambda a: "python",
+    "used_memory": lambda a: str(a["mem"]),
+    "used_gpu_memory": lambda a: str(a["mem"]),
+}
+
+
 def cmd_nvidia_smi(store: Store, args: list[str]) -> int:
-    query = None
+    query = apps = None
     for arg in args:
         if arg.startswith("--query-gpu="):
             query = arg.split("=", 1)[1]
+        if arg.startswith("--query-compute-apps="):
+            apps = arg.split("=", 1)[1]
+    if apps is not None:
+        names = [n.strip() for n in apps.split(",") if n.strip()]
+        unknown = [n for n in names if n not in APP_FIELDS]
+        if unknown:
+            raise CliError(f'Field "{unknown[0]}" is not a valid field to query.', 2)
+        memory = {row["index"]: row["mem_used"] for row in gpu_rows(store)}
+        for index, pids in sorted(_gpu_users(store).items()):
+            for pid in pids:
+                app = {"index": index, "pid": pid, "mem": memory.get(index, 0) // len(pids)}
+                print(", ".join(APP_FIELDS[n](app) for n in names))
+        return 0
     rows = gpu_rows(store)
     if query is None:
         for row in rows:

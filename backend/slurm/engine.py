@@ -18,9 +18,10 @@ talk to the job engine differ, and the lifecycle reaches them through this Engin
   cancelled by someone else) gets Slurm's reason as its cause.
 
 State mapping (Slurm -> run status):
-  submitted, PENDING/CONFIGURING/REQUEUED... -> `running`, progress phase
+  submitted, PENDING/CONFIGURING/REQUEUED... -> `pending` (no GPU time yet), progress phase
       "queued in Slurm: <reason>" with the job's place in the partition's queue in `detail`;
-  RUNNING/COMPLETING/SUSPENDED...            -> `running` (log followed as on a plain host);
+  RUNNING/COMPLETING/SUSPENDED...            -> `running` from when it is seen started (its
+      node and GPU indexes recorded; queue time = running - pending, kept apart);
   COMPLETED/FAILED/CANCELLED/TIMEOUT/...     -> `collecting`, exit code from ExitCode=N:S
       (N, or 128+S when a signal ended it; none when the job never started).
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -43,7 +45,8 @@ from backend.slurm.client import SlurmJob
 from backend.slurm.cluster import SlurmCluster
 from backend.slurm.config import slurm_options
 from backend.slurm.script import SlurmScriptError, build_batch_script, parse_docker_run
-from backend.store.models import CANCELLED, FAILED, Run
+from backend.store.models import CANCELLED, FAILED, PENDING, RUNNING, Run
+from backend.store.runs import StaleTransition
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,19 @@ def job_state(name: str, job: SlurmJob) -> JobState:
         status, code = ("pending" if job.waiting else "running"), None
     return JobState(id=job.job_id, name=name, status=status, exit_code=code,
                     labels=job.labels(), job=job)
+
+
+def parse_gpu_idx(text: str) -> list[int] | None:
+    """GPU indexes in `scontrol -d show job -o` output (`GRES=gpu:2(IDX:0,2-3)`), or None."""
+    match = re.search(r"GRES=\S*?gpu[^(\s]*\(IDX:([0-9,\-]+)\)", text or "")
+    if not match:
+        return None
+    gpus: list[int] = []
+    for part in match.group(1).split(","):
+        first, _, last = part.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            gpus.extend(range(int(first), int(last or first) + 1))
+    return gpus or None
 
 
 def slurm_end_cause(job: SlurmJob) -> str | None:
@@ -230,16 +246,35 @@ class SlurmEngine:
             return
         first_time = self._shown.get(name) is None or self._shown[name][0] != shown[0]
         self._shown[name] = shown
+        gpus = self._allocated_gpus(job) if shown[0] == "started" else None
         for run in self._runs(name):
             fields: dict[str, Any] = {}
             if job.nodes and run.node != job.nodes:
                 fields["node"] = job.nodes
             if run.external_id != job.job_id:
                 fields["external_id"] = job.job_id
+            if gpus and run.gpu_list() != gpus:
+                fields["gpus"] = json.dumps(gpus)
             if job.waiting or (first_time and run.log_lines == 0):
                 fields["progress"] = json.dumps(progress.to_dict())
+            if shown[0] == "started" and run.status == PENDING:
+                try:  # its GPU time starts now, its queue time ends
+                    store.transition(run.id, RUNNING, expect=(PENDING,),
+                                     note=f"Slurm job {job.job_id} started on {job.nodes}",
+                                     **fields)
+                    continue
+                except StaleTransition:
+                    pass
             if fields:
                 store.update_run(run.id, **fields)  # publishes the new progress
+
+    def _allocated_gpus(self, job: SlurmJob) -> list[int] | None:
+        """The GPU indexes Slurm gave a started job (`scontrol -d`: GRES=gpu:N(IDX:0-1))."""
+        try:
+            result = self.cluster.client.run("scontrol", "-d", "show", "job", "-o", job.job_id)
+        except RemoteError:
+            return None
+        return parse_gpu_idx(result.out) if result.ok else None
 
     # -- stop ---------------------------------------------------------------------------------
     def _wait_end(self, job_id: str, seconds: float) -> bool:
@@ -315,6 +350,12 @@ class SlurmEngine:
                              "State": job.state.lower(), "Labels": job.comment,
                              "Node": job.nodes})
         return rows
+
+    def list_all(self) -> list[dict[str, str]]:
+        """A cluster's other jobs are Slurm's business: the jobs of any installation here."""
+        from backend.remote.docker import LABEL_APP
+
+        return self.list_ours(LABEL_APP)
 
     @property
     def _docker(self) -> bool:

@@ -19,6 +19,8 @@ class SlurmKind(HostKind):
     option_keys = SLURM_KEYS
     #: Slurm, not our scheduler, picks the GPUs: a job asks for N (--gres/--gpus).
     places_gpus = False
+    #: a submitted job may wait in Slurm's queue: the run is `pending` until it starts
+    queues_jobs = True
 
     def remote(self, table) -> bool:
         return bool(table.get("hostname"))  # without one, this machine is the login node

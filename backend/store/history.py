@@ -32,6 +32,7 @@ class RunFilter:
     ids: Sequence[str] | None = field(default_factory=tuple)  # None: none at all (an empty scope)
     review_statuses: Sequence[str] = ()  # versions in one of these review statuses
     latest_only: bool = False  # only each shot's newest version with a video
+    owners: Sequence[str] = ()  # launched by one of these people
 
 
 def fts_query(text: str) -> str | None:
@@ -48,6 +49,8 @@ def _where(f: RunFilter):
         query = query.where(Run.run_type.in_(list(f.run_types)))
     if f.hosts:
         query = query.where(Run.host.in_(list(f.hosts)))
+    if f.owners:
+        query = query.where(Run.owner.in_(list(f.owners)))
     if f.since is not None:
         query = query.where(Run.created_at >= f.since)
     if f.until is not None:
@@ -103,8 +106,17 @@ def count_matches(text: str) -> int:
                               (match,)).fetchone()[0])
 
 
+def owners() -> list[str]:
+    """Everyone who owns a run, by name (the owner filter's choices)."""
+    return [r[0] for r in Run.select(Run.owner).where(Run.owner != "").distinct()
+            .order_by(Run.owner).tuples()]
+
+
 class HistoryStore:
     """The history pages as Store methods (a mixin; the functions above do the work)."""
+
+    def run_owners(self) -> list[str]:
+        return owners()
 
     def query_runs(self, flt: RunFilter, *, limit: int = 25, offset: int = 0) -> list[Run]:
         return query_runs(flt, limit=limit, offset=offset)

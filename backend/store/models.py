@@ -24,9 +24,14 @@ from peewee import (
 
 QUEUED, STAGING, RUNNING, COLLECTING = "queued", "staging", "running", "collecting"
 COMPLETED, FAILED, CANCELLED, BLOCKED = "completed", "failed", "cancelled", "blocked"
-STATUSES = (QUEUED, STAGING, RUNNING, COLLECTING, COMPLETED, FAILED, CANCELLED, BLOCKED)
+#: Submitted to a cluster scheduler (Slurm) that keeps the job waiting: no GPU is held yet.
+PENDING = "pending"
+STATUSES = (QUEUED, STAGING, PENDING, RUNNING, COLLECTING, COMPLETED, FAILED, CANCELLED,
+            BLOCKED)
 TERMINAL = (COMPLETED, FAILED, CANCELLED, BLOCKED)
-ACTIVE = (STAGING, RUNNING, COLLECTING)
+ACTIVE = (STAGING, PENDING, RUNNING, COLLECTING)
+#: Active statuses in which a run holds its GPUs (a run pending in Slurm holds none).
+HOLDING = (STAGING, RUNNING, COLLECTING)
 
 db = SqliteDatabase(None)
 
@@ -85,6 +90,14 @@ class Run(BaseModel):
     node = CharField(null=True)  # where it actually ran (Slurm node, ...)
     result_prompt_id = CharField(null=True)  # enhance runs: the improved prompt they produced
     worker_id = CharField(null=True, index=True)  # the scheduler that drives it now
+    #: who launched it: the signed-in user, or the CLI's configured/OS user ("" before owners
+    #: were recorded)
+    owner = CharField(default="", index=True)
+    gpu_count = IntegerField(default=1)  # GPUs it asks for (params num_gpus), for accounting
+    wait_reason = TextField(null=True)  # why a queued run has not started (the scheduler's)
+    pending_at = FloatField(null=True)  # when a cluster (Slurm) started keeping it waiting
+    ran_at = FloatField(null=True)  # when it really started on its GPUs (after any wait)
+    gpu_seconds = FloatField(null=True)  # its share of GPU time, set when it ends
     model = CharField(default="transfer1")  # the model profile it was made with
     recipe = TextField(null=True)  # the arguments the model resolved (Transfer2.5 <name>.json)
     artifacts = TextField(null=True)  # JSON list: [{role, label, path}] of other outputs/notes
@@ -154,6 +167,18 @@ class User(BaseModel):
     password_hash = TextField()  # salted slow hash, never the password
     role = CharField(constraints=[Check("role IN ('operator','reviewer')")])
     created_at = FloatField()
+
+
+class Session(BaseModel):
+    """A signed-in browser: only the hash of its cookie is stored (the cookie is the secret).
+
+    Ended by sign-out, by expiry, and at once when its user is removed or their password
+    changes (backend/accounts.py deletes the user's rows)."""
+
+    token_hash = CharField(primary_key=True, max_length=64)
+    username = CharField(index=True)
+    created_at = FloatField()
+    expires_at = FloatField(index=True)
 
 
 class Review(BaseModel):
@@ -295,4 +320,4 @@ class ReviewLink(BaseModel):
 REVIEW_MODELS = (Shot, Version, StatusChange, Note, ReviewLink)
 
 MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset,
-          Worker, RemoteCleanup, EventRecord) + REVIEW_MODELS
+          Worker, RemoteCleanup, EventRecord, Session) + REVIEW_MODELS

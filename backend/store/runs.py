@@ -15,8 +15,17 @@ from peewee import SQL, fn
 
 from backend.events.types import CancelRequested, ProgressMoved, StatusChanged
 from backend.ids import new_id
-from backend.store.models import (ACTIVE, QUEUED, STAGING, STATUSES, TERMINAL, LogLine,
-                                  RemoteCleanup, Run, RunTransition, db)
+from backend.store.models import (ACTIVE, PENDING, QUEUED, RUNNING, STAGING, STATUSES,
+                                  TERMINAL, LogLine, RemoteCleanup, Run, RunTransition, db)
+
+
+class _Before:
+    """The status and host of a run just before a transition."""
+
+    __slots__ = ("status", "host")
+
+    def __init__(self, status: str, host: str) -> None:
+        self.status, self.host = status, host
 
 
 class StaleTransition(RuntimeError):
@@ -27,7 +36,8 @@ class StaleTransition(RuntimeError):
 #: batch could not start): nothing of the attempt that did not happen stays on it.
 _REQUEUE_FIELDS = dict(batch_id=None, batch_index=None, gpus=None, master_port=None,
                        worker_id=None, log_offset=0, log_lines=0, progress=None,
-                       container_id=None, exit_code=None, started_at=None)
+                       container_id=None, exit_code=None, started_at=None, ran_at=None,
+                       pending_at=None, external_id=None, node=None)
 
 
 class RunStore:
@@ -36,14 +46,18 @@ class RunStore:
     # -- create and read ----------------------------------------------------------------------
     def create_run(self, *, params: dict[str, Any], host: str, prompt_id: str | None,
                    run_type: str = "inference", name: str = "", simulated: bool = False,
-                   parent_id: str | None = None, priority: int = 0,
-                   model: str | None = None) -> Run:
+                   parent_id: str | None = None, priority: int = 0, owner: str = "",
+                   model: str | None = None, gpu_count: int | None = None) -> Run:
+        """Queue a run. `gpu_count` is what its model's job takes (the profile's `gpus_for`);
+        without it, the params' num_gpus."""
         now = time.time()
+        gpus = params.get("num_gpus", 1) if gpu_count is None else gpu_count
         with self.writing():
             run = Run.create(
                 id=new_id(), prompt=prompt_id, parent=parent_id, run_type=run_type, name=name,
                 status=QUEUED, host=host, simulated=simulated, params=json.dumps(params),
-                priority=priority, created_at=now, updated_at=now,
+                priority=priority, created_at=now, updated_at=now, owner=owner,
+                gpu_count=gpus if isinstance(gpus, int) and not isinstance(gpus, bool) else 1,
                 model=model or params.get("model") or "transfer1",
             )
             RunTransition.create(run=run.id, status=QUEUED, at=now)
@@ -51,7 +65,10 @@ class RunStore:
         return run
 
     def get_run(self, run_id: str) -> Run | None:
-        return Run.get_or_none(Run.id == run_id)
+        # plain SQL: the hottest read of the app (every status change, every live update),
+        # and building a 45-column SELECT costs Peewee more than SQLite's answer
+        rows = list(Run.raw('SELECT * FROM "run" WHERE "id" = ?', run_id))
+        return rows[0] if rows else None
 
     def has_run(self, run_id: str) -> bool:
         return Run.select(SQL("1")).where(Run.id == run_id).exists()
@@ -64,10 +81,13 @@ class RunStore:
         return list(query.limit(limit).offset(offset))
 
     def runs_in(self, statuses: Iterable[str], host: str | None = None) -> list[Run]:
-        query = Run.select().where(Run.status.in_(list(statuses)))
-        if host is not None:
-            query = query.where(Run.host == host)
-        return list(query.order_by(Run.id))
+        statuses = list(statuses)
+        marks = ", ".join("?" * len(statuses))
+        if host is None:
+            return list(Run.raw(f'SELECT * FROM "run" WHERE "status" IN ({marks}) '
+                                'ORDER BY "id"', *statuses))
+        return list(Run.raw(f'SELECT * FROM "run" WHERE "status" IN ({marks}) AND "host" = ? '
+                            'ORDER BY "id"', *statuses, host))
 
     def queued_in_order(self, host: str | None = None, limit: int | None = None) -> list[Run]:
         """The queue as it will start: higher priority first, then first come first served."""
@@ -76,6 +96,10 @@ class RunStore:
             query = query.where(Run.host == host)
         query = query.order_by(Run.priority.desc(), Run.id)
         return list(query.limit(limit) if limit else query)
+
+    def queued_count_of(self, owner: str) -> int:
+        """How many of this person's runs are waiting to start (any host)."""
+        return Run.select(SQL("1")).where((Run.status == QUEUED) & (Run.owner == owner)).count()
 
     def children_of(self, run_id: str) -> list[Run]:
         """Runs made from this one (its upscale), oldest first."""
@@ -132,8 +156,15 @@ class RunStore:
             fields.setdefault("finished_at", now)
         if new_status == STAGING:
             fields.setdefault("started_at", now)
+            fields.setdefault("wait_reason", None)
+        if new_status == PENDING:
+            fields.setdefault("pending_at", fn.COALESCE(Run.pending_at, now))
+        if new_status == RUNNING:  # the GPUs are really in use from now (after any queue)
+            fields.setdefault("ran_at", fn.COALESCE(Run.ran_at, now))
         with self.writing():
-            before = Run.select(Run.status, Run.host).where(Run.id == run_id).first()
+            before = db.execute_sql('SELECT "status", "host" FROM "run" WHERE "id" = ?',
+                                    (run_id,)).fetchone()
+            before = _Before(*before) if before else None
             count = (Run.update(**fields)
                      .where((Run.id == run_id) & (Run.status.in_(list(expect))))
                      .execute())
@@ -142,15 +173,32 @@ class RunStore:
                     f"run {run_id} is {before.status if before else 'gone'}, "
                     f"not {'/'.join(expect)}; cannot move it to {new_status}")
             RunTransition.create(run=run_id, status=new_status, at=now, note=note)
+            if new_status in TERMINAL:
+                self._account(run_id)
             self.emit(StatusChanged(run_id, status=new_status, previous=before.status,
                                     host=before.host))
-        return Run.get_by_id(run_id)
+        return self.get_run(run_id)
 
-    def requeue(self, run_id: str, *, expect: Sequence[str], note: str) -> Run:
+    def _account(self, run_id: str) -> None:
+        """An ended run's share of GPU time: its GPUs x the time they were really in use,
+        split evenly among the runs that shared its container."""
+        run = Run.select(Run.ran_at, Run.finished_at, Run.gpu_count, Run.batch_id).where(
+            Run.id == run_id).first()
+        if run is None or run.ran_at is None or run.finished_at is None:
+            return
+        share = 1
+        if run.batch_id:
+            share = max(1, Run.select().where(Run.batch_id == run.batch_id).count())
+        seconds = max(0.0, run.finished_at - run.ran_at) * run.gpu_count / share
+        Run.update(gpu_seconds=seconds).where(Run.id == run_id).execute()
+
+    def requeue(self, run_id: str, *, expect: Sequence[str], note: str,
+                wait_reason: str | None = None) -> Run:
         """Put a run that never really ran back in the queue, its attempt forgotten (its
         log too: the next attempt writes a new one)."""
         with self.writing():
-            run = self.transition(run_id, QUEUED, expect=expect, note=note, **_REQUEUE_FIELDS)
+            run = self.transition(run_id, QUEUED, expect=expect, note=note,
+                                  wait_reason=wait_reason, **_REQUEUE_FIELDS)
             LogLine.delete().where(LogLine.run == run_id).execute()
         return run
 

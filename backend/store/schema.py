@@ -14,7 +14,7 @@ from typing import Callable
 
 from backend.store.models import (REVIEW_MODELS, EventRecord, LogLine, MetricSample, Preset,
                                   Prompt, RemoteCleanup, Review, Run, RunTransition,
-                                  SchemaVersion, User, Worker, db)
+                                  SchemaVersion, Session, User, Worker, db)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,66 @@ def _model_profiles() -> None:
             db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
 
 
+#: Values for the run columns schema 4 added, computed from what an older row has.
+_NEW_RUN_COLUMNS = {
+    "owner": "''",
+    "gpu_count": "coalesce(CAST(json_extract(params, '$.num_gpus') AS INTEGER), 1)",
+    "wait_reason": "NULL",
+    "pending_at": "NULL",
+    # a table that never had schema 3's model column: every older run was made with Transfer1
+    "model": "'transfer1'",
+    # a run that got past staging started on its GPUs about when it was staged
+    "ran_at": "CASE WHEN status NOT IN ('queued', 'staging') OR finished_at IS NOT NULL "
+              "THEN started_at END",
+    "gpu_seconds": "CASE WHEN finished_at IS NOT NULL AND started_at IS NOT NULL THEN "
+                   "max(0, finished_at - started_at) * "
+                   "coalesce(CAST(json_extract(params, '$.num_gpus') AS INTEGER), 1) END",
+}
+
+
+def _rebuild_run_table() -> None:
+    """Rebuild `run` from the current model, keeping every row, index and FTS trigger.
+
+    SQLite cannot change a CHECK constraint (the new `pending` status), so the table is made
+    anew and the rows copied (the 12-step procedure of sqlite.org/lang_altertable.html; the
+    caller has turned foreign keys off, so dropping the old table cascades nothing). Columns
+    are copied by name, so a column another migration added is kept too.
+    """
+    old = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    new = [field.column_name for field in Run._meta.sorted_fields]
+    sql, params = Run._schema._create_table(safe=False).query()
+    head = 'CREATE TABLE "run" ('
+    if not sql.startswith(head):
+        raise RuntimeError(f"unexpected CREATE TABLE for run: {sql[:80]}")
+    db.execute_sql('CREATE TABLE "run_rebuilt" (' + sql[len(head):], params)
+    values = [f'"{c}"' if c in old else _NEW_RUN_COLUMNS.get(c, "NULL") for c in new]
+    db.execute_sql('INSERT INTO "run_rebuilt" (' + ", ".join(f'"{c}"' for c in new) + ") SELECT "
+                   + ", ".join(values) + ' FROM "run"')
+    before = db.execute_sql('SELECT count(*) FROM "run"').fetchone()[0]
+    after = db.execute_sql('SELECT count(*) FROM "run_rebuilt"').fetchone()[0]
+    if before != after:
+        raise RuntimeError(f"run table rebuild copied {after} of {before} rows; nothing changed")
+    db.execute_sql('DROP TABLE "run"')
+    db.execute_sql('ALTER TABLE "run_rebuilt" RENAME TO "run"')
+    Run._schema.create_indexes(safe=True)
+    for statement in INDEX_SCHEMA + FTS_SCHEMA + RUN_INDEXES_V4:
+        db.execute_sql(statement)
+
+
+#: Owner filters and the per-owner queue (fair share) walk these.
+RUN_INDEXES_V4 = (
+    "CREATE INDEX IF NOT EXISTS run_owner_id ON run(owner, id)",
+    "CREATE INDEX IF NOT EXISTS run_status_host_owner ON run(status, host, owner, priority, id)",
+)
+
+
+def _owners_and_pending() -> None:
+    """Schema 4 (issue 16): every run has an owner, its GPU count and its real start (after a
+    cluster's queue), the `pending` status; sign-in sessions."""
+    _rebuild_run_table()
+    db.create_tables([Session])
+
+
 def _review_room() -> None:
     """Issue 17: shots and versions (existing video runs become versions of their shot),
     review status history, frame notes and review links.
@@ -88,7 +148,8 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
     3: _model_profiles,
-    4: _review_room,
+    4: _owners_and_pending,
+    5: _review_room,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -99,16 +160,34 @@ def current_version() -> int:
 
 
 def migrate(path: Path) -> None:
-    """Bring the open database up to SCHEMA_VERSION, or refuse one from a newer app."""
+    """Bring the open database up to SCHEMA_VERSION, or refuse one from a newer app.
+
+    Foreign keys are off while the steps run (a step may rebuild a table that others refer
+    to; SQLite only honours the pragma outside a transaction) and are checked before the
+    commit: a step that would leave a dangling reference rolls everything back.
+    """
     with db.connection_context():
-        with db.atomic("IMMEDIATE"):
-            db.create_tables([SchemaVersion])
-            current = current_version()
-            if current > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{path} was written by a newer version (schema {current}); "
-                    f"this app understands up to {SCHEMA_VERSION}. Upgrade the app.")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[version]()
-                SchemaVersion.create(version=version, applied_at=time.time())
-                log.info("database %s: schema %d applied", path, version)
+        db.execute_sql("PRAGMA foreign_keys = OFF")
+        try:
+            _migrate_steps(path)
+        finally:
+            db.execute_sql("PRAGMA foreign_keys = ON")
+
+
+def _migrate_steps(path: Path) -> None:
+    with db.atomic("IMMEDIATE"):
+        db.create_tables([SchemaVersion])
+        current = current_version()
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{path} was written by a newer version (schema {current}); "
+                f"this app understands up to {SCHEMA_VERSION}. Upgrade the app.")
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version]()
+            SchemaVersion.create(version=version, applied_at=time.time())
+            log.info("database %s: schema %d applied", path, version)
+        if current < SCHEMA_VERSION:
+            broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"{path}: migration would leave {len(broken)} dangling "
+                                   f"reference(s), e.g. {broken[0]}; nothing was changed")

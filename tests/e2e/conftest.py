@@ -36,13 +36,14 @@ def chromium_path() -> str:
 
 class AppProcess:
     def __init__(self, tmp_path: Path, sim_seconds: float, *, extra_args: list[str] = (),
-                 users: list[tuple[str, str, str]] = (), before=None,
-                 sim_load_share: float | None = None) -> None:
+                 users: list[tuple[str, str, str]] = (), before=None, **config) -> None:
         """`users`: (name, role, password) made with the CLI before launch; `before(self)`
-        runs after that, also before launch (e.g. to make a run with the CLI)."""
+        runs after that, also before launch (e.g. to make a run with the CLI). `config`:
+        more arguments of tests.helpers.write_config (sim_load_share, extra_ui, ...)."""
         self.tmp_path = tmp_path
         self.log_path = tmp_path / "app.log"
-        self._use_port(free_port(), sim_seconds, sim_load_share)
+        self._config = config
+        self._use_port(free_port(), sim_seconds)
         env = dict(os.environ, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False")
         self.env = env
         for name, role, password in users:
@@ -66,12 +67,12 @@ class AppProcess:
                 if attempt == 2 or self.proc.poll() is None or not (
                         "empty port" in text or "address already in use" in text):
                     raise
-                self._use_port(free_port(), sim_seconds, sim_load_share)
+                self._use_port(free_port(), sim_seconds)
 
-    def _use_port(self, port: int, sim_seconds: float, sim_load_share: float | None) -> None:
+    def _use_port(self, port: int, sim_seconds: float) -> None:
         self.port = port
         self.config = write_config(self.tmp_path, sim_seconds=sim_seconds, port=port,
-                                   sim_load_share=sim_load_share)
+                                   **self._config)
         self.url = f"http://127.0.0.1:{port}/"
 
     def cli(self, *args: str, input: str | None = None, timeout: float = RUN_FINISHES

@@ -24,7 +24,11 @@ pytestmark = pytest.mark.integration
 RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "parent_id",
             "result_prompt_id", "created_at", "started_at", "finished_at", "exit_code",
             "failure_cause", "failure_evidence", "progress", "gpus", "output_path",
-            "thumbnail_path", "cancel_requested", "rating", "ratings", "model"}
+            "thumbnail_path", "cancel_requested", "rating", "ratings", "model",
+            # issue 16: who launched it, its GPUs, why it waits, its real start, GPU time and
+            # time in a cluster's queue, the Slurm job and node
+            "owner", "gpu_count", "priority", "wait_reason", "ran_at", "queue_seconds",
+            "gpu_seconds", "slurm_job_id", "node"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
                           "status_history", "outputs", "recipe", "notes"}
@@ -181,6 +185,8 @@ def test_run_wait_completes_and_show_list_search_tell_everything(cli: Cli):
     run = out["run"]
     assert set(out) == {"run", "upscale"} and out["upscale"] is None
     assert set(run) == RUN_KEYS and run["status"] == "completed" and run["simulated"]
+    assert run["owner"] == dry["owner"] and run["owner"]  # the CLI's user, in both
+    assert run["gpu_seconds"] > 0 and run["queue_seconds"] is None
     assert Path(run["output_path"]).stat().st_size > 0
     # progress went to stderr as plain lines (not a TTY), with the phase and a percentage
     progress = [line for line in result.stderr.splitlines() if line.startswith(run["id"])]
@@ -255,7 +261,8 @@ def test_queue_dequeue_kill_stream_and_status_with_a_worker(cli: Cli):
                                              "heartbeat_at"}
         assert status["workers"][0]["pid"] == proc.pid
         assert set(status["hosts"][0]) == {"name", "simulated", "gpus", "busy_gpus",
-                                           "max_concurrent", "running", "queued"}
+                                           "max_concurrent", "running", "queued",
+                                           "busy_count", "taken_by_others"}
 
         hung = cli.json("run", "stuck forever [sim:hang]", "--input", str(SAMPLE))["run"]
         wait_for(lambda: cli.json("show", hung["id"])["run"]["log_lines"] > 3,

@@ -106,9 +106,10 @@ def running_with_log(b, run_id, lines=3, timeout=RUN_STARTS):
 
 
 def queued_in_slurm(b, run_id, reasons=("Resources", "Priority"), timeout=RUN_STARTS):
-    """The run waits in Slurm's queue and its progress says why (once Slurm has looked)."""
+    """The run waits in Slurm's queue (`pending`) and its progress says why (once Slurm has
+    looked)."""
     phases = {f"queued in Slurm: {reason}" for reason in reasons}
-    return wait_for(lambda: (r := b.store.get_run(run_id)).status == st.RUNNING
+    return wait_for(lambda: (r := b.store.get_run(run_id)).status == st.PENDING
                     and (r.progress_dict() or {}).get("phase") in phases
                     and "position" in r.progress_dict().get("detail", "") and r,
                     timeout=timeout, what=f"run {run_id} to wait in Slurm's queue")
@@ -149,8 +150,9 @@ def test_run_is_submitted_followed_and_completed_with_its_output(app, slurm, rem
     assert_log_complete_and_unduplicated(b.store, run_id, remote)
     assert (Path(run.output_path).parent / "run.log").read_bytes() == remote
     statuses = [t.status for t in b.store.transitions(run_id)]
-    assert statuses == ["queued", "staging", "running", "collecting", "completed"]
+    assert statuses == ["queued", "staging", "pending", "running", "collecting", "completed"]
     assert run.progress_dict()["fraction"] == pytest.approx(1.0, abs=0.01)
+    assert run.gpu_list() == [0]  # the GPU Slurm gave the job (scontrol -d: IDX)
 
 
 def test_waiting_run_shows_its_place_is_dequeued_then_running_one_cancelled(app, slurm, clip):
@@ -182,6 +184,39 @@ def test_waiting_run_shows_its_place_is_dequeued_then_running_one_cancelled(app,
     assert run.log_lines >= lines_before and run.output_path is None
     assert slurm.job(run.external_id)["ExitCode"] == "143:0"
     assert not processes_of(first), processes_of(first)
+
+
+def test_a_run_waiting_in_slurm_is_pending_then_running_with_its_queue_time_apart(app, slurm,
+                                                                                  clip):
+    b, _ = app(seconds=4)
+    first = launch(b, clip, "holds the node's only GPU")
+    running_with_log(b, first)
+    second = launch(b, clip, "waits for it")
+    waiting = queued_in_slurm(b, second)
+    assert waiting.pending_at and waiting.ran_at is None and waiting.node is None
+    # what people see: the Hosts and status views count the held GPU, the run says why
+    busy = next(h for h in b.ops.queue_overview()["hosts"] if h["name"] == "cluster")
+    assert busy["busy_count"] == 1
+    shown = b.ops.get_run(second)
+    assert shown.status == "pending" and shown.external_id == waiting.external_id
+    run = wait_terminal(b, second, timeout=120)
+    assert run.status == st.COMPLETED, run.failure_cause
+    statuses = [t.status for t in b.store.transitions(second)]
+    assert statuses == ["queued", "staging", "pending", "running", "collecting", "completed"]
+    times = {t.status: t.at for t in b.store.transitions(second)}
+    first_done = b.store.get_run(first)
+    # the queue time ends when the job really started, after the first one had finished
+    assert run.ran_at >= first_done.finished_at - 2 and run.ran_at > run.pending_at
+    queue = b.ops.get_run(second).queue_seconds
+    assert queue == pytest.approx(run.ran_at - run.pending_at) and queue > 1
+    assert times["running"] - times["pending"] == pytest.approx(queue, abs=0.01)
+    # GPU time counts only the run: finished - ran_at, not the wait
+    assert run.gpu_seconds == pytest.approx(run.finished_at - run.ran_at)
+    assert run.gpu_seconds < run.finished_at - run.started_at - 1
+    usage = b.ops.usage(by="host")["rows"][0]
+    both = queue + b.ops.get_run(first).queue_seconds  # the first waited a moment too
+    assert usage["slurm_queue_hours"] * 3600 == pytest.approx(both, abs=0.1)
+    assert usage["queued_in_slurm"] == 2 and run.node == slurm.node
 
 
 def test_force_kill_ends_the_job_at_once(app, slurm, clip):
@@ -246,7 +281,8 @@ def test_a_new_worker_reattaches_to_the_job_and_resumes_its_log(tmp_path, sshd, 
         assert run.status == st.COMPLETED, (run.failure_cause, b.store.log_text(run_id)[-10:])
         assert_log_complete_and_unduplicated(b.store, run_id, remote_log(remote_root, run_id))
         statuses = [t.status for t in b.store.transitions(run_id)]
-        assert statuses == ["queued", "staging", "running", "collecting", "completed"]
+        assert statuses == ["queued", "staging", "pending", "running", "collecting",
+                            "completed"]
         assert slurm.job(run.external_id)["JobState"] == "COMPLETED"
     finally:
         for worker in workers:

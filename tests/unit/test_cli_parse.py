@@ -151,7 +151,9 @@ def test_run_json_shape_is_the_documented_one():
                           "parent_id", "result_prompt_id", "created_at", "started_at",
                           "finished_at", "exit_code", "failure_cause", "failure_evidence",
                           "progress", "gpus", "output_path", "thumbnail_path",
-                          "cancel_requested", "rating", "ratings", "model"]
+                          "cancel_requested", "rating", "ratings", "model", "owner",
+                          "gpu_count", "priority", "wait_reason", "ran_at", "queue_seconds",
+                          "gpu_seconds", "slurm_job_id", "node"]
     assert list(data["progress"]) == ["phase", "fraction", "clip", "clips_done", "n_clips",
                                       "eta_seconds", "detail", "step", "n_steps"]
     json.dumps(data)

@@ -104,6 +104,11 @@ def test_vram_preflight_refuses_a_box_that_cannot_hold_the_model(tmp_path):
     busy = vram_errors(T25, host, 3, big, ours=())  # someone else holds GPUs 2 and 3
     assert busy and "GPU 2 has 11.3 of 79.6 GB free" in busy[0].message
     assert vram_errors(T25, host, 4, big, ours={2, 3}) == []  # ours: they free up
+    # with the box check on, the scheduler keeps the run off GPUs others use until they are
+    # free (it waits in the queue, saying why): only GPUs too small for the model refuse
+    assert vram_errors(T25, host, 4, big, ours=(), others_wait=True) == []
+    [error] = vram_errors(T25, host, 1, small, ours=(), others_wait=True)
+    assert "at most 24.0 GB" in error.message
     assert vram_errors(T25, host, 1, None, ours=()) == []  # no look yet: nothing to say
 
 

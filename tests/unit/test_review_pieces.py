@@ -83,7 +83,9 @@ def test_a_rectangle_fills_exactly_its_box(x0, y0, x1, y1):
     assert set(image.tobytes()) <= {0, 255}
     left, right = sorted((x0 * 64, x1 * 64))
     top, bottom = sorted((y0 * 36, y1 * 36))
-    for x, y in ((int(left), int(top)), (min(63, int(right)), min(35, int(bottom)))):
+    # corners on the far edge (a coordinate of 1.0) are its last pixel
+    for x, y in ((min(63, int(left)), min(35, int(top))),
+                 (min(63, int(right)), min(35, int(bottom)))):
         assert image.getpixel((x, y)) == 255  # its corners are inside
     if right < 60:
         assert image.getpixel((63, min(35, int(bottom)))) == 0  # right of it is outside
