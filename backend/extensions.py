@@ -26,7 +26,8 @@ from typing import Any
 
 #: Modules whose import registers the built-in extensions.
 BUILTIN_MODULES = ("backend.hosts.docker_kinds", "backend.slurm.kind",
-                   "backend.models.transfer1.profile", "backend.models.transfer2_5.profile")
+                   "backend.models.transfer1.profile", "backend.models.transfer2_5.profile",
+                   "backend.models.cosmos3.profile")
 
 _host_kinds: dict[str, Any] = {}
 _model_profiles: dict[str, Any] = {}

@@ -83,6 +83,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                 self.review = CreateReviewBits(ops)  # the shot, and a note's draft v+1
                 self.model_note = gr.Markdown(f"**{profile.name}**: {profile.summary}",
                                               elem_id="model-note", elem_classes="note-box")
+                self._primary_settings(f)
                 f["prompt"] = gr.Textbox(label="Prompt", lines=4, elem_id="prompt",
                                          placeholder="Describe the scene Cosmos should render, "
                                          "in detail: subjects, materials, lighting, camera...")
@@ -93,7 +94,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                                       value=defaults.negative_prompt,
                                                       elem_id="negative-prompt")
                 self._err("negative_prompt")
-                with gr.Row(elem_classes="stack-narrow"):
+                with gr.Row(elem_classes="stack-narrow", elem_id="input-row") as self.input_row:
                     with gr.Column(min_width=240):
                         f["input_choice"] = gr.Dropdown(
                             label="Input video", choices=self._input_choices(),
@@ -101,7 +102,8 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                             info="A sample, a video used before, or (my upload) below.")
                         f["upload"] = gr.File(label="Upload an input video (or drop one of our "
                                               "outputs to recall its settings)",
-                                              file_types=["video"], elem_id="input-upload",
+                                              file_types=["video", "image"],
+                                              elem_id="input-upload",
                                               type="filepath", height=110)
                         self.input_info = gr.Markdown(describe_input(first_input)[0],
                                                       elem_id="input-info")
@@ -110,6 +112,8 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                         self.preview = gr.Video(label="Input preview", interactive=False,
                                                 value=first_input, elem_id="input-preview",
                                                 height=240)
+                self.controls_col = gr.Column(elem_id="controls-section")
+                self.controls_col.__enter__()
                 gr.Markdown("### Controls\nOne weight per control; 0 turns a control off.")
                 with gr.Row():
                     for c in CONTROLS:
@@ -143,6 +147,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                                     visible=shown[f"control.{c}"])
                         self._err(f"control_videos.{c}")
                         self._control_options(f, c)
+                self.controls_col.__exit__()
                 with gr.Accordion("Advanced", open=False, elem_id="advanced") as self.adv_box:
                     with gr.Row():
                         f["num_steps"] = self._number("Steps", defaults.num_steps, "num_steps",
@@ -208,6 +213,8 @@ class CreateForm(PresetActions, ModelForm, FillActions):
             for attr in ("visible", "label", "info"):
                 if key in f and attr in look:
                     setattr(f[key], attr, look[attr])
+        self.input_row.visible = looks["input_row"]["visible"]
+        self.controls_col.visible = looks["controls_box"]["visible"]
         self.enhance_button.visible = "enhance" in profile.run_types
         self._wire()
 

@@ -19,7 +19,8 @@ from backend import accounts
 from backend.models.params import ALL_CONTROLS
 from backend.models.profile import get_profile
 from components import lenient
-from components.form_values import FIELDS, offload_default, profile_of
+from components.form_values import (EXTRA_FIELDS, FIELDS, PRIMARY_FIELDS, offload_default,
+                                    params_from_values, profile_of)
 from components.model_switch import component_looks, switch_note, switch_values
 from cosmos_ui import auth
 
@@ -29,6 +30,20 @@ _OPTION_LABELS = {"mask": "{c} mask video (white = the control applies)",
                   "weight_map": "{c} weight map (.pt spatiotemporal weights)"}
 _ERROR_OF = {"mask": "mask_path", "mask_prompt": "mask_prompt", "ckpt": "ckpt_path",
              "weight_map": "weight_map"}
+
+
+class OffloadChoices(gr.CheckboxGroup):
+    """The offload flags, whose choices change with the model. Why lenient: a model switch
+    updates the fields in order, and a field updated before this one (a negative prompt that
+    differs between models) fires its change event with this one's value of the old model;
+    Gradio would refuse that event outright. The stale flags are dropped from that event
+    only (the artist can only tick the shown choices, and validation checks what launches).
+    A subclass, since Gradio rebuilds a session's component from its class on an update
+    (it also writes a .pyi stub beside it: ignored in .gitignore)."""
+
+    def preprocess(self, payload):  # type: ignore[override]
+        values = [value for _, value in self.choices]
+        return super().preprocess([v for v in payload or [] if v in values])
 
 
 class ModelForm:
@@ -54,6 +69,29 @@ class ModelForm:
                                                    max_length=500)
             self._err(f"control_options.{control}.{_ERROR_OF[key]}")
 
+    def _extra_component(self, f: dict, name: str) -> None:
+        """A component for a model setting only some profiles have, built from the first
+        profile that declares it (its look per model comes from component_looks)."""
+        from backend.models.profile import profile_ids
+
+        spec = next(s for m in profile_ids() for s in get_profile(m).fields() if s.name == name)
+        elem = name.split(".", 1)[1].replace("_", "-")
+        with gr.Column(min_width=160):
+            if spec.kind == "choice":
+                f[name] = lenient.Dropdown(label=spec.label, choices=list(spec.choices),
+                                           value=spec.default, elem_id=elem, visible=False)
+            else:
+                f[name] = lenient.Number(label=spec.label, value=spec.default, elem_id=elem,
+                                         precision=0 if spec.kind == "integer" else None,
+                                         visible=False)
+            self._err(name)
+
+    def _primary_settings(self, f: dict) -> None:
+        """The settings a profile shows beside the model (Cosmos 3's mode and checkpoint)."""
+        with gr.Row(elem_id="primary-settings"):
+            for name in PRIMARY_FIELDS:
+                self._extra_component(f, name)
+
     def _model_settings(self, f: dict, defaults: Any) -> None:
         profile = get_profile(defaults.model)
         with gr.Row():
@@ -63,7 +101,7 @@ class ModelForm:
                 self._err("variant")
             with gr.Column(min_width=220):
                 host = self.ops.settings.hosts[self.ops.settings.generation.host]
-                f["offload"] = gr.CheckboxGroup(
+                f["offload"] = OffloadChoices(
                     label="Offload (defaults to the host's)", elem_id="offload",
                     choices=list(profile.offload_flags),
                     value=offload_default(profile, host.offload))
@@ -81,23 +119,48 @@ class ModelForm:
                                                        precision=0, elem_id="max-frames",
                                                        visible=False)
                 self._err("extra.max_frames")
+        with gr.Row():
+            for name in EXTRA_FIELDS:
+                if name not in PRIMARY_FIELDS:
+                    self._extra_component(f, name)
         f["regional_prompts"] = gr.Textbox(label="Regional prompts", lines=2,
                                            elem_id="regional-prompts",
                                            placeholder="red dress @ 0,0,0.5,1")
         self._err("regional_prompts")
 
     # -- updates ----------------------------------------------------------------------------------
-    def _looks(self, profile, values: dict[str, Any] | None = None) -> list[Any]:
-        """gr.update()s for self.components (the fields, then the shown-model state): this
-        model's look, and `values` where given."""
-        looks = component_looks(profile)
+    def _looks(self, profile, values: dict[str, Any] | None = None,
+               form: dict[str, Any] | None = None, only: tuple[str, ...] | None = None
+               ) -> list[Any]:
+        """gr.update()s for self.components (the fields, then the shown-model state), then the
+        input row and the controls section: this model's look for the request the form holds
+        (`form`, its values), and `values` where given."""
+        merged = {**(form or {}), **(values or {}), "model": profile.id}
+        looks = component_looks(profile, params_from_values(merged))
         out = []
         for key in FIELDS:
             look = dict(looks.get(key, {}))
+            if only is not None:  # just these attributes (a shape change: what is shown)
+                look = {k: v for k, v in look.items() if k in only and key not in (
+                    "offload", "model", "host")}
             if values is not None and key in values and key != "model":
                 look["value"] = values[key]
             out.append(gr.update(**look) if look else gr.skip())
-        return out + [profile.id]
+        return out + [profile.id, gr.update(visible=looks["input_row"]["visible"]),
+                      gr.update(visible=looks["controls_box"]["visible"])]
+
+    def _on_shape(self, request: gr.Request, model: str | None, *primary: Any):
+        """A setting that changes what the request takes (a mode) changed: re-look. Only the
+        model and those settings are read (the other fields may be mid-switch)."""
+        if not auth.allowed(self.ops, request, accounts.LAUNCH):
+            return [gr.skip()] * (len(self.components) + 2)
+        values = dict(zip(PRIMARY_FIELDS, primary), model=model)
+        profile = profile_of(values)
+        if not any(profile.field(name) for name in PRIMARY_FIELDS):
+            # fired mid-switch with the old model (its value not applied yet): the switch's
+            # own response shapes the form
+            return [gr.skip()] * (len(self.components) + 2)
+        return self._looks(profile, form=values, only=("visible", "label", "info"))
 
     def initial_looks(self) -> list[Any]:
         """The looks of the page's model when it opens (the layout built the union)."""
@@ -108,13 +171,13 @@ class ModelForm:
         another one), also switch the values and say what changed; a fill (a preset, a run's
         settings) set the shown model with the values, so nothing is switched then."""
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
-            return [gr.skip()] * (len(self.components) + 4)
+            return [gr.skip()] * (len(self.components) + 6)
         values = self._values(args)
         shown = args[len(FIELDS)] if len(args) > len(FIELDS) else None
         new = profile_of(values)
         enhance = gr.update(visible="enhance" in new.run_types)
         if not shown or shown == new.id:
-            return [*self._looks(new), gr.skip(), enhance, *self._preview(*args)]
+            return [*self._looks(new, form=values), gr.skip(), enhance, *self._preview(*args)]
         old = get_profile(shown)
         host = self.ops.settings.hosts.get(values.get("host") or "")
         switched, changed, unused = switch_values(
@@ -127,7 +190,7 @@ class ModelForm:
             serving = [n for n, h in self.ops.settings.hosts.items() if h.serves(new.id)]
             note += (f" Host **{host.name}** does not serve it; choose a host that does "
                      f"({', '.join(serving) or 'none'}).")
-        return [*self._looks(new, switched), note, enhance,
+        return [*self._looks(new, switched, form=values), note, enhance,
                 *self._preview(*[merged.get(k) for k in FIELDS])]
 
     def _on_host(self, request: gr.Request, host_name: str | None, model: str | None):
@@ -144,9 +207,13 @@ class ModelForm:
     def _wire_model(self, note: gr.Markdown) -> None:
         private = dict(api_visibility="private", show_progress="hidden")
         f = self.fields
+        shaped = [*self.components, self.input_row, self.controls_col]
         f["model"].change(self._on_model, self.components,
-                          [*self.components, note, self.enhance_button, self.spec,
+                          [*shaped, note, self.enhance_button, self.spec,
                            self.weight_note], **private)
+        for name in PRIMARY_FIELDS:
+            f[name].change(self._on_shape, [f["model"], *(f[n] for n in PRIMARY_FIELDS)],
+                           shaped, **private)
         f["host"].change(self._on_host, [f["host"], f["model"]], f["offload"], **private)
 
 

@@ -18,6 +18,25 @@ from backend.models.params import ALL_CONTROLS, LEGACY_MODEL, GenerationParams
 from backend.models.profile import (JobContext, JobItem, ModelProfile, UnknownModel,
                                     get_profile, profile_ids)
 
+
+def _extra_fields() -> tuple[str, ...]:
+    """Every profile's `extra.<key>` fields beyond the two the form always had, in the order
+    the profiles declare them: each gets a component (shown for the models that have it)."""
+    names: list[str] = []
+    for model in profile_ids():
+        for spec in get_profile(model).fields():
+            if spec.name.startswith("extra.") and spec.name not in names and spec.name not in (
+                    "extra.resolution", "extra.max_frames"):
+                names.append(spec.name)
+    return tuple(names)
+
+
+#: Model settings only some profiles have (Cosmos 3's mode, checkpoint, ...).
+EXTRA_FIELDS: tuple[str, ...] = _extra_fields()
+#: The ones a profile shows beside the model picker (its `primary_fields`).
+PRIMARY_FIELDS: tuple[str, ...] = tuple(n for n in EXTRA_FIELDS if any(
+    n in get_profile(m).primary_fields for m in profile_ids()))
+
 UPLOAD = "__upload__"  # the input dropdown's "(my upload)" value
 CONTAINER_RUN_DIR = "/cosmos/runs/<run id>"
 CONTROLS = ALL_CONTROLS
@@ -35,6 +54,7 @@ FIELDS: tuple[str, ...] = (
     "model", "variant", "offload", "batch_size", "regional_prompts", "extra.resolution",
     "extra.max_frames", "weight_prompt",
     *(f"{key}.{c}" for key in OPTION_KEYS.values() for c in CONTROLS),
+    *EXTRA_FIELDS,
 )
 #: Where a message can appear: one slot under each field (FieldError.field names).
 ERROR_SLOTS: tuple[str, ...] = (
@@ -46,11 +66,13 @@ ERROR_SLOTS: tuple[str, ...] = (
     "extra.max_frames", "control_options.seg.weight_prompt",
     *(f"control_options.{c}.{opt}" for opt in ("mask_path", "mask_prompt", "ckpt_path",
                                                  "weight_map") for c in CONTROLS),
+    *EXTRA_FIELDS,
 )
 #: Slots inside an accordion that has to open for its message to be seen.
 ADVANCED_SLOTS = {"num_steps", "guidance", "sigma_max", "seed", "fps", "blur_strength",
                   "canny_threshold", "num_gpus", "upscale_weight", "variant", "offload",
-                  "batch_size", "regional_prompts", "extra.resolution", "extra.max_frames"}
+                  "batch_size", "regional_prompts", "extra.resolution", "extra.max_frames",
+                  *(n for n in EXTRA_FIELDS if n not in PRIMARY_FIELDS)}
 CONTROL_VIDEO_SLOTS = {f"control_videos.{c}" for c in CONTROLS} | {
     s for s in ERROR_SLOTS if s.startswith("control_options.")}
 _VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -232,6 +254,27 @@ def params_from_values(values: Mapping[str, Any], *, seed: int | None = None,
     chosen = values.get("offload")
     if chosen is not None and sorted(chosen) != sorted(offload_default(profile, host_offload)):
         p.offload = [f for f in profile.offload_flags if f in chosen]
+    return apply_shape(profile, p)
+
+
+def apply_shape(profile: ModelProfile, p: GenerationParams) -> GenerationParams:
+    """What the form hides for this request (its profile's `shape`, e.g. a mode without an
+    input) is not sent: the artist does not see it, so it must not reach the spec."""
+    shape = profile.shape(p)
+    if shape.input is None:
+        p.input_video = None
+    if not shape.controls:
+        p.weights, p.control_videos, p.control_options = {}, {}, {}
+    for name in shape.hidden:
+        spec = profile.field(name)
+        if name.startswith("extra."):
+            p.extra.pop(name.split(".", 1)[1], None)
+        elif name == "fps":
+            p.fps = None
+        elif spec is not None:
+            setattr(p, name, spec.default)
+        elif isinstance(getattr(p, name, None), str):  # e.g. the seg text prompt
+            setattr(p, name, "")
     return p
 
 
@@ -251,6 +294,7 @@ def values_from_params(params: GenerationParams, *, content: bool = True) -> dic
         "extra.resolution": (params.extra or {}).get("resolution"),
         "extra.max_frames": (params.extra or {}).get("max_frames"),
         "weight_prompt": params.option("seg", "weight_prompt") or "",
+        **{name: (params.extra or {}).get(name.split(".", 1)[1]) for name in EXTRA_FIELDS},
     }
     for c in CONTROLS:
         values[f"weight.{c}"] = float(params.weights.get(c, 0) or 0)

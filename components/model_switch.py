@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from backend.models.params import ALL_CONTROLS
+from backend.models.params import ALL_CONTROLS, GenerationParams
 from backend.models.profile import FieldSpec, ModelProfile
-from components.form_values import OPTION_KEYS, form_key, offload_default, regions_text
+from components.form_values import (EXTRA_FIELDS, OPTION_KEYS, form_key, offload_default,
+                                    regions_text)
 
 _EPS = 1e-9
 
@@ -148,13 +149,15 @@ def switch_note(new: ModelProfile, changed: list[str], unused: list[str]) -> str
     return text
 
 
-def component_looks(profile: ModelProfile) -> dict[str, dict[str, Any]]:
-    """Per form key: how its component looks for this model (visible, label, range, choices)."""
+def component_looks(profile: ModelProfile, params: Any = None) -> dict[str, dict[str, Any]]:
+    """Per form key: how its component looks for this model (visible, label, range, choices)
+    and, given the request, for its shape (a mode without an input hides the input and the
+    controls; `input_row` is the input's row, not a field)."""
     looks: dict[str, dict[str, Any]] = {}
     fields = {f.name: f for f in profile.fields()}
     every = ("num_steps", "guidance", "sigma_max", "seed", "fps", "num_gpus", "blur_strength",
              "canny_threshold", "upscale_weight", "batch_size", "regional_prompts",
-             "extra.resolution", "extra.max_frames")
+             "extra.resolution", "extra.max_frames", *EXTRA_FIELDS)
     for name in every:
         spec = fields.get(name)
         look: dict[str, Any] = {"visible": spec is not None}
@@ -164,8 +167,7 @@ def component_looks(profile: ModelProfile) -> dict[str, dict[str, Any]]:
                 look.update(minimum=spec.minimum, maximum=spec.maximum, step=spec.step)
             if spec.kind == "choice":
                 look["choices"] = list(spec.choices)
-            if spec.info:
-                look["info"] = spec.info
+            look["info"] = spec.info  # empty clears another model's note
         looks[form_key(name)] = look
     for control in ALL_CONTROLS:
         spec = profile.control(control)
@@ -182,4 +184,31 @@ def component_looks(profile: ModelProfile) -> dict[str, dict[str, Any]]:
                             "info": profile.variants[0].summary} if profile.variants else {})}
     looks["offload"] = {"visible": bool(profile.offload_flags),
                         "choices": list(profile.offload_flags)}
+    return _shaped(looks, profile, params)
+
+
+def _shaped(looks: dict[str, dict[str, Any]], profile: ModelProfile, params: Any
+            ) -> dict[str, dict[str, Any]]:
+    if params is None:
+        params = GenerationParams(prompt="", negative_prompt="", model=profile.id)
+    shape = profile.shape(params)
+    looks["input_row"] = {"visible": shape.input is not None}
+    image = shape.input == "image"
+    looks["input_choice"] = {"label": "Input image" if image else "Input video",
+                             "info": ("A still (.jpg, .png) to start from: upload it below."
+                                      if image else
+                                      "A sample, a video used before, or (my upload) below.")}
+    looks["upload"] = {"label": "Upload an input image" if image else
+                       "Upload an input video (or drop one of our outputs to recall its "
+                       "settings)"}
+    looks["controls_box"] = {"visible": shape.controls}
+    looks.setdefault("seg_prompt", {"visible": True})  # hidden only when a shape says so
+    if not shape.controls:
+        for key in list(looks):
+            if key.startswith(("weight.", "control.", *(f"{p}." for p in OPTION_KEYS.values()))):
+                looks[key] = dict(looks[key], visible=False)
+    for name in shape.hidden:
+        key = form_key(name)
+        if key in looks:
+            looks[key] = dict(looks[key], visible=False)
     return looks

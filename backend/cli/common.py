@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from backend.cli.progress import Session
+from backend.models.profile import get_profile
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -98,6 +99,21 @@ def _options(p, args: argparse.Namespace) -> None:
         p.extra["resolution"] = args.resolution
     if args.max_frames is not None:
         p.extra["max_frames"] = args.max_frames
+    for key, value in getattr(args, "setting", []):
+        p.extra[key.removeprefix("extra.")] = _setting_value(value)
+    shape = get_profile(p.model).shape(p)
+    if not shape.controls and not args.weight and not args.control:
+        p.weights = {}  # the model's default weights, not the artist's: this mode has none
+
+
+def _setting_value(text: str):
+    """'93' -> 93, '2.5' -> 2.5, anything else stays text (the profile validates it)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _local_files(p) -> list[str]:

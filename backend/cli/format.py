@@ -74,7 +74,7 @@ def run_detail_json(run: RunSummary, details: dict[str, Any]) -> dict[str, Any]:
         outputs={"video": files["video"], "thumbnail": files["thumbnail"], "log": files["log"],
                  "text": files["text"], "info": run.output_info,
                  "model_files": run.model_files},
-        recipe=_maybe_json(run.recipe), notes=run.model_notes,
+        recipe=_maybe_json(run.recipe), notes=run.model_notes, guardrails=run.guardrails,
     )
 
 

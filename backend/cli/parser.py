@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-offload", action="store_true", help="no offload flags for this run")
     g.add_argument("--resolution", help="transfer2.5: output resolution (720, 480, ...)")
     g.add_argument("--max-frames", type=int, help="transfer2.5: frames read from the input")
+    g.add_argument("--setting", metavar="KEY=VALUE", type=_pair, action="append", default=[],
+                   help="a model-only setting (`cosmos models` lists each model's), e.g. "
+                   "cosmos3: mode=text2video, checkpoint=Cosmos3-Edge, num_frames=93, "
+                   "guardrails=off; repeatable")
     g.add_argument("--steps", type=int, help="diffusion steps (1-200)")
     g.add_argument("--guidance", type=float, help="classifier-free guidance (transfer1: 0-20; "
                    "transfer2.5: a whole number 0-7)")
@@ -145,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_seed, help="a whole number, or 'random'")
     g.add_argument("--fps", type=int, help="transfer1: output fps (0: the input's, the "
                    "default); transfer2.5 always keeps the input's")
-    g.add_argument("--blur", choices=PRESETS, help="vis blur strength preset")
+    g.add_argument("--blur", choices=(*PRESETS, "none"), help="vis blur strength preset "
+                   "(none: cosmos3 only)")
     g.add_argument("--canny", choices=PRESETS, help="edge Canny threshold preset")
     g.add_argument("--gpus", type=int, help="GPUs for the run (transfer1: 1, 2, 4, 8; "
                    "transfer2.5: 1, 2, 3, 4, 6, 8)")

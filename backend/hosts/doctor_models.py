@@ -143,6 +143,12 @@ def check_checkpoints(host: HostConfig, shell: Shell, index: int = 0) -> Check:
     if host.simulated:
         fix = (f"delete {place.cosmos_checkout} and run `cosmos doctor` again (it reinstalls "
                "the stand-in checkout; so does the next run)")
+    elif hf and profile.image.download:  # the profile knows how its checkpoints come
+        missing_names = [_hf_repo(rel) for rel, _ in wanted if posixpath.join(root, rel)
+                         not in sizes]
+        fix = "on the box, with network access: " + profile.image.download.format(
+            checkout=place.cosmos_checkout, checkpoint_dir=host.checkpoint_dir, hf_home=root,
+            repos=" ".join(missing_names) or _hf_repo(wanted[0][0]))
     elif hf:
         fix = (f"on the box, with network access: HF_HOME={root} uvx hf download "
                f"{_hf_repo(profile.checkpoints[0].path)} <file> --revision <revision> for each "

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Every control any profile knows, in the order the UI lists them (a profile has a subset).
-ALL_CONTROLS: tuple[str, ...] = ("vis", "edge", "depth", "seg", "keypoint")
+ALL_CONTROLS: tuple[str, ...] = ("vis", "edge", "depth", "seg", "keypoint", "wsm")
 #: Presets of the blur (vis) and Canny (edge) preprocessors, the same five in both models.
 PRESETS: tuple[str, ...] = ("very_low", "low", "medium", "high", "very_high")
 

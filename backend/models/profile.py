@@ -81,8 +81,9 @@ class ImageFacts:
     container; `entrypoint` replaces the image's entrypoint (None: keep it); `keep_image_paths`
     stay the image's own under a mounted checkout; `sim_checkout` names the simulator's
     stand-in for this model. `repository` is where a checkout is cloned from, and
-    `download` how its checkpoints are fetched into a checkout (doctor's fixes; `{checkout}`
-    and `{checkpoint_dir}` are filled in).
+    `download` how its checkpoints are fetched (doctor's fixes; `{checkout}`,
+    `{checkpoint_dir}`, and for a Hugging Face cache `{hf_home}` and `{repos}`, the missing
+    repositories, are filled in).
     """
 
     default_image: str
@@ -169,6 +170,18 @@ class RunOutputs:
 
 
 @dataclass(frozen=True)
+class RequestShape:
+    """What a request of this model looks like, so the form follows it (a mode without an
+    input video, like text2video): `input` is "video", "image" or None (no input at all);
+    `controls` whether control weights and videos apply; `hidden` the field names that do
+    not apply to this request (the form hides them and sends nothing for them)."""
+
+    input: str | None = "video"
+    controls: bool = True
+    hidden: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class ModelCommand:
     """A job as the model wants it: files to write into the job folder, the argv and env of
     its launcher, and per run the outputs to collect, the spec text to keep, and facts known
@@ -225,6 +238,9 @@ class ModelProfile(ABC):
     vram_gb: float = 0.0
     image: ImageFacts
     checkpoints: tuple[CheckpointFile, ...] = ()
+    #: Fields the Create form shows beside the model picker rather than under Advanced
+    #: (a model's mode or checkpoint choice).
+    primary_fields: tuple[str, ...] = ()
 
     # -- what the artist sees -------------------------------------------------------------------
     @abstractmethod
@@ -234,6 +250,11 @@ class ModelProfile(ABC):
     @abstractmethod
     def defaults(self, generation: Any) -> GenerationParams:
         """A fresh request for this model (`generation` is the config's [generation])."""
+
+    def shape(self, params: GenerationParams) -> RequestShape:
+        """What this request takes (an input video, controls, which fields); the form follows
+        it when a setting such as a mode changes. Default: an input video and controls."""
+        return RequestShape()
 
     # -- checking -------------------------------------------------------------------------------
     @abstractmethod
@@ -258,6 +279,17 @@ class ModelProfile(ABC):
     @abstractmethod
     def command(self, ctx: JobContext, items: Sequence[JobItem]) -> ModelCommand:
         """The files, argv and outputs of a job of one run or a batch (validated requests)."""
+
+    def guardrails(self, params: GenerationParams) -> bool | None:
+        """Whether this request runs with the model's guardrails on (recorded on the run as
+        `guardrails`); None: the profile does not say."""
+        return None
+
+    def vram_for(self, params: GenerationParams, num_gpus: int) -> float:
+        """GPU memory in GB each of the job's GPUs needs (the pre-flight asks this): by
+        default `vram_gb`; a model whose checkpoint is a choice (or that shards) answers per
+        request."""
+        return self.vram_gb
 
     def batch_key(self, params: GenerationParams, input_fps: float | None) -> tuple | None:
         """Runs with equal keys may share one job; None: this run never batches."""

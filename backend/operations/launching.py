@@ -112,10 +112,12 @@ class LaunchOps:
                 errors.append(FieldError("num_gpus", f"{host_name} has {len(host_cfg.gpus)} "
                                          f"GPU(s); ask for at most that many."))
             else:
-                errors += self._vram(profile, host_cfg, needed)
+                errors += self._vram(profile, host_cfg, needed,
+                                     profile.vram_for(params, needed))
         return errors
 
-    def _vram(self, profile: ModelProfile, host_cfg: Any, needed: int) -> list[FieldError]:
+    def _vram(self, profile: ModelProfile, host_cfg: Any, needed: int,
+              need_gb: float | None = None) -> list[FieldError]:
         snapshot = None
         if self.telemetry is not None and self.telemetry.snapshot(host_cfg.name) is not None:
             snapshot = self.telemetry.snapshot(host_cfg.name).to_dict()
@@ -123,7 +125,7 @@ class LaunchOps:
             snapshot = self.store.latest_host_look(host_cfg.name)
         ours = {g for r in self.store.runs_in(ACTIVE, host=host_cfg.name) for g in r.gpu_list()}
         checks_box = host_cfg.check_box and host_kind(host_cfg.kind).places_gpus
-        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours,
+        return preflight.vram_errors(profile, host_cfg, needed, snapshot, ours, need_gb,
                                      others_wait=checks_box)
 
     def warnings(self, params: GenerationParams) -> list[FieldError]:
@@ -149,8 +151,10 @@ class LaunchOps:
     def _import_files(self, params: GenerationParams) -> None:
         """Copy every local file the request names into the uploads folder (temp files of
         the browser vanish; runs must point at something that stays)."""
-        if params.input_video:
-            params.input_video = str(self.import_video(params.input_video))
+        if params.input_video:  # a still (image2video) keeps its suffix: models read it
+            still = get_profile(params.model).shape(params).input == "image"
+            params.input_video = str((self.import_file if still else self.import_video)(
+                params.input_video))
         params.control_videos = {c: str(self.import_video(v))
                                  for c, v in params.control_videos.items() if v}
         for block in (params.control_options or {}).values():
@@ -213,7 +217,8 @@ class LaunchOps:
                                         simulated=host_cfg.simulated, priority=priority,
                                         owner=owner, model=params.model,
                                         gpu_count=get_profile(params.model).gpus_for(
-                                            params, run_type))
+                                            params, run_type),
+                                        guardrails=get_profile(params.model).guardrails(params))
             self.join_shot(run.id, run_type, params.input_video, shot=shot,
                            source_run=source_run, source_note=source_note)
         log.info("queued run %s (%s) on %s for %s", run.id, params.model, host_name, owner)

@@ -36,21 +36,23 @@ def model_errors(profile: ModelProfile, host: HostConfig, run_type: str) -> list
 
 
 def vram_errors(profile: ModelProfile, host: HostConfig, gpus_needed: int,
-                snapshot: Mapping[str, Any] | None, ours: Iterable[int], *,
-                others_wait: bool = False) -> list[FieldError]:
+                snapshot: Mapping[str, Any] | None, ours: Iterable[int],
+                need_gb: float | None = None, *, others_wait: bool = False) -> list[FieldError]:
     """Refuse when fewer than `gpus_needed` of the host's GPUs can hold the model.
 
     `snapshot` is the host's latest telemetry (HostSnapshot.to_dict()), None when no worker has
     looked at it yet (then nothing is refused: the run fails with the model's own OOM cause
-    if it does not fit). `ours` are GPUs held by our own active runs. `others_wait`: the
-    scheduler keeps runs off GPUs others use (the box check), so their memory frees up too.
+    if it does not fit). `ours` are GPUs held by our own active runs. `need_gb` is what the
+    request needs on each GPU (the profile's `vram_for`; default its `vram_gb`). `others_wait`:
+    the scheduler keeps runs off GPUs others use (the box check), so their memory frees up too.
     """
-    if not snapshot or not profile.vram_gb:
+    need_gb = profile.vram_gb if need_gb is None else need_gb
+    if not snapshot or not need_gb:
         return []
     gpus = [g for g in snapshot.get("gpus") or [] if g.get("index") in host.gpus]
     if not gpus:
         return []
-    need = profile.vram_gb * MIB_PER_GB
+    need = need_gb * MIB_PER_GB
     held = set(ours)
     usable, report = 0, []
     for gpu in sorted(gpus, key=lambda g: g["index"]):
@@ -71,6 +73,5 @@ def vram_errors(profile: ModelProfile, host: HostConfig, gpus_needed: int,
     offload = (f", or turn on {one_of(profile.offload_flags)}" if profile.offload_flags
                else "")
     return [FieldError("host", f"{host.name} cannot hold {profile.name}: it needs "
-                       f"{profile.vram_gb:.1f} GB free on each of {gpus_needed} GPU(s) (every "
-                       f"GPU holds the full weights), and {why}. Choose a host with bigger or "
+                       f"{need_gb:.1f} GB free on each of {gpus_needed} GPU(s), and {why}. Choose a host with bigger or "
                        f"free GPUs{offload}; nothing was queued.")]

@@ -63,6 +63,7 @@ class RunSummary:
     #: and its other outputs and notes: {"files": [{role, label, path}], "notes": [...]}
     model: str = LEGACY_MODEL
     recipe: str | None = None
+    guardrails: bool | None = None
     artifacts: dict[str, Any] | None = None
 
     @property
@@ -98,4 +99,5 @@ def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
         external_id=run.external_id, node=run.node, priority=run.priority,
         model=run.model or params.get("model") or LEGACY_MODEL, recipe=run.recipe,
         artifacts=json.loads(run.artifacts) if run.artifacts else None,
+        guardrails=run.guardrails,
     )

@@ -78,11 +78,40 @@ def _transfer25_files() -> dict[str, bytes]:
     }
 
 
+README_3 = """# Cosmos 3 / cosmos-framework (SIMULATED)
+
+This folder is a stand-in checkout installed by cosmos-sim, the Cosmos Workflow Orchestrator's
+built-in simulator. It is NOT NVIDIA cosmos-framework and contains no model.
+
+* `python -m cosmos_framework.scripts.inference -i <spec> -o <out> --checkpoint-path <name>`
+  validates each sample like cosmos_framework/inference/args.py, prints upstream's log records
+  and writes `<out>/<name>/vision.mp4`, `sample_args.json` and (on success)
+  `sample_outputs.json` with ffmpeg on the CPU.
+
+Knobs: COSMOS_SIM_SECONDS, COSMOS_SIM_LOAD_SHARE, COSMOS_SIM_FAIL (oom|crash|hang|guardrail|
+guardrail_video, or `[sim:<x>]` in the prompt), COSMOS_SIM_FFMPEG.
+"""
+COSMOS3_PY = "cosmos_framework/scripts/inference.py"
+
+
+def _cosmos3_files() -> dict[str, bytes]:
+    return {
+        "cosmos_framework/__init__.py": b"",
+        "cosmos_framework/scripts/__init__.py": b"",
+        COSMOS3_PY: (_HERE / "fake_cosmos3.py").read_bytes(),
+        "cosmos_framework/scripts/_sim_shared.py": (_HERE / "fake_transfer.py").read_bytes(),
+        "README.md": README_3.encode("utf-8"),
+        "COSMOS_SIM": b"simulated\n",
+    }
+
+
 def checkout_files(stand_in: str = "transfer1") -> dict[str, bytes]:
-    """Every file of one stand-in checkout ("transfer1" or "transfer2.5", the profile's
-    `image.sim_checkout`), relative path -> content."""
+    """Every file of one stand-in checkout ("transfer1", "transfer2.5" or "cosmos3", the
+    profile's `image.sim_checkout`), relative path -> content."""
     if stand_in == "transfer2.5":
         return _transfer25_files()
+    if stand_in == "cosmos3":
+        return _cosmos3_files()
     if stand_in != "transfer1":
         raise KeyError(f"no simulator stand-in for {stand_in!r}")
     source = (_HERE / "fake_transfer.py").read_bytes()

@@ -101,6 +101,7 @@ class Run(BaseModel):
     model = CharField(default="transfer1")  # the model profile it was made with
     recipe = TextField(null=True)  # the arguments the model resolved (Transfer2.5 <name>.json)
     artifacts = TextField(null=True)  # JSON list: [{role, label, path}] of other outputs/notes
+    guardrails = BooleanField(null=True)  # the model's guardrails were on (None: not known)
     created_at = FloatField()
     updated_at = FloatField()
     started_at = FloatField(null=True)

@@ -130,6 +130,14 @@ def _owners_and_pending() -> None:
     db.create_tables([Session])
 
 
+def _run_guardrails() -> None:
+    """Whether a run's guardrails were on (issue 19 Cosmos 3, issue 15 box setup: the same
+    column, so whichever lands first adds it and the other finds it)."""
+    have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    if "guardrails" not in have:
+        db.execute_sql("ALTER TABLE run ADD COLUMN guardrails INTEGER")
+
+
 def _review_room() -> None:
     """Issue 17: shots and versions (existing video runs become versions of their shot),
     review status history, frame notes and review links.
@@ -149,7 +157,8 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     2: _event_outbox,
     3: _model_profiles,
     4: _owners_and_pending,
-    5: _review_room,
+    5: _run_guardrails,
+    6: _review_room,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -31,7 +31,7 @@ RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "pare
             "gpu_seconds", "slurm_job_id", "node"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
-                          "status_history", "outputs", "recipe", "notes"}
+                          "status_history", "outputs", "recipe", "notes", "guardrails"}
 PROMPT_KEYS = {"id", "name", "text", "negative_prompt", "parent_id", "created_at", "runs"}
 
 

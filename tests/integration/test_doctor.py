@@ -21,7 +21,8 @@ pytestmark = pytest.mark.integration
 
 #: the simulator box serves both models: Transfer2.5's image, stand-in and checkpoints too
 CHECKS = ["shell", "docker", "image", "checkout", "checkpoints", "image (transfer2.5)",
-          "checkout (transfer2.5)", "checkpoints (transfer2.5)", "hf_cache", "disk", "gpus"]
+          "checkout (transfer2.5)", "checkpoints (transfer2.5)", "image (cosmos3)",
+          "checkout (cosmos3)", "checkpoints (cosmos3)", "hf_cache", "disk", "gpus"]
 MISSING_IMAGE = "studio/cosmos-transfer1:missing"
 
 
@@ -131,3 +132,31 @@ remote_root = "/srv/cosmos"
     down = report["hosts"][2]["checks"]
     assert [c["name"] for c in down] == ["shell"] and down[0]["status"] == "fail"
     assert "cannot reach nobody@127.0.0.1" in down[0]["finding"] and "ssh" in down[0]["fix"]
+
+
+def test_a_cosmos3_box_is_told_its_checkout_image_and_missing_checkpoints(tmp_path):
+    hf = tmp_path / "hf"
+    (hf / "hub/models--nvidia--Cosmos3-Nano/snapshots/abc123").mkdir(parents=True)
+    (hf / "hub/models--nvidia--Cosmos3-Edge/snapshots/def456").mkdir(parents=True)
+    extra = f"""
+[hosts.c3]
+kind = "local"
+models = ["cosmos3"]
+docker = "{sys.executable} -m backend.simulator.engine --root {{remote_root}}/engine"
+gpu_query = "{sys.executable} -m backend.simulator.engine --root {{remote_root}}/engine nvidia-smi"
+remote_root = "{{data_dir}}/c3-box"
+hf_home = "{hf}"
+gpus = [0]
+"""
+    result = doctor(write_config(tmp_path, extra_host=extra), "--host", "c3", "--json")
+    assert result.returncode == 1, result.stdout + result.stderr
+    checks = checks_of(json.loads(result.stdout), "c3")
+    checkout = checks["checkout"]
+    assert checkout["status"] == "fail" and "cosmos_framework/scripts/inference.py" in \
+        checkout["finding"] and "git clone https://github.com/NVIDIA/cosmos-framework" in \
+        checkout["fix"]
+    assert "cosmos-framework:latest" in checks["image"]["finding"]  # the profile's image
+    ckpt = checks["checkpoints"]
+    assert ckpt["status"] == "warn" and "Cosmos3-Super (32B)" in ckpt["finding"]
+    assert "Cosmos3-Nano" not in ckpt["finding"]
+    assert f"HF_HOME={hf} hf download" in ckpt["fix"] and "nvidia/Cosmos3-Super" in ckpt["fix"]

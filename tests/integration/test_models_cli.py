@@ -32,7 +32,7 @@ def cli(tmp_path_factory) -> Cli:
 
 def test_models_lists_the_profiles_and_who_serves_them(cli: Cli):
     models = {m["id"]: m for m in cli.json("models")["models"]}
-    assert list(models) == ["transfer1", "transfer2.5"]
+    assert list(models) == ["transfer1", "transfer2.5", "cosmos3"]
     t25 = models["transfer2.5"]
     assert t25["hosts"] == ["sim", "small"] and t25["default"] is False
     assert t25["gpu_counts"] == [1, 2, 3, 4, 6, 8] and t25["run_types"] == ["inference"]
@@ -41,7 +41,7 @@ def test_models_lists_the_profiles_and_who_serves_them(cli: Cli):
     assert "fps" not in fields and models["transfer1"]["default"] is True
     text = cli("models", "transfer2.5")
     assert text.returncode == 0 and "offload flags: offload_guardrail_models" in text.stdout
-    assert cli("models", "cosmos3").returncode == 3
+    assert cli("models", "cosmos9").returncode == 3
 
 
 def test_dry_run_keeps_its_shape_and_adds_the_model_and_spec_files(cli: Cli):
@@ -146,3 +146,19 @@ def test_the_vram_preflight_refuses_before_anything_is_queued(cli: Cli):
     assert "small cannot hold Cosmos-Transfer2.5-2B" in refused.stderr
     assert "at most 24.0 GB" in refused.stderr
     assert not [r for r in cli.json("list", "runs", "--host", "small")["runs"]]
+
+
+def test_a_cosmos3_text2video_from_the_terminal_records_its_guardrails(cli: Cli):
+    refused = cli("run", "a coast road", "--model", "cosmos3", "--setting",
+                  "checkpoint=Cosmos3-Super", "--setting", "mode=text2video")
+    assert refused.returncode != 0 and "needs 4 or more 80 GB GPUs" in refused.stderr
+    done = cli("run", "a coast road", "--model", "cosmos3", "--setting", "mode=text2video",
+               "--setting", "num_frames=25", "--setting", "resolution=256",
+               "--setting", "guardrails=off", "--steps", "4", "--wait")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = done.stdout.strip().splitlines()[-1].split()[0]
+    run = cli.json("show", run_id)["run"]
+    assert run["model"] == "cosmos3" and run["status"] == "completed"
+    assert run["guardrails"] is False and "--no-guardrails" in run["job_script"]
+    assert run["spec"]["model_mode"] == "text2video" and "vision_path" not in run["spec"]
+    assert run["recipe"]["num_frames"] == 25

@@ -38,7 +38,7 @@ def test_shipped_config_loads_with_cosmos_defaults(tmp_path):
 
     assert DEFAULT_NEGATIVE_PROMPT == TRANSFER_PY_DEFAULT
     assert gen.model == "transfer1"
-    assert settings.hosts["sim"].models == ("transfer1", "transfer2.5")  # the sim serves all
+    assert settings.hosts["sim"].models == ("transfer1", "transfer2.5", "cosmos3")  # all
     sim = settings.hosts["sim"]
     assert sim.kind == "local" and sim.simulated and gen.host == "sim"
     assert sim.remote_root == str(tmp_path / "sim-box")

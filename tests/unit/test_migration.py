@@ -170,7 +170,7 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
     before = _v3_database(path)
     store = st.Store(path)
     try:
-        assert store.schema_version() == st.SCHEMA_VERSION >= 4
+        assert store.schema_version() == st.SCHEMA_VERSION
         cursor = st.db.execute_sql('SELECT * FROM "run" ORDER BY id')
         names = [d[0] for d in cursor.description]
         after = [dict(zip(names, row)) for row in cursor.fetchall()]

@@ -26,10 +26,10 @@ T1, T25 = get_profile("transfer1"), get_profile("transfer2.5")
 def test_both_profiles_are_registered_from_the_builtin_modules():
     assert "backend.models.transfer1.profile" in BUILTIN_MODULES
     assert "backend.models.transfer2_5.profile" in BUILTIN_MODULES
-    assert list(model_profiles()) == ["transfer1", "transfer2.5"]
+    assert list(model_profiles()) == ["transfer1", "transfer2.5", "cosmos3"]
     assert all(isinstance(p, ModelProfile) for p in model_profiles().values())
     with pytest.raises(UnknownModel):
-        get_profile("cosmos3")
+        get_profile("cosmos9")
     described = T25.describe()
     assert described["gpu_counts"] == [1, 2, 3, 4, 6, 8] and described["vram_gb"] == 65.4
     assert [c["name"] for c in described["controls"]] == ["edge", "vis", "depth", "seg"]
@@ -40,7 +40,8 @@ def test_both_profiles_are_registered_from_the_builtin_modules():
 # -- hosts serve models ------------------------------------------------------------------------
 def test_the_sim_serves_every_model_and_places_each_stand_in(tmp_path):
     sim = load_config(write_config(tmp_path)).hosts["sim"]
-    assert sim.models == ("transfer1", "transfer2.5")
+    assert sim.models == ("transfer1", "transfer2.5", "cosmos3")
+    assert sim.for_model("cosmos3").cosmos_checkout.endswith("/sim-box/cosmos-framework")
     t25 = sim.for_model("transfer2.5")
     assert t25.cosmos_checkout.endswith("/sim-box/cosmos-transfer2.5")
     assert t25.checkout_in_container == t25.cosmos_checkout  # same paths on the sim box
@@ -65,7 +66,7 @@ def test_a_real_box_serves_transfer1_unless_told_and_runs_in_image_code(tmp_path
 
 
 @pytest.mark.parametrize("line, words", [
-    ('models = ["cosmos3"]', "drawn from transfer1, transfer2.5"),
+    ('models = ["cosmos9"]', "drawn from transfer1, transfer2.5, cosmos3"),
     ('models = []', "drawn from"),
     ('models = ["transfer1", "transfer1"]', "drawn from"),
     ('images = { "transfer2.5" = "x" }', "for models this host serves (transfer1)"),
@@ -79,7 +80,7 @@ def test_bad_models_keys_stop_the_app_with_what_is_allowed(tmp_path, line, words
 
 def test_the_default_model_must_be_served_by_the_default_host(tmp_path):
     path = write_config(tmp_path)
-    path.write_text(path.read_text().replace("[scheduler]", '[generation]\nmodel = "cosmos3"\n'
+    path.write_text(path.read_text().replace("[scheduler]", '[generation]\nmodel = "cosmos9"\n'
                                              "[scheduler]"))
     with pytest.raises(ConfigError, match="generation.model") as info:
         load_config(path)
@@ -201,7 +202,7 @@ def test_the_spec_preview_is_the_models_own():
     assert spec["video_path"] == "/cosmos/runs/<run id>/inputs/input.mov"
     assert spec["guidance"] == 3 and "fps" not in spec and spec["name"] == "<run id>"
     assert "not a valid spec yet" in spec_preview(GenerationParams(
-        prompt="p", negative_prompt="n", model="cosmos3"), None)
+        prompt="p", negative_prompt="n", model="cosmos9"), None)
 
 
 # -- generic code asks the profile --------------------------------------------------------------
