@@ -23,6 +23,7 @@ from backend.cli.launch_verbs import cmd_create, cmd_enhance, cmd_models, cmd_ru
 from backend.cli.parser import build_parser
 from backend.cli.progress import Session
 from backend.cli.query_verbs import cmd_list, cmd_search, cmd_show, cmd_status, cmd_usage
+from backend.cli.review_verbs import VERBS as REVIEW_VERBS
 
 log = logging.getLogger("cosmos.cli")
 
@@ -32,7 +33,8 @@ __all__ = ["build_parser", "main"]
 VERBS = {"create": cmd_create, "run": cmd_run, "list": cmd_list, "search": cmd_search,
          "show": cmd_show, "kill": cmd_kill, "dequeue": cmd_dequeue, "status": cmd_status,
          "upscale": cmd_upscale, "enhance": cmd_enhance, "doctor": cmd_doctor,
-         "worker": cmd_worker, "user": cmd_user, "usage": cmd_usage, "models": cmd_models}
+         "worker": cmd_worker, "user": cmd_user, "usage": cmd_usage, "models": cmd_models,
+         **REVIEW_VERBS}
 
 
 def main(argv: list[str] | None = None) -> int:

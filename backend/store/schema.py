@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from backend.store.models import (EventRecord, LogLine, MetricSample, Preset, Prompt,
-                                  RemoteCleanup, Review, Run, RunTransition, SchemaVersion,
-                                  Session, User, Worker, db)
+from backend.store.models import (REVIEW_MODELS, EventRecord, LogLine, MetricSample, Preset,
+                                  Prompt, RemoteCleanup, Review, Run, RunTransition,
+                                  SchemaVersion, Session, User, Worker, db)
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,19 @@ def _run_guardrails() -> None:
         db.execute_sql("ALTER TABLE run ADD COLUMN guardrails INTEGER")
 
 
+def _review_room() -> None:
+    """Issue 17: shots and versions (existing video runs become versions of their shot),
+    review status history, frame notes and review links.
+
+    Why it only creates tables and reads named `run` columns: its place in the numbering may
+    move when branches land, so it must not rely on any other step's columns being there or not.
+    """
+    from backend.store.versions import backfill_versions
+
+    db.create_tables(list(REVIEW_MODELS))
+    backfill_versions()
+
+
 #: version -> the step that brings the database from version-1 to it.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
@@ -145,6 +158,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     3: _model_profiles,
     4: _owners_and_pending,
     5: _run_guardrails,
+    6: _review_room,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -197,7 +197,8 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
         assert st.Review.select().count() == len(before)
         assert store.search_run_ids("road 5") == [before[5]["id"]]
         assert st.db.execute_sql("PRAGMA foreign_key_check").fetchall() == []
-        assert [v.version for v in st.SchemaVersion.select()] == list(range(1, st.SCHEMA_VERSION + 1))
+        assert [v.version for v in st.SchemaVersion.select()] == list(
+            range(1, st.SCHEMA_VERSION + 1))
         # a new run still gets a model and an owner
         fresh = store.create_run(params={"prompt": "x", "model": "transfer2.5"}, host="sim",
                                  prompt_id=None, owner="ann")
