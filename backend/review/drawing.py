@@ -128,8 +128,12 @@ def _px(point: tuple[float, float], size: tuple[int, int]) -> tuple[float, float
 
 
 def _box(shape: Shape, size: tuple[int, int]) -> list[float]:
+    """The shape's bounding box in pixels, both corners inclusive (PIL's rule); a corner on the
+    far edge (a coordinate of 1.0) is the last pixel, not one past it."""
     (x0, y0), (x1, y1) = (_px(p, size) for p in shape.points)
-    return [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
+    right, bottom = size[0] - 1, size[1] - 1
+    return [min(right, min(x0, x1)), min(bottom, min(y0, y1)),
+            min(right, max(x0, x1)), min(bottom, max(y0, y1))]
 
 
 def fill_regions(shapes: Sequence[Shape], size: tuple[int, int]) -> Image.Image:
