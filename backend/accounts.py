@@ -29,9 +29,13 @@ ROLES = (OPERATOR, REVIEWER)
 WATCH, REVIEW = "watch", "review"
 LAUNCH, KILL, DELETE, RERUN, UPSCALE, ENHANCE, PRESETS, HOSTS = (
     "launch", "kill", "delete", "rerun", "upscale", "enhance", "presets", "hosts")
+#: Review room (issue 17): notes, replies, drawings, review status and reports are REVIEW
+#: (approving by a reviewer also needs the config's [review] reviewers_may_approve); making
+#: and revoking review links is SHARE, an operator's.
+SHARE = "share"
 REVIEWER_ACTIONS = frozenset({WATCH, REVIEW})
 ALL_ACTIONS = frozenset({WATCH, REVIEW, LAUNCH, KILL, DELETE, RERUN, UPSCALE, ENHANCE, PRESETS,
-                         HOSTS})
+                         HOSTS, SHARE})
 
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}

@@ -21,102 +21,24 @@ from backend.media import MediaError
 from backend.operations import NotFound, Operations, Refused, RunSummary
 from components.common import TAB_COMPARE, badge, e, file_url, run_title
 from components.nav import Nav
+from components.review_compare import compare_html
+from components.review_html import notes_html
 
-SYNC_JS = r"""
-const vids = () => Array.from(element.querySelectorAll('video.cmp-video'));
-const dur = (v) => (isFinite(v.duration) && v.duration > 0) ? v.duration : 0;
-const longest = () => vids().reduce((m, v) => (!m || dur(v) > dur(m)) ? v : m, null);
-let dragging = false;
-function seekAll(t) {
-  for (const v of vids()) { const d = dur(v); if (d) v.currentTime = Math.min(t, d - 0.001); }
-}
-function playing() { return vids().some(v => !v.paused && !v.ended); }
-function toggle() {
-  const vs = vids(); if (!vs.length) return;
-  if (playing()) { vs.forEach(v => v.pause()); }
-  else {
-    const m = longest(); if (m && dur(m) && m.currentTime >= dur(m) - 0.05) seekAll(0);
-    vs.forEach(v => { v.muted = true; v.play().catch(() => {}); });
-  }
-}
-element.addEventListener('click', (ev) => {
-  if (ev.target.closest('.cmp-play')) toggle();
-  const v = ev.target.closest('video.cmp-video'); if (v) { ev.preventDefault(); toggle(); }
-});
-element.addEventListener('input', (ev) => {
-  if (!ev.target.classList.contains('cmp-seek')) return;
-  dragging = true;
-  const m = longest(); if (m) seekAll(ev.target.value / 1000 * dur(m));
-});
-element.addEventListener('change', (ev) => { if (ev.target.classList.contains('cmp-seek')) dragging = false; });
-setInterval(() => {
-  const m = longest(); if (!m) return;
-  const d = dur(m), t = m.currentTime;
-  if (playing()) {
-    for (const v of vids()) {
-      if (v === m) continue;
-      const target = Math.min(t, Math.max(0, dur(v) - 0.001));
-      if (Math.abs(v.currentTime - target) > 0.08) v.currentTime = target;
-      if (v.paused && t < dur(v)) v.play().catch(() => {});
-    }
-    if (m.ended || (d && t >= d - 0.02)) {
-      const loop = element.querySelector('.cmp-loop');
-      if (loop && loop.checked) { seekAll(0); vids().forEach(v => v.play().catch(() => {})); }
-      else vids().forEach(v => v.pause());
-    }
-  }
-  const seek = element.querySelector('.cmp-seek');
-  if (seek && !dragging && d) seek.value = Math.round(t / d * 1000);
-  const label = element.querySelector('.cmp-time');
-  if (label) label.textContent = t.toFixed(1) + ' / ' + d.toFixed(1) + ' s';
-  const btn = element.querySelector('.cmp-play');
-  if (btn) btn.textContent = playing() ? 'Pause' : 'Play';
-  element.dataset.time = t.toFixed(2);
-}, 100);
-"""
-
-
-def _video(path: str | None, role: str) -> str:
-    if not path:
-        return "<div class='g-noimg'>no video</div>"
-    return (f"<video class='cmp-video' data-role='{role}' src='{e(file_url(path))}' muted "
-            "playsinline preload='auto'></video>")
-
-
-def _rating(run: RunSummary) -> str:
-    rating = getattr(run, "rating", None)
-    if rating is None:
-        return ""
-    return (f" <span class='cmp-rating' title='average rating'>★ {rating:.1f} "
-            f"({getattr(run, 'ratings', 0)})</span>")
+COMPARE_JS = ("const m = () => window.CosmosReview && CosmosReview.mountCompare(element);"
+              " m(); watch('value', m);")
+NOTES_JS = ("CosmosReview.mountNotes(element, trigger);"
+            " watch('value', () => CosmosReview.readNotes(element));")
 
 
 def player_html(a: RunSummary | None, b: RunSummary | None,
-                inputs: dict[str, list[tuple[str, str]]] | None = None) -> str:
-    """Both outputs (and optionally their inputs) with one shared play/seek bar."""
+                inputs: dict[str, list[tuple[str, str]]] | None = None,
+                layers: dict[str, dict[str, str]] | None = None,
+                versions: dict[str, dict] | None = None) -> str:
+    """Both outputs in one review player (components/review_compare.py)."""
     if a is None or b is None:
         return ("<div class='muted' id='compare-empty'>Pick two runs: in the gallery or "
                 "the history (\"pick\"), or choose them above.</div>")
-    sides = []
-    for tag, run in (("A", a), ("B", b)):
-        sides.append(f"<div class='cmp-side' data-side='{tag.lower()}' data-run='{e(run.id)}'>"
-                     f"<div class='cmp-label' title='{e(run.prompt[:300])}'>{tag}: "
-                     f"{e(run_title(run, 50))} {badge(run.status)}{_rating(run)}</div>"
-                     f"{_video(run.output_path, 'out-' + tag.lower())}</div>")
-    out = f"<div class='cmp' id='cmp-root'><div class='cmp-grid'>{''.join(sides)}</div>"
-    if inputs is not None:
-        cols = []
-        for tag in ("a", "b"):
-            videos = "".join(f"<div class='cmp-label muted'>{e(label)}</div>"
-                             f"{_video(path, 'in-' + tag)}" for label, path in inputs[tag])
-            cols.append(f"<div class='cmp-side'>{videos or '<div class=muted>no inputs</div>'}"
-                        "</div>")
-        out += f"<div class='cmp-grid cmp-inputs'>{''.join(cols)}</div>"
-    out += ("<div class='cmp-bar'><button type='button' class='cmp-play'>Play</button>"
-            "<input type='range' class='cmp-seek' min='0' max='1000' value='0' "
-            "aria-label='position in both videos'><span class='cmp-time'>0.0 / 0.0 s</span>"
-            "<label><input type='checkbox' class='cmp-loop' checked> loop</label></div></div>")
-    return out
+    return compare_html(a, b, inputs=inputs, layers=layers, versions=versions)
 
 
 def _cell(key: str, value: Any) -> str:
@@ -124,6 +46,10 @@ def _cell(key: str, value: Any) -> str:
         return "<span class='muted'>-</span>"
     if key in ("input_video",) or key.startswith("control_videos."):
         return e(Path(str(value)).name)
+    if key == "regional_prompts" and isinstance(value, list):
+        return "<br>".join(f"region: {e(str(r.get('prompt', ''))[:80])} (mask "
+                           f"{e(Path(str(r.get('mask_video', ''))).name)})" for r in value
+                           if isinstance(r, dict)) or "<span class='muted'>-</span>"
     if isinstance(value, float):
         return f"{value:g}"
     text = str(value)
@@ -172,6 +98,7 @@ class CompareView:
     def __init__(self, ops: Operations, nav: Nav) -> None:
         self.ops = ops
         self.nav = nav
+        live = nav.live
         with gr.Column(elem_id="compare"):
             with gr.Row(elem_classes="stack-narrow"):
                 self.a = gr.Dropdown(label="Run A", choices=[], allow_custom_value=True,
@@ -182,8 +109,13 @@ class CompareView:
                                      elem_id="compare-b", scale=3)
             self.show_inputs = gr.Checkbox(label="Show the inputs beside the outputs",
                                            value=False, elem_id="compare-inputs")
-            self.player = gr.HTML(player_html(None, None), js_on_load=SYNC_JS,
+            self.player = gr.HTML(player_html(None, None), js_on_load=COMPARE_JS,
                                   elem_id="compare-player")
+            with gr.Row(elem_classes="stack-narrow"):
+                self.notes_a = gr.HTML("", js_on_load=NOTES_JS, elem_id="compare-notes-a",
+                                       min_width=280)
+                self.notes_b = gr.HTML("", js_on_load=NOTES_JS, elem_id="compare-notes-b",
+                                       min_width=280)
             with gr.Row(elem_classes="stack-narrow"):
                 with gr.Column(min_width=300):
                     self.show_all = gr.Checkbox(label="Show every parameter", value=False,
@@ -198,13 +130,19 @@ class CompareView:
             self.export_message = gr.Markdown(elem_id="compare-export-message")
             self.export_file = gr.File(label="Side-by-side video", interactive=False,
                                        visible=False, elem_id="compare-export-file")
+        self.changed = live.signal("compare_notes", lambda page, events: any(
+            ev.kind == "review" and ev.run_id in page.data.get("compare", ())
+            for ev in events)) if live is not None else None
         self._wire()
 
-    def choices(self, extra: Sequence[str] = ()) -> list[tuple[str, str]]:
-        runs, _ = self.ops.find_runs(RunFilter(with_output=True), limit=100)
+    def choices(self, extra: Sequence[str] = (), ids: Sequence[str] | None = ()
+                ) -> list[tuple[str, str]]:
+        if ids is None:
+            return []
+        runs, _ = self.ops.find_runs(RunFilter(with_output=True, ids=ids), limit=100)
         known = {r.id for r in runs}
         for run_id in extra:
-            if run_id and run_id not in known:
+            if run_id and run_id not in known and (not ids or run_id in ids):
                 try:
                     runs.append(self.ops.get_run(run_id))
                 except NotFound:
@@ -226,17 +164,27 @@ class CompareView:
                 items.append((f"{control} control video", path))
         return items
 
-    def render(self, pair: Any, show_inputs: bool, show_all: bool):
-        """Outputs: a, b, player, diff, prompt diff, link, export button."""
+    def layers_of(self, run: RunSummary) -> dict[str, str]:
+        """The control video that drove the run most (its own, or the one Cosmos computed)."""
+        layers = self.ops.control_layers(run.id)
+        return dict(list(layers.items())[:1])
+
+    def render(self, pair: Any, show_inputs: bool, show_all: bool,
+               request: gr.Request | None = None):
+        """Outputs: a, b, player, diff, prompt diff, link, export button, notes A, notes B."""
         a_id, b_id = (list(pair) + [None, None])[:2] if pair else (None, None)
+        scope = self.nav.scope(request)
         runs = []
         for run_id in (a_id, b_id):
             try:
-                runs.append(self.ops.get_run(run_id) if run_id else None)
+                runs.append(self.ops.get_run(run_id) if run_id and scope.allows(run_id)
+                            else None)
             except NotFound:
                 runs.append(None)
         a, b = runs
-        choices = self.choices([x for x in (a_id, b_id) if x])
+        if self.nav.live is not None and request is not None:
+            self.nav.live.page(request).data["compare"] = tuple(r.id for r in runs if r)
+        choices = self.choices([x for x in (a_id, b_id) if x], scope.filter_ids())
         dd_a = gr.update(choices=choices, value=a.id if a else None)
         dd_b = gr.update(choices=choices, value=b.id if b else None)
         if a is None or b is None:
@@ -244,18 +192,45 @@ class CompareView:
             note = (f"<div class='run-cause'>No run {e(', '.join(missing))}.</div>"
                     if missing else "")
             return (dd_a, dd_b, player_html(None, None) + note, "", "", "",
-                    gr.update(interactive=False))
+                    gr.update(interactive=False), "", "")
         inputs = {"a": self._inputs_of(a), "b": self._inputs_of(b)} if show_inputs else None
         link = (f"<div class='muted'>Link to this comparison: <a id='compare-url' "
                 f"href='?a={e(a.id)}&amp;b={e(b.id)}'>?a={e(a.id)}&amp;b={e(b.id)}</a></div>")
-        return (dd_a, dd_b, player_html(a, b, inputs), diff_html(a, b, show_all),
-                prompt_diff_html(a.prompt, b.prompt), link,
-                gr.update(interactive=bool(a.output_path and b.output_path)))
+        versions = self.ops.version_facts([a.id, b.id])
+        layers = {"a": self.layers_of(a), "b": self.layers_of(b)}
+        return (dd_a, dd_b, player_html(a, b, inputs, layers, versions),
+                diff_html(a, b, show_all), prompt_diff_html(a.prompt, b.prompt), link,
+                gr.update(interactive=bool(a.output_path and b.output_path)),
+                *self.notes_of(a, b, request))
+
+    def notes_of(self, a: RunSummary | None, b: RunSummary | None,
+                 request: gr.Request | None = None) -> tuple[str, str]:
+        """Each side's notes (click one: both players land on its frame)."""
+        viewer = auth.identity(self.ops, request)
+        out = []
+        for tag, run in (("A", a), ("B", b)):
+            out.append(notes_html(run.id, self.ops.notes(run.id), viewer, may_write=False,
+                                  title=f"Notes on {tag}") if run else "")
+        return out[0], out[1]
+
+    def render_notes(self, pair: Any, request: gr.Request):
+        scope = self.nav.scope(request)
+        runs = []
+        for run_id in (list(pair or []) + [None, None])[:2]:
+            try:
+                runs.append(self.ops.get_run(run_id) if run_id and scope.allows(run_id)
+                            else None)
+            except NotFound:
+                runs.append(None)
+        return self.notes_of(runs[0], runs[1], request)
 
     def _export(self, pair: Any, request: gr.Request):
         auth.check(self.ops, request, accounts.WATCH)
         if not pair or len(pair) != 2:
             return "Pick two runs first.", gr.skip()
+        if self.nav.gate is not None:
+            for run_id in pair:
+                self.nav.gate.check(request, run_id)
         try:
             out = self.ops.export_side_by_side(pair[0], pair[1])
         except (NotFound, Refused, MediaError) as exc:
@@ -273,7 +248,10 @@ class CompareView:
         quiet = dict(api_visibility="private", show_progress="hidden")
         pair = self.nav.compare_pair
         outputs = [self.a, self.b, self.player, self.diff, self.prompt_diff, self.link,
-                   self.export]
+                   self.export, self.notes_a, self.notes_b]
+        if self.changed is not None:
+            self.changed.change(self.render_notes, pair, [self.notes_a, self.notes_b],
+                                **quiet)
         pair.change(self.render, [pair, self.show_inputs, self.show_all], outputs, **quiet)
         self.nav.on_show(TAB_COMPARE, self.render, [pair, self.show_inputs, self.show_all],
                          outputs)  # fresh statuses and videos each time the tab shows

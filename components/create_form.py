@@ -23,12 +23,14 @@ from backend.models.params import ALL_CONTROLS as CONTROLS
 from backend.models.params import PRESETS, GenerationParams
 from backend.models.profile import get_profile
 from backend.media import MediaError
-from backend.operations import Operations, ValidationFailed
+from backend.models.checks import FieldError
+from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from components import lenient
 from components.common import TAB_RUNS, field_error_html
 from components.create_fill import FillActions
 from components.create_model import ModelForm
 from components.create_presets import PresetActions
+from components.create_review import CreateReviewBits
 from components.enhance_panel import EnhancePanel
 from components.input_info import describe_input, probe  # noqa: F401
 from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_SLOTS, FIELDS,
@@ -41,6 +43,10 @@ from cosmos_ui import auth
 from backend import accounts
 
 log = logging.getLogger(__name__)
+
+#: How many of an event's inputs are the form's own (`components`: FIELDS, then the
+#: shown-model state); the review room's inputs follow them.
+N_INPUTS = len(FIELDS) + 1
 
 
 class CreateForm(PresetActions, ModelForm, FillActions):
@@ -74,6 +80,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                         self._err("host")
                     with gr.Column(scale=1, min_width=200):
                         self._model_picker(f, defaults)
+                self.review = CreateReviewBits(ops)  # the shot, and a note's draft v+1
                 self.model_note = gr.Markdown(f"**{profile.name}**: {profile.summary}",
                                               elem_id="model-note", elem_classes="note-box")
                 self._primary_settings(f)
@@ -249,7 +256,9 @@ class CreateForm(PresetActions, ModelForm, FillActions):
 
     def _preview(self, *args):
         values = self._values(args)
-        params = params_from_values(values, host_offload=self._host_offload(values))
+        _, note, region = CreateReviewBits.extras(args, N_INPUTS)
+        params = self.review.preview_params(
+            params_from_values(values, host_offload=self._host_offload(values)), note, region)
         info = None
         if not self.ops.input_refusal(params.input_video):  # never probe a file outside roots
             try:
@@ -274,14 +283,22 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         seed = random.randrange(limit) if values.get("random_seed") else None
         params = params_from_values(values, seed=seed, host_offload=self._host_offload(values))
         host, name = values.get("host"), (values.get("name") or "").strip()
+        shot, note, region = CreateReviewBits.extras(args, N_INPUTS)
+        drafted = note is not None and mode != "enhance"
         try:
             if mode == "enhance":
                 run = self.ops.enhance(params, host=host, name=name, owner=owner)
+            elif drafted:
+                run = self.ops.launch_draft(note, params, region_prompt=region, name=name,
+                                            host=host, with_upscale=(mode == "upscale"),
+                                            owner=owner)
             else:
-                run = self.ops.launch(params, name=name, host=host,
+                run = self.ops.launch(params, name=name, host=host, shot=shot,
                                       with_upscale=(mode == "upscale"), owner=owner)
         except ValidationFailed as failed:
             return self._refused(failed.errors)
+        except (NotFound, Refused) as exc:
+            return self._refused([FieldError("general", str(exc))])
         clear = [""] * len(ERROR_SLOTS)
         seed_out = seed if seed is not None else gr.skip()
         what = {"run": "Queued run", "upscale": "Queued run (a 4K upscale follows)",
@@ -289,9 +306,11 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         message = f"{what} `{run.id}`{' (simulated)' if run.simulated else ''}."
         if mode == "enhance":
             return (message, *clear, gr.skip(), gr.skip(), gr.skip(), seed_out, gr.skip(),
-                    run.id, gr.skip(), *self.enhance.start(run.id, params.prompt))
+                    run.id, gr.skip(), *self.enhance.start(run.id, params.prompt),
+                    *self.review.after_launch(False))
         return (message + " Follow it in **Runs**.", *clear, gr.skip(), gr.skip(), gr.skip(),
-                seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle())
+                seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle(),
+                *self.review.after_launch(drafted))
 
     def _launch_run(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
@@ -318,7 +337,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         open_ctl = gr.Accordion(open=True) if CONTROL_VIDEO_SLOTS & set(slots) else gr.skip()
         open_adv = gr.Accordion(open=True) if ADVANCED_SLOTS & set(slots) else gr.skip()
         return (message, *updates, open_neg, open_ctl, open_adv, gr.skip(), gr.skip(),
-                gr.skip(), gr.skip(), *self.enhance.skip())
+                gr.skip(), gr.skip(), *self.enhance.skip(), *self.review.after_refusal(errors))
 
     def _current_params(self, args: tuple) -> GenerationParams:
         values = self._values(args)
@@ -332,8 +351,10 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         private = dict(api_visibility="private")
         quiet = dict(private, show_progress="hidden")
         f = self.fields
-        for component in (self.fields[k] for k in FIELDS):
-            component.change(self._preview_event, self.components, [self.spec, self.weight_note],
+        previewed = self.components + self.review.inputs
+        for component in [*(self.fields[k] for k in FIELDS), self.review.note,
+                          self.review.region_prompt]:
+            component.change(self._preview_event, previewed, [self.spec, self.weight_note],
                              **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
                                  [self.input_info, self.preview, self.errors["input_video"]],
@@ -349,11 +370,13 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         self._wire_model(self.model_note)
         launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS], self.neg_box,
                           self.controls_box, self.adv_box, f["seed"], self.nav.selected_run,
-                          self.nav.launched, self.nav.tabs, *self.enhance.outputs]
+                          self.nav.launched, self.nav.tabs, *self.enhance.outputs,
+                          *self.review.launch_outputs]
         for button, handler in ((self.run_button, self._launch_run),
                                 (self.upscale_button, self._launch_upscale),
                                 (self.enhance_button, self._launch_enhance)):
-            button.click(handler, self.components, launch_outputs, **private)
+            button.click(handler, self.components + self.review.inputs, launch_outputs,
+                         **private)
         self.preset_save.click(self._preset_save, [self.preset, *self.components],
                                [self.preset, self.errors["preset"], self.preset_message],
                                **private)

@@ -18,7 +18,8 @@ from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_GALLERY, TAB_RU
                                event_data, file_url, fmt_ago, run_title, sim_badge, type_badge)
 from components import lenient
 from components.nav import Nav, pick_toggle
-from components.runs_table import clamp_page, make_filter, owner_choices
+from components.runs_table import (REVIEW_CHOICES, clamp_page, make_filter, owner_choices,
+                                  scoped_versions, version_cell)
 from cosmos_ui import auth
 
 PAGE_SIZE = 12
@@ -27,6 +28,8 @@ CARD_JS = """
 element.addEventListener('click', (ev) => {
   const pick = ev.target.closest('[data-pick]');
   if (pick) { ev.stopPropagation(); trigger('select', {id: pick.dataset.pick, pick: true}); return; }
+  const latest = ev.target.closest('[data-latest]');
+  if (latest) { ev.stopPropagation(); trigger('select', {id: latest.dataset.latest}); return; }
   const card = ev.target.closest('[data-id]');
   if (card) trigger('select', {id: card.dataset.id});
 });
@@ -34,7 +37,8 @@ element.addEventListener('click', (ev) => {
 
 
 def grid_html(runs: Sequence[Any], picks: Sequence[str], playing: str | None = None,
-              now: float | None = None) -> str:
+              now: float | None = None, versions: dict | None = None) -> str:
+    versions = versions or {}
     cards = []
     for run in runs:
         classes = ["g-card"] + (["picked"] if run.id in picks else []) + \
@@ -50,7 +54,8 @@ def grid_html(runs: Sequence[Any], picks: Sequence[str], playing: str | None = N
             f"<div class='g-body'><div class='g-title'>{e(run_title(run, 40))}</div>"
             f"<div>{status} {type_badge(run.run_type)} {sim_badge(run.simulated)} "
             f"<span class='muted g-owner'>{e(run.owner or '')}</span> "
-            f"<span class='muted'>{fmt_ago(run.created_at, now)}</span></div></div></div>")
+            f"<span class='muted'>{fmt_ago(run.created_at, now)}</span></div>"
+            f"<div class='g-version'>{version_cell(versions.get(run.id))}</div></div></div>")
     if not cards:
         return ("<div class='muted' id='gallery-grid'>No videos yet: finished runs appear "
                 "here.</div>")
@@ -98,6 +103,12 @@ class Gallery:
                 self.rating = lenient.CheckedDropdown(["any", "1+", "2+", "3+", "4+", "5"],
                                                       value="any", label="Rating at least",
                                                       scale=1, elem_id="gallery-rating")
+            with gr.Row():
+                self.review = gr.Dropdown(REVIEW_CHOICES, multiselect=True, value=[],
+                                          label="Review status", elem_id="gallery-review",
+                                          scale=2)
+                self.latest = gr.Checkbox(label="Only each shot's latest version", value=False,
+                                          elem_id="gallery-latest", scale=1)
             with gr.Group(visible=False, elem_id="gallery-player-box") as self.player_box:
                 self.player_info = gr.HTML(js_on_load=None, padding=True,
                                            elem_id="gallery-player-info")
@@ -124,15 +135,22 @@ class Gallery:
 
     @property
     def filters(self) -> list[Any]:
-        return [self.search, self.types, self.hosts, self.rating, self.owners, self.mine]
+        return [self.search, self.types, self.hosts, self.rating, self.owners, self.mine,
+                self.review, self.latest]
+
+    def render_page(self, request: gr.Request, *args: Any):
+        """`render` for the page behind `request` (a review link shows only its runs)."""
+        return self.render(*args, ids=self.nav.scope(request).filter_ids())
 
     def render(self, page: int, picks: list[str] | None, playing: str | None, shown: str,
                text: str, types: list[str], hosts: list[str], rating: str,
-               owners: list[str] | None = None, mine: bool | None = False):
+               owners: list[str] | None = None, mine: bool | None = False,
+               review: list[str] | None = None, latest: bool | None = False,
+               ids: Sequence[str] | None = ()):
         """Outputs: grid, label, page, shown-hash, compare button."""
         me = auth.owner_of(self.ops, auth.current_request())
-        flt = make_filter(text, (), types, hosts, None, None, rating, owners, mine,
-                          with_output=True, me=me)
+        flt = make_filter(text, (), types, hosts, None, None, rating, owners, mine, review,
+                          latest, with_output=True, me=me, ids=ids)
         page = int(page or 0)
         runs, total = self.ops.find_runs(flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
         fixed = clamp_page(page, PAGE_SIZE, total)
@@ -140,19 +158,20 @@ class Gallery:
             page = fixed
             runs, total = self.ops.find_runs(flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
         picks = list(picks or [])
-        html = grid_html(runs, picks, playing)
+        html = grid_html(runs, picks, playing, versions=scoped_versions(
+            self.ops.version_facts([r.id for r in runs]), ids))
         digest = hashlib.sha1(html.encode()).hexdigest()
         compare = gr.update(value=f"Compare picked ({len(picks)}/2)",
                             interactive=len(picks) == 2)
         return (html if digest != shown else gr.skip(), gallery_label(page, total), page,
                 digest, compare)
 
-    def _on_click(self, picks: list[str] | None, evt: gr.EventData):
+    def _on_click(self, picks: list[str] | None, evt: gr.EventData, request: gr.Request):
         """Outputs: picks, playing, player box, player info, player."""
         data = event_data(evt)
         run_id = str(data.get("id") or "")
         skip = gr.skip()
-        if not run_id:
+        if not run_id or not self.nav.scope(request).allows(run_id):
             return skip, skip, skip, skip, skip
         if data.get("pick"):
             return pick_toggle(picks, run_id), skip, skip, skip, skip
@@ -170,22 +189,24 @@ class Gallery:
         nav = self.nav
         inputs = [self.page, nav.picks, self.playing, self.shown, *self.filters]
         outputs = [self.grid, self.label, self.page, self.shown, self.compare]
-        self.changed.change(self.render, inputs, outputs, **quiet)
-        self.nav.on_show(TAB_GALLERY, self.render, inputs, outputs)
+        self.inputs, self.outputs = inputs, outputs
+        render = self.render_page
+        self.changed.change(render, inputs, outputs, **quiet)
+        self.nav.on_show(TAB_GALLERY, render, inputs, outputs)
         self.nav.on_show(TAB_GALLERY, lambda: gr.update(choices=owner_choices(self.ops)), [],
                          [self.owners])
         for component in self.filters:
             component.change(lambda: 0, None, self.page, **quiet).then(
-                self.render, inputs, outputs, **quiet)
+                render, inputs, outputs, **quiet)
         self.prev.click(lambda p: max(0, int(p or 0) - 1), self.page, self.page, **quiet).then(
-            self.render, inputs, outputs, **quiet)
+            render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(
-            self.render, inputs, outputs, **quiet)
+            render, inputs, outputs, **quiet)
         self.grid.select(self._on_click, nav.picks,
                          [nav.picks, self.playing, self.player_box, self.player_info,
                           self.player], trigger_mode="always_last", **quiet).then(
-            self.render, inputs, outputs, **quiet)
-        nav.picks.change(self.render, inputs, outputs, **quiet)
+            render, inputs, outputs, **quiet)
+        nav.picks.change(render, inputs, outputs, **quiet)
         self.close.click(lambda: (None, gr.Group(visible=False), None), None,
                          [self.playing, self.player_box, self.player], **quiet)
         self.open_run.click(lambda rid: (rid, nav.goto(TAB_RUNS)) if rid else

@@ -7,7 +7,7 @@ is on screen) and renders the pieces registered for that tab at once.
 
 from __future__ import annotations
 
-import functools
+import inspect
 from typing import Any, Callable, Sequence
 
 import gradio as gr
@@ -35,15 +35,35 @@ class Nav:
         self.tabs: gr.Tabs | None = None
         self._on_show: list[tuple[str, Callable, Sequence, Sequence]] = []
         self._probe = gr.Textbox(visible=False)
+        self.gate: Any = None  # cosmos_ui.review_links.LinkGate: what a page may show
+
+    def scope(self, request: gr.Request | None) -> Any:
+        """What the page behind `request` may show (everything without a review link)."""
+        if self.gate is None:
+            from cosmos_ui.review_links import PageScope
+            return PageScope()
+        return self.gate.scope(request)
+
+    def scope_of_page(self, page: Any) -> Any:
+        if self.gate is None:
+            from cosmos_ui.review_links import PageScope
+            return PageScope()
+        return self.gate.scope_of_page(page)
 
     def on_show(self, tab: str, fn: Callable, inputs: Sequence, outputs: Sequence) -> None:
         """Run `fn` as soon as `tab` shows (it may have changed while hidden)."""
         self._on_show.append((tab, fn, list(inputs), list(outputs)))
 
     @staticmethod
-    def _if_showing(tab: str, fn: Callable, n_outputs: int, active: str | None, *args: Any):
+    def _if_showing(tab: str, fn: Callable, n_outputs: int, request: gr.Request,
+                    active: str | None, *args: Any):
         if active != tab:
             return [gr.skip()] * n_outputs if n_outputs > 1 else gr.skip()
+        names = list(inspect.signature(fn).parameters)
+        if names and names[0] == "request":  # what the page may show depends on who asks
+            return fn(request, *args)
+        if "request" in names:
+            return fn(*args, request=request)
         return fn(*args)
 
     @staticmethod
@@ -63,8 +83,15 @@ class Nav:
         changed = self.tabs.change(on_tab, self._probe, self.active_tab,
                                    js=_PROBE_JS, queue=False, **quiet)
         for tab, fn, inputs, outputs in self._on_show:
-            changed.then(functools.partial(self._if_showing, tab, fn, len(outputs)),
+            changed.then(self._shown_handler(tab, fn, len(outputs)),
                          [self.active_tab, *inputs], outputs, **quiet)
+
+    def _shown_handler(self, tab: str, fn: Callable, n_outputs: int) -> Callable:
+        """A handler (a plain function: Gradio injects gr.Request only by type hint, which a
+        functools.partial hides) that renders `fn` if `tab` shows."""
+        def shown(request: gr.Request, active: str | None, *args: Any):
+            return self._if_showing(tab, fn, n_outputs, request, active, *args)
+        return shown
 
 
 def pick_toggle(picks: list[str] | None, run_id: str, limit: int = 2) -> list[str]:

@@ -17,10 +17,12 @@ from typing import Any
 import gradio as gr
 
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
+from backend.store.history import RunFilter
 from components.common import e
 from components.live import HEARTBEAT, DirectView, LivePage, PageState
 from components.log_panel import LogPanel, log_payload
 from components.nav import Nav
+from components.review_room import ReviewRoom
 from components.reviews import Reviews
 from cosmos_ui import auth
 from backend import accounts
@@ -73,15 +75,13 @@ class RunView(DirectView):
                     self.delete_cancel = gr.Button("Cancel", size="sm", elem_id="delete-cancel")
             self.message = gr.Markdown(elem_id="kill-message")
             self.log = LogPanel("run-log")
-            with gr.Row(elem_classes="stack-narrow"):
-                with gr.Column(min_width=300):
-                    self.video = gr.Video(label="Output", interactive=False,
-                                          elem_id="run-video", autoplay=True, loop=True)
-                with gr.Column(min_width=300):
-                    self.plot = gr.LinePlot(None, x="t", y="percent",
-                                            color="series", title="GPU utilisation and memory",
-                                            x_title="seconds", y_title="%", y_lim=[0, 100],
-                                            height=240, elem_id="gpu-plot")
+            # the review room: versions, status, the player with notes and drawings (issue 17)
+            self.room = ReviewRoom(ops, nav, live, create)
+            self.video = self.room.player
+            self.plot = gr.LinePlot(None, x="t", y="percent",
+                                    color="series", title="GPU utilisation and memory",
+                                    x_title="seconds", y_title="%", y_lim=[0, 100],
+                                    height=240, elem_id="gpu-plot")
             # plain HTML (video tags), pushed by the page's stream like the status
             self.model_files = gr.HTML("", elem_id="run-model-files-box", js_on_load=None)
             with gr.Accordion("Parameters", open=True):
@@ -124,7 +124,10 @@ class RunView(DirectView):
             relevant = True  # the elapsed time and GPU plot move on their own
         if not relevant:
             return None
-        values = self.refresh(page.selected, cursor, data["resets"])
+        scope = self.nav.scope_of_page(page)
+        if page.selected and not scope.allows(page.selected):
+            page.selected = None  # not part of the review link this page shows
+        values = self.refresh(page.selected, cursor, data["resets"], scope.filter_ids())
         data["cursor"] = values.pop()
         data["sent_at"] = now
         if isinstance(values[0], str):
@@ -163,23 +166,31 @@ class RunView(DirectView):
                           value="Remove from queue" if run.status == "queued" else "Kill"),
                 gr.update(interactive=done)]
 
-    def refresh(self, selected: str | None, cursor: dict | None, resets: int):
-        """Everything the view shows, read fresh; unchanged parts are skipped."""
+    def refresh(self, selected: str | None, cursor: dict | None, resets: int,
+                allowed: tuple[str, ...] | None = ()):
+        """Everything the view shows, read fresh; unchanged parts are skipped. `allowed`:
+        the runs a review link shows (() any, None none)."""
         cursor = dict(cursor or {})
         skip = gr.skip()
         auto = not selected  # nothing picked yet: show the newest run
         if auto:
-            newest = self.ops.list_runs(limit=1)
+            if allowed:
+                newest, _ = self.ops.find_runs(RunFilter(ids=allowed), limit=1)
+            else:
+                newest = self.ops.list_runs(limit=1) if allowed is not None else []
             selected = newest[0].id if newest else None
-        hidden = ["", ""]
-        if not selected:
-            return [skip, EMPTY, "", skip, skip, "", "", "", *hidden,
+        hidden = ["", ""]  # the model's files and recipe
+        if not selected:  # nothing to show (or nothing this page's review link allows)
+            shown_before = bool(cursor.get("run"))
+            return [None if shown_before else skip, EMPTY, "",
+                    log_payload(None, [], reset=True, total=0) if shown_before else skip, "",
+                    "", "", "", *hidden,
                     *[gr.update(interactive=False)] * 5, skip, skip, {}]
         try:
             run = self.ops.get_run(selected)
         except NotFound:
             return [None, "<div class='run-meta'>That run no longer exists.</div>", "",
-                    log_payload(None, [], reset=True, total=0), None, "", "", "", *hidden,
+                    log_payload(None, [], reset=True, total=0), "", "", "", "", *hidden,
                     *[gr.update(interactive=False)] * 5, skip, skip, {}]
         new_run = cursor.get("run") != run.id
         reset = new_run or cursor.get("resets") != resets
@@ -197,7 +208,7 @@ class RunView(DirectView):
         changed = new_run or cursor.get("status") != run.status
         video: Any = skip
         if new_run or run.output_path != cursor.get("video"):
-            video = run.output_path
+            video = self.room.player_value(run)
             cursor["video"] = run.output_path
         now = time.time()
         cursor["host"] = run.host

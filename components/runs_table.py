@@ -22,7 +22,10 @@ from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_RUNS, badge, e,
                                sim_badge)
 from components import lenient
 from components.nav import Nav, pick_toggle
+from components.review_html import STATUS_LABELS, status_chip
 from cosmos_ui import auth
+
+REVIEW_CHOICES = [(label, value) for value, label in STATUS_LABELS.items()]
 
 PAGE_SIZES = (10, 25, 50)
 DAY = 86400.0
@@ -31,6 +34,8 @@ ROW_JS = """
 element.addEventListener('click', (ev) => {
   const pick = ev.target.closest('[data-pick]');
   if (pick) { ev.stopPropagation(); trigger('select', {id: pick.dataset.pick, pick: true}); return; }
+  const latest = ev.target.closest('[data-latest]');
+  if (latest) { ev.stopPropagation(); trigger('select', {latest: latest.dataset.latest}); return; }
   const row = ev.target.closest('tr[data-id]');
   if (!row) return;
   trigger('select', {id: row.dataset.id});
@@ -45,10 +50,12 @@ def make_filter(text: str | None = "", statuses: Sequence[str] | None = (),
                 types: Sequence[str] | None = (), hosts: Sequence[str] | None = (),
                 since: float | None = None, until: float | None = None,
                 min_rating: str | int | None = None, owners: Sequence[str] | None = (),
-                mine: bool | None = False, *, with_output: bool = False,
-                me: str = "") -> RunFilter:
+                mine: bool | None = False, review_statuses: Sequence[str] | None = (),
+                latest_only: bool | None = False, *, with_output: bool = False,
+                me: str = "", ids: Sequence[str] | None = ()) -> RunFilter:
     """The store filter for what the person set. `until` is a day: runs on it are included.
-    `mine` narrows to `me` (the signed-in or local user), on top of any owners picked."""
+    `mine` narrows to `me` (the signed-in or local user), on top of any owners picked.
+    `ids`: the runs a review link shows (() any, None none)."""
     rating = None if min_rating in (None, "", "any") else int(str(min_rating)[0])
     chosen = tuple(owners or ())
     if mine:
@@ -56,7 +63,9 @@ def make_filter(text: str | None = "", statuses: Sequence[str] | None = (),
     return RunFilter(statuses=tuple(statuses or ()), run_types=tuple(types or ()),
                      hosts=tuple(hosts or ()), since=since or None,
                      until=(until + DAY) if until else None, min_rating=rating,
-                     text=(text or "").strip(), with_output=with_output, owners=chosen)
+                     text=(text or "").strip(), with_output=with_output, owners=chosen,
+                     review_statuses=tuple(review_statuses or ()),
+                     latest_only=bool(latest_only), ids=ids if ids is None else tuple(ids))
 
 
 def owner_choices(ops: Any) -> list[str]:
@@ -81,9 +90,32 @@ def clamp_page(page: int, size: int, total: int) -> int:
     return max(0, min(int(page or 0), pages - 1))
 
 
+def scoped_versions(facts: dict, ids: Sequence[str] | None) -> dict:
+    """Version facts as a review link may show them: no "latest" outside the link."""
+    if not ids:
+        return facts
+    return {rid: (v if v.get("latest_run_id") in ids else dict(v, latest_run_id=None,
+                                                                 is_latest=True))
+            for rid, v in facts.items()}
+
+
+def version_cell(v: dict | None) -> str:
+    """'v2 · In review' with the shot's latest one click away when this is not it."""
+    if not v:
+        return "<span class='muted'>-</span>"
+    latest = ""
+    if v.get("latest_run_id") and not v.get("is_latest"):
+        latest = (f" <button type='button' class='pick-btn latest-btn' data-latest="
+                  f"'{e(v['latest_run_id'])}' title='show the shot&#39;s latest version'>"
+                  f"latest v{v['latest_number']}</button>")
+    return (f"<span class='version-label' data-version='{v['number']}'>{e(v['label'])}</span>"
+            f" {status_chip(v['review_status'])}{latest}")
+
+
 def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
-               now: float | None = None) -> str:
-    head = ("<tr><th>Pick</th><th>Status</th><th>Name / prompt</th><th>Type</th>"
+               now: float | None = None, versions: dict | None = None) -> str:
+    versions = versions or {}
+    head = ("<tr><th>Pick</th><th>Status</th><th>Name / prompt</th><th>Version</th><th>Type</th>"
             "<th class='hide-narrow'>Host</th><th>Owner</th><th>Created</th>"
             "<th class='hide-narrow'>Took</th>"
             "<th class='hide-narrow'>Rating</th><th class='hide-narrow'>Id</th></tr>")
@@ -103,6 +135,7 @@ def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
             f"<td>{badge(run.status)}</td>"
             f"<td class='title' title='{e(run.prompt[:300])}'>{e(run_title(run))} "
             f"{sim_badge(run.simulated)}</td>"
+            f"<td class='version-cell'>{version_cell(versions.get(run.id))}</td>"
             f"<td>{e(RUN_TYPE_LABELS.get(run.run_type, run.run_type))}</td>"
             f"<td class='hide-narrow'>{e(run.host)}</td>"
             f"<td class='owner'>{e(run.owner or '-')}</td><td>{fmt_ago(run.created_at, now)}</td>"
@@ -156,6 +189,11 @@ class RunsTable:
                     self.rating = lenient.CheckedDropdown(["any", "1+", "2+", "3+", "4+", "5"],
                                                           value="any", label="Rating at least",
                                                           elem_id="filter-rating")
+                with gr.Row():
+                    self.review = gr.Dropdown(REVIEW_CHOICES, multiselect=True, value=[],
+                                              label="Review status", elem_id="filter-review")
+                    self.latest = gr.Checkbox(label="Only each shot's latest version",
+                                              value=False, elem_id="filter-latest")
             self.table = gr.HTML(table_html([], None, []), js_on_load=ROW_JS,
                                  elem_id="history-box")
             with gr.Row():
@@ -176,19 +214,25 @@ class RunsTable:
     @property
     def filters(self) -> list[Any]:
         return [self.search, self.statuses, self.types, self.hosts, self.since, self.until,
-                self.rating, self.owners, self.mine]
+                self.rating, self.owners, self.mine, self.review, self.latest]
+
+    def render_page(self, request: gr.Request, *args: Any):
+        """`render` for the page behind `request` (a review link shows only its runs)."""
+        return self.render(*args, ids=self.nav.scope(request).filter_ids())
 
     def render(self, page: int, size: int, picks: list[str] | None, selected: str | None,
-               shown: str, *filters: Any):
+               shown: str, *filters: Any, ids: Sequence[str] | None = ()):
         """Outputs: table, page label, page, shown-hash, compare button."""
-        flt = make_filter(*filters, me=auth.owner_of(self.ops, auth.current_request()))
+        flt = make_filter(*filters, me=auth.owner_of(self.ops, auth.current_request()),
+                          ids=ids)
         size = int(size or PAGE_SIZES[0])
         runs, total = self.ops.find_runs(flt, limit=size, offset=int(page or 0) * size)
         page_now = clamp_page(page, size, total)
         if page_now != (page or 0):
             runs, total = self.ops.find_runs(flt, limit=size, offset=page_now * size)
         picks = list(picks or [])
-        html = table_html(runs, selected, picks)
+        html = table_html(runs, selected, picks, versions=scoped_versions(
+            self.ops.version_facts([r.id for r in runs]), ids))
         digest = hashlib.sha1(html.encode()).hexdigest()
         compare = gr.update(value=f"Compare picked ({len(picks)}/2)",
                             interactive=len(picks) == 2)
@@ -198,6 +242,8 @@ class RunsTable:
     def _on_click(self, picks: list[str] | None, selected: str | None, evt: gr.EventData):
         data = event_data(evt)
         run_id = str(data.get("id") or "")
+        if data.get("latest"):
+            return gr.skip(), str(data["latest"])
         if not run_id:
             return gr.skip(), gr.skip()
         if data.get("pick"):
@@ -209,24 +255,26 @@ class RunsTable:
         state_in = [self.page, self.size, self.nav.picks, self.nav.selected_run, self.shown]
         outputs = [self.table, self.label, self.page, self.shown, self.compare]
         inputs = state_in + self.filters
-        self.changed.change(self.render, inputs, outputs, **quiet)
-        self.nav.on_show(TAB_RUNS, self.render, inputs, outputs)
+        self.inputs, self.outputs = inputs, outputs
+        render = self.render_page
+        self.changed.change(render, inputs, outputs, **quiet)
+        self.nav.on_show(TAB_RUNS, render, inputs, outputs)
         self.nav.on_show(TAB_RUNS, lambda: gr.update(choices=owner_choices(self.ops)), [],
                          [self.owners])
         for component in self.filters + [self.size]:
             component.change(lambda: 0, None, self.page, **quiet).then(
-                self.render, inputs, outputs, **quiet)
+                render, inputs, outputs, **quiet)
         self.prev.click(lambda p: max(0, int(p or 0) - 1), self.page, self.page, **quiet).then(
-            self.render, inputs, outputs, **quiet)
+            render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(
-            self.render, inputs, outputs, **quiet)
+            render, inputs, outputs, **quiet)
         self.table.select(self._on_click, [self.nav.picks, self.nav.selected_run],
                           [self.nav.picks, self.nav.selected_run], trigger_mode="always_last",
                           **quiet)
         # picks and selection show at once, not at the next tick
-        self.nav.picks.change(self.render, inputs, outputs, **quiet)
-        self.nav.selected_run.change(self.render, inputs, outputs, **quiet)
-        self.nav.shown_status.change(self.render, inputs, outputs, **quiet)  # no stale badge
+        self.nav.picks.change(render, inputs, outputs, **quiet)
+        self.nav.selected_run.change(render, inputs, outputs, **quiet)
+        self.nav.shown_status.change(render, inputs, outputs, **quiet)  # no stale badge
         self.compare.click(lambda picks: (tuple(picks), self.nav.goto(TAB_COMPARE))
                            if picks and len(picks) == 2 else (gr.skip(), gr.skip()),
                            self.nav.picks, [self.nav.compare_pair, self.nav.tabs], **quiet)

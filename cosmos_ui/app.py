@@ -30,8 +30,11 @@ from components.nav import Nav  # noqa: E402
 from components.notify import Notifier  # noqa: E402
 from components.run_view import RunView  # noqa: E402
 from components.runs_table import RunsTable  # noqa: E402
+from components.review_links_panel import LinkBanner, LinksPanel  # noqa: E402
 from components.usage import UsageView  # noqa: E402
 from cosmos_ui import auth  # noqa: E402
+from cosmos_ui.review_links import LinkGate  # noqa: E402
+from cosmos_ui.review_page import REVIEW_CSS, REVIEW_HEAD, Router  # noqa: E402
 from cosmos_ui.style import CSS  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ def build_app(backend: Backend) -> gr.Blocks:
     with gr.Blocks(title="Cosmos Workflow Orchestrator") as demo:
         live = LivePage()
         nav = Nav(live)
+        nav.gate = LinkGate(ops, live)  # what a page opened from a review link may show
+        router = Router(ops, nav)  # the address bar: back/forward return where they were
         with gr.Row(elem_classes="app-header", equal_height=True):
             gr.HTML("<h2>Cosmos Workflow Orchestrator</h2>", js_on_load=None, min_width=300,
                     scale=1)
@@ -49,15 +54,17 @@ def build_app(backend: Backend) -> gr.Blocks:
                                 scale=0)
             with gr.Column(scale=0, min_width=330):
                 notifier = Notifier(ops, nav, live)
+        banner = LinkBanner(ops, nav, live)
         with gr.Tabs(elem_id="main-tabs") as tabs:
             nav.tabs = tabs
             with gr.Tab("Create", id=TAB_CREATE, elem_id="tab-create") as create_tab:
                 create = CreateForm(ops, nav)
             with gr.Tab("Runs", id=TAB_RUNS, elem_id="tab-runs"):
-                RunsTable(ops, nav, live)
+                table = RunsTable(ops, nav, live)
+                links = LinksPanel(ops, nav)
                 run_view = RunView(ops, nav, create, live)
             with gr.Tab("Gallery", id=TAB_GALLERY, elem_id="tab-gallery"):
-                Gallery(ops, nav, live)
+                gallery = Gallery(ops, nav, live)
             with gr.Tab("Compare", id=TAB_COMPARE, elem_id="tab-compare"):
                 compare = CompareView(ops, nav)
             with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts") as hosts_tab:
@@ -66,14 +73,25 @@ def build_app(backend: Backend) -> gr.Blocks:
                 UsageView(ops, nav, live)
         nav.wire()
         live.wire(demo, ops.bus)
+        banner.wire()
+        for view in (table, gallery):  # a revoked or expired link empties them at once
+            banner.changed.change(view.render_page, view.inputs, view.outputs,
+                                  api_visibility="private", show_progress="hidden")
+
+        def recheck_run(request: gr.Request) -> None:
+            """The run view looks again: its run may have left the link's scope."""
+            run_view.shown_now(live.page(request).selected, request)
+
+        banner.changed.change(recheck_run, None, None, api_visibility="private",
+                              show_progress="hidden")
+        router.wire(compare)
 
         def on_load(watch: list | None, sound: bool | None, request: gr.Request):
             """A fresh page: current lists, and what the URL asks for (?a=&b=, ?run=)."""
             query = dict(request.query_params) if request else {}
-            pair = compare.from_query(query)
-            run = (query.get("run") or "").strip() or None
+            nav.gate.open(request, query.get("review"))  # before anything shows a run
+            pair, run, tab = router.from_query(query, request)
             inputs, presets = create.on_load()
-            tab = TAB_COMPARE if pair else TAB_RUNS if run else None
             who = auth.identity(ops, request)
             operator = who.may(accounts.LAUNCH)
             if not operator and tab is None:
@@ -105,7 +123,15 @@ def build_app(backend: Backend) -> gr.Blocks:
                    run_view.kill, run_view.delete, create.presets_box, signed_in],
                   api_visibility="private", show_progress="hidden").then(
             notifier.check, [notifier.watch, notifier.sound], [notifier.payload, notifier.watch],
-            api_visibility="private", show_progress="hidden")
+            api_visibility="private", show_progress="hidden").then(
+            banner.render, None, [banner.html, banner.pass_box, banner.pass_error],
+            api_visibility="private", show_progress="hidden")  # after on_load opened the link
+
+        def show_links(request: gr.Request):
+            return gr.update(visible=auth.allowed(ops, request, accounts.SHARE))
+
+        demo.load(show_links, None, links.box, api_visibility="private",
+                  show_progress="hidden")
     return demo
 
 
@@ -178,7 +204,8 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
         max_file_size=f"{backend.settings.max_upload_mb}mb",
         show_error=False,
         quiet=False,
-        css=CSS,
+        css=CSS + REVIEW_CSS,
+        head=REVIEW_HEAD,
         footer_links=[],
         auth=_never if sign_in else None,
         auth_message=SIGN_IN_MESSAGE if sign_in else None,

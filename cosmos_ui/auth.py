@@ -20,7 +20,7 @@ ACTION_WORDS = {
     accounts.RERUN: "re-run runs", accounts.UPSCALE: "upscale runs",
     accounts.ENHANCE: "enhance prompts", accounts.PRESETS: "change presets",
     accounts.HOSTS: "manage hosts", accounts.WATCH: "watch runs",
-    accounts.REVIEW: "review runs",
+    accounts.REVIEW: "review runs", accounts.SHARE: "make or revoke review links",
 }
 NOBODY = accounts.Identity(None, "nobody")
 SESSION_ENDED = ("Your sign-in has ended (signed out, expired, or the account was removed or "

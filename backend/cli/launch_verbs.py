@@ -68,7 +68,8 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
             print(f"warning: {warning['field']}: {warning['message']}", file=sys.stderr)
         return EXIT_OK
     run = s.ops.launch(params, name=args.name, host=args.host, prompt_id=prompt_id,
-                       with_upscale=args.with_upscale, priority=args.priority, owner=owner)
+                       with_upscale=args.with_upscale, priority=args.priority, owner=owner,
+                       shot=getattr(args, "shot", ""))
     _warn(s, params)
     if not args.wait:
         if _json(args):

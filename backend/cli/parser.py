@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-with", metavar="VIDEO", action="append", default=[],
                      help="with --dry-run: show the batch job this run would share with the "
                      "same settings on these input videos (repeatable)")
+    run.add_argument("--shot", default="", help="the shot this run is a version of (default: "
+                     "the shot of its input video)")
 
     lst = sub.add_parser("list", parents=[common], help="list runs or prompts, newest first")
     lst.add_argument("what", choices=("runs", "prompts"))
@@ -290,4 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true",
                         help="read the new password from the first line of standard input")
     user_sub.add_parser("list", help="list users and their roles")
+
+    from backend.cli.review_verbs import add_parsers as add_review_parsers
+    add_review_parsers(sub, common)  # note, reply, notes, review, versions, report, link, ...
     return parser

@@ -68,6 +68,8 @@ class Settings:
     batching: bool = False
     max_batch: int = 4
     stale_worker_seconds: float = 15.0
+    reviewers_may_approve: bool = True  # [review]: may a reviewer set a version Approved?
+    review_link_max_days: int = 30  # [review]: the longest a review link may stay valid
     #: issue 16: people (fair share, limits), who the CLI is, sign-in, inputs, the box check
     fair_share: FairShare = FairShare()
     cli_user: str | None = None
@@ -103,7 +105,7 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     root = Reader(path, raw)
     root.unknown_keys({"data_dir", "ui", "generation", "scheduler", "hosts", "fair_share",
-                       "cli"})
+                       "cli", "review"})
 
     data_text = str(data_dir) if data_dir is not None else root.get(
         "data_dir", str, "data", "a folder path", lambda v: bool(v.strip()))
@@ -121,6 +123,9 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
     sched.unknown_keys({"poll_interval", "kill_grace", "telemetry_interval", "batching",
                         "max_batch", "stale_worker_seconds", "backfill", "backfill_seconds",
                         "gpu_busy_memory_mb", "lease_seconds"})
+
+    review = root.sub("review")
+    review.unknown_keys({"reviewers_may_approve", "link_max_days"})
 
     hosts_r = root.sub("hosts")
     hosts: dict[str, HostConfig] = {}
@@ -187,6 +192,9 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
                                        "a number of seconds from 3 to 3600",
                                        lambda v: 3 <= v <= 3600),
         hosts=hosts,
+        reviewers_may_approve=review.get("reviewers_may_approve", bool, True, "true or false"),
+        review_link_max_days=review.get("link_max_days", int, 30, "a whole number of days "
+                                        "from 1 to 365", lambda v: 1 <= v <= 365),
         fair_share=read_fair_share(root),
         cli_user=read_cli_user(root),
         sign_in=_checked_sign_in(ui),

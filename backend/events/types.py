@@ -12,6 +12,8 @@ Who publishes what (each from the one place where the state changes):
   cancel      Store.request_cancel (a kill was asked; the follower acts on it)
   telemetry   the host monitor (GPUs, containers of a box, reachability)
   host_action operations (remove an orphan container: the host's monitor does it)
+  review      the review room's stores: a note or reply written or resolved, a version's
+              review status set, a review link made or revoked (issue 17)
 """
 
 from __future__ import annotations
@@ -96,9 +98,19 @@ class HostAction(Event):
     target: str = ""
 
 
+@dataclass(frozen=True)
+class ReviewChanged(Event):
+    """Something reviewers see changed: `what` is "note", "status" or "link"; `ref` is the
+    note id, the new status, or the link id."""
+
+    KIND: ClassVar[str] = "review"
+    what: str = ""
+    ref: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     StatusChanged, LogAppended, ProgressMoved, UploadProgress, CancelRequested, HostTelemetry,
-    HostAction)}
+    HostAction, ReviewChanged)}
 
 
 def decode(kind: str, run_id: str, data: dict[str, Any]) -> Event | None:

@@ -322,6 +322,25 @@ class ModelProfile(ABC):
     def classify(self, result: ItemResult) -> Outcome:
         """completed / failed / blocked / cancelled for one run, with cause and evidence."""
 
+    # -- a review note's "re-generate here" ------------------------------------------------------
+    #: Whether `with_region_mask` can give a drawn region a prompt of its own.
+    takes_region_masks: bool = False
+
+    def with_region_mask(self, params: GenerationParams, mask_video: str, *,
+                         prompt: str) -> GenerationParams | None:
+        """A copy of `params` that re-generates the white region of `mask_video` (an mp4 on
+        this machine, the size and length of the run's video) as `prompt` says and keeps the
+        rest as the run had it; None when this model has no way to give a region a prompt of
+        its own (the review room then refuses and names the models that have one).
+
+        Why the profile decides: how a mask reaches a model is that model's contract (a
+        regional prompt's region, a control's mask, a weight map), not the review room's."""
+        return None
+
+    def region_mask_of(self, params: GenerationParams) -> str | None:
+        """The mask video `with_region_mask` put into `params` (None: it holds none)."""
+        return None
+
     # -- helpers every caller uses ----------------------------------------------------------------
     def control(self, name: str) -> ControlSpec | None:
         return next((c for c in self.controls if c.name == name), None)

@@ -169,7 +169,8 @@ class LaunchOps:
     def launch(self, params: GenerationParams, *, name: str = "", host: str | None = None,
                prompt_name: str = "", with_upscale: bool = False,
                run_type: str = RUN_INFERENCE, prompt_id: str | None = None,
-               priority: int = 0, owner: str | None = None) -> RunSummary:
+               priority: int = 0, owner: str | None = None, shot: str = "",
+               source_run: str | None = None, source_note: int | None = None) -> RunSummary:
         """Validate, then store the prompt and a queued run. Refuses with ValidationFailed.
 
         The queue is FIFO; a higher `priority` (-100..100) goes ahead of lower ones.
@@ -180,12 +181,18 @@ class LaunchOps:
         model's prompt upsampler; its result becomes a new prompt. `prompt_id` links the run
         to a stored prompt (NotFound if there is none) instead of storing a new one; if the
         texts in `params` differ from it, a new prompt derived from it is stored.
+        The run becomes the next version of its shot (operations/versions.py): the shot named
+        `shot`, else `source_run`'s shot (a re-run, a tweak, a note's draft), else the shot of
+        its input video. `source_note` is the note that asked for it.
         """
         base_prompt = self.store.get_prompt(prompt_id) if prompt_id else None
         if prompt_id and base_prompt is None:
             raise NotFound(prompt_id)
         owner = owner or self.local_user
         host_name = self._checked(params, host, run_type)
+        shot_errors = self.shot_name_errors(shot)
+        if shot_errors:
+            raise ValidationFailed(shot_errors)
         self._check_queue_limit(owner)
         if isinstance(priority, bool) or not isinstance(priority, int) or \
                 not -100 <= priority <= 100:
@@ -204,13 +211,16 @@ class LaunchOps:
         stored = params.to_dict()
         if with_upscale:
             stored["chain_upscale"] = True
-        run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
-                                    run_type=run_type, name=name.strip(),
-                                    simulated=host_cfg.simulated, priority=priority,
-                                    owner=owner, model=params.model,
-                                    gpu_count=get_profile(params.model).gpus_for(params,
-                                                                                 run_type),
-                                    guardrails=get_profile(params.model).guardrails(params))
+        with self.store.writing():  # the run and its version number commit together
+            run = self.store.create_run(params=stored, host=host_name, prompt_id=prompt.id,
+                                        run_type=run_type, name=name.strip(),
+                                        simulated=host_cfg.simulated, priority=priority,
+                                        owner=owner, model=params.model,
+                                        gpu_count=get_profile(params.model).gpus_for(
+                                            params, run_type),
+                                        guardrails=get_profile(params.model).guardrails(params))
+            self.join_shot(run.id, run_type, params.input_video, shot=shot,
+                           source_run=source_run, source_note=source_note)
         log.info("queued run %s (%s) on %s for %s", run.id, params.model, host_name, owner)
         return summarize(run)  # the store published it: every scheduler wakes
 
@@ -270,7 +280,7 @@ class LaunchOps:
         name = f"{run.name} (re-run)" if run.name else ""
         return self.launch(params, name=name, host=run.host,
                            with_upscale=bool(run.params_dict().get("chain_upscale")),
-                           run_type=run.run_type, owner=owner)
+                           run_type=run.run_type, owner=owner, source_run=run.id)
 
     @staticmethod
     def _refuse_upscale_orphan() -> RunSummary:
@@ -308,12 +318,15 @@ class LaunchOps:
             profile = self._upscaler(host_cfg, params.upscale_weight)
         params.model = profile.id
         self._check_queue_limit(owner)
-        run = self.store.create_run(params=params.to_dict(), host=parent.host,
-                                    prompt_id=parent.prompt_id, run_type=RUN_UPSCALE,
-                                    name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
-                                    simulated=parent.simulated, owner=owner, model=profile.id,
-                                    gpu_count=profile.gpus_for(params, RUN_UPSCALE),
-                                    guardrails=profile.guardrails(params))
+        with self.store.writing():  # the upscale is the next version of its parent's shot
+            run = self.store.create_run(params=params.to_dict(), host=parent.host,
+                                        prompt_id=parent.prompt_id, run_type=RUN_UPSCALE,
+                                        name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
+                                        simulated=parent.simulated, owner=owner,
+                                        model=profile.id,
+                                        gpu_count=profile.gpus_for(params, RUN_UPSCALE),
+                                        guardrails=profile.guardrails(params))
+            self.join_shot(run.id, RUN_UPSCALE, None, source_run=parent.id)
         return summarize(run)
 
     def enhance(self, params: GenerationParams, *, host: str | None = None,

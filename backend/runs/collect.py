@@ -192,10 +192,12 @@ class Collector:
             log.warning("run %s asked for an upscale but %s serves no model with one", run.id,
                         run.host)
             return
-        child = self.store.create_run(
-            params=dict(params, chain_upscale=False, model=model), host=run.host,
-            prompt_id=run.prompt_id, run_type=RUN_UPSCALE, parent_id=run.id,
-            name=f"{run.name or 'run'} 4K", simulated=run.simulated, owner=run.owner or "",
-            model=model, gpu_count=get_profile(model).gpus_for(
-                GenerationParams.from_dict(params), RUN_UPSCALE))
+        with self.store.writing():  # the upscale is the next version of its parent's shot
+            child = self.store.create_run(
+                params=dict(params, chain_upscale=False, model=model), host=run.host,
+                prompt_id=run.prompt_id, run_type=RUN_UPSCALE, parent_id=run.id,
+                name=f"{run.name or 'run'} 4K", simulated=run.simulated, owner=run.owner or "",
+                model=model, gpu_count=get_profile(model).gpus_for(
+                    GenerationParams.from_dict(params), RUN_UPSCALE))
+            self.store.join_source_shot(child.id, run.id)
         log.info("run %s chained upscale %s", run.id, child.id)

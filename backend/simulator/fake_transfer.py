@@ -456,9 +456,14 @@ def scalar_weights(controls: dict) -> dict:
     return {hint: value / total for hint, value in raw.items()}
 
 
-def render_command(src: dict, controls: dict, out: str, frames: int, fps: int, size: tuple) -> list:
+def render_command(src: dict, controls: dict, out: str, frames: int, fps: int, size: tuple,
+                   regions: list | None = None, control_dir: str | None = None) -> list:
     """ffmpeg command for the visible render: the input at the bucket size, each control's look
-    blended over it with its (normalised) weight; a given control video is used for its look."""
+    blended over it with its (normalised) weight; a given control video is used for its look.
+
+    Like Cosmos, a control it computes itself is also written to `control_dir` as
+    `<hint>_input_control_0.mp4`. Each regional prompt's mask video tints its region, so a
+    "re-generate here" run visibly changes only where the mask is white."""
     w, h = size
     prep = "scale=%d:%d,setsar=1,format=yuv420p,setpts=N/%d/TB" % (w, h, fps)
     inputs = ["-i", src["path"]]
@@ -468,6 +473,9 @@ def render_command(src: dict, controls: dict, out: str, frames: int, fps: int, s
     graph = ["[0:v]%s,split=%d[base0]%s" % (prep, len(active) + 1, "".join("[c%d]" % i for i in range(len(active)))),
              "[base0]format=gbrp[base]"]
     current = "base"
+    extra_outputs = []
+    encode = ["-frames:v", str(frames), "-r", str(fps), "-c:v", "libx264", "-preset", "ultrafast",
+              "-pix_fmt", "yuv420p", "-an"]
     for i, hint in enumerate(active):
         video = controls[hint].get("input_control")
         look = LOOKS[hint].format(s=round(2 + 8 * weights[hint], 2))
@@ -475,16 +483,30 @@ def render_command(src: dict, controls: dict, out: str, frames: int, fps: int, s
             inputs += ["-i", video]
             graph.append("[c%d]nullsink" % i)
             graph.append("[%d:v]%s,format=gbrp[l%d]" % (len(inputs) // 2 - 1, prep, i))
+        elif control_dir:
+            # the computed control, as Cosmos writes it, at half size: a layer to look at,
+            # kept cheap so the simulator stays quick
+            graph.append("[c%d]%s,format=gbrp,split[l%d][k%d]" % (i, look, i, i))
+            graph.append("[k%d]scale=%d:%d,format=yuv420p[kk%d]" % (i, w // 4 * 2, h // 4 * 2, i))
+            extra_outputs += ["-map", "[kk%d]" % i] + encode + [
+                "-crf", "32", os.path.join(control_dir, "%s_input_control_0.mp4" % hint)]
         else:
             graph.append("[c%d]%s,format=gbrp[l%d]" % (i, look, i))
         graph.append("[l%d][%s]blend=all_mode=normal:all_opacity=%.3f:shortest=1[b%d]"
                      % (i, current, min(1.0, 0.25 + weights[hint]), i))
         current = "b%d" % i
+    for j, mask in enumerate(regions or []):
+        inputs += ["-i", mask]
+        graph.append("[%s]split[r%d][q%d]" % (current, j, j))
+        graph.append("[q%d]drawbox=x=0:y=0:w=iw:h=ih:color=0x3060ff@0.5:t=fill,format=gbrp[t%d]" % (j, j))
+        graph.append("[%d:v]scale=%d:%d:flags=neighbor,setsar=1,setpts=N/%d/TB,format=gbrp[m%d]"
+                     % (len(inputs) // 2 - 1, w, h, fps, j))
+        graph.append("[r%d][t%d][m%d]maskedmerge[g%d]" % (j, j, j, j))
+        current = "g%d" % j
     graph.append("[%s]format=yuv420p[out]" % current)
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *inputs,
-            "-filter_complex", ";".join(graph), "-map", "[out]", "-frames:v", str(frames),
-            "-r", str(fps), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "25",
-            "-pix_fmt", "yuv420p", "-an", out]
+            "-filter_complex", ";".join(graph), "-map", "[out]"] + encode + [
+            "-crf", "25", out] + extra_outputs
 
 
 def upscale_command(src: dict, out: str, frames: int, fps: int, size: tuple) -> list:
@@ -571,6 +593,20 @@ def preprocess(item: dict) -> None:
                 % (hint, generators[hint]))
 
 
+def regional_masks(cfg: argparse.Namespace) -> list:
+    """The mask videos of the spec's `regional_prompts` (Cosmos turns each into a `.pt` map;
+    a missing file fails the run as it would there)."""
+    masks = []
+    for region in getattr(cfg, "regional_prompts", None) or []:
+        path = region.get("region_definitions_path") if isinstance(region, dict) else None
+        if not isinstance(path, str) or not path.endswith(".mp4"):
+            continue  # [x1,y1,x2,y2] boxes and .pt maps: accepted, not drawn by the simulator
+        require_file(path)
+        log("INFO", (T_PY, 402, "demo"), "Processing regional prompt: %s" % str(region.get("prompt", ""))[:60])
+        masks.append(path)
+    return masks
+
+
 def upsample_prompts(items: list, sched: Schedule) -> None:
     """Deterministic 'Pixtral' upsampler, choosing its hint as `_init_prompt_upsampler` does:
     vis/edge (a control video given or derived), else the first of seg/depth, whose
@@ -626,7 +662,8 @@ def start_render(cfg: argparse.Namespace, item: dict) -> None:
     if "upscale" in item["controls"]:
         cmd = upscale_command(item["media"], item["tmp"], item["frames"], fps, item["size"])
     else:
-        cmd = render_command(item["media"], item["controls"], item["tmp"], item["frames"], fps, item["size"])
+        cmd = render_command(item["media"], item["controls"], item["tmp"], item["frames"], fps, item["size"],
+                             regions=item.get("regions"), control_dir=item.get("control_dir"))
     item["proc"] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _children.append(item["proc"])
 
@@ -754,6 +791,9 @@ def demo(cfg: argparse.Namespace, control_inputs: dict) -> None:
             video = entry.get("visual_input") or cfg.input_video_path
             item = {"prompt": entry.get("prompt"), "video": video, "controls": controls,
                     "video_path": video_path, "prompt_path": prompt_path}
+            if not cfg.batch_input_path:
+                item["control_dir"] = cfg.video_save_folder
+                item["regions"] = regional_masks(cfg)
             item["fail"] = directives(item["prompt"])
             if not item["video"]:  # sigma_max >= 80: the first control video drives the render
                 item["video"] = ""

@@ -28,16 +28,19 @@ from backend.store.fleet import FleetStore
 from backend.store.history import HistoryStore
 from backend.store.logs import LogStore
 from backend.store.models import db
+from backend.store.notes import NoteStore
+from backend.store.review_links import ReviewLinkStore
 from backend.store.reviews import ReviewStore
 from backend.store.runs import RunStore
 from backend.store.schema import current_version, migrate
 from backend.store.usage import UsageStore
+from backend.store.versions import VersionStore
 
 log = logging.getLogger(__name__)
 
 
 class Store(RunStore, LogStore, ClaimStore, HistoryStore, CatalogStore, ReviewStore,
-            FleetStore, UsageStore):
+            FleetStore, UsageStore, VersionStore, NoteStore, ReviewLinkStore):
     """Opens the database and answers every question the app asks of it.
 
     One Store per process (Peewee models bind to a module-level database); connections are

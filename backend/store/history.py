@@ -14,6 +14,7 @@ from peewee import SQL, fn
 
 from backend.store.models import Review, Run, db
 from backend.store.reviews import ratings_for  # noqa: F401  (the pages' ratings)
+from backend.store.versions import latest_versions_query, statuses_query
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class RunFilter:
     min_rating: int | None = None  # average rating at least this
     text: str = ""  # words matched against run names and prompts
     with_output: bool = False  # only runs that have a video (the gallery)
-    ids: Sequence[str] = field(default_factory=tuple)
+    ids: Sequence[str] | None = field(default_factory=tuple)  # None: none at all (an empty scope)
+    review_statuses: Sequence[str] = ()  # versions in one of these review statuses
+    latest_only: bool = False  # only each shot's newest version with a video
     owners: Sequence[str] = ()  # launched by one of these people
 
 
@@ -54,8 +57,14 @@ def _where(f: RunFilter):
         query = query.where(Run.created_at < f.until)
     if f.with_output:
         query = query.where(Run.output_path.is_null(False))
+    if f.ids is None:
+        return query.where(SQL("0"))
     if f.ids:
         query = query.where(Run.id.in_(list(f.ids)))
+    if f.review_statuses:
+        query = query.where(Run.id.in_(statuses_query(f.review_statuses)))
+    if f.latest_only:
+        query = query.where(Run.id.in_(latest_versions_query()))
     if f.min_rating is not None:
         rated = (Review.select(Review.run).where(Review.rating.is_null(False))
                  .group_by(Review.run).having(fn.AVG(Review.rating) >= f.min_rating))

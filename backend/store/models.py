@@ -240,5 +240,89 @@ class EventRecord(BaseModel):
         table_name = "event"
 
 
+# -- the review room (issue 17): shots, versions, status, frame notes, review links ----------
+#: A version's review status, in the order a shot goes through them.
+IN_REVIEW, NEEDS_CHANGES, APPROVED = "in_review", "needs_changes", "approved"
+REVIEW_STATUSES = (IN_REVIEW, NEEDS_CHANGES, APPROVED)
+
+
+class Shot(BaseModel):
+    """Runs of one shot form its version stack: the same input video, or a name the artist
+    picked. `key` is what makes two runs the same shot ("input:<path>" or "name:<folded>");
+    `next_number` only grows, so a deleted v3 never comes back as another v3."""
+
+    id = CharField(primary_key=True, max_length=26)
+    key = CharField(unique=True)
+    name = TextField(default="")
+    next_number = IntegerField(default=1)
+    created_at = FloatField()
+
+
+class Version(BaseModel):
+    """A run as the n-th version of its shot, with its review status (who set it, when)."""
+
+    run = ForeignKeyField(Run, primary_key=True, backref="version", on_delete="CASCADE")
+    shot = ForeignKeyField(Shot, backref="versions", on_delete="CASCADE")
+    number = IntegerField()
+    source_note = IntegerField(null=True)  # the note that asked for this version, if any
+    review_status = CharField(default=IN_REVIEW, index=True, constraints=[Check(
+        "review_status IN (%s)" % ",".join("'%s'" % s for s in REVIEW_STATUSES))])
+    status_by = CharField(null=True)
+    status_at = FloatField(null=True)
+
+    class Meta:
+        indexes = ((("shot", "number"), True),)
+
+
+class StatusChange(BaseModel):
+    """Every review status a version was given, by whom and when (the audit trail)."""
+
+    run = ForeignKeyField(Run, backref="status_changes", on_delete="CASCADE")
+    status = CharField()
+    username = CharField()
+    at = FloatField()
+
+
+class Note(BaseModel):
+    """A frame note on a version (frame..end_frame, 0-based), or a reply to one (`parent`).
+
+    `drawing` is JSON: a list of shapes in normalised 0-1 coordinates (backend/review/drawing.py
+    validates and describes it), so it scales with any player size and with the mask video.
+    """
+
+    id = IntegerField(primary_key=True)
+    run = ForeignKeyField(Run, backref="notes", on_delete="CASCADE")
+    parent = ForeignKeyField("self", null=True, backref="replies", on_delete="CASCADE")
+    frame = IntegerField(null=True)
+    end_frame = IntegerField(null=True)
+    author = CharField()
+    text = TextField(default="")
+    drawing = TextField(default="")
+    resolved = BooleanField(default=False)
+    created_at = FloatField()
+
+    class Meta:
+        indexes = ((("run", "frame"), False),)
+
+
+class ReviewLink(BaseModel):
+    """A link that shows a signed-in reviewer just some versions, until it expires or is
+    revoked. Only the token's sha256 is stored (the URL is shown once, when it is made), and
+    the optional passphrase only as a salted scrypt hash."""
+
+    id = CharField(primary_key=True, max_length=26)
+    token_hash = CharField(unique=True)
+    title = TextField(default="")
+    run_ids = TextField()  # JSON list
+    created_by = CharField()
+    created_at = FloatField()
+    expires_at = FloatField()
+    passphrase_hash = TextField(null=True)
+    revoked_at = FloatField(null=True)
+    revoked_by = CharField(null=True)
+
+
+REVIEW_MODELS = (Shot, Version, StatusChange, Note, ReviewLink)
+
 MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset,
-          Worker, RemoteCleanup, EventRecord, Session)
+          Worker, RemoteCleanup, EventRecord, Session) + REVIEW_MODELS

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from backend.store.models import (EventRecord, LogLine, MetricSample, Preset, Prompt,
-                                  RemoteCleanup, Review, Run, RunTransition, SchemaVersion,
-                                  Session, User, Worker, db)
+from backend.store.models import (REVIEW_MODELS, EventRecord, LogLine, MetricSample, Preset,
+                                  Prompt, RemoteCleanup, Review, Run, RunTransition,
+                                  SchemaVersion, Session, User, Worker, db)
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +138,25 @@ def _run_guardrails() -> None:
         db.execute_sql("ALTER TABLE run ADD COLUMN guardrails INTEGER")
 
 
+def _review_room() -> None:
+    """Issue 17: shots and versions (existing video runs become versions of their shot),
+    review status history, frame notes and review links.
+
+    Why it only creates tables and reads named `run` columns: its place in the numbering may
+    move when branches land, so it must not rely on any other step's columns being there or not.
+    """
+    from backend.store.versions import backfill_versions
+
+    db.create_tables(list(REVIEW_MODELS))
+    backfill_versions()
+
+
 #: Columns that make a run reproducible (issue 15), with schema 5's `guardrails`: the image's
 #: digest and the setup manifest of the host's checkpoints at launch. Runs made before have
-#: none (NULL: unknown). Schema 6 comes after schema 4's rebuild of `run` (which copies
+#: none (NULL: unknown). This step comes after schema 4's rebuild of `run` (which copies
 #: columns by name and makes any the model has but the old table lacks, NULL): a column
-#: already there is skipped, so a database that went through the rebuild is left as it is.
+#: already there is skipped, so a database that went through the rebuild is left as it is,
+#: and the step may move in the numbering when branches land.
 RUN_REPRO_COLUMNS = (("image_digest", "TEXT"), ("checkpoints_manifest", "TEXT"))
 
 
@@ -160,7 +174,8 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     3: _model_profiles,
     4: _owners_and_pending,
     5: _run_guardrails,
-    6: _reproducibility,
+    6: _review_room,
+    7: _reproducibility,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

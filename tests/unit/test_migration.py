@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from backend import store as st
+from backend.store.schema import MIGRATIONS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v2.sql"
 FIXTURE_V3 = Path(__file__).parent / "fixtures" / "schema_v3.sql"
@@ -171,7 +172,7 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
     before = _v3_database(path)
     store = st.Store(path)
     try:
-        assert store.schema_version() == st.SCHEMA_VERSION >= 6
+        assert store.schema_version() == st.SCHEMA_VERSION
         cursor = st.db.execute_sql('SELECT * FROM "run" ORDER BY id')
         names = [d[0] for d in cursor.description]
         after = [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -200,8 +201,8 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
         assert st.db.execute_sql("PRAGMA foreign_key_check").fetchall() == []
         assert [v.version for v in st.SchemaVersion.select()] == list(
             range(1, st.SCHEMA_VERSION + 1))
-        # schema 5's guardrails and schema 6's reproducibility columns: unknown for a run made
-        # before them
+        # schema 5's guardrails and issue 15's reproducibility columns: unknown for a run
+        # made before them
         assert all(r["image_digest"] is None and r["checkpoints_manifest"] is None
                    and r["guardrails"] is None for r in after)
         # a new run still gets a model and an owner
@@ -212,27 +213,31 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
         store.close()
 
 
-def test_a_version_5_database_gets_the_reproducibility_columns_and_keeps_its_guardrails(
+#: the step that adds issue 15's columns (its number moves as branches land)
+REPRO_STEP = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_reproducibility")
+
+
+def test_a_database_before_issue_15_gets_the_reproducibility_columns_and_keeps_guardrails(
         tmp_path):
-    """Schema 6 (issue 15) adds image_digest and checkpoints_manifest after schema 4's rebuild
-    and schema 5's `guardrails`: a version-5 database as main wrote it keeps its guardrails
-    values and gets the other two, empty."""
+    """Issue 15's step (schema 7) adds image_digest and checkpoints_manifest after schema 4's
+    rebuild, schema 5's `guardrails` and schema 6's review room: a database as main wrote it
+    keeps its guardrails values and gets the other two, empty."""
     path = tmp_path / "v5.db"
     before = _v3_database(path, runs=6)
     st.Store(path).close()
-    # make it a version-5 database as main wrote it: guardrails, no reproducibility columns
+    # make it a database as main wrote it: guardrails, no reproducibility columns
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE run DROP COLUMN image_digest")
     conn.execute("ALTER TABLE run DROP COLUMN checkpoints_manifest")
     conn.execute("UPDATE run SET guardrails = 0 WHERE id = ?", (before[1]["id"],))
-    conn.execute("DELETE FROM schemaversion WHERE version >= 6")
+    conn.execute("DELETE FROM schemaversion WHERE version >= ?", (REPRO_STEP,))
     conn.commit()
     have = {row[1] for row in conn.execute("PRAGMA table_info(run)")}
     assert "image_digest" not in have and "guardrails" in have
     conn.close()
     store = st.Store(path)
     try:
-        assert store.schema_version() == st.SCHEMA_VERSION >= 6
+        assert store.schema_version() == st.SCHEMA_VERSION >= REPRO_STEP
         have = {row[1] for row in st.db.execute_sql("PRAGMA table_info(run)").fetchall()}
         assert {"image_digest", "checkpoints_manifest", "guardrails", "owner"} <= have
         assert store.get_run(before[1]["id"]).guardrails is False

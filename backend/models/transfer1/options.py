@@ -21,6 +21,7 @@ the accepted ones to a spec built by spec.py.
 
 from __future__ import annotations
 
+import copy
 import posixpath
 from collections.abc import Mapping
 from typing import Any
@@ -222,6 +223,28 @@ def staged_regions(p: GenerationParams) -> list[int]:
     """Indices of regional prompts whose mask video has to be uploaded."""
     return [i for i, r in enumerate(p.regional_prompts or [])
             if isinstance(r, Mapping) and r.get("mask_video")]
+
+
+def with_region_mask(p: GenerationParams, mask_video: str, *, prompt: str) -> GenerationParams:
+    """A review note's "re-generate here": the mask video becomes a regional prompt's region
+    (`region_definitions_path`; Cosmos turns an mp4 into its spatiotemporal map), with the
+    note's words as that region's own prompt, while the rest of the frame keeps the run's
+    prompt. Transfer1 takes spatiotemporal control weights only as `.pt` tensors, so a regional
+    prompt is how a mask video reaches it. Put first, replacing an earlier copy of the same
+    mask; the run's other regional prompts stay."""
+    draft = copy.deepcopy(p)
+    kept = [r for r in (draft.regional_prompts or [])
+            if not (isinstance(r, Mapping) and r.get("mask_video") == str(mask_video))]
+    draft.regional_prompts = [{"prompt": (prompt or "").strip(), "mask_video": str(mask_video)},
+                              *kept]
+    return draft
+
+
+def region_mask_of(p: GenerationParams) -> str | None:
+    """The mask video of the first regional prompt that has one (where with_region_mask puts
+    a note's mask)."""
+    return next((str(r["mask_video"]) for r in (p.regional_prompts or [])
+                 if isinstance(r, Mapping) and r.get("mask_video")), None)
 
 
 def apply_options(spec: dict[str, Any], p: GenerationParams, paths: Mapping[str, str]

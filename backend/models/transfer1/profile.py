@@ -279,6 +279,16 @@ class Transfer1Profile(ModelProfile):
                                                                sort_keys=True),
                 tuple(params.offload) if params.offload is not None else None)
 
+    # -- a review note's "re-generate here" ------------------------------------------------------
+    takes_region_masks = True
+
+    def with_region_mask(self, params: GenerationParams, mask_video: str, *,
+                         prompt: str) -> GenerationParams:
+        return options.with_region_mask(params, mask_video, prompt=prompt)
+
+    def region_mask_of(self, params: GenerationParams) -> str | None:
+        return options.region_mask_of(params)
+
     # -- watching and judging -------------------------------------------------------------------
     def progress_tracker(self, n_items: int = 1) -> ProgressTracker:
         return ProgressTracker(n_items=n_items)

@@ -71,6 +71,9 @@ class Transfer25Profile(ModelProfile):
                             ("edge",), {"num_steps": t25.DISTILLED_STEPS}),)
     offload_flags = t25.OFFLOAD_FLAGS
     vram_gb = t25.VRAM_GB
+    #: A review note's region cannot be re-generated with its own prompt: Transfer2.5 has no
+    #: regional prompts, and a control's `mask_path` only says where that control applies.
+    takes_region_masks = False
     image = ImageFacts(
         default_image="cosmos-transfer2.5:latest",
         build="in the cosmos-transfer2.5 checkout: docker build --build-arg STANDALONE=true "
