@@ -20,7 +20,7 @@ from typing import Any, Callable
 from backend.events.types import HostAction, HostTelemetry, StatusChanged
 from backend.hosts import boxcheck
 from backend.remote.docker import LABEL_APP, LABEL_RUN
-from backend.store.models import ACTIVE, RUNNING, TERMINAL
+from backend.store.models import ACTIVE, QUEUED, RUNNING, TERMINAL
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +196,18 @@ class HostMonitor:
         self._record(snap)
         if self.runtime.checks_box:
             self._look(snap, every)
-        if self._doctor_wanted:
+        if self._doctor_wanted and not self._setting_up():
             self._run_doctor()
         snap.doctor = self._doctor
         self._publish(snap)
         return snap
+
+    def _setting_up(self) -> bool:
+        """A setup of this host is queued or running: doctor waits for it to end (then it is
+        asked again), so it neither reports half a setup nor installs the simulator's stand-in
+        files under the setup's feet."""
+        return any(r.run_type == "setup" for r in self.store.runs_in(
+            (QUEUED, *ACTIVE), host=self.runtime.host.name))
 
     def _look(self, snap: HostSnapshot, every: list | None) -> None:
         """What else uses the box's GPUs (for placement), and our leases kept alive."""
