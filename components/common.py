@@ -20,7 +20,7 @@ TAB_CREATE, TAB_RUNS, TAB_GALLERY, TAB_COMPARE, TAB_HOSTS = (
 TAB_USAGE = "usage"
 
 RUN_TYPE_LABELS = {"inference": "generation", "upscale": "4K upscale",
-                   "enhance": "prompt enhancement"}
+                   "enhance": "prompt enhancement", "setup": "box setup"}
 
 
 def file_url(path: str | Path | None) -> str:

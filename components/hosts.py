@@ -18,7 +18,7 @@ from cosmos_ui import auth
 
 from backend import store as st
 from backend.store.history import RunFilter
-from backend.operations import NotFound, Operations, Refused
+from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from components.common import (TAB_HOSTS, TAB_RUNS, badge, e, event_data, fmt_ago,
                                run_title, sim_badge)
 from components.nav import Nav
@@ -30,6 +30,11 @@ element.addEventListener('click', (ev) => {
   if (orphan) {
     if (window.confirm('Remove container ' + orphan.dataset.orphan + ' on ' + orphan.dataset.host + '? No run owns it.'))
       trigger('select', {action: 'remove', host: orphan.dataset.host, name: orphan.dataset.orphan});
+    return;
+  }
+  const act = ev.target.closest('[data-host-action]');
+  if (act) {
+    trigger('select', {action: act.dataset.hostAction, host: act.dataset.host});
     return;
   }
   const run = ev.target.closest('[data-run]');
@@ -45,7 +50,9 @@ def _bar(percent: float | None) -> str:
     return f"<span class='bar-mini'><span style='width:{p:.0f}%'></span></span> {p:.0f}%"
 
 
-def _gpu_rows(gpus: Sequence[dict]) -> str:
+def _gpu_rows(gpus: Sequence[dict], error: str | None = None) -> str:
+    if not gpus and error:  # a reachable box whose nvidia-smi fails: say how
+        return f"<div class='run-cause' id='gpu-error'>{e(error)}</div>"
     if not gpus:
         return "<div class='muted'>No GPU readings (yet).</div>"
     rows = []
@@ -125,11 +132,49 @@ def _containers(containers: Sequence[dict], runs: Sequence[Any]) -> str:
     return "<ul class='containers'>" + "".join(items) + "</ul>"
 
 
+def _doctor(h: dict) -> str:
+    """Doctor's findings for the host: every miss with its fix, or how many checks pass."""
+    report = h.get("doctor")
+    name = e(h["name"])
+    buttons = (f"<button type='button' class='pick-btn' data-host-action='recheck' "
+               f"data-host='{name}'>Re-check</button> "
+               f"<button type='button' class='pick-btn' data-host-action='setup' "
+               f"data-host='{name}'>Set up</button>")
+    setup = h.get("setup")
+    if setup is not None:
+        buttons += (f" <a href='javascript:void(0)' data-run='{e(setup.id)}' class='setup-run'>"
+                    f"setup {badge(setup.status)}</a>")
+    if not report:
+        return f"<div class='doctor'><div class='muted'>Not checked yet.</div>{buttons}</div>"
+    checks = report.get("checks") or []
+    misses = [c for c in checks if c.get("status") != "ok"]
+    when = f" <span class='muted'>checked {fmt_ago(report['checked_at'])}</span>" \
+        if report.get("checked_at") else ""
+    rows = "".join(
+        f"<li class='doctor-{e(c.get('status', ''))}'><b>{e(c.get('status', '').upper())}"
+        f"</b> {e(c.get('name', ''))}: {e(c.get('finding', ''))}"
+        + (f"<div class='doctor-fix'>fix: <code>{e(c['fix'])}</code></div>" if c.get("fix")
+           else "") + "</li>" for c in misses)
+    summary = (f"all {len(checks)} checks pass" if not misses else
+               f"{sum(c.get('status') == 'fail' for c in misses)} failing, "
+               f"{sum(c.get('status') == 'warn' for c in misses)} warning")
+    return (f"<div class='doctor'><div>{e(summary)}{when}</div>"
+            + (f"<ul class='doctor-checks'>{rows}</ul>" if rows else "") + buttons + "</div>")
+
+
+def _state(h: dict) -> str:
+    reachable = h.get("reachable")
+    failing = any(c.get("status") == "fail" for c in (h.get("doctor") or {}).get("checks", []))
+    if reachable and failing:  # reachable is not ready: doctor says what fails runs
+        return "<span class='host-down'>reachable, doctor fails</span>"
+    return ("<span class='host-up'>reachable</span>" if reachable else
+            "<span class='host-unknown'>not checked yet</span>" if reachable is None else
+            "<span class='host-down'>unreachable</span>")
+
+
 def host_card(h: dict) -> str:
     reachable = h.get("reachable")
-    state = ("<span class='host-up'>reachable</span>" if reachable else
-             "<span class='host-unknown'>not checked yet</span>" if reachable is None else
-             "<span class='host-down'>unreachable</span>")
+    state = _state(h)
     error = f" <span class='run-cause'>{e(str(h['error']))}</span>" \
         if h.get("error") and not reachable else ""
     checked = f" <span class='muted'>checked {fmt_ago(h['checked_at'])}</span>" \
@@ -146,7 +191,9 @@ def host_card(h: dict) -> str:
             + (f" · up to {h['max_concurrent']} at once" if h.get("max_concurrent") else "")
             + (f" · <span class='gpus-busy'>GPUs {h['busy_gpus']}/{len(h.get('gpu_ids') or [])}"
                " busy</span>" if "busy_gpus" in h else "") +
-            f"</div><h4>GPUs</h4>{_gpu_rows(h.get('gpus') or [])}{_taken(h.get('taken') or {})}"
+            f"</div><h4>Doctor</h4>{_doctor(h)}"
+            f"<h4>GPUs</h4>{_gpu_rows(h.get('gpus') or [], h.get('gpu_error'))}"
+            f"{_taken(h.get('taken') or {})}"
             f"<h4>Running</h4>{_run_list(h.get('running') or [], 'Nothing running.')}"
             + (f"<h4>Containers on the box</h4>{_box_containers(h['box_containers'])}"
                if h.get("box_containers") else
@@ -207,8 +254,13 @@ class HostsView:
 
     def _on_click(self, evt: gr.EventData, request: gr.Request):
         data = event_data(evt)
-        if data.get("action") == "remove":
+        if data.get("action") in ("remove", "recheck", "setup"):
             auth.check(self.ops, request, accounts.HOSTS)
+        if data.get("action") == "setup":
+            auth.check(self.ops, request, accounts.LAUNCH)
+        if data.get("action") in ("recheck", "setup"):
+            return self._host_action(str(data.get("action")), str(data.get("host")),
+                                     auth.owner_of(self.ops, request))
         if data.get("action") == "open" and data.get("id"):
             return gr.skip(), data["id"], self.nav.goto(TAB_RUNS)
         if data.get("action") == "remove":
@@ -219,3 +271,14 @@ class HostsView:
             return (f"Removing container `{data.get('name')}` on {data.get('host')}...",
                     gr.skip(), gr.skip())
         return gr.skip(), gr.skip(), gr.skip()
+
+    def _host_action(self, action: str, host: str, owner: str | None = None):
+        try:
+            if action == "recheck":
+                self.ops.recheck(host)
+                return f"Checking {host} again...", gr.skip(), gr.skip()
+            run = self.ops.setup(host, owner=owner)
+        except (Refused, NotFound, ValidationFailed) as exc:
+            return f"Not done: {exc}", gr.skip(), gr.skip()
+        return (f"Setting up {host}: run `{run.id}` (its live log is in the Runs tab).",
+                run.id, self.nav.goto(TAB_RUNS))

@@ -5,6 +5,8 @@ Pure functions of a RunSummary (no Gradio, no store), used by the run view and u
 
 from __future__ import annotations
 
+import json
+
 import time
 from typing import Any, Iterable
 
@@ -106,8 +108,24 @@ def _value(value: Any) -> str:
     return e(str(value))
 
 
+def _setup_html(run: Any) -> str:
+    """A setup run: which models, and the manifests it wrote (no generation settings)."""
+    try:
+        models = json.loads(run.spec or "{}").get("models") or []
+    except ValueError:
+        models = []
+    rows = [("Type", RUN_TYPE_LABELS.get(run.run_type, run.run_type)), ("Host", run.host),
+            ("Models", ", ".join(models))]
+    for entry in (getattr(run, "artifacts", None) or {}).get("manifests") or []:
+        rows.append((f"{entry.get('model')} manifest", entry.get("id")))
+    body = "".join(f"<tr><td>{e(k)}</td><td>{_value(v)}</td></tr>" for k, v in rows)
+    return f"<table class='kv' id='run-params'>{body}</table>"
+
+
 def params_html(run: Any) -> str:
     """The settings a run was made with, as a compact key/value table."""
+    if run.run_type == "setup":
+        return _setup_html(run)
     p = run.params or {}
     weights = p.get("weights") or {}
     active = ", ".join(f"{c} {float(weights.get(c) or 0):g}" for c in CONTROLS
@@ -145,6 +163,9 @@ def params_html(run: Any) -> str:
         rows.append(("Upscale weight", p.get("upscale_weight")))
     if p.get("chain_upscale"):
         rows.append(("Then", "4K upscale"))
+    rows += [("Image digest", getattr(run, "image_digest", None)),
+             ("Checkpoints manifest", getattr(run, "checkpoints_manifest", None)),
+             ("Guardrails", {True: "on", False: "off"}.get(getattr(run, "guardrails", None)))]
     if run.output_info:
         info = run.output_info
         rows.append(("Output", f"{info.get('width')}x{info.get('height')}, "

@@ -130,6 +130,10 @@ tr.differs td { font-weight: 600; }
 .host-card h3 { margin: 0 0 6px; }
 .host-up { color: #16a34a; font-weight: 600; }
 .host-down { color: #dc2626; font-weight: 600; }
+.doctor-checks { margin: 4px 0 6px 0; padding-left: 18px; }
+.doctor-checks li.doctor-fail b { color: #dc2626; }
+.doctor-checks li.doctor-warn b { color: #b45309; }
+.doctor-fix { font-size: 0.9em; opacity: 0.85; word-break: break-word; }
 .host-unknown { opacity: .7; font-weight: 600; }
 .bar-mini { display: inline-block; width: 80px; height: 8px; background: rgba(127,127,127,.25);
             border-radius: 4px; overflow: hidden; vertical-align: middle; }

@@ -55,6 +55,7 @@ def run_json(run: RunSummary) -> dict[str, Any]:
         "wait_reason": run.wait_reason if run.status == "queued" else None,
         "ran_at": run.ran_at, "queue_seconds": run.queue_seconds,
         "gpu_seconds": run.gpu_seconds, "slurm_job_id": run.external_id, "node": run.node,
+        "image_digest": run.image_digest, "checkpoints_manifest": run.checkpoints_manifest,
     }
 
 

@@ -10,7 +10,7 @@ import argparse
 import os
 import random
 
-RUN_TYPES = ("inference", "upscale", "enhance")
+RUN_TYPES = ("inference", "upscale", "enhance", "setup")
 PRESETS = ("very_low", "low", "medium", "high", "very_high")
 STATUSES = ("queued", "staging", "pending", "running", "collecting", "completed", "failed",
             "cancelled", "blocked")
@@ -234,6 +234,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     doc = sub.add_parser("doctor", parents=[common], help="check each host is ready for runs")
     doc.add_argument("--host", action="append", default=[], help="only this host (repeatable)")
+
+    setup = sub.add_parser("setup", parents=[common], help="get a box ready: remote_root, the "
+                           "image (with its digest), the checkpoints, a manifest (a tracked "
+                           "run of type setup: its log, Kill and history like any run)")
+    setup.add_argument("host", help="a host of config.toml")
+    setup.add_argument("--model", help="only this model of the host (default: every one it "
+                       "serves)")
+    setup.add_argument("--wait", action="store_true",
+                       help="stream the setup's log until it ends (exit 1 if it failed)")
+
+    prune = sub.add_parser("prune", parents=[common], help="free disk on the boxes: collected "
+                           "run folders, the input cache (least recently used first), orphan "
+                           "containers; never a live or queued run's files, never local outputs")
+    prune.add_argument("--host", action="append", default=[], help="only this host (repeatable)")
+    prune.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="remove run folders of runs that ended more than DAYS ago "
+                       "(default: the host's retention_days; none if that is 0)")
+    prune.add_argument("--cache-max-gb", type=float, metavar="N",
+                       help="evict the input cache down to N GB (default: the host's "
+                       "cache_max_gb; no cap if that is 0)")
+    prune.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+
+    delete = sub.add_parser("delete", parents=[common], help="delete a finished run: its "
+                            "record, log, local files and its folder on the box (the UI's Delete)")
+    delete.add_argument("run", help="a run id (or a unique prefix of 6+ characters)")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     worker = sub.add_parser("worker", help="run the scheduler in the foreground (until Ctrl-C)")
     worker.add_argument("--once", action="store_true",

@@ -75,6 +75,27 @@ class HostConfig:
     #: What the container's entrypoint is replaced by, and image paths kept under the mount.
     entrypoint: str | None = None
     keep_image_paths: tuple[str, ...] = ()
+    #: `cosmos setup` (issue 15): how the image is got ("build" the profile's Dockerfile at a
+    #: pinned commit, or "pull" `image`), a Dockerfile on the box to build instead of the
+    #: model's (its folder is the context), the commit of the model's repository to build at,
+    #: a mirror of the checkpoints (a folder on the box or an http(s) URL) used instead of the
+    #: model's own download step, and a file on the box holding the Hugging Face token.
+    image_source: str = "build"
+    dockerfile: str | None = None
+    repo_commit: str | None = None
+    checkpoint_source: str | None = None
+    hf_token_file: str | None = None
+    #: Retention (`cosmos prune` and the scheduler's automatic prune): collected run folders
+    #: older than this many days go (0: never automatically), and the input cache is evicted
+    #: least-recently-used down to this many GB (0: no cap).
+    retention_days: float = 0.0
+    cache_max_gb: float = 0.0
+    #: Run containers as the SSH user's uid:gid (`--user`, HOME=/tmp), so what they write on
+    #: the box is the user's, not root's; false (default): as the image's user (root), which
+    #: every Cosmos image supports. `container_user` is the resolved "uid:gid", filled in at
+    #: launch (not a config key). Setup's containers always run as the SSH user.
+    run_as_user: bool = False
+    container_user: str | None = None
 
     def serves(self, model: str) -> bool:
         return model in self.models
@@ -122,7 +143,7 @@ class ModelPlace:
 #: The keys of a host table every kind reads.
 GENERIC_KEYS = (frozenset(HostConfig.__dataclass_fields__)
                 - {"name", "options", "model_places", "mount_checkout", "entrypoint",
-                   "keep_image_paths"}) | {"checkouts", "images"}
+                   "keep_image_paths", "container_user"}) | {"checkouts", "images"}
 
 
 def _refuse_foreign_keys(r: Reader, kind_name: str, kinds: Mapping[str, Any]) -> None:
@@ -233,6 +254,18 @@ def read_host(path: Path, name: str, r: Reader, data_dir: Path) -> HostConfig:
         port=r.get("port", int, None, "a port number 1-65535", lambda v: 0 < v < 65536),
         identity_file=r.get("identity_file", str, None, "a path to a private key"),
         trust_on_first_use=r.get("trust_on_first_use", bool, False, "true or false"),
+        image_source=r.get("image_source", str, "build", "\"build\" or \"pull\"",
+                           lambda v: v in ("build", "pull")),
+        dockerfile=_box_path(r, "dockerfile", path, local, sub),
+        repo_commit=r.get("repo_commit", str, None, "a git commit (hex) or tag",
+                          lambda v: bool(v.strip()) and not v.startswith("-")),
+        checkpoint_source=_checkpoint_source(r, path, local, sub),
+        hf_token_file=_box_path(r, "hf_token_file", path, local, sub),
+        retention_days=float(r.get("retention_days", (int, float), 0, "a number of days >= 0",
+                                   lambda v: not isinstance(v, bool) and v >= 0)),
+        cache_max_gb=float(r.get("cache_max_gb", (int, float), 0, "a number of GB >= 0",
+                                 lambda v: not isinstance(v, bool) and v >= 0)),
+        run_as_user=r.get("run_as_user", bool, False, "true or false"),
         vram_mb=r.get("vram_mb", int, 0, "a whole number of MiB >= 0 (free GPU memory a run "
                       "needs on each GPU; 0 = do not check)", lambda v: 0 <= v <= 10_000_000),
         check_box=r.get("check_box", bool, True, "true or false (look at the box's GPUs and "
@@ -241,6 +274,27 @@ def read_host(path: Path, name: str, r: Reader, data_dir: Path) -> HostConfig:
         models=models,
         model_places=places,
     )
+
+
+def _box_path(r: Reader, key: str, path: Path, local: bool, sub: Mapping[str, str]
+              ) -> str | None:
+    """An optional absolute path on the box ({remote_root}/... and {data_dir}/... allowed)."""
+    text = r.get(key, str, None, "an absolute path on the box", lambda v: bool(v.strip()))
+    if text is None:
+        return None
+    where = expand(text, path.parent, local=local, **sub)
+    if not where.startswith("/") or ":" in where:
+        raise r.fail(key, text, "an absolute path on the box (no ~, no ':')")
+    return where
+
+
+def _checkpoint_source(r: Reader, path: Path, local: bool, sub: Mapping[str, str]
+                       ) -> str | None:
+    text = r.get("checkpoint_source", str, None, "a folder on the box or an http(s):// URL",
+                 lambda v: bool(v.strip()))
+    if text is None or text.startswith(("http://", "https://")):
+        return text
+    return _box_path(r, "checkpoint_source", path, local, sub)
 
 
 def _read_models(r: Reader, simulated: bool) -> tuple[str, ...]:

@@ -18,8 +18,11 @@ class DockerHostKind(HostKind):
     def doctor_steps(self):
         from backend.hosts import doctor as d
 
-        return (d.check_docker, d.check_image, d.check_checkout, d.check_checkpoints,
-                d.check_models, d.check_hf_cache, d.check_disk, d.check_gpus)
+        from backend.hosts import doctor_setup as ds
+
+        return (d.check_docker, d.check_image, ds.check_gpu_runtime, ds.check_root,
+                d.check_checkout, d.check_checkpoints, d.check_models, ds.check_manifests,
+                ds.check_hf_token, d.check_hf_cache, d.check_disk, d.check_gpus, ds.check_vram)
 
 
 class LocalKind(DockerHostKind):

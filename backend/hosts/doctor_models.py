@@ -30,7 +30,9 @@ def check_image(host: HostConfig, shell: Shell, index: int = 0) -> Check:
     text = (result.err + result.out).lower()
     if "no such image" in text or "no such object" in text or "not found" in text:
         return Check(name, FAIL, f"{image} is not on the box: {last_line(result)}",
-                     f"build or load it there (`{docker} pull {image}`, `docker load -i "
+                     f"`cosmos setup {host.name}` (builds it on the box and records its "
+                     f"digest; image_source = \"pull\" pulls it), or build or load it there "
+                     f"(`{docker} pull {image}`, `docker load -i "
                      f"image.tar`, or build {profile.name}'s: {profile.image.build}), or set "
                      f"{key} in [hosts.{host.name}]", details={"image": image})
     return Check(name, FAIL, f"cannot inspect {image}: "
@@ -141,14 +143,17 @@ def check_checkpoints(host: HostConfig, shell: Shell, index: int = 0) -> Check:
     details = {"dir": root, "missing": [rel for rel, _ in missing], "small": small,
                "sizes": {rel: sizes.get(p) for (rel, _), p in zip(wanted, paths)}}
     if host.simulated:
-        fix = (f"delete {place.cosmos_checkout} and run `cosmos doctor` again (it reinstalls "
-               "the stand-in checkout; so does the next run)")
+        fix = (f"cosmos setup {host.name} (fetches them from the simulator's stand-in model "
+               f"store); or delete {place.cosmos_checkout} and run `cosmos doctor` again (it "
+               "reinstalls the stand-in checkout; so does the next run)")
     elif hf and profile.image.download:  # the profile knows how its checkpoints come
         missing_names = [_hf_repo(rel) for rel, _ in wanted if posixpath.join(root, rel)
                          not in sizes]
-        fix = "on the box, with network access: " + profile.image.download.format(
-            checkout=place.cosmos_checkout, checkpoint_dir=host.checkpoint_dir, hf_home=root,
-            repos=" ".join(missing_names) or _hf_repo(wanted[0][0]))
+        fix = (f"cosmos setup {host.name} (fetches them inside the container and verifies "
+               "them); by hand, on the box, with network access: "
+               + profile.image.download.format(
+                   checkout=place.cosmos_checkout, checkpoint_dir=host.checkpoint_dir,
+                   hf_home=root, repos=" ".join(missing_names) or _hf_repo(wanted[0][0])))
     elif hf:
         fix = (f"on the box, with network access: HF_HOME={root} uvx hf download "
                f"{_hf_repo(profile.checkpoints[0].path)} <file> --revision <revision> for each "
@@ -156,8 +161,9 @@ def check_checkpoints(host: HostConfig, shell: Shell, index: int = 0) -> Check:
                "with HF_TOKEN)")
     else:
         how = profile.image.download or "fetch the files listed above into {checkpoint_dir}"
-        fix = "on the box: " + how.format(checkout=place.cosmos_checkout,
-                                           checkpoint_dir=host.checkpoint_dir)
+        fix = (f"cosmos setup {host.name} (fetches them inside the container, with the token "
+               "of hf_token_file, and verifies them); by hand, inside the container: "
+               + how.format(checkout=place.cosmos_checkout, checkpoint_dir=host.checkpoint_dir))
     if missing:
         names = ", ".join(f"{rel} ({what})" for rel, what in missing)
         # a Hugging Face cache fills on first use: missing there only costs time

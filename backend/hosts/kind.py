@@ -172,6 +172,11 @@ class HostKind:
         """The checks of this kind's engine (doctor adds the checkout, model and disk)."""
         return ()
 
+    def runs_images_here(self, host: HostConfig) -> bool:
+        """Whether the reached machine's engine runs the job images (so `cosmos setup` can
+        build them there and a run can ask it for the image digest)."""
+        return True
+
     def watches_gpus(self, host: HostConfig) -> bool:
         """Whether nvidia-smi on the reached machine shows the GPUs runs use."""
         return True

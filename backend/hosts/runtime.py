@@ -36,6 +36,7 @@ class HostRuntime:
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
         self.checkout_ready = False
+        self._container_user: str | None = None
         #: runs staged at the same time must not write the same checkout files at once
         self._checkout_lock = threading.Lock()
 
@@ -60,6 +61,18 @@ class HostRuntime:
     def run_dir(self, run_id: str) -> str:
         return run_dir(self.host, run_id)
 
+    def container_user(self) -> str | None:
+        """The SSH user's "uid:gid" for `docker run --user` (asked once), or None when the
+        host runs containers as the image's user (run_as_user = false) or elsewhere (Slurm)."""
+        if not self.host.run_as_user or not self.kind.runs_images_here(self.host):
+            return None
+        if self._container_user is None:
+            uid = self.shell.run(["id", "-u"], timeout=30)
+            gid = self.shell.run(["id", "-g"], timeout=30)
+            ok = uid.ok and gid.ok and uid.out.strip().isdigit() and gid.out.strip().isdigit()
+            self._container_user = f"{uid.out.strip()}:{gid.out.strip()}" if ok else ""
+        return self._container_user or None
+
     def cache_dir(self) -> str:
         return str(PurePosixPath(self.host.remote_root) / "cache")
 
@@ -81,5 +94,10 @@ class HostRuntime:
                 files = checkout_files(get_profile(model).image.sim_checkout)
                 for rel, data in files.items():
                     target = str(PurePosixPath(place.cosmos_checkout) / rel)
+                    if rel.startswith("checkpoints/") and (
+                            self.host.checkpoint_source or self.shell.exists(target)):
+                        # a box with a checkpoint mirror gets its checkpoints from `cosmos
+                        # setup`; what setup fetched (and its manifest lists) stays
+                        continue
                     self.shell.write_file(target, data, 0o755 if rel.endswith(".py") else 0o644)
             self.checkout_ready = True

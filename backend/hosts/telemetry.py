@@ -17,15 +17,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from backend.events.types import HostAction, HostTelemetry
+from backend.events.types import HostAction, HostTelemetry, StatusChanged
 from backend.hosts import boxcheck
 from backend.remote.docker import LABEL_APP, LABEL_RUN
-from backend.store.models import ACTIVE, RUNNING
+from backend.store.models import ACTIVE, QUEUED, RUNNING, TERMINAL
 
 log = logging.getLogger(__name__)
 
 GPU_FIELDS = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu"
 REMOVE_ORPHAN = "remove_orphan"
+#: A HostAction asking the host's monitor to run `cosmos doctor`'s checks again (Re-check).
+RUN_DOCTOR = "doctor"
 
 
 def _number(text: str) -> float | None:
@@ -56,6 +58,10 @@ class HostSnapshot:
     error: str | None = None
     gpus: list[dict[str, Any]] = field(default_factory=list)
     containers: list[dict[str, str]] = field(default_factory=list)  # ours, by label
+    #: why the GPU query failed on a reachable box (the Hosts tab shows it), else None
+    gpu_error: str | None = None
+    #: the latest doctor report of the host ({checked_at, ok, status, checks}), else None
+    doctor: dict[str, Any] | None = None
     #: every container on the box, ours or not, with whose it is (boxcheck.describe_container)
     box_containers: list[dict[str, Any]] = field(default_factory=list)
     #: GPU index (as text: JSON keys) -> why it is not free for us (another installation, a
@@ -85,6 +91,8 @@ class HostMonitor:
         self.interval = interval
         self.snapshot = HostSnapshot(runtime.host.name)
         self._removals: list[str] = []
+        self._doctor_wanted = True  # once at start, then on Re-check and after a setup
+        self._doctor: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -92,7 +100,8 @@ class HostMonitor:
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
-        self._unsubscribe = self.store.bus.subscribe(self._on_action, kinds=(HostAction.KIND,))
+        self._unsubscribe = self.store.bus.subscribe(
+            self._on_action, kinds=(HostAction.KIND, StatusChanged.KIND))
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=f"monitor-{self.runtime.host.name}")
         self._thread.start()
@@ -103,9 +112,34 @@ class HostMonitor:
         if self._unsubscribe is not None:
             self._unsubscribe()
 
-    def _on_action(self, event: HostAction) -> None:
+    def _on_action(self, event: Any) -> None:
+        if event.kind == StatusChanged.KIND:  # a setup of this host ended: look again
+            if event.host == self.runtime.host.name and event.status in TERMINAL:
+                run = self.store.get_run(event.run_id)
+                if run is not None and run.run_type == "setup":
+                    self.request_doctor()
+            return
         if event.host == self.runtime.host.name and event.action == REMOVE_ORPHAN:
             self.request_removal(event.target)
+        elif event.host == self.runtime.host.name and event.action == RUN_DOCTOR:
+            self.request_doctor()
+
+    def request_doctor(self) -> None:
+        self._doctor_wanted = True
+        self._wake.set()
+
+    def _run_doctor(self) -> None:
+        """The doctor's checks through this monitor's shell; kept for every later snapshot."""
+        from backend.hosts.doctor import check_host
+
+        self._doctor_wanted = False
+        try:
+            report = check_host(self.runtime.host, self.runtime.shell).to_dict()
+        except Exception as exc:  # never let a check take the monitor down
+            report = {"ok": False, "status": "fail", "checks": [
+                {"name": "doctor", "status": "fail", "finding": f"could not run: {exc}",
+                 "fix": "run `cosmos doctor` in a terminal", "details": {}}]}
+        self._doctor = dict(report, checked_at=time.time())
 
     def request_removal(self, container_name: str) -> None:
         with self._lock:
@@ -145,6 +179,7 @@ class HostMonitor:
         except Exception as exc:  # unreachable box, docker missing: say so, keep watching
             snap.reachable = False
             snap.error = str(exc)
+            snap.doctor = self._doctor
             self._publish(snap)
             return snap
         if self.runtime.kind.watches_gpus(host):
@@ -153,14 +188,26 @@ class HostMonitor:
             if result.ok:
                 snap.gpus = [g for g in parse_gpu_csv(result.out) if g["index"] in host.gpus]
             else:
-                snap.error = "GPU query failed: " + (result.err.strip() or result.out.strip()
-                                                     or f"exit {result.exit_code}")[-200:]
+                snap.gpu_error = "`" + " ".join(host.gpu_query) + "` failed: " + (
+                    result.err.strip() or result.out.strip()
+                    or f"exit {result.exit_code}")[-200:]
+                snap.error = "GPU query failed: " + snap.gpu_error
         # the samples first: they belong to the runs running when the GPUs were read
         self._record(snap)
         if self.runtime.checks_box:
             self._look(snap, every)
+        if self._doctor_wanted and not self._setting_up():
+            self._run_doctor()
+        snap.doctor = self._doctor
         self._publish(snap)
         return snap
+
+    def _setting_up(self) -> bool:
+        """A setup of this host is queued or running: doctor waits for it to end (then it is
+        asked again), so it neither reports half a setup nor installs the simulator's stand-in
+        files under the setup's feet."""
+        return any(r.run_type == "setup" for r in self.store.runs_in(
+            (QUEUED, *ACTIVE), host=self.runtime.host.name))
 
     def _look(self, snap: HostSnapshot, every: list | None) -> None:
         """What else uses the box's GPUs (for placement), and our leases kept alive."""

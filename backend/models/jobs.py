@@ -84,7 +84,8 @@ def build_docker_run_argv(*, docker: Sequence[str], name: str, labels: Mapping[s
                           env: Mapping[str, str], pass_env: Sequence[str] = (),
                           gpu_ids: Sequence[int] | None, ipc_host: bool, network: str | None,
                           image: str, command: Sequence[str], entrypoint: str | None = None,
-                          keep_image_paths: Sequence[str] = ()) -> list[str]:
+                          keep_image_paths: Sequence[str] = (),
+                          user: str | None = None) -> list[str]:
     """`<docker> run -d ...` argv for one job container.
 
     `pass_env` names go as `-e NAME` (no value): docker copies the value from its own
@@ -133,6 +134,11 @@ def build_docker_run_argv(*, docker: Sequence[str], name: str, labels: Mapping[s
         argv += ["--ipc", "host"]
     if network:
         argv += ["--network", network]
+    if user is not None:
+        if not re.fullmatch(r"\d+:\d+", user):
+            raise ValueError(f"container user {user!r} must be uid:gid")
+        # the files it writes stay the SSH user's; HOME must be somewhere that user may write
+        argv += ["--user", user, "-e", "HOME=/tmp"]
     if entrypoint is not None:
         if not entrypoint or entrypoint.startswith("-") or "\0" in entrypoint:
             raise ValueError(f"entrypoint {entrypoint!r} is not a command")

@@ -96,6 +96,14 @@ class ImageFacts:
     keep_image_paths: tuple[str, ...] = ()
     repository: str = ""
     download: str = ""
+    #: `cosmos setup`: the model's own download step as an argv run INSIDE the container, in
+    #: the checkout (`{checkpoint_dir}` is filled in; the token reaches it through the
+    #: environment, never the argv), and the environment later runs get once every
+    #: checkpoint is on the box (no network lookups: HF_HUB_OFFLINE, UV_OFFLINE).
+    download_argv: tuple[str, ...] = ()
+    offline_env: Mapping[str, str] = field(default_factory=dict)
+    #: `--build-arg`s setup passes when it builds the model's own Dockerfile
+    build_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,9 @@ class CheckpointFile:
     path: str
     root: str
     needed_for: str
+    #: What upstream pins, when it does: setup verifies the file against it.
+    sha256: str = ""
+    revision: str = ""
 
 
 @dataclass(frozen=True)

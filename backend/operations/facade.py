@@ -24,12 +24,13 @@ from backend.operations.reports import ReportOps
 from backend.operations.review_links import ReviewLinkOps
 from backend.operations.reviews import ReviewOps
 from backend.operations.runs import RunOps
+from backend.operations.setup_ops import SetupOps
 from backend.operations.usage import UsageOps
 from backend.operations.versions import VersionOps
 
 
 class Operations(LaunchOps, InputOps, RunOps, LibraryOps, ReviewOps, FleetOps, ExportOps,
-                 UsageOps, VersionOps, NoteOps, ReviewLinkOps, ReportOps, DraftOps):
+                 UsageOps, VersionOps, NoteOps, ReviewLinkOps, ReportOps, DraftOps, SetupOps):
     """settings: the config; store: the database (and, as `store.bus`, this process's
     events); telemetry: the latest host snapshots (backend.hosts.telemetry.TelemetryView),
     None where nothing watches hosts; sign_in_required: every request must come from a

@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from backend.events.types import HostAction
-from backend.hosts.telemetry import REMOVE_ORPHAN, HostSnapshot, orphans, run_id_of
+from backend.hosts.telemetry import (REMOVE_ORPHAN, RUN_DOCTOR, HostSnapshot, orphans,
+                                     run_id_of)
 from backend.operations.errors import NotFound, Refused
 from backend.operations.summary import summarize
 from backend.store.models import ACTIVE, HOLDING
@@ -44,6 +45,10 @@ class FleetOps:
                 "containers": snap.containers if snap else [],
                 "orphans": orphans(snap, self._container_owners(snap).__contains__)
                 if snap else [],
+                "gpu_error": snap.gpu_error if snap else None,
+                "doctor": snap.doctor if snap else None,
+                "setup": next((summarize(r) for r in running + queued
+                               if r.run_type == "setup"), None),
             })
         return overview
 
@@ -68,6 +73,16 @@ class FleetOps:
             raise Refused(f"{container_name} is not an orphan container on {host}.")
         self.store.bus.publish(HostAction(host=host, action=REMOVE_ORPHAN,
                                           target=container_name))
+
+    def recheck(self, host: str) -> None:
+        """Ask the host's monitor (whichever process watches it) to run doctor's checks now;
+        the result arrives with its next telemetry (the Hosts tab's Re-check)."""
+        if host not in self.settings.hosts:
+            raise NotFound(host)
+        if self._snapshot(host) is None:
+            raise Refused(f"No worker has reported on host {host} yet; start the app or "
+                          "`cosmos worker`.")
+        self.store.bus.publish(HostAction(host=host, action=RUN_DOCTOR, target=""))
 
     def _snapshot(self, host: str) -> HostSnapshot | None:
         return self.telemetry.snapshot(host) if self.telemetry is not None else None

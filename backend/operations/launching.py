@@ -272,6 +272,10 @@ class LaunchOps:
         if run.run_type == RUN_UPSCALE:
             return self.upscale(run.parent_id, owner=owner) if run.parent_id else \
                 self._refuse_upscale_orphan()
+        if run.run_type == "setup":  # the same setup again (it reuses what is there)
+            models = json.loads(run.spec or "{}").get("models") or []
+            return self.setup(run.host, model=models[0] if len(models) == 1 else None,
+                              owner=owner)
         params = self.settings_of(run_id)
         name = f"{run.name} (re-run)" if run.name else ""
         return self.launch(params, name=name, host=run.host,
@@ -320,7 +324,8 @@ class LaunchOps:
                                         name=f"{parent.name or 'run'} 4K", parent_id=parent.id,
                                         simulated=parent.simulated, owner=owner,
                                         model=profile.id,
-                                        gpu_count=profile.gpus_for(params, RUN_UPSCALE))
+                                        gpu_count=profile.gpus_for(params, RUN_UPSCALE),
+                                        guardrails=profile.guardrails(params))
             self.join_shot(run.id, RUN_UPSCALE, None, source_run=parent.id)
         return summarize(run)
 

@@ -65,6 +65,9 @@ class RunSummary:
     recipe: str | None = None
     guardrails: bool | None = None
     artifacts: dict[str, Any] | None = None
+    #: what makes it reproducible (with `guardrails`): the image digest, the setup manifest id
+    image_digest: str | None = None
+    checkpoints_manifest: str | None = None
 
     @property
     def model_files(self) -> list[dict[str, Any]]:
@@ -94,10 +97,12 @@ def summarize(run: Run, rating: tuple[float, int] | None = None) -> RunSummary:
         parent_id=run.parent_id, output_info=json.loads(run.output_info) if run.output_info
         else None, gpus=tuple(run.gpu_list()), result_prompt_id=run.result_prompt_id,
         rating=rating[0] if rating else None, ratings=rating[1] if rating else 0,
-        owner=run.owner or "", gpu_count=run.gpu_count or 1, wait_reason=run.wait_reason,
+        owner=run.owner or "", gpu_count=1 if run.gpu_count is None else run.gpu_count,
+        wait_reason=run.wait_reason,
         pending_at=run.pending_at, ran_at=run.ran_at, gpu_seconds=run.gpu_seconds,
         external_id=run.external_id, node=run.node, priority=run.priority,
         model=run.model or params.get("model") or LEGACY_MODEL, recipe=run.recipe,
         artifacts=json.loads(run.artifacts) if run.artifacts else None,
+        image_digest=run.image_digest, checkpoints_manifest=run.checkpoints_manifest,
         guardrails=run.guardrails,
     )

@@ -143,7 +143,9 @@ class Collector:
         if not have_video:
             return False, fields, files
         settings = {"run_id": run.id, "run_type": run.run_type, "host": run.host,
-                    "model": run.model, "params": run.params_dict()}
+                    "model": run.model, "image_digest": run.image_digest,
+                    "checkpoints_manifest": run.checkpoints_manifest,
+                    "guardrails": run.guardrails, "params": run.params_dict()}
         if job.is_batch:
             settings["batch_id"] = job.id
         embed = pool.submit(media.embed_settings, video, settings)

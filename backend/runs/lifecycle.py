@@ -32,6 +32,7 @@ from backend.runs.collect import Collector
 from backend.runs.follow import Follower
 from backend.runs.job import Job
 from backend.runs.preparing import prepare, write_files
+from backend.runs.repro import reproducibility
 from backend.runs.staging import Stager
 from backend.store.models import (CANCELLED, COLLECTING, FAILED, PENDING, QUEUED, RUNNING,
                                   STAGING, TERMINAL)
@@ -162,7 +163,9 @@ class Lifecycle:
     def _stage_and_launch(self, job: Job) -> bool:
         if not self._take_leases(job):
             return False
-        prepared = prepare(self.stager, self.store, self.rt, job, self.instance_id)
+        repro = reproducibility(self.settings.data_dir, self.rt, job.runs[0])
+        prepared = prepare(self.stager, self.store, self.rt, job, self.instance_id,
+                           extra_env=repro.offline_env)
         write_files(self.rt, job, prepared)
         launch = prepared.launch
         for run in job.runs:
@@ -170,7 +173,8 @@ class Lifecycle:
                                   job_script=launch.job_script, command=launch.command,
                                   container_name=launch.container_name,
                                   master_port=launch.master_port,
-                                  artifacts=json.dumps(launch.artifacts(run.id)))
+                                  artifacts=json.dumps(launch.artifacts(run.id)),
+                                  **repro.fields())
         job = job.reload(self.store)
         if any(r.cancel_requested for r in job.runs):
             self._cancel_before_start(job)

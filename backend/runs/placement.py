@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from backend.extensions import run_type_runner
 from backend.hosts.kind import Placement
 from backend.store.models import Run
 
 
 def gpus_asked(run: Run) -> int:
-    """The GPUs a run asks for (its params' num_gpus, kept as a column when it was queued)."""
-    return int(run.gpu_count or 1)
+    """The GPUs a run asks for: a registered run type's `gpus` (setup: none), else what its
+    model's job takes (kept as a column when it was queued)."""
+    runner = run_type_runner(run.run_type)
+    if runner is not None:
+        return int(runner.gpus)
+    return int(run.gpu_count if run.gpu_count is not None else 1)
 
 
 def holders(active: Sequence[Run]) -> dict[int, str]:

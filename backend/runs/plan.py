@@ -135,7 +135,8 @@ def plan_launch(*, host: HostConfig, run_id: str, run_type: str, profile: ModelP
         gpu_ids=list(gpus) if host.docker_gpus else None, ipc_host=host.ipc_host,
         network=host.network, image=host.image, command=command,
         entrypoint=host.entrypoint,
-        keep_image_paths=host.keep_image_paths if host.mount_checkout else ())
+        keep_image_paths=host.keep_image_paths if host.mount_checkout else (),
+        user=host.container_user)
     if host.pull != "omit":
         # A missing image must fail at once with "No such image", not wait on a registry
         # the box may not reach (and never silently pull something else under that name).

@@ -11,9 +11,11 @@ and a batch agree. The job folder is `<remote_root>/runs/<job id>/`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from backend import media
 from backend.hosts.runtime import HostRuntime
@@ -50,11 +52,20 @@ def _stage_item(stager: Stager, store, host, run: Run, folder: str, params: Gene
     return JobItem(run.id, params, paths, input_fps=fps, input_frames=frames)
 
 
-def prepare(stager: Stager, store, rt: HostRuntime, job: Job, instance_id: str) -> Prepared:
-    """Stage the job's inputs on the box and plan its container (nothing is started)."""
+def prepare(stager: Stager, store, rt: HostRuntime, job: Job, instance_id: str,
+            extra_env: Mapping[str, str] | None = None) -> Prepared:
+    """Stage the job's inputs on the box and plan its container (nothing is started).
+
+    `extra_env` goes into the container under the host's own env (which wins): the offline
+    settings `cosmos setup` recorded once every checkpoint was on the box."""
     lead = job.runs[0]
     profile = get_profile(lead.model)
     host = rt.launch_host.for_model(profile.id)
+    if extra_env:
+        host = dataclasses.replace(host, env={**extra_env, **host.env})
+    user = rt.container_user()
+    if user:
+        host = dataclasses.replace(host, container_user=user)
     folder = rt.run_dir(job.id)
     rt.ensure_sim_checkout()
     rt.shell.run(["mkdir", "-p", f"{folder}/inputs", f"{folder}/outputs"]).check(

@@ -16,9 +16,10 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from backend.config import HostConfig, Settings
+from backend.extensions import run_type_runner
 from backend.events.types import StatusChanged
 from backend.hosts import boxcheck
 from backend.hosts.runtime import HostRuntime
@@ -35,6 +36,8 @@ from backend.store.models import ACTIVE, QUEUED, TERMINAL, Run
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 2.0
+#: How often hosts with retention keys (retention_days, cache_max_gb) are pruned.
+AUTO_PRUNE_EVERY = 3600.0
 
 
 def open_shell(host: HostConfig, settings: Settings | None = None) -> Shell:
@@ -63,6 +66,7 @@ class Scheduler:
         self._unsubscribe: Callable[[], None] | None = None
         self.monitors: dict[str, HostMonitor] = {}
         self._fps_cache: dict[str, float | None] = {}
+        self._last_prune = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, *, monitors: bool = True) -> bool:
@@ -136,13 +140,20 @@ class Scheduler:
                          run.worker_id)
                 adopted.append(run.id)
                 if job_id not in self._threads or not self._threads[job_id].is_alive():
-                    self._spawn(job_id, self._lifecycle(run.host).resume)
+                    self._spawn(job_id, self._driver(run).resume)
         self.store.forget_dead_workers(self.settings.stale_worker_seconds + 3600)
         return adopted
 
     # -- work ---------------------------------------------------------------------------------
     def _lifecycle(self, host_name: str) -> Lifecycle:
         return Lifecycle(self.settings, self.store, self.runtime(host_name), self.instance_id)
+
+    def _driver(self, run: Run) -> Any:
+        """What drives a claimed run: its run type's runner (setup), else the lifecycle."""
+        runner = run_type_runner(run.run_type)
+        if runner is not None:
+            return runner(self.settings, self.store, self.runtime(run.host), self.instance_id)
+        return self._lifecycle(run.host)
 
     def _input_fps(self, path: str) -> float | None:
         """The input's frame rate (probed once per file): batch mates must share the fps."""
@@ -171,7 +182,7 @@ class Scheduler:
         runtime = self.runtime(host.name)
 
         def group(head: Run, queued) -> list[Run]:
-            if not self.settings.batching:
+            if not self.settings.batching or run_type_runner(head.run_type) is not None:
                 return [head]
             return pick_batch(head, queued, self.settings.max_batch, self._input_fps)
 
@@ -214,7 +225,7 @@ class Scheduler:
                 runs = self.claim(host)
                 if not runs:
                     break
-                self._spawn(runs[0].batch_id or runs[0].id, self._lifecycle(name).execute)
+                self._spawn(runs[0].batch_id or runs[0].id, self._driver(runs[0]).execute)
                 started += len(runs)
         return started
 
@@ -233,6 +244,24 @@ class Scheduler:
                 done += 1
         return done
 
+    def auto_prune(self) -> int:
+        """Apply each host's retention keys (backend/runs/prune.py); returns hosts pruned."""
+        from backend.runs.prune import prune_host
+
+        self._last_prune = time.time()
+        done = 0
+        for name, host in self.settings.hosts.items():
+            if not (host.retention_days or host.cache_max_gb):
+                continue
+            try:
+                prune_host(self.store, self.runtime(name), self.instance_id, dry_run=False,
+                           older_than_days=host.retention_days or None,
+                           cache_max_gb=host.cache_max_gb or None)
+                done += 1
+            except Exception:
+                log.warning("automatic prune of %s failed", name, exc_info=True)
+        return done
+
     def _run_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
@@ -242,6 +271,8 @@ class Scheduler:
                     self.adopt_orphaned_runs()
                 self.tick()
                 self.clean_up_deleted()
+                if time.time() - self._last_prune >= AUTO_PRUNE_EVERY:
+                    self.auto_prune()
             except Exception:
                 log.exception("scheduler tick failed")
             # the queue is looked at on every event that may let a run start; the config's

@@ -83,6 +83,8 @@ class Stager:
             with _upload_lock(digest):  # one upload of a content at a time in this process
                 if not shell.exists(cached):
                     self._upload(local, digest, cached, link_name, run_id)
+        else:  # its mtime is its last use: the cache is evicted least recently used first
+            shell.run(["touch", "-c", "--", cached])
         link = f"{run_dir}/inputs/{link_name}"
         shell.run(["ln", "-sfn", f"../../../cache/{digest}{suffix}", link]).check(
             "linking an input into the run folder")

@@ -137,6 +137,12 @@ def checkout_files(stand_in: str = "transfer1") -> dict[str, bytes]:
         for name in names:
             rel = f"{folder}/{name}"
             files[rel] = b'{"simulated": true}\n' if name.endswith(".json") else _placeholder(rel)
+    from backend.models.profile import get_profile  # every file the profile lists, too
+
+    for ckpt in get_profile("transfer1").checkpoints:
+        rel = f"checkpoints/{ckpt.path}"
+        files.setdefault(rel, b'{"simulated": true}\n' if rel.endswith(".json")
+                         else _placeholder(rel))
     return files
 
 

@@ -46,6 +46,9 @@ class SlurmKind(HostKind):
         # docker_gpus off: the batch script hands Slurm's choice of GPUs to the container
         return replace(host, docker_gpus=False)
 
+    def runs_images_here(self, host) -> bool:
+        return False  # the cluster runs them on its compute nodes
+
     def doctor_steps(self):
         from backend.hosts import doctor as d
         from backend.slurm.doctor import SLURM_STEPS

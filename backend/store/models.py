@@ -102,6 +102,10 @@ class Run(BaseModel):
     recipe = TextField(null=True)  # the arguments the model resolved (Transfer2.5 <name>.json)
     artifacts = TextField(null=True)  # JSON list: [{role, label, path}] of other outputs/notes
     guardrails = BooleanField(null=True)  # the model's guardrails were on (None: not known)
+    # reproducibility (issue 15): the image's content id at launch and the setup manifest of
+    # the host's checkpoints then
+    image_digest = TextField(null=True)
+    checkpoints_manifest = TextField(null=True)
     created_at = FloatField()
     updated_at = FloatField()
     started_at = FloatField(null=True)

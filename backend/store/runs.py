@@ -48,10 +48,11 @@ class RunStore:
                    run_type: str = "inference", name: str = "", simulated: bool = False,
                    parent_id: str | None = None, priority: int = 0, owner: str = "",
                    model: str | None = None, gpu_count: int | None = None,
-                   guardrails: bool | None = None) -> Run:
-        """Queue a run. `gpu_count` is what its model's job takes (the profile's `gpus_for`);
-        without it, the params' num_gpus. `guardrails`: whether the model's safety checks are
-        on for it (the profile says; None where a model has none)."""
+                   guardrails: bool | None = None, spec: str | None = None) -> Run:
+        """Queue a run. `gpu_count` is what its model's job takes (the profile's `gpus_for`,
+        or a registered run type's `gpus`: 0 for setup); without it, the params' num_gpus.
+        `guardrails`: whether the model's safety checks are on for it (the profile says; None
+        where a model has none)."""
         now = time.time()
         gpus = params.get("num_gpus", 1) if gpu_count is None else gpu_count
         with self.writing():
@@ -61,6 +62,7 @@ class RunStore:
                 priority=priority, created_at=now, updated_at=now, owner=owner,
                 gpu_count=gpus if isinstance(gpus, int) and not isinstance(gpus, bool) else 1,
                 model=model or params.get("model") or "transfer1", guardrails=guardrails,
+                spec=spec,
             )
             RunTransition.create(run=run.id, status=QUEUED, at=now)
             self.emit(StatusChanged(run.id, status=QUEUED, previous=None, host=host))

@@ -151,6 +151,22 @@ def _review_room() -> None:
     backfill_versions()
 
 
+#: Columns that make a run reproducible (issue 15), with schema 5's `guardrails`: the image's
+#: digest and the setup manifest of the host's checkpoints at launch. Runs made before have
+#: none (NULL: unknown). This step comes after schema 4's rebuild of `run` (which copies
+#: columns by name and makes any the model has but the old table lacks, NULL): a column
+#: already there is skipped, so a database that went through the rebuild is left as it is,
+#: and the step may move in the numbering when branches land.
+RUN_REPRO_COLUMNS = (("image_digest", "TEXT"), ("checkpoints_manifest", "TEXT"))
+
+
+def _reproducibility() -> None:
+    have = {row[1] for row in db.execute_sql("PRAGMA table_info(run)").fetchall()}
+    for name, sql_type in RUN_REPRO_COLUMNS:
+        if name not in have:
+            db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
+
+
 #: version -> the step that brings the database from version-1 to it.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
@@ -159,6 +175,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     4: _owners_and_pending,
     5: _run_guardrails,
     6: _review_room,
+    7: _reproducibility,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

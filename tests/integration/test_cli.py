@@ -28,7 +28,9 @@ RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "pare
             # issue 16: who launched it, its GPUs, why it waits, its real start, GPU time and
             # time in a cluster's queue, the Slurm job and node
             "owner", "gpu_count", "priority", "wait_reason", "ran_at", "queue_seconds",
-            "gpu_seconds", "slurm_job_id", "node"}
+            "gpu_seconds", "slurm_job_id", "node",
+            # issue 15: what makes it reproducible (with the detail's guardrails)
+            "image_digest", "checkpoints_manifest"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
                           "status_history", "outputs", "recipe", "notes", "guardrails"}

@@ -19,10 +19,13 @@ from tests.helpers import ROOT, free_port, write_config
 
 pytestmark = pytest.mark.integration
 
-#: the simulator box serves both models: Transfer2.5's image, stand-in and checkpoints too
-CHECKS = ["shell", "docker", "image", "checkout", "checkpoints", "image (transfer2.5)",
-          "checkout (transfer2.5)", "checkpoints (transfer2.5)", "image (cosmos3)",
-          "checkout (cosmos3)", "checkpoints (cosmos3)", "hf_cache", "disk", "gpus"]
+#: the simulator box serves every model: Transfer2.5's and Cosmos 3's image, stand-in and
+#: checkpoints too
+CHECKS = ["shell", "docker", "image", "gpu_runtime", "remote_root", "checkout", "checkpoints",
+          "image (transfer2.5)", "checkout (transfer2.5)", "checkpoints (transfer2.5)",
+          "image (cosmos3)", "checkout (cosmos3)", "checkpoints (cosmos3)", "manifest",
+          "manifest (transfer2.5)", "manifest (cosmos3)", "hf_token", "hf_cache", "disk", "gpus",
+          "vram"]
 MISSING_IMAGE = "studio/cosmos-transfer1:missing"
 
 

@@ -358,8 +358,10 @@ def test_doctor_checks_the_cluster(tmp_path, sshd, slurm, remote_root, remote_py
     checks = {c.name: c for c in reports["cluster"].checks}
     assert [c for c in checks] == ["shell", "slurm", "partition", "gres", "container",
                                    "checkout", "checkpoints", "checkout (transfer2.5)",
-                                   "checkpoints (transfer2.5)", "hf_cache", "disk"]
-    assert checks["checkout (transfer2.5)"].status == "ok"  # the simulated cluster: both
+                                   "checkpoints (transfer2.5)", "checkout (cosmos3)",
+                                   "checkpoints (cosmos3)", "hf_cache", "disk"]
+    # the simulated cluster serves every model
+    assert checks["checkout (transfer2.5)"].status == "ok" == checks["checkout (cosmos3)"].status
     assert checks["shell"].finding.startswith("reachable (over SSH")
     assert all(checks[n].status == "ok" for n in ("slurm", "partition", "gres", "container"))
     assert "debug is up" in checks["partition"].finding

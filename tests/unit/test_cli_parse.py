@@ -153,7 +153,8 @@ def test_run_json_shape_is_the_documented_one():
                           "progress", "gpus", "output_path", "thumbnail_path",
                           "cancel_requested", "rating", "ratings", "model", "owner",
                           "gpu_count", "priority", "wait_reason", "ran_at", "queue_seconds",
-                          "gpu_seconds", "slurm_job_id", "node"]
+                          "gpu_seconds", "slurm_job_id", "node", "image_digest",
+                          "checkpoints_manifest"]
     assert list(data["progress"]) == ["phase", "fraction", "clip", "clips_done", "n_clips",
                                       "eta_seconds", "detail", "step", "n_steps"]
     json.dumps(data)

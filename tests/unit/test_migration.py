@@ -2,7 +2,8 @@
 CHECK constraint, owner and accounting columns) and must lose nothing: rows, every column's
 value (schema 3's model, recipe and artifacts too), logs, reviews, transitions, the full-text
 index and its triggers. Both a version-2 database (before model profiles) and a version-3 one
-(as main wrote it, with model-profile columns filled) are upgraded."""
+(as main wrote it, with model-profile columns filled) are upgraded; schema 5 (guardrails) and
+6 (issue 15's image digest and checkpoint manifest) add columns after that rebuild."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from backend import store as st
+from backend.store.schema import MIGRATIONS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_v2.sql"
 FIXTURE_V3 = Path(__file__).parent / "fixtures" / "schema_v3.sql"
@@ -199,9 +201,58 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
         assert st.db.execute_sql("PRAGMA foreign_key_check").fetchall() == []
         assert [v.version for v in st.SchemaVersion.select()] == list(
             range(1, st.SCHEMA_VERSION + 1))
+        # schema 5's guardrails and issue 15's reproducibility columns: unknown for a run
+        # made before them
+        assert all(r["image_digest"] is None and r["checkpoints_manifest"] is None
+                   and r["guardrails"] is None for r in after)
         # a new run still gets a model and an owner
         fresh = store.create_run(params={"prompt": "x", "model": "transfer2.5"}, host="sim",
                                  prompt_id=None, owner="ann")
         assert (fresh.model, fresh.owner) == ("transfer2.5", "ann")
+    finally:
+        store.close()
+
+
+#: the step that adds issue 15's columns (its number moves as branches land)
+REPRO_STEP = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_reproducibility")
+
+
+def test_a_database_before_issue_15_gets_the_reproducibility_columns_and_keeps_guardrails(
+        tmp_path):
+    """Issue 15's step (schema 7) adds image_digest and checkpoints_manifest after schema 4's
+    rebuild, schema 5's `guardrails` and schema 6's review room: a database as main wrote it
+    keeps its guardrails values and gets the other two, empty."""
+    path = tmp_path / "v5.db"
+    before = _v3_database(path, runs=6)
+    st.Store(path).close()
+    # make it a database as main wrote it: guardrails, no reproducibility columns
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE run DROP COLUMN image_digest")
+    conn.execute("ALTER TABLE run DROP COLUMN checkpoints_manifest")
+    conn.execute("UPDATE run SET guardrails = 0 WHERE id = ?", (before[1]["id"],))
+    conn.execute("DELETE FROM schemaversion WHERE version >= ?", (REPRO_STEP,))
+    conn.commit()
+    have = {row[1] for row in conn.execute("PRAGMA table_info(run)")}
+    assert "image_digest" not in have and "guardrails" in have
+    conn.close()
+    store = st.Store(path)
+    try:
+        assert store.schema_version() == st.SCHEMA_VERSION >= REPRO_STEP
+        have = {row[1] for row in st.db.execute_sql("PRAGMA table_info(run)").fetchall()}
+        assert {"image_digest", "checkpoints_manifest", "guardrails", "owner"} <= have
+        assert store.get_run(before[1]["id"]).guardrails is False
+        assert store.get_run(before[0]["id"]).image_digest is None
+        assert len(list(st.Run.select())) == len(before)
+        store.update_run(before[0]["id"], image_digest="sha256:" + "a" * 64,
+                         checkpoints_manifest="m-1")
+        again = store.get_run(before[0]["id"])
+        assert (again.image_digest, again.checkpoints_manifest) == ("sha256:" + "a" * 64, "m-1")
+    finally:
+        store.close()
+    store = st.Store(path)  # opening again changes nothing
+    try:
+        assert store.get_run(before[0]["id"]).checkpoints_manifest == "m-1"
+        assert [v.version for v in st.SchemaVersion.select()] == list(
+            range(1, st.SCHEMA_VERSION + 1))
     finally:
         store.close()

@@ -78,13 +78,24 @@ class Transfer1Profile(ModelProfile):
         repository="https://github.com/nvidia-cosmos/cosmos-transfer1",
         download="cd {checkout} && PYTHONPATH=$(pwd) python scripts/download_checkpoints.py "
                  "--output_dir {checkpoint_dir} --model 7b (it exits 0 even when a download "
-                 "failed, so run the doctor again after)")
+                 "failed, so run the doctor again after)",
+        download_argv=("python", "scripts/download_checkpoints.py", "--output_dir",
+                       "{checkpoint_dir}", "--model", "7b"))
     checkpoints = tuple(CheckpointFile(f"{MODEL_DIR}/{name}", "checkpoint_dir", what) for name, what in (
         ("base_model.pt", "every run"), ("vis_control.pt", "vis"), ("edge_control.pt", "edge"),
         ("depth_control.pt", "depth"), ("seg_control.pt", "seg"),
         ("keypoint_control.pt", "keypoint"), ("4kupscaler_control.pt", "4K upscale"))) + tuple(
         CheckpointFile(f"{TOKENIZER_DIR}/{name}", "checkpoint_dir", "tokenizer")
-        for name in ("encoder.jit", "decoder.jit", "autoencoder.jit", "mean_std.pt"))
+        for name in ("encoder.jit", "decoder.jit", "autoencoder.jit", "mean_std.pt")) + tuple(
+        # what every run loads besides the 7B model (the text encoder and the guardrails, which
+        # Transfer1 cannot switch off), and what enhance (the prompt upsampler) needs
+        CheckpointFile(path, "checkpoint_dir", what) for path, what in (
+            ("google-t5/t5-11b/config.json", "T5-11B text encoder"),
+            ("nvidia/Cosmos-Guardrail1/face_blur_filter/Resnet50_Final.pth", "guardrail"),
+            ("nvidia/Cosmos-Guardrail1/video_content_safety_filter/safety_filter.pt",
+             "guardrail"),
+            ("meta-llama/Llama-Guard-3-8B/config.json", "guardrail (Llama-Guard-3-8B)"),
+            ("nvidia/Cosmos-UpsamplePrompt1-12B-Transfer/config.json", "enhance")))
 
     # -- what the artist sees -------------------------------------------------------------------
     def fields(self) -> tuple[FieldSpec, ...]:
@@ -158,6 +169,10 @@ class Transfer1Profile(ModelProfile):
     def gpus_for(self, params: GenerationParams, run_type: str) -> int:
         """The standalone upsampler runs on one GPU (vLLM, tensor_parallel_size=1)."""
         return 1 if run_type == RUN_ENHANCE else super().gpus_for(params, run_type)
+
+    def guardrails(self, params: GenerationParams) -> bool | None:
+        """On: the app never turns this model's guardrails off (as Cosmos ships it)."""
+        return True
 
     # -- the job --------------------------------------------------------------------------------
     def command(self, ctx: JobContext, items: Sequence[JobItem]) -> ModelCommand:

@@ -84,8 +84,13 @@ class Transfer25Profile(ModelProfile):
         # bin/entrypoint.sh runs `uv sync` (network) at every start: skip it, the image is
         # built standalone; a checkout mounted over /workspace keeps the image's venv.
         entrypoint="bash", keep_image_paths=("/workspace/.venv",),
-        repository="https://github.com/nvidia-cosmos/cosmos-transfer2.5")
-    checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{rev}/{path}", "hf_home", what)
+        repository="https://github.com/nvidia-cosmos/cosmos-transfer2.5",
+        download_argv=("uvx", "hf>=1.3.5", "download", "{repo}", "{file}", "--revision",
+                       "{revision}"),
+        offline_env={"HF_HUB_OFFLINE": "1", "UV_OFFLINE": "1"},
+        build_args=("STANDALONE=true",))
+    checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{rev}/{path}", "hf_home", what,
+                                       revision=rev)
                         for rev, path, what in _CHECKPOINTS)
 
     # -- what the artist sees -------------------------------------------------------------------
@@ -146,6 +151,10 @@ class Transfer25Profile(ModelProfile):
         return warnings(params, infos)
 
     # -- the job --------------------------------------------------------------------------------
+    def guardrails(self, params: GenerationParams) -> bool | None:
+        """On: the app never turns this model's guardrails off (as Cosmos ships it)."""
+        return True
+
     def command(self, ctx: JobContext, items: Sequence[JobItem]) -> ModelCommand:
         """Samples are named after their run ids (unique, safe file names); outputs land flat
         in `outputs/`: `<id>.mp4`, `<id>.txt`, `<id>.json` (the resolved arguments, kept as the
