@@ -13,9 +13,11 @@ import signal
 import subprocess
 import sys
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.waits import set_default_timeouts
 from tests.helpers import APP_STARTS, ROOT, RUN_FINISHES, free_port, wait_for, write_config
@@ -133,7 +135,9 @@ def page(browser, request):
     pg = context.new_page()
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:
+    try:  # a diagnostic picture, not an assertion: a page too busy to be pictured is no error
         pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=True)
+    except PlaywrightError as exc:
+        warnings.warn(f"no final screenshot of {request.node.name}: {exc}")
     finally:
         context.close()

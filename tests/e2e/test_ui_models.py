@@ -59,7 +59,7 @@ def test_switch_to_transfer25_then_run_it_and_see_its_control_videos(ui_app, pag
     assert page.locator("#guidance input").input_value() == "3"
     assert page.locator("#resolution").is_visible()
     page.locator("#control-videos").get_by_text("Own control videos").click()
-    assert page.locator("#mask-prompt-seg").is_visible()
+    page.locator("#mask-prompt-seg").wait_for(state="visible")  # the accordion opened
     assert not page.locator("#ckpt-edge").is_visible()
     set_number(page, "#weight-depth input[type=number]", 0.5)
     text_box(page, "mask-prompt-depth").fill("car . road")
