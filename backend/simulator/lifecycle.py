@@ -130,14 +130,20 @@ def cmd_run(store: Store, args: list[str]) -> int:
         store.release_name(name, cid)
         raise
     log.info("created container %s (%s)", cid[:12], name)
-    supervisor.spawn(store, cid)
     if request.detach:
+        supervisor.spawn(store, cid)
         print(cid, flush=True)
         return 0
-    return _attach(store, cid)
+    # Attached: open the log before the container starts, as docker attaches before it starts.
+    # A short `--rm` container may otherwise exit and be removed before we look, losing its
+    # output and its exit code (the open file outlives the removal; the code is in the
+    # tombstone).
+    log_file = open(store.log_path(cid), "ab+")
+    supervisor.spawn(store, cid)
+    return _attach(store, cid, log_file)
 
 
-def _attach(store: Store, cid: str) -> int:
+def _attach(store: Store, cid: str, log_file: IO[bytes]) -> int:
     """Foreground `run`: stream the output, proxy SIGINT/SIGTERM, return the exit code."""
 
     def proxy(signum: int, _frame: Any) -> None:
@@ -147,7 +153,8 @@ def _attach(store: Store, cid: str) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, proxy)
-    _follow(store, cid, tail=None, follow=True)
+    log_file.seek(0)
+    _follow(store, cid, tail=None, follow=True, fh=log_file)
     state = wait_exit(store, cid, None) or {}
     return int(state.get("ExitCode", 0))
 
@@ -301,13 +308,16 @@ def cmd_logs(store: Store, args: list[str]) -> int:
     return 0
 
 
-def _follow(store: Store, cid: str, tail: int | None, follow: bool) -> None:
-    """Print the log (last `tail` lines) and, when following, new output until the exit."""
+def _follow(store: Store, cid: str, tail: int | None, follow: bool,
+            fh: IO[bytes] | None = None) -> None:
+    """Print the log (last `tail` lines) and, when following, new output until the exit;
+    from `fh` when the caller opened the log already."""
     out = sys.stdout.buffer
-    try:
-        fh = open(store.log_path(cid), "rb")
-    except FileNotFoundError:
-        raise NoSuchContainer(cid) from None
+    if fh is None:
+        try:
+            fh = open(store.log_path(cid), "rb")
+        except FileNotFoundError:
+            raise NoSuchContainer(cid) from None
     with fh:
         data = fh.read()
         if tail is not None:
