@@ -6,9 +6,10 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := chromium fonts-dejavu-core openssh-server openssh-sftp-server slurm-wlm docker.io iptables busybox-static
-# two workers, a file each at a time (module fixtures start once); each in its own network
-# namespace (tests/netns.py). PYTEST_ARGS="-n 0" runs serially.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# three workers (most tests wait on servers, runs and the browser), a file each at a time
+# (module fixtures start once), each in its own network namespace (tests/netns.py).
+# PYTEST_ARGS="-n 0" runs serially.
+PYTEST_ARGS ?= -n 3 --dist loadfile
 BENCH_ARGS ?=
 SOAK_ARGS ?=
 
