@@ -19,7 +19,7 @@ from backend.compare import effective_weights, param_rows, word_diff
 from backend.store.history import RunFilter
 from backend.media import MediaError
 from backend.operations import NotFound, Operations, Refused, RunSummary
-from components.common import TAB_COMPARE, badge, e, file_url, run_title
+from components.common import TAB_COMPARE, e, run_title
 from components.nav import Nav
 from components.review_compare import compare_html
 from components.review_html import notes_html

@@ -370,7 +370,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         self._wire_model(self.model_note)
         launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS], self.neg_box,
                           self.controls_box, self.adv_box, f["seed"], self.nav.selected_run,
-                          self.nav.launched, self.nav.tabs, *self.enhance.outputs,
+                          self.nav.launched, self.nav.switch, *self.enhance.outputs,
                           *self.review.launch_outputs]
         for button, handler in ((self.run_button, self._launch_run),
                                 (self.upscale_button, self._launch_upscale),

@@ -210,10 +210,10 @@ class Gallery:
         self.close.click(lambda: (None, gr.Group(visible=False), None), None,
                          [self.playing, self.player_box, self.player], **quiet)
         self.open_run.click(lambda rid: (rid, nav.goto(TAB_RUNS)) if rid else
-                            (gr.skip(), gr.skip()), self.playing, [nav.selected_run, nav.tabs],
+                            (gr.skip(), gr.skip()), self.playing, [nav.selected_run, nav.switch],
                             **quiet)
         self.pick_playing.click(lambda picks, rid: pick_toggle(picks, rid) if rid else
                                 gr.skip(), [nav.picks, self.playing], nav.picks, **quiet)
         self.compare.click(lambda picks: (tuple(picks), nav.goto(TAB_COMPARE))
                            if picks and len(picks) == 2 else (gr.skip(), gr.skip()),
-                           nav.picks, [nav.compare_pair, nav.tabs], **quiet)
+                           nav.picks, [nav.compare_pair, nav.switch], **quiet)

@@ -224,7 +224,7 @@ class HostsView:
         self.changed.change(self.render, None, self.html, show_progress="hidden",
                             api_visibility="private")
         nav.on_show(TAB_HOSTS, self.render, [], [self.html])
-        self.html.select(self._on_click, None, [self.message, nav.selected_run, nav.tabs],
+        self.html.select(self._on_click, None, [self.message, nav.selected_run, nav.switch],
                          show_progress="hidden", api_visibility="private")
 
     def overview(self) -> list[dict]:

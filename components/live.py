@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 
 #: The longest a stream waits without yielding (Gradio notices a closed page only on yield).
 HEARTBEAT = 5.0
+#: The shortest time between two messages to one page. Each message costs the page's renderer
+#: a walk of every component an event ever wrote (Gradio's loading-status pass: about 100 ms
+#: of CPU for this app). Events arriving in a burst (a log chunk, its progress, a status) are
+#: sent as one message; measured on 2 loaded cores, an unthrottled stream of 2-3 messages a
+#: second left the page 17 s behind, its renderer never idle.
+MIN_GAP = 0.25
 #: A page whose stream is not running restarts it on this tick (a dropped connection).
 WATCHDOG_SECONDS = 10.0
 
@@ -121,6 +127,7 @@ class LivePage:
         page.wake = listener.nudge
         counters = {s.name: 0 for s in self._signals}
         first = True
+        last_sent = loop.time()
         try:
             while True:
                 if first:
@@ -128,8 +135,16 @@ class LivePage:
                 else:
                     timeout = min([HEARTBEAT] + [v.wait_for(page) for v in self._direct])
                     events = await listener.wait(timeout)
+                    gap = MIN_GAP - (loop.time() - last_sent)
+                    if gap > 0:  # a burst: gather what else arrives, send it as one message
+                        await asyncio.sleep(gap)
+                        events += listener.drain()
                 updates = await asyncio.to_thread(self._updates, page, events, first, counters)
+                if (not first and all(_is_skip(u) for u in updates)
+                        and loop.time() - last_sent < HEARTBEAT):
+                    continue  # nothing to show: no message (the page pays for each one)
                 first = False
+                last_sent = loop.time()
                 yield updates
         finally:
             page.streaming = False
@@ -157,6 +172,10 @@ class LivePage:
     def forget(self, request: gr.Request) -> None:
         """The page closed: drop its state."""
         self._pages.pop(getattr(request, "session_hash", None) or "-", None)
+
+
+def _is_skip(value: Any) -> bool:
+    return isinstance(value, dict) and value == {"__type__": "update"}
 
 
 def status_events(events: Sequence[Event]) -> list[Event]:

@@ -8,6 +8,7 @@ is on screen) and renders the pieces registered for that tab at once.
 from __future__ import annotations
 
 import inspect
+import itertools
 from typing import Any, Callable, Sequence
 
 import gradio as gr
@@ -19,6 +20,17 @@ _PROBE_JS = """(x) => {
   const b = document.querySelector('#main-tabs [role=tab][aria-selected=true]');
   return b ? (b.dataset.tabId || b.id.replace(/^tab-/, '').replace(/-button$/, '')) : null;
 }"""
+
+#: Switches to the tab a handler asked for (see Nav.goto): a click on its button, so the tabs'
+#: own change event follows as it does for a person's click.
+_SWITCH_JS = """(request) => {
+  const tab = String(request || '').split('@')[0];
+  const button = tab && document.getElementById('tab-' + tab + '-button');
+  if (button && button.getAttribute('aria-selected') !== 'true') button.click();
+  return [];
+}"""
+
+_switches = itertools.count(1)
 
 
 class Nav:
@@ -33,6 +45,11 @@ class Nav:
         self.shown_status = gr.State("")  # "<run id>:<status>" of the run in the details view
         self.active_tab = gr.State(TAB_CREATE)
         self.tabs: gr.Tabs | None = None
+        # A handler switches tabs by writing here (see `goto`), never by returning gr.Tabs:
+        # Gradio's page walks every component that was ever an event's output, with all its
+        # children, on each status message; the tabs hold the whole app (~460 components),
+        # which made every live update cost the browser ~100 ms (seconds on a loaded box).
+        self.switch = gr.Textbox(visible="hidden", elem_id="nav-switch")
         self._on_show: list[tuple[str, Callable, Sequence, Sequence]] = []
         self._probe = gr.Textbox(visible=False)
         self.gate: Any = None  # cosmos_ui.review_links.LinkGate: what a page may show
@@ -67,9 +84,10 @@ class Nav:
         return fn(*args)
 
     @staticmethod
-    def goto(tab: str) -> gr.Tabs:
-        """Return this from a handler (with `nav.tabs` among its outputs) to switch tabs."""
-        return gr.Tabs(selected=tab)
+    def goto(tab: str) -> str:
+        """Return this from a handler (with `nav.switch` among its outputs) to switch tabs.
+        The value changes on every call (a counter), so asking twice for one tab works."""
+        return f"{tab}@{next(_switches)}"
 
     def wire(self) -> None:
         """Call once, after every piece has registered what it renders on showing."""
@@ -80,6 +98,7 @@ class Nav:
             return tab
 
         quiet = dict(api_visibility="private", show_progress="hidden")
+        self.switch.change(None, self.switch, None, js=_SWITCH_JS, **quiet)
         changed = self.tabs.change(on_tab, self._probe, self.active_tab,
                                    js=_PROBE_JS, queue=False, **quiet)
         for tab, fn, inputs, outputs in self._on_show:

@@ -104,7 +104,7 @@ class LinkBanner:
         outputs = [self.html, self.pass_box, self.pass_error]
         self.changed.change(self.render, None, outputs, **quiet)
         self.unlock.click(self._unlock, self.passphrase,
-                          outputs + [self.nav.selected_run, self.nav.tabs],
+                          outputs + [self.nav.selected_run, self.nav.switch],
                           api_visibility="private")
 
 

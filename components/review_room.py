@@ -255,7 +255,7 @@ class ReviewRoom:
         create = self.create
         self.notes.select(self._note_action, selected,
                           [self.message, self.notes, *create.components, create.message,
-                           self.nav.tabs, *create.review.outputs], **quiet)
+                           self.nav.switch, *create.review.outputs], **quiet)
         for (value, _), button in zip(STATUS_BUTTONS, self.status_buttons):
             button.click(self._status_handler(value), selected, [self.message, self.versions],
                          api_visibility="private")

@@ -20,6 +20,17 @@ from components.common import (RUN_TYPE_LABELS, e, file_url, fmt_duration, fmt_t
 PLOT_COLUMNS = ["t", "percent", "series"]
 
 
+def live_clock(seconds: float, ticking: bool) -> str:
+    """A duration; while `ticking`, the page moves it on every second by itself
+    (components/js/review.js, `.live-clock`), so the server never re-sends the status line
+    just to move a clock: each message the page receives costs its renderer a walk of the
+    components (see components/live.py)."""
+    text = fmt_duration(seconds)
+    if not ticking:
+        return text
+    return f"<span class='live-clock' data-seconds='{max(0.0, seconds):.1f}'>{text}</span>"
+
+
 def status_html(run: Any, now: float | None = None) -> str:
     """Status badge, where it runs, how long, and why it failed."""
     now = now or time.time()
@@ -41,13 +52,14 @@ def status_html(run: Any, now: float | None = None) -> str:
     meta.append(f"created {fmt_time(run.created_at)}")
     queue = getattr(run, "queue_seconds", None)
     if queue is not None:
-        meta.append(f"<span id='run-queue-time'>waited {fmt_duration(queue)} in Slurm's queue"
-                    + ("" if getattr(run, "ran_at", None) or run.finished_at else " so far")
-                    + "</span>")
+        waiting = not (getattr(run, "ran_at", None) or run.finished_at)
+        waited = live_clock(queue, waiting)
+        meta.append(f"<span id='run-queue-time'>waited {waited} in Slurm's queue"
+                    + (" so far" if waiting else "") + "</span>")
     begun = getattr(run, "ran_at", None) or (None if queue is not None else run.started_at)
     if begun:
         meta.append(("took " if run.finished_at else "running for ")
-                    + fmt_duration((run.finished_at or now) - begun))
+                    + live_clock((run.finished_at or now) - begun, not run.finished_at))
     if run.parent_id:
         meta.append(f"from run <code>{e(run.parent_id)}</code>")
     if run.ratings:

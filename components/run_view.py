@@ -11,6 +11,7 @@ seconds while the run is active.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -30,8 +31,10 @@ from components.run_details import (metrics_frame, model_files_html, params_html
                                     progress_html, recipe_html, status_html)
 
 LOG_TAIL_LINES = 1000
-#: While the shown run is active its status line (elapsed time) moves this often.
-ACTIVE_REFRESH = 1.0
+#: While the shown run is active the view looks again this often even without an event (a
+#: safety net: events carry every change; the elapsed time moves in the page by itself).
+ACTIVE_REFRESH = 5.0
+_CLOCK = re.compile(r"<span class='live-clock' data-seconds='[0-9.]+'>[^<]*</span>")
 #: Events about the run shown that change what the view shows.
 RUN_EVENTS = ("status", "log", "progress", "transfer")
 EMPTY = ("<div class='run-meta' id='run-empty'>No run selected yet: launch one from "
@@ -220,9 +223,20 @@ class RunView(DirectView):
         message = "" if changed and not new_run else skip
         shown = f"{run.id}:{run.status}" if changed else skip
         cursor["status"] = run.status
-        return [run.id if auto else skip, status_html(run, now),
-                progress_html(run), log_out, video, *static, *buttons, message, shown,
-                cursor]
+        return [run.id if auto else skip, self._unless_sent(cursor, "status_html",
+                                                            status_html(run, now), new_run),
+                self._unless_sent(cursor, "progress_html", progress_html(run), new_run),
+                log_out, video, *static, *buttons, message, shown, cursor]
+
+    @staticmethod
+    def _unless_sent(cursor: dict, key: str, html: str, new_run: bool) -> Any:
+        """`html`, or gr.skip() if the page already shows it (its live clocks aside: they
+        move in the page), so a look that finds nothing new sends nothing."""
+        same = _CLOCK.sub("", html)
+        if not new_run and cursor.get(key) == same:
+            return gr.skip()
+        cursor[key] = same
+        return html
 
     def _wants_plot(self, page: PageState, events) -> bool:
         """Re-render the plot on the shown run's host telemetry while it is active (samples
@@ -345,7 +359,7 @@ class RunView(DirectView):
                          [self.message, selected, self.nav.launched], **private)
         self.upscale.click(self._upscale, selected, [self.message, selected, self.nav.launched], **private)
         self.load.click(self.create.load_run_settings, selected,
-                        [*self.create.components, self.create.message, self.nav.tabs],
+                        [*self.create.components, self.create.message, self.nav.switch],
                         **private)
         self.kill.click(self._ask_kill, selected, [self.kill_box, self.kill_text], **private)
         self.kill_confirm.click(self._do_kill, [selected, self.force],

@@ -277,4 +277,4 @@ class RunsTable:
         self.nav.shown_status.change(render, inputs, outputs, **quiet)  # no stale badge
         self.compare.click(lambda picks: (tuple(picks), self.nav.goto(TAB_COMPARE))
                            if picks and len(picks) == 2 else (gr.skip(), gr.skip()),
-                           self.nav.picks, [self.nav.compare_pair, self.nav.tabs], **quiet)
+                           self.nav.picks, [self.nav.compare_pair, self.nav.switch], **quiet)

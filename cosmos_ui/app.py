@@ -57,7 +57,7 @@ def build_app(backend: Backend) -> gr.Blocks:
         banner = LinkBanner(ops, nav, live)
         with gr.Tabs(elem_id="main-tabs") as tabs:
             nav.tabs = tabs
-            with gr.Tab("Create", id=TAB_CREATE, elem_id="tab-create") as create_tab:
+            with gr.Tab("Create", id=TAB_CREATE, elem_id="tab-create"):
                 create = CreateForm(ops, nav)
             with gr.Tab("Runs", id=TAB_RUNS, elem_id="tab-runs"):
                 table = RunsTable(ops, nav, live)
@@ -67,7 +67,7 @@ def build_app(backend: Backend) -> gr.Blocks:
                 gallery = Gallery(ops, nav, live)
             with gr.Tab("Compare", id=TAB_COMPARE, elem_id="tab-compare"):
                 compare = CompareView(ops, nav)
-            with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts") as hosts_tab:
+            with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts"):
                 HostsView(ops, nav, live)
             with gr.Tab("Usage", id=TAB_USAGE, elem_id="tab-usage"):
                 UsageView(ops, nav, live)
@@ -108,18 +108,19 @@ def build_app(backend: Backend) -> gr.Blocks:
                          f"</b> ({html.escape(who.role)}) · <a href='/logout'>Sign out</a></div>")
             else:
                 badge = ""
-            # Gradio does not hide a tab's button on a visibility update, so also by CSS
-            hide = [f"#{tab}-button" for tab, shown in (("tab-create", operator),
+            # Tabs a role may not use are hidden by CSS, button and panel, not by a gr.Tab
+            # visibility update: a tab made an event's output costs the page a walk of all
+            # its components on every later status message (see Nav.switch). What a hidden
+            # tab could do is refused on the server anyway (cosmos_ui/guard.py).
+            hide = [f"#{tab}-button, #{tab}" for tab, shown in (("tab-create", operator),
                     ("tab-hosts", who.may(accounts.HOSTS))) if not shown]
             if hide:
                 badge += "<style>" + ", ".join(hide) + " { display: none !important; }</style>"
-            return [gr.Tab(visible=operator), gr.Tab(visible=who.may(accounts.HOSTS)),
-                    *hidden * 5, gr.update(visible=who.may(accounts.PRESETS)), badge]
+            return [*hidden * 5, gr.update(visible=who.may(accounts.PRESETS)), badge]
 
         demo.load(on_load, [notifier.watch, notifier.sound_pref],
                   [create.fields["input_choice"], create.preset, notifier.sound,
-                   nav.compare_pair, nav.selected_run, tabs,
-                   create_tab, hosts_tab, run_view.rerun, run_view.load, run_view.upscale,
+                   nav.compare_pair, nav.selected_run, nav.switch, run_view.rerun, run_view.load, run_view.upscale,
                    run_view.kill, run_view.delete, create.presets_box, signed_in],
                   api_visibility="private", show_progress="hidden").then(
             notifier.check, [notifier.watch, notifier.sound], [notifier.payload, notifier.watch],

@@ -184,5 +184,5 @@ class Router:
     def wire(self, compare: Any) -> None:
         self.compare = compare
         self.html.select(self.navigate, None, [self.nav.compare_pair, self.nav.selected_run,
-                                               self.nav.tabs],
+                                               self.nav.switch],
                          api_visibility="private", show_progress="hidden")

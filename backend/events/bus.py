@@ -180,5 +180,14 @@ class AsyncListener:
                 events.append(item)
         return events
 
+    def drain(self) -> list[Event]:
+        """Every event already waiting (never blocks; nudges are dropped)."""
+        events = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                events.append(item)
+        return events
+
     def close(self) -> None:
         self._unsubscribe()

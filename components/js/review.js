@@ -688,6 +688,27 @@
   }
   requestAnimationFrame(loop);
 
+  // -- clocks that move by themselves (components/run_details.py live_clock) ------------------
+  // The server renders the seconds at the time it sent them; from then on the page counts.
+  const clockBase = new WeakMap();
+  function duration(seconds) {
+    seconds = Math.round(seconds);
+    if (seconds < 60) return seconds + ' s';
+    let minutes = Math.floor(seconds / 60);
+    const sec = seconds % 60;
+    if (minutes < 60) return minutes + ' min ' + String(sec).padStart(2, '0') + ' s';
+    const hours = Math.floor(minutes / 60); minutes = minutes % 60;
+    return hours + ' h ' + String(minutes).padStart(2, '0') + ' min';
+  }
+  setInterval(() => {
+    const now = performance.now();
+    for (const el of document.querySelectorAll('.live-clock')) {
+      if (!clockBase.has(el)) clockBase.set(el, now);
+      const text = duration(parseFloat(el.dataset.seconds || '0') + (now - clockBase.get(el)) / 1000);
+      if (el.textContent !== text) el.textContent = text;
+    }
+  }, 1000);
+
   // -- the address bar: every run, comparison and note has a URL ------------------------------
   function currentTab() {
     const b = document.querySelector('#main-tabs [role=tab][aria-selected=true]');

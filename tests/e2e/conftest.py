@@ -129,15 +129,23 @@ def new_context(browser, **options):
     return context
 
 
+def snapshot(page, name: str, full_page: bool = True) -> None:
+    """Save a picture of `page` in tests/artifacts/ for a person to look at. A diagnostic, not
+    an assertion: a page too busy to be pictured in time is no test failure (a full-page
+    capture waits for the renderer, which a loaded 2-core machine may hold for long)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(ARTIFACTS / name), full_page=full_page, timeout=20_000)
+    except PlaywrightError as exc:
+        warnings.warn(f"no screenshot {name}: {exc}")
+
+
 @pytest.fixture
 def page(browser, request):
     context = new_context(browser, viewport={"width": 1280, "height": 1000})
     pg = context.new_page()
     yield pg
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    try:  # a diagnostic picture, not an assertion: a page too busy to be pictured is no error
-        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=True)
-    except PlaywrightError as exc:
-        warnings.warn(f"no final screenshot of {request.node.name}: {exc}")
+    try:
+        snapshot(pg, f"{request.node.name}-final.png")
     finally:
         context.close()

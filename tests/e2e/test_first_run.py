@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import snapshot, ARTIFACTS
 from tests.e2e.waits import (RUN_STARTS, UI_REACTS, wait_status, wait_value_contains,
                              wait_video_playing)
 
@@ -19,7 +19,7 @@ def test_fill_prompt_run_watch_log_and_play_video(app, page):
     # log lines arrive while the run is still going
     wait_value_contains(page, "#run-log textarea", "|INFO|", timeout=RUN_STARTS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "first-run-log.png"), full_page=True)
+    snapshot(page, "first-run-log.png")
     # the finished video plays in the page, the run says completed, the log shows the save
     # (the log panel may catch up a moment after the video: it refetches on any gap)
     wait_video_playing(page, "#run-video video")
@@ -30,7 +30,7 @@ def test_fill_prompt_run_watch_log_and_play_video(app, page):
     size = page.evaluate("() => { const v = document.querySelector('#run-video video');"
                          " return [v.videoWidth, v.videoHeight]; }")
     assert size == [1280, 704]
-    page.screenshot(path=str(ARTIFACTS / "first-run-video.png"), full_page=True)
+    snapshot(page, "first-run-video.png")
 
 
 def test_bad_input_shows_a_message_and_queues_nothing(app, page):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import snapshot, ARTIFACTS, AppProcess
 from tests.e2e.review_helpers import OPERATOR, REVIEWER, WAIT, open_tab, sign_in
 from tests.helpers import SAMPLE
 
@@ -71,7 +71,7 @@ def test_a_link_shows_just_its_versions_and_revoking_drops_it_at_once(app, ids, 
         assert url.startswith(app.url.rstrip("/") + "/?review=")
         op.locator("#links-table tr[data-state=active]").wait_for(timeout=WAIT)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        op.screenshot(path=str(ARTIFACTS / "review-link-made.png"), full_page=True)
+        snapshot(op, "review-link-made.png")
 
         sign_in(rv, app.url, REVIEWER, f"?review={token_of(url)}")
         rv.locator("#review-link-open").wait_for(timeout=WAIT)
@@ -83,7 +83,7 @@ def test_a_link_shows_just_its_versions_and_revoking_drops_it_at_once(app, ids, 
                              f" === '{ids['shared']}'", timeout=WAIT)
         open_tab(rv, "Gallery")
         wait_total(rv, 1, "#gallery-count")
-        rv.screenshot(path=str(ARTIFACTS / "review-link-reviewer.png"), full_page=True)
+        snapshot(rv, "review-link-reviewer.png")
         # asking the linked page for the other version by URL shows the linked one instead
         rv.goto(f"{app.url}?review={token_of(url)}&run={ids['private']}")
         rv.locator("#review-link-open").wait_for(timeout=WAIT)
@@ -97,7 +97,7 @@ def test_a_link_shows_just_its_versions_and_revoking_drops_it_at_once(app, ids, 
         rv.locator("#review-link-refused[data-reason=revoked]").wait_for(timeout=WAIT)
         wait_total(rv, 0)
         rv.wait_for_function("() => !document.querySelector('#run-video .rp')", timeout=WAIT)
-        rv.screenshot(path=str(ARTIFACTS / "review-link-revoked.png"), full_page=True)
+        snapshot(rv, "review-link-revoked.png")
         rv.reload()
         rv.locator("#review-link-refused[data-reason=revoked]").wait_for(timeout=WAIT)
         wait_total(rv, 0)

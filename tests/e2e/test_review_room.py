@@ -9,13 +9,12 @@ runs and comparisons have URLs that reload and back/forward return to."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from backend.review.drawing import fill_regions, parse_drawing
 from backend.review.mask import read_gray_frames
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import snapshot, ARTIFACTS, AppProcess
 from tests.e2e.waits import RUN_FINISHES, UI_REACTS
 from tests.e2e.review_helpers import (OPERATOR, REVIEWER, WAIT, call_event, canvas_image,
                                       open_tab, sign_in, signed_in, wait_frame, wait_ready)
@@ -43,7 +42,7 @@ def runs(app: AppProcess) -> list[dict]:
 
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"review-{name}.png"), full_page=True)
+    snapshot(page, f"review-{name}.png")
 
 
 def drag(page, canvas: str, start: tuple[float, float], end: tuple[float, float]) -> None:

@@ -20,7 +20,7 @@ from backend import media
 from backend import store as st
 from backend.config import load_config
 from backend.operations import ASSETS_DIR
-from tests.e2e.conftest import ARTIFACTS, AppProcess, new_context
+from tests.e2e.conftest import snapshot, ARTIFACTS, AppProcess, new_context
 from tests.e2e.waits import (PAGE_READY, RENDER_FINISHES, VIDEO_PLAYS, wait_attr, wait_js,
                              wait_video_playing)
 from tests.helpers import write_config
@@ -125,7 +125,7 @@ def test_gallery_pages_filters_and_plays(seeded, page):
     wait_video_playing(page, "#gallery-player video", timeout=VIDEO_PLAYS)
     assert seeded.ids[-3] in page.locator("#gallery-player-info").inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "ui-gallery.png"), full_page=True)
+    snapshot(page, "ui-gallery.png")
 
 
 def test_compare_two_gallery_picks_on_one_timeline(seeded, page):
@@ -164,7 +164,7 @@ def test_compare_two_gallery_picks_on_one_timeline(seeded, page):
     # inputs on demand
     page.locator("#compare-inputs input").check()
     page.locator("#compare-player video[data-role='in-a']").wait_for()
-    page.screenshot(path=str(ARTIFACTS / "ui-compare.png"), full_page=True)
+    snapshot(page, "ui-compare.png")
     # one labelled side-by-side mp4
     page.locator("#compare-export").click()
     page.locator("#compare-export-message").get_by_text("Rendered").wait_for(
@@ -188,7 +188,7 @@ def test_compare_from_a_url_on_a_phone_width_screen(seeded, browser):
         assert boxes[1]["y"] > boxes[0]["y"]  # stacked, not squeezed side by side
         assert all(box["width"] <= 390 for box in boxes)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
-        page.screenshot(path=str(ARTIFACTS / "ui-compare-phone.png"), full_page=True)
+        snapshot(page, "ui-compare-phone.png")
     finally:
         context.close()
 
@@ -219,7 +219,7 @@ def test_history_search_filters_paging_and_delete(seeded, page):
     items.first.wait_for()
     text = page.locator("#delete-preview").inner_text()
     assert "4 log lines" in text and f"runs/{victim} on sim" in text
-    page.screenshot(path=str(ARTIFACTS / "ui-history-delete.png"), full_page=True)
+    snapshot(page, "ui-history-delete.png")
     page.locator("#delete-confirm").click()
     page.locator("#kill-message").get_by_text("Deleted:").wait_for()
     wait_attr(page, "#history-count", "data-total", "4")
@@ -235,4 +235,4 @@ def test_hosts_tab_shows_the_simulator_box(seeded, page):
     card.get_by_text("reachable").first.wait_for()
     card.get_by_text("Simulated").first.wait_for()
     assert "Queue is empty" in card.inner_text()
-    page.screenshot(path=str(ARTIFACTS / "ui-hosts.png"), full_page=True)
+    snapshot(page, "ui-hosts.png")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import snapshot, AppProcess
 from tests.e2e.test_ui_create import runs_in_db, set_number, spec, wait_spec
 from tests.e2e.test_ui_models import pick_model
 from tests.e2e.waits import wait_video_playing
@@ -40,7 +40,7 @@ def test_choose_cosmos3_pick_text2video_run_and_see_the_video(ui_app, page):
     assert not page.locator("#seg-prompt").is_visible()  # Cosmos 3 does not segment
     s = spec(page)
     assert s["edge"] == {"weight": 1.0, "preset_edge_threshold": "medium"} and "vis" not in s
-    page.screenshot(path=str(ARTIFACTS / "ui-cosmos3-video2video.png"), full_page=True)
+    snapshot(page, "ui-cosmos3-video2video.png")
 
     # depth without its own video is refused on its field, before anything is queued
     set_number(page, "#weight-depth input[type=number]", 0.5)
@@ -60,11 +60,11 @@ def test_choose_cosmos3_pick_text2video_run_and_see_the_video(ui_app, page):
     set_number(page, "#num-frames input", 25)
     pick(page, "resolution", "256")
     wait_spec(page, "s.num_frames === 25 && s.resolution === '256'")
-    page.screenshot(path=str(ARTIFACTS / "ui-cosmos3-text2video.png"), full_page=True)
+    snapshot(page, "ui-cosmos3-text2video.png")
     page.locator("#run-button").click()
     page.locator("#run-status[data-status=completed]").wait_for(timeout=180_000)
     row = runs_in_db(ui_app)[-1]
     assert row["params"]["model"] == "cosmos3" and row["params"]["input_video"] is None
     assert row["params"]["extra"]["mode"] == "text2video" and row["params"]["weights"] == {}
     wait_video_playing(page, "#run-video video")
-    page.screenshot(path=str(ARTIFACTS / "ui-cosmos3-run-view.png"), full_page=True)
+    snapshot(page, "ui-cosmos3-run-view.png")

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from backend import media
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import snapshot, ARTIFACTS, AppProcess
 from tests.e2e.waits import PAGE_READY, RUN_FINISHES, RUN_STARTS, UI_REACTS, wait_js
 
 pytestmark = pytest.mark.e2e
@@ -116,7 +116,7 @@ def test_author_with_every_control_and_see_the_spec_preview(ui_app, page, clips)
     wait_spec(page, "typeof s.seed === 'string' && s.seed.startsWith('(random')")
     page.locator("#random-seed input").uncheck()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "ui-create-every-control.png"), full_page=True)
+    snapshot(page, "ui-create-every-control.png")
 
     # presets: save these settings, change one, load them back
     page.locator("#preset-name input").fill("rainy look")
@@ -152,7 +152,7 @@ def test_a_text_file_named_mp4_is_refused_next_to_the_field(ui_app, page, clips)
     page.locator("#create-message").get_by_text("Not queued").wait_for()
     assert "holiday.mp4 is not a video ffmpeg can read" in error.inner_text()
     assert "input_video" in page.locator("#create-message").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "ui-create-bad-upload.png"), full_page=True)
+    snapshot(page, "ui-create-bad-upload.png")
     assert len(runs_in_db(ui_app)) == before  # nothing queued
 
 
@@ -174,7 +174,7 @@ def test_enhance_prompt_shows_both_and_uses_the_enhanced_one(ui_app, page):
     enhanced = page.locator("#enhanced-prompt").inner_text()
     assert "a red car on a wet road" in page.locator("#enhance-result").inner_text()
     assert len(enhanced) > len("Enhanced a red car on a wet road")
-    page.screenshot(path=str(ARTIFACTS / "ui-create-enhance.png"), full_page=False)
+    snapshot(page, "ui-create-enhance.png", full_page=False)
     page.locator("#use-enhanced").click()
     wait_js(page, "document.querySelector('#prompt textarea').value.length > 30")
     assert page.locator("#prompt textarea").input_value() in enhanced

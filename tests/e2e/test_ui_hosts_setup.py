@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import snapshot, AppProcess
 from tests.e2e.waits import RUN_FINISHES, wait_js
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +42,7 @@ def test_hosts_tab_shows_doctor_failures_and_sets_the_box_up(broken, page):
     failing = card.locator("li.doctor-fail").first.inner_text()
     assert "checkpoints" in failing and GUARD in failing
     assert "fix: cosmos setup sim" in failing
-    page.screenshot(path=str(ARTIFACTS / "ui-hosts-doctor-fails.png"), full_page=True)
+    snapshot(page, "ui-hosts-doctor-fails.png")
 
     card.locator("[data-host-action='setup']").click()
     wait_js(page, "document.querySelector('#run-log textarea').value.includes('fetching "
@@ -52,7 +52,7 @@ def test_hosts_tab_shows_doctor_failures_and_sets_the_box_up(broken, page):
     log = page.locator("#run-log textarea").input_value()
     assert "15 of 16 present, reusing them; fetching 1" in log and "ready: " in log
     assert page.locator("#run-params").get_by_text("transfer1 manifest").is_visible()
-    page.screenshot(path=str(ARTIFACTS / "ui-setup-run.png"), full_page=True)
+    snapshot(page, "ui-setup-run.png")
     assert Path(broken.tmp_path / "data" / "sim-box" / "cosmos-transfer1" / "checkpoints"
                 / GUARD).is_file()
 
@@ -61,4 +61,4 @@ def test_hosts_tab_shows_doctor_failures_and_sets_the_box_up(broken, page):
             ".innerText.includes('checks pass')", timeout=RUN_FINISHES)
     assert card.locator("li.doctor-fail").count() == 0
     card.get_by_text("reachable", exact=True).wait_for()
-    page.screenshot(path=str(ARTIFACTS / "ui-hosts-after-setup.png"), full_page=True)
+    snapshot(page, "ui-hosts-after-setup.png")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import snapshot, AppProcess
 from tests.e2e.test_ui_create import runs_in_db, set_number, spec, text_box, wait_spec
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +37,7 @@ def test_switch_to_transfer25_then_run_it_and_see_its_control_videos(ui_app, pag
     wait_spec(page, "s.guidance === 5.5 && s.num_steps === 20 && s.keypoint")
     assert page.locator("#weight-keypoint").is_visible()
     assert page.locator("#fps").is_visible()
-    page.screenshot(path=str(ARTIFACTS / "ui-models-transfer1.png"), full_page=True)
+    snapshot(page, "ui-models-transfer1.png")
 
     pick_model(page, "Cosmos-Transfer2.5-2B")
     wait_spec(page, "s.video_path !== undefined && s.name === '<run id>'")
@@ -66,7 +66,7 @@ def test_switch_to_transfer25_then_run_it_and_see_its_control_videos(ui_app, pag
     page.locator("#mask-prompt-depth textarea, #mask-prompt-depth input").first.press("Tab")
     wait_spec(page, "s.depth && s.depth.mask_prompt === 'car . road'")
     assert not page.locator("#enhance-button").is_visible()  # Transfer2.5 has no upsampler
-    page.screenshot(path=str(ARTIFACTS / "ui-models-transfer25.png"), full_page=True)
+    snapshot(page, "ui-models-transfer25.png")
 
     before = len(runs_in_db(ui_app))
     page.locator("#run-button").click()
@@ -88,7 +88,7 @@ def test_switch_to_transfer25_then_run_it_and_see_its_control_videos(ui_app, pag
     recipe.wait_for(timeout=15_000)
     assert '"seed": 2025' in recipe.inner_text()
     gallery.scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "ui-models-run-view.png"), full_page=True)
+    snapshot(page, "ui-models-run-view.png")
 
     # Load settings into Create brings the model back with its values, switching nothing
     page.locator("#load-settings-button").click()

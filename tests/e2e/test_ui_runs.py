@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, AppProcess, new_context
+from tests.e2e.conftest import snapshot, ARTIFACTS, AppProcess, new_context
 from tests.e2e.waits import (PAGE_READY, RUN_STARTS, UI_REACTS, wait_js, wait_status,
                              wait_value_contains, wait_video_playing)
 
@@ -83,7 +83,7 @@ def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser
                   f" > {first}")
     page.locator("#run-progress").get_by_text("clip 1/1").wait_for()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "ui-runs-live.png"), full_page=True)
+    snapshot(page, "ui-runs-live.png")
 
     # reload mid-run: the whole log so far comes back, then new lines keep arriving
     before = log_lines(page)
@@ -127,7 +127,7 @@ def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser
             assert status(p) == "completed"
             assert fraction(p) == 1.0
             assert "Saved video to" in p.locator(LOG).input_value()
-        second.screenshot(path=str(ARTIFACTS / "ui-runs-second-browser.png"), full_page=True)
+        snapshot(second, "ui-runs-second-browser.png")
     finally:
         other.close()
 
@@ -135,7 +135,7 @@ def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser
     wait_js(page, "window.__notes.length > 0")
     title, body = page.evaluate("() => window.__notes[0]")
     assert title == "Cosmos run completed" and "watched live" in body
-    page.screenshot(path=str(ARTIFACTS / "ui-runs-completed.png"), full_page=True)
+    snapshot(page, "ui-runs-completed.png")
 
 
 def test_kill_a_run_ends_cancelled_with_its_partial_log(ui_app, page):
@@ -147,7 +147,7 @@ def test_kill_a_run_ends_cancelled_with_its_partial_log(ui_app, page):
     page.locator("#kill-button").click()
     confirm = page.locator("#kill-confirm-box")
     confirm.get_by_text("Graceful").wait_for()
-    page.screenshot(path=str(ARTIFACTS / "ui-runs-kill-confirm.png"), full_page=False)
+    snapshot(page, "ui-runs-kill-confirm.png", full_page=False)
     page.locator("#kill-force input").check()
     page.locator("#kill-confirm").click()
     wait_status(page, "cancelled")
@@ -158,4 +158,4 @@ def test_kill_a_run_ends_cancelled_with_its_partial_log(ui_app, page):
     cause = page.locator("#run-cause").inner_text().lower()
     assert "cancel" in cause or "kill" in cause
     assert page.locator("#kill-button").is_disabled()
-    page.screenshot(path=str(ARTIFACTS / "ui-runs-killed.png"), full_page=True)
+    snapshot(page, "ui-runs-killed.png")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import snapshot, AppProcess
 from tests.helpers import SAMPLE
 
 ANN = ("ann", "operator", "ann-password-1")
@@ -50,7 +50,7 @@ def test_only_mine_is_one_click_in_runs_and_gallery(app, page):
     wait_attr(page, "#history-count", "data-total", "2")
     owners = page.locator("#history-table td.owner").all_inner_texts()
     assert owners == ["ann", "ann"], owners
-    page.screenshot(path=str(ARTIFACTS / "ui-runs-only-mine.png"), full_page=True)
+    snapshot(page, "ui-runs-only-mine.png")
     assert "by ann" in page.inner_text("#run-status-box")
     page.locator("button[role=tab]:has-text('Gallery')").first.click()
     wait_attr(page, "#gallery-count", "data-total", "3")
@@ -66,4 +66,4 @@ def test_usage_tab_shows_each_persons_gpu_hours(app, page):
     assert "ann" in text and "bob" in text and "GPU-hours" in text
     runs = page.locator("#usage-table tr[data-key='ann'] td").nth(2).inner_text()
     assert runs == "2"
-    page.screenshot(path=str(ARTIFACTS / "ui-usage.png"), full_page=True)
+    snapshot(page, "ui-usage.png")
