@@ -1,4 +1,4 @@
-"""Where everything goes in a sweep's grid: tiles, the axis labels, and one page per z value.
+r"""Where everything goes in a sweep's grid: tiles, the axis labels, and one page per z value.
 
 The picture, as A1111's X/Y/Z plot draws it:
 
