@@ -45,9 +45,9 @@ def chosen_pairs(values: Sequence[Any]) -> list[tuple[str, str]]:
 def count_html(count: int | None, errors: Sequence[FieldError] = ()) -> str:
     """What the form says before launch: the number of runs, or what is wrong."""
     if errors:
-        items = "".join(f"<li>{html.escape(e.message)}</li>" for e in errors)
-        return (f"<div id='sweep-count' data-count='' class='field-error'>"
-                f"<ul>{items}</ul></div>")
+        items = "".join(f"<li class='field-error-text'>{html.escape(e.message)}</li>"
+                        for e in errors)
+        return f"<div id='sweep-count' data-count='' class='sweep-error'><ul>{items}</ul></div>"
     if not count:
         return ("<div id='sweep-count' data-count='0' class='muted'>Pick an axis and its "
                 "values to sweep.</div>")
