@@ -86,12 +86,15 @@ def cmd_sweep(s: Session, args: argparse.Namespace) -> int:
             return EXIT_OK
         print(f"# dry run: nothing was queued. {len(planned)} runs over "
               + " x ".join(f"{a.name} ({len(a.values)})" for a in axes) + ":")
-        headers = ["#", "X", "Y", "Z", *[a.name.upper() for a in axes], "MODEL", "BATCH"]
+        model_swept = any(a.name == "model" for a in axes)
+        headers = ["#", "X", "Y", "Z", *[a.name.upper() for a in axes],
+                   *([] if model_swept else ["MODEL"]), "BATCH"]
         rows = []
         for i, p in enumerate(planned, 1):
             x, y, z = p.cell.coords
             rows.append([str(i), str(x), str(y), str(z),
-                         *[show(p.cell.values[a.name]) for a in axes], p.params.model,
+                         *[show(p.cell.values[a.name]) for a in axes],
+                         *([] if model_swept else [p.params.model]),
                          "-" if p.batch_group is None else str(p.batch_group + 1)])
         fmt.table(rows, headers, sys.stdout)
         print("# every run's settings (as `cosmos run --dry-run` would get them):")
