@@ -9,6 +9,7 @@ as the base of every cell (operations.launch_sweep) and opens the Sweeps tab on 
 from __future__ import annotations
 
 import html
+import random
 from typing import Any, Sequence
 
 import gradio as gr
@@ -19,6 +20,7 @@ from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from backend.sweeps.axes import (CONFIRM_ABOVE, MAX_AXES, MODEL_AXIS, SETTING_AXES,
                                  count_refusal, run_count)
 from components.common import TAB_SWEEPS
+from components.form_values import params_from_values, profile_of
 from components.nav import Nav
 from cosmos_ui import auth
 
@@ -115,6 +117,15 @@ class SweepPanel:
             controls = ()
         return [gr.update(choices=axis_choices(controls)) for _ in names]
 
+    @staticmethod
+    def _seed(values: dict[str, Any], axes: Sequence[Any]) -> int | None:
+        """"Random seed" draws one seed for the whole sweep, so its cells differ only by their
+        axes (a seed axis wins over it)."""
+        if not values.get("random_seed") or any(a.name == "seed" for a in axes):
+            return None
+        field = profile_of(values).field("seed")
+        return random.randrange(int(field.maximum) + 1 if field and field.maximum else 2**32)
+
     def _launch(self, request: gr.Request, *args: Any):
         """Outputs: message, count, the selected sweep, tabs."""
         auth.check(self.ops, request, accounts.LAUNCH)
@@ -128,7 +139,8 @@ class SweepPanel:
             errors = [FieldError("axes", "Pick at least one axis and give its values.")]
         if errors:
             return "**Sweep not queued.**", count_html(None, errors), skip, skip
-        params = self.form._current_params(form_args)
+        params = params_from_values(values, seed=self._seed(values, axes),
+                                    host_offload=self.form._host_offload(values))
         try:
             sweep = self.ops.launch_sweep(
                 params, axes, name=(values.get("name") or ""), host=values.get("host"),

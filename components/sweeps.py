@@ -124,6 +124,16 @@ def grid_html(sweep: dict[str, Any] | None, allows: Any = lambda run_id: True) -
     return "".join(parts)
 
 
+def sweep_line(cell: dict[str, Any] | None) -> str:
+    """The run view's note that a run is a cell of a sweep (empty when it is not)."""
+    if not cell:
+        return ""
+    name = f" {e(cell['name'])}" if cell["name"] else ""
+    return (f"<div class='run-meta' id='run-sweep' data-sweep='{e(cell['sweep_id'])}'>Cell "
+            f"<b>{e(cell['label'])}</b> of sweep{name} <code>{e(cell['sweep_id'])}</code> "
+            "(its grid is in <b>Sweeps</b>)</div>")
+
+
 def sweep_choices(ops: Operations) -> list[tuple[str, str]]:
     out = []
     for s in ops.sweeps(limit=50):

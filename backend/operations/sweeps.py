@@ -211,12 +211,16 @@ class SweepOps:
         return dict(row.to_dict(), cells=cells)
 
     def sweep_of_run(self, run_id: str) -> dict[str, Any] | None:
-        """The sweep a run is a cell of ({"sweep_id", "x", "y", "z"}), or None."""
+        """The sweep a run is a cell of ({"sweep_id", "name", "x", "y", "z", "label"}), or
+        None: what the run view says about where the run belongs."""
         found = self.store.sweep_of(run_id)
-        if found is None:
+        row = self.store.get_sweep(found[0]) if found else None
+        if row is None:
             return None
-        sweep_id, (x, y, z) = found
-        return {"sweep_id": sweep_id, "x": x, "y": y, "z": z}
+        x, y, z = found[1]
+        axes = [Axis.from_dict(a) for a in row.axes]
+        label = ", ".join(a.label(i) for a, i in zip(axes, (x, y, z)))
+        return {"sweep_id": row.id, "name": row.name, "x": x, "y": y, "z": z, "label": label}
 
     # -- exporting ----------------------------------------------------------------------------
     def export_grid(self, sweep_id: str, out: str | Path | None = None) -> Path:

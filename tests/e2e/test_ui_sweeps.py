@@ -94,3 +94,4 @@ def test_build_a_sweep_see_the_count_launch_open_the_grid_and_export(ui_app, pag
     wait_attr(page, "#run-status", "data-run", run_id)
     wait_status(page, "completed")
     assert "[edge=0.8, seed=2]" in page.locator("#run-status-box .run-title").inner_text()
+    assert "Cell edge=0.8, seed=2 of sweep" in page.locator("#run-sweep").inner_text()

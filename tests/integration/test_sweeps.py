@@ -72,8 +72,9 @@ def test_a_3x2_sweep_ends_as_six_linked_runs_batched_by_row(swept):
         params = run.params_dict()
         assert params["weights"]["edge"] == cell["values"]["edge"]
         assert params["seed"] == cell["values"]["seed"]
-        assert b.ops.sweep_of_run(run.id) == {"sweep_id": sweep["id"], "x": cell["x"],
-                                              "y": cell["y"], "z": 0}
+        assert b.ops.sweep_of_run(run.id) == {"sweep_id": sweep["id"], "name": "edge x seed",
+                                              "x": cell["x"], "y": cell["y"], "z": 0,
+                                              "label": cell["label"]}
         assert run.status == (st.CANCELLED if run.id == cancelled else st.COMPLETED)
     # one model load per seed: the seed-1 row shares a job, the seed-2 row's two runs another
     row1 = {runs[c["run_id"]].batch_id for c in cells if c["y"] == 0}
@@ -136,6 +137,20 @@ def test_the_cli_plans_lists_and_exports_a_sweep(swept, tmp_path):
     assert plan["runs"][5]["cell"] == {"x": 2, "y": 1, "z": 0}
     big = cli("sweep", "a street", "--input", str(clip), "--axis", "seed=1:65:1", "--dry-run")
     assert big.returncode == 2 and "65 runs, over the limit of 64" in big.stderr
+    assert cli.json("sweep", "a street", "--input", str(clip), "--axis", "seed=1:65:1",
+                    "--dry-run", "--yes")["dry_run"]["count"] == 65
+    models = cli.json("sweep", "a street", "--input", str(clip), "--axis", "edge=0.5",
+                      "--axis", "model=transfer1,transfer2.5", "--dry-run")["dry_run"]
+    by_model = {r["values"]["model"]: r["params"] for r in models["runs"]}
+    assert {m: p["model"] for m, p in by_model.items()} == {"transfer1": "transfer1",
+                                                           "transfer2.5": "transfer2.5"}
+    assert by_model["transfer1"]["guidance"] == b.ops.default_params("transfer1").guidance
+    assert by_model["transfer2.5"]["guidance"] == b.ops.default_params("transfer2.5").guidance
+    assert all(p["weights"]["edge"] == 0.5 and p["prompt"] == "a street"
+               for p in by_model.values())
+    four = cli("sweep", "a", "--input", str(clip), *sum((["--axis", f"{n}=1"] for n in
+                                                        ("edge", "vis", "seed", "steps")), []))
+    assert four.returncode == 2 and "4 axes given; a sweep has one to 3" in four.stderr
     bad = cli("sweep", "a street", "--input", str(clip), "--axis", "edge=0.5,2")
     assert bad.returncode == 2
     assert "axis.edge: in the cell edge=2: Weight for edge is 2" in bad.stderr
