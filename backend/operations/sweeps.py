@@ -151,18 +151,20 @@ class SweepOps:
         """Validate every cell, then queue them all, linked to one new sweep, in one
         transaction. Returns the sweep as `sweep()` shows it."""
         owner = owner or self.local_user
+        self.plan_sweep(base, axes, host=host, confirmed=confirmed)  # refuse before copying
         self._import_files(base)  # once: every cell points at the same imported files
-        planned = self.plan_sweep(base, axes, host=host, confirmed=confirmed)
         name = " ".join((name or "").split())
         runs = []
         with self.store.writing():
-            for run in planned:
-                summary = self.launch(run.params, name=f"{name or 'sweep'} [{run.cell.label()}]",
+            for cell in expand(axes):
+                params = cell_params(base, cell, self.default_params,
+                                     lambda m: self.profile(m).control_names)
+                summary = self.launch(params, name=f"{name or 'sweep'} [{cell.label()}]",
                                       host=host, prompt_id=prompt_id, priority=priority,
                                       owner=owner, shot=shot, with_upscale=with_upscale)
                 if prompt_id is None:  # the first cell stored the prompt; the rest share it
                     prompt_id = self.store.get_run(summary.id).prompt_id
-                runs.append((summary.id, run.cell.coords))
+                runs.append((summary.id, cell.coords))
             sweep_id = self.store.create_sweep(name=name, prompt=base.prompt,
                                                axes=[a.to_dict() for a in axes], owner=owner,
                                                cells=runs)

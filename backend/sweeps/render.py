@@ -13,6 +13,7 @@ a shell (ffmpeg runs from an argv list).
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import textwrap
 from dataclasses import dataclass
@@ -38,6 +39,17 @@ class Tile:
     coords: tuple[int, int, int]
     video: Path | None
     placeholder: str = ""
+
+
+#: Characters a path may have to stand unescaped in a filter graph (no ':', quotes, commas).
+_GRAPH_SAFE = re.compile(r"^[A-Za-z0-9/_.-]+$")
+
+
+def _work_root() -> str:
+    """Where the label files go: the temp folder, unless its path would need filter-graph
+    escaping (then /tmp, which never does)."""
+    root = tempfile.gettempdir()
+    return root if _GRAPH_SAFE.match(root) else "/tmp"
 
 
 def _wrap(text: str, width_px: int, font_px: int) -> str:
@@ -134,7 +146,7 @@ def render_grid(axes: Sequence[Axis], tiles: Sequence[Tile], out: str | Path, *,
     inputs = {t.coords: i for i, t in enumerate(videos)}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".part" + out.suffix)
-    with tempfile.TemporaryDirectory(prefix="cosmos-grid-") as work:
+    with tempfile.TemporaryDirectory(prefix="cosmos-grid-", dir=_work_root()) as work:
         files = {}
         for key, words in label_texts(layout, tiles).items():
             path = Path(work) / f"{key}.txt"
