@@ -79,8 +79,9 @@ def _cell_html(cell: dict[str, Any] | None, allowed: bool) -> str:
         body = (f"<video class='sw-video' src='{e(file_url(cell['video']))}'{poster} muted loop "
                 "playsinline autoplay preload='auto'></video>")
     else:
-        cause = f"<div class='sw-cause'>{e(cell['failure_cause'] or '')}</div>" \
-            if cell["failure_cause"] else ""
+        text = cell["failure_cause"] or ""
+        cause = f"<div class='sw-cause'>{e(text[:160] + ('...' if len(text) > 160 else ''))}" \
+            "</div>" if text else ""
         body = f"<div class='sw-ph'>{badge(status)}{cause}</div>"
     return (f"<td class='sw-cell' data-run='{e(run_id)}' data-status='{e(status)}' "
             f"data-x='{cell['x']}' data-y='{cell['y']}' data-z='{cell['z']}' "
@@ -107,7 +108,7 @@ def grid_html(sweep: dict[str, Any] | None, allows: Any = lambda run_id: True) -
              "<span class='muted'> Click a cell to open its run.</span></div>"]
     for z in range(pages):
         parts.append(f"<div class='sw-page' data-z='{z}'><div class='sw-title'>"
-                     f"{e(title_text(axes, z))}</div><table class='sw-table'><tr>")
+                     f"{e(title_text(axes, z, sep=' · '))}</div><table class='sw-table'><tr>")
         corner = f"{y_axis.name} \\ {x_axis.name}" if y_axis else ""
         parts.append(f"<th class='sw-corner'>{e(corner)}</th>" + "".join(
             f"<th class='sw-col'>{e(x_axis.label(i))}</th>" for i in range(len(x_axis.values))))
@@ -150,6 +151,8 @@ SWEEP_CSS = """
 #sweep-grid .sw-ph { width: 240px; height: 135px; display: flex; flex-direction: column;
                      align-items: center; justify-content: center; background: #3a1e1e;
                      color: #eee; border-radius: 4px; font-size: 12px; text-align: center; }
+#sweep-grid .sw-cause { color: #f3dede !important; padding: 4px 8px; max-height: 96px;
+                        overflow: hidden; }
 #sweep-grid .sw-cell:hover { outline: 2px solid var(--color-accent); }
 #sweep-grid .sw-title { font-weight: 600; margin-top: 8px; }
 #sweep-grid .sw-controls button { margin-right: 6px; padding: 2px 10px;

@@ -65,6 +65,11 @@ def _even(value: float) -> int:
     return value - value % 2
 
 
+def font_px(band_h: int) -> int:
+    """The labels' font size for a band this high."""
+    return max(12, band_h * 11 // 20)
+
+
 def tile_size(video_w: int, video_h: int, max_w: int = 480) -> tuple[int, int]:
     """A tile keeps the videos' aspect, at most `max_w` wide, even sides."""
     w = min(video_w, max_w)
@@ -72,13 +77,13 @@ def tile_size(video_w: int, video_h: int, max_w: int = 480) -> tuple[int, int]:
     return max(2, _even(w)), max(2, _even(h))
 
 
-def title_text(axes: Sequence[Axis], z: int) -> str:
+def title_text(axes: Sequence[Axis], z: int, sep: str = "   ") -> str:
     """The title band: every axis by position; the third with this page's value."""
     parts = []
     for position, axis in zip("xyz", axes):
         parts.append(f"{position}: {axis.label(z)}" if position == "z" else
                      f"{position}: {axis.title}")
-    return "   ".join(parts)
+    return sep.join(parts)
 
 
 def grid_layout(axes: Sequence[Axis], tile_w: int, tile_h: int) -> GridLayout:
@@ -87,7 +92,11 @@ def grid_layout(axes: Sequence[Axis], tile_w: int, tile_h: int) -> GridLayout:
     ny = len(axes[1].values) if len(axes) > 1 else 1
     nz = len(axes[2].values) if len(axes) > 2 else 1
     band_h = max(24, _even(tile_h / 7))
-    side_w = max(96, _even(tile_w / 3)) if len(axes) > 1 else 0
+    side_w = 0
+    if len(axes) > 1:  # wide enough for the corner's and the rows' words on one line
+        words = [f"{axes[1].name} \\ {axes[0].name}"] + [axes[1].label(j) for j in range(ny)]
+        need = max(len(w) for w in words) * font_px(band_h) * 0.66 + 24
+        side_w = _even(min(max(96, tile_w / 3, need), max(96, tile_w)) + 1)
     width, height = side_w + nx * tile_w, 2 * band_h + ny * tile_h
     pages = []
     for z in range(nz):

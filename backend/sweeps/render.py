@@ -23,6 +23,7 @@ from typing import Sequence
 from backend import media
 from backend.sweeps.axes import Axis
 from backend.sweeps.grid import GridLayout, grid_layout, tile_size
+from backend.sweeps.grid import font_px as grid_font_px
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ def _work_root() -> str:
 
 
 def _wrap(text: str, width_px: int, font_px: int) -> str:
-    chars = max(8, int(width_px / (font_px * 0.6)))
+    """Lines that fit `width_px` (DejaVu Sans averages about 0.62 em a character, bold
+    capitals more), at most six of them."""
+    chars = max(8, int((width_px - 24) / (font_px * 0.66)))
     lines = []
     for paragraph in str(text).splitlines() or [""]:
         lines += textwrap.wrap(paragraph, chars) or [""]
@@ -64,14 +67,14 @@ def filter_graph(layout: GridLayout, tiles: Sequence[Tile], inputs: dict[tuple, 
                  texts: dict[str, Path], *, fps: float, duration: float, font: str) -> str:
     """The -filter_complex text; `inputs` maps a tile's coords to its ffmpeg input index and
     `texts` a label key ("p<z>l<i>", "t<x>_<y>_<z>") to the file holding its words."""
-    font_px = max(12, layout.band_h * 11 // 20)
+    font_px = grid_font_px(layout.band_h)
     chains, out_pages = [], []
     by_coords = {t.coords: t for t in tiles}
 
-    def text(key: str, centred: bool = True) -> str:
+    def text(key: str, centred: bool = True, size: int = font_px) -> str:
         x = "(w-text_w)/2" if centred else "12"
         return (f"drawtext={font}:textfile={texts[key]}:expansion=none:fontcolor=white:"
-                f"fontsize={font_px}:line_spacing=4:x={x}:y=(h-text_h)/2")
+                f"fontsize={size}:line_spacing=4:x={x}:y=(h-text_h)/2")
 
     def colour(colour_hex: str, w: int, h: int) -> str:
         return f"color=c={colour_hex}:s={w}x{h}:r={fps:g}:d={duration:.3f},format=yuv420p"
@@ -96,8 +99,9 @@ def filter_graph(layout: GridLayout, tiles: Sequence[Tile], inputs: dict[tuple, 
                     f"format=yuv420p,tpad=stop_mode=clone:stop_duration={duration:.3f},"
                     f"trim=duration={duration:.3f},setpts=PTS-STARTPTS[{name}]")
             else:
-                chains.append(f"{colour(PLACEHOLDER_COLOUR, rect.w, rect.h)},{text(name)}"
-                              f"[{name}]")
+                chains.append(f"{colour(PLACEHOLDER_COLOUR, rect.w, rect.h)},"
+                              f"drawbox=x=0:y=0:w=iw:h=ih:color={LABEL_COLOUR}:t=2,"
+                              f"{text(name, size=_placeholder_px(font_px))}[{name}]")
             names.append(name)
             positions.append(f"{rect.x}_{rect.y}")
         chains.append("".join(f"[{n}]" for n in names) + f"xstack=inputs={len(names)}:"
@@ -111,13 +115,18 @@ def filter_graph(layout: GridLayout, tiles: Sequence[Tile], inputs: dict[tuple, 
     return ";".join(chains)
 
 
+def _placeholder_px(font_px: int) -> int:
+    return max(10, font_px * 4 // 5)
+
+
 def label_texts(layout: GridLayout, tiles: Sequence[Tile]) -> dict[str, str]:
     """Every text the grid burns in, by the key filter_graph uses."""
-    font_px = max(12, layout.band_h * 11 // 20)
+    font_px = grid_font_px(layout.band_h)
     texts: dict[str, str] = {}
     for page in layout.pages:
         for index, label in enumerate(page.labels):
-            texts[f"p{page.z}l{index}"] = label.text if index == 0 else \
+            # bands hold one line; a row's label (as tall as a tile) may wrap
+            texts[f"p{page.z}l{index}"] = label.text if label.rect.h <= layout.band_h else \
                 _wrap(label.text, label.rect.w, font_px)
     by_coords = {t.coords: t for t in tiles}
     for page in layout.pages:
@@ -125,7 +134,8 @@ def label_texts(layout: GridLayout, tiles: Sequence[Tile]) -> dict[str, str]:
             tile = by_coords.get((x, y, page.z))
             if tile is None or tile.video is None:
                 words = tile.placeholder if tile is not None else "no run"
-                texts[f"t{x}_{y}_{page.z}"] = _wrap(words, layout.tile_w, font_px)
+                texts[f"t{x}_{y}_{page.z}"] = _wrap(words, layout.tile_w,
+                                                    _placeholder_px(font_px))
     return texts
 
 

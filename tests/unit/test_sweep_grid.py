@@ -22,7 +22,7 @@ def test_tile_size_keeps_aspect_and_is_even():
 def test_a_3x2_grid_places_tiles_after_the_bands_and_the_side_column():
     layout = grid_layout([EDGE, SEED], 320, 180)
     band, side = layout.band_h, layout.side_w
-    assert (band, side) == (24, 106)
+    assert (band, side) == (24, 118)  # the corner's 11 characters on one line
     assert (layout.width, layout.height) == (side + 3 * 320, 2 * band + 2 * 180)
     assert layout.width % 2 == 0 and layout.height % 2 == 0
     (page,) = layout.pages
@@ -46,6 +46,13 @@ def test_the_rectangles_cover_the_frame_exactly_once():
             for y in range(r.y, r.y + r.h, 10):
                 assert (x, y) not in covered
                 covered.add((x, y))
+
+
+def test_the_side_column_fits_its_longest_label_up_to_a_tile():
+    long = Axis("model", ("transfer2.5", "a-very-long-model-name-indeed"))
+    layout = grid_layout([EDGE, long], 320, 180)
+    assert layout.side_w == 320  # capped at a tile's width; the row label wraps
+    assert grid_layout([EDGE, SEED], 480, 270).side_w >= 160  # a third of a tile at least
 
 
 def test_one_axis_has_no_side_column():
@@ -75,7 +82,7 @@ def test_the_graph_stacks_inputs_and_placeholders_and_reads_text_from_files(tmp_
     graph = filter_graph(layout, tiles, inputs, files, fps=24, duration=5.0,
                          font="fontfile=/f.ttf")
     assert graph.count("xstack=inputs=13:") == 1  # 7 labels + 6 tiles
-    assert "layout=0_0|0_24|106_24|426_24|746_24|0_48|0_228|106_48|426_48|746_48|106_228" \
+    assert "layout=0_0|0_24|118_24|438_24|758_24|0_48|0_228|118_48|438_48|758_48|118_228" \
         in graph
     assert graph.count("[0:v]") == graph.count("[4:v]") == 1 and "[5:v]" not in graph
     assert f"textfile={files['t1_1_0']}" in graph and "expansion=none" in graph

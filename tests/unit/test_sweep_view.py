@@ -26,7 +26,7 @@ def test_the_grid_labels_axes_per_page_and_marks_each_cell():
     html = grid_html(sweep([cell(0, 0, "completed", "/d/runs/a.mp4"),
                             cell(1, 0, "failed", cause="CUDA <oom>"), cell(0, 1, "queued")]))
     assert html.count("class='sw-page'") == 2
-    assert "x: edge weight   y: seed   z: model=m1" in html and "z: model=m2" in html
+    assert "x: edge weight · y: seed · z: model=m1" in html and "z: model=m2" in html
     assert html.count("<th class='sw-col'>edge=0.2</th>") == 2
     assert "<th class='sw-row'>seed=1</th>" in html and "seed \\ edge" in html
     assert html.count("<video class='sw-video'") == 1
