@@ -35,13 +35,18 @@ def axis_choices(controls: Sequence[str]) -> list[tuple[str, str]]:
             + [(name, name) for name in SETTING_AXES] + [("model", MODEL_AXIS)])
 
 
-def chosen_pairs(values: Sequence[Any]) -> list[tuple[str, str]]:
-    """(axis, values) of the rows that name an axis: names and values interleaved."""
-    pairs = []
-    for name, text in zip(values[0::2], values[1::2]):
+def chosen_pairs(values: Sequence[Any]) -> tuple[list[tuple[str, str]], list[FieldError]]:
+    """(axis, values) of the rows that name an axis (names and values interleaved), and a
+    refusal for values typed in a row without an axis (they are never silently dropped)."""
+    pairs, errors = [], []
+    for i, (name, text) in enumerate(zip(values[0::2], values[1::2])):
         if name and name != NO_AXIS:
             pairs.append((str(name), str(text or "")))
-    return pairs
+        elif str(text or "").strip():
+            errors.append(FieldError(f"axis.{i}", f"Values {str(text).strip()!r} are given "
+                                     f"without an axis in row {AXIS_POSITIONS[i]}; pick the "
+                                     "axis or clear the values."))
+    return pairs, errors
 
 
 def count_html(count: int | None, errors: Sequence[FieldError] = ()) -> str:
@@ -96,7 +101,9 @@ class SweepPanel:
         return [c for row in self.rows for c in row]
 
     def _axes(self, model: str, values: Sequence[Any]):
-        pairs = chosen_pairs(values)
+        pairs, errors = chosen_pairs(values)
+        if errors:
+            return [], errors
         if not pairs:
             return [], []
         try:

@@ -183,7 +183,16 @@ class SweepsView:
         self.changed = live.signal("sweeps", wants_ended_on(TAB_SWEEPS))
 
     def render(self, sweep_id: str | None, shown: str, request: gr.Request = None):
-        """Outputs: pick (choices, value), grid, shown-hash."""
+        """Outputs: pick (choices, value), grid, shown-hash. A page opened from a review
+        link sees no sweeps (their names and prompts are not the link's to share); its runs
+        are in Runs and Gallery."""
+        scope = self.nav.scope(request)
+        if not scope.everything:
+            html = ("<div id='sweep-grid' class='muted' data-sweep=''>Sweeps are not part of "
+                    "a review link; its versions are in Runs and Gallery.</div>")
+            digest = hashlib.sha1(html.encode()).hexdigest()
+            return (gr.update(choices=[], value=None), html if digest != shown else gr.skip(),
+                    digest)
         choices = sweep_choices(self.ops)
         if not sweep_id and choices:
             sweep_id = choices[0][1]
@@ -191,7 +200,6 @@ class SweepsView:
             sweep = self.ops.sweep(sweep_id) if sweep_id else None
         except NotFound:
             sweep = None
-        scope = self.nav.scope(request)
         html = grid_html(sweep, scope.allows)
         digest = hashlib.sha1(html.encode()).hexdigest()
         return (gr.update(choices=choices, value=sweep["id"] if sweep else None),

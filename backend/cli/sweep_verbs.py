@@ -165,7 +165,12 @@ def cmd_export(s: Session, args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".mp4":
         raise CliError(EXIT_USAGE, f"-o {args.output}: the grid is an MP4; name the file "
                        "with .mp4")
-    path = s.ops.export_grid(sweep_id, out)
+    from backend.media import MediaError
+
+    try:
+        path = s.ops.export_grid(sweep_id, out)
+    except (MediaError, OSError) as exc:
+        raise CliError(EXIT_FAILED, f"could not write the grid to {out}: {exc}") from None
     if _json(args):
         fmt.dump({"export": {"sweep_id": sweep_id, "path": str(path.resolve())}})
     else:

@@ -49,8 +49,12 @@ def test_the_count_and_refusals_before_launch():
 
 
 def test_axis_rows_and_choices():
-    assert chosen_pairs(["edge", "0.2,0.5", NO_AXIS, "9", "seed", "1"]) == [
-        ("edge", "0.2,0.5"), ("seed", "1")]
+    assert chosen_pairs(["edge", "0.2,0.5", NO_AXIS, "", "seed", "1"]) == (
+        [("edge", "0.2,0.5"), ("seed", "1")], [])
+    pairs, errors = chosen_pairs(["edge", "0.2", NO_AXIS, " 9 ", NO_AXIS, ""])
+    assert pairs == [("edge", "0.2")]
+    assert [e.message for e in errors] == ["Values '9' are given without an axis in row "
+                                           "y (rows); pick the axis or clear the values."]
     values = [v for _, v in axis_choices(("vis", "edge"))]
     assert values == [NO_AXIS, "vis", "edge", "guidance", "sigma_max", "seed", "steps", "model"]
 
