@@ -143,6 +143,15 @@ def sweep_choices(ops: Operations) -> list[tuple[str, str]]:
     return out
 
 
+_ENDED = wants_ended_on(TAB_SWEEPS)
+
+
+def wants_sweeps_changed(page: Any, events: Any) -> bool:
+    """A live-signal rule: while Sweeps shows, a run ended or a sweep was queued."""
+    return _ENDED(page, events) or (page.tab == TAB_SWEEPS and
+                                    any(e.kind == "sweep" for e in events))
+
+
 SWEEP_CSS = """
 #sweep-grid .sw-table { border-collapse: collapse; margin: 6px 0 14px; }
 #sweep-grid th { font-weight: 600; padding: 4px 8px; white-space: nowrap; }
@@ -180,7 +189,7 @@ class SweepsView:
             self.export_file = gr.File(label="Grid MP4", interactive=False, visible=False,
                                        elem_id="sweep-export-file")
         self.shown = gr.State("")
-        self.changed = live.signal("sweeps", wants_ended_on(TAB_SWEEPS))
+        self.changed = live.signal("sweeps", wants_sweeps_changed)
 
     def render(self, sweep_id: str | None, shown: str, request: gr.Request = None):
         """Outputs: pick (choices, value), grid, shown-hash. A page opened from a review

@@ -64,3 +64,16 @@ def test_the_run_views_sweep_line():
     line = sweep_line({"sweep_id": "sw1", "name": "", "x": 0, "y": 0, "z": 0,
                        "label": "edge=0.2"})
     assert "Cell <b>edge=0.2</b> of sweep <code>sw1</code>" in line
+
+
+def test_the_tab_re_renders_when_a_sweep_is_queued_or_a_run_ends_while_it_shows():
+    from types import SimpleNamespace as NS
+
+    from backend.events.types import StatusChanged, SweepCreated
+    from components.sweeps import wants_sweeps_changed
+
+    shown, hidden = NS(tab="sweeps"), NS(tab="runs")
+    assert wants_sweeps_changed(shown, [SweepCreated(sweep_id="s", runs=2)])
+    assert wants_sweeps_changed(shown, [StatusChanged("r", status="failed")])
+    assert not wants_sweeps_changed(shown, [StatusChanged("r", status="running")])
+    assert not wants_sweeps_changed(hidden, [SweepCreated(sweep_id="s", runs=2)])
