@@ -10,6 +10,8 @@ batching.py: the profile's `batch_key`, e.g. Transfer1 runs that differ only in 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,7 +228,9 @@ class SweepOps:
 
     # -- exporting ----------------------------------------------------------------------------
     def export_grid(self, sweep_id: str, out: str | Path | None = None) -> Path:
-        """The sweep's grid as one labelled MP4 (default: data_dir/exports/sweep-<id>.mp4).
+        """The sweep's grid as one labelled MP4 (default: data_dir/exports/sweep-<id>-<key>.mp4,
+        the key naming its cells' runs, statuses and videos: an unchanged grid is not rendered
+        twice).
 
         Refused while any of its runs has not ended; a cell whose run failed, was blocked or
         cancelled, or was deleted, is a placeholder tile saying so."""
@@ -248,5 +252,13 @@ class SweepOps:
                 words = f"{cell['status'].upper()}\n{cell['label']}" + (f"\n{cause}" if cause
                                                                        else "")
                 tiles.append(Tile(coords, None, words))
-        target = Path(out) if out else self.exports_dir / f"sweep-{sweep_id}.mp4"
+        if out:
+            return render_grid(axes, tiles, Path(out))
+        # named by what it shows, so a second export of an unchanged grid is the same file
+        key = hashlib.sha1(json.dumps([[c["run_id"], c["status"], c["video"],
+                                        c["failure_cause"]] for c in sweep["cells"]]
+                                      ).encode()).hexdigest()[:10]
+        target = self.exports_dir / f"sweep-{sweep_id}-{key}.mp4"
+        if target.is_file():
+            return target
         return render_grid(axes, tiles, target)

@@ -123,6 +123,11 @@ def test_the_grid_mp4_has_the_layouts_size_the_runs_length_and_six_labelled_tile
     assert np.abs(column_labels[0] - column_labels[1]).mean() > 0.5
     assert [label.text for label in page.labels[2:]] == [
         "edge=0.2", "edge=0.5", "edge=0.8", "seed=1", "seed=2"]
+    # the app's export is named by what it shows: asked again, the same file, not re-rendered
+    cached = b.ops.export_grid(sweep["id"])
+    written = cached.stat().st_mtime_ns
+    assert cached.parent == b.ops.exports_dir and cached.name.startswith(f"sweep-{sweep['id']}-")
+    assert b.ops.export_grid(sweep["id"]) == cached and cached.stat().st_mtime_ns == written
 
 
 def test_the_cli_plans_lists_and_exports_a_sweep(swept, tmp_path):
