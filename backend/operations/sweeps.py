@@ -84,12 +84,13 @@ class SweepOps:
         """Every run the sweep would queue, each validated like a launch; ValidationFailed
         with every refusal (the count over the limit, or a cell the model refuses)."""
         try:
-            cells = expand(axes)
+            check_axes(axes)
         except AxisError as exc:
             raise _axis_errors(exc) from None
-        refusal = count_refusal(run_count(axes), confirmed)
+        refusal = count_refusal(run_count(axes), confirmed)  # before any cell is made
         if refusal:
             raise ValidationFailed([FieldError("sweep", refusal)])
+        cells = expand(axes)
         base.prompt = (base.prompt or "").strip()
         base.negative_prompt = (base.negative_prompt or "").strip()
         planned = [PlannedRun(c, cell_params(base, c, self.default_params,

@@ -154,3 +154,9 @@ def test_a_model_cell_keeps_the_artists_choices_and_takes_the_models_defaults():
     assert params.negative_prompt == "transfer2.5 default"  # the base's was a default too
     assert params.weights == {"edge": 0.4, "vis": 0.0}  # keypoint: transfer2.5 has none
     assert (params.prompt, params.input_video, params.seed) == ("p", "in.mp4", 9)
+
+
+def test_a_huge_product_is_counted_without_making_its_cells():
+    axes = [axis("seed=1:1000:1"), axis("steps=1:1000:1"), axis("guidance=1:1000:1")]
+    assert run_count(axes) == 10 ** 9
+    assert "most a sweep may have is 1024" in count_refusal(run_count(axes), True)
