@@ -18,6 +18,7 @@ e = html.escape
 TAB_CREATE, TAB_RUNS, TAB_GALLERY, TAB_COMPARE, TAB_HOSTS = (
     "create", "runs", "gallery", "compare", "hosts")
 TAB_USAGE = "usage"
+TAB_SWEEPS = "sweeps"
 
 RUN_TYPE_LABELS = {"inference": "generation", "upscale": "4K upscale",
                    "enhance": "prompt enhancement", "setup": "box setup"}

@@ -29,6 +29,7 @@ from cosmos_ui import auth
 from backend import accounts
 from components.run_details import (metrics_frame, model_files_html, params_html,
                                     progress_html, recipe_html, status_html)
+from components.sweeps import sweep_line
 
 LOG_TAIL_LINES = 1000
 #: While the shown run is active the view looks again this often even without an event (a
@@ -223,8 +224,11 @@ class RunView(DirectView):
         message = "" if changed and not new_run else skip
         shown = f"{run.id}:{run.status}" if changed else skip
         cursor["status"] = run.status
-        return [run.id if auto else skip, self._unless_sent(cursor, "status_html",
-                                                            status_html(run, now), new_run),
+        if new_run:  # where the run sits in a sweep, read once per run shown
+            cursor["sweep"] = sweep_line(self.ops.sweep_of_run(run.id))
+        status = status_html(run, now) + cursor.get("sweep", "")
+        return [run.id if auto else skip, self._unless_sent(cursor, "status_html", status,
+                                                            new_run),
                 self._unless_sent(cursor, "progress_html", progress_html(run), new_run),
                 log_out, video, *static, *buttons, message, shown, cursor]
 

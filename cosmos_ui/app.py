@@ -20,7 +20,7 @@ from backend import accounts  # noqa: E402
 from backend.operations import ASSETS_DIR  # noqa: E402
 from backend.wiring import Backend  # noqa: E402
 from components.common import (TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS,  # noqa: E402
-                               TAB_RUNS, TAB_USAGE)
+                               TAB_RUNS, TAB_SWEEPS, TAB_USAGE)
 from components.compare import CompareView  # noqa: E402
 from components.create_form import CreateForm  # noqa: E402
 from components.gallery import Gallery  # noqa: E402
@@ -30,6 +30,8 @@ from components.nav import Nav  # noqa: E402
 from components.notify import Notifier  # noqa: E402
 from components.run_view import RunView  # noqa: E402
 from components.runs_table import RunsTable  # noqa: E402
+from components.create_sweep import SweepPanel  # noqa: E402
+from components.sweeps import SWEEP_CSS, SweepsView  # noqa: E402
 from components.review_links_panel import LinkBanner, LinksPanel  # noqa: E402
 from components.usage import UsageView  # noqa: E402
 from cosmos_ui import auth  # noqa: E402
@@ -59,18 +61,23 @@ def build_app(backend: Backend) -> gr.Blocks:
             nav.tabs = tabs
             with gr.Tab("Create", id=TAB_CREATE, elem_id="tab-create"):
                 create = CreateForm(ops, nav)
+                sweep_panel = SweepPanel(ops, nav, create)
             with gr.Tab("Runs", id=TAB_RUNS, elem_id="tab-runs"):
                 table = RunsTable(ops, nav, live)
                 links = LinksPanel(ops, nav)
                 run_view = RunView(ops, nav, create, live)
             with gr.Tab("Gallery", id=TAB_GALLERY, elem_id="tab-gallery"):
                 gallery = Gallery(ops, nav, live)
+            with gr.Tab("Sweeps", id=TAB_SWEEPS, elem_id="tab-sweeps"):
+                sweeps = SweepsView(ops, nav, live)
             with gr.Tab("Compare", id=TAB_COMPARE, elem_id="tab-compare"):
                 compare = CompareView(ops, nav)
             with gr.Tab("Hosts", id=TAB_HOSTS, elem_id="tab-hosts"):
                 HostsView(ops, nav, live)
             with gr.Tab("Usage", id=TAB_USAGE, elem_id="tab-usage"):
                 UsageView(ops, nav, live)
+        sweep_panel.wire(sweeps.selected)
+        sweeps.wire()
         nav.wire()
         live.wire(demo, ops.bus)
         banner.wire()
@@ -205,7 +212,7 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
         max_file_size=f"{backend.settings.max_upload_mb}mb",
         show_error=False,
         quiet=False,
-        css=CSS + REVIEW_CSS,
+        css=CSS + REVIEW_CSS + SWEEP_CSS,
         head=REVIEW_HEAD,
         footer_links=[],
         auth=_never if sign_in else None,

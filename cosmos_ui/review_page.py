@@ -17,14 +17,15 @@ import gradio as gr
 
 from backend import accounts
 from backend.operations import NotFound
-from components.common import TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS, TAB_RUNS
+from components.common import (TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS, TAB_RUNS,
+                               TAB_SWEEPS)
 from components.common import event_data
 from cosmos_ui import auth
 
 _JS = (Path(__file__).resolve().parent.parent / "components" / "js" / "review.js")
 REVIEW_HEAD = "<script>\n" + _JS.read_text(encoding="utf-8") + "\n</script>"
 ROUTER_JS = "CosmosReview.mountRouter(element, trigger);"
-TABS = (TAB_CREATE, TAB_RUNS, TAB_GALLERY, TAB_COMPARE, TAB_HOSTS)
+TABS = (TAB_CREATE, TAB_RUNS, TAB_GALLERY, TAB_SWEEPS, TAB_COMPARE, TAB_HOSTS)
 TAB_ACTIONS = {TAB_CREATE: accounts.LAUNCH, TAB_HOSTS: accounts.HOSTS}
 
 REVIEW_CSS = """

@@ -295,4 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     from backend.cli.review_verbs import add_parsers as add_review_parsers
     add_review_parsers(sub, common)  # note, reply, notes, review, versions, report, link, ...
+    from backend.cli.sweep_verbs import add_parsers as add_sweep_parsers
+    add_sweep_parsers(sub, common, gen)  # sweep, sweeps, export grid
     return parser

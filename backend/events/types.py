@@ -14,6 +14,7 @@ Who publishes what (each from the one place where the state changes):
   host_action operations (remove an orphan container: the host's monitor does it)
   review      the review room's stores: a note or reply written or resolved, a version's
               review status set, a review link made or revoked (issue 17)
+  sweep       Store.create_sweep (a sweep and its runs were queued, issue 18)
 """
 
 from __future__ import annotations
@@ -108,9 +109,18 @@ class ReviewChanged(Event):
     ref: str = ""
 
 
+@dataclass(frozen=True)
+class SweepCreated(Event):
+    """A sweep of `runs` runs was queued (each run's own `status` event follows too)."""
+
+    KIND: ClassVar[str] = "sweep"
+    sweep_id: str = ""
+    runs: int = 0
+
+
 EVENT_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in (
     StatusChanged, LogAppended, ProgressMoved, UploadProgress, CancelRequested, HostTelemetry,
-    HostAction, ReviewChanged)}
+    HostAction, ReviewChanged, SweepCreated)}
 
 
 def decode(kind: str, run_id: str, data: dict[str, Any]) -> Event | None:

@@ -164,9 +164,11 @@ class RunOps:
         """
         text = (text or "").strip().lower()
         exact = {"run": self.store.has_run,
-                 "prompt": lambda i: self.store.get_prompt(i) is not None}
+                 "prompt": lambda i: self.store.get_prompt(i) is not None,
+                 "sweep": lambda i: self.store.get_sweep(i) is not None}
         starting = {"run": self.store.ids_starting_with,
-                    "prompt": self.store.prompt_ids_starting_with}
+                    "prompt": self.store.prompt_ids_starting_with,
+                    "sweep": self.store.sweep_ids_starting_with}
         for kind in kinds:
             if exact[kind](text):
                 return kind, text

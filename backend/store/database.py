@@ -33,6 +33,7 @@ from backend.store.review_links import ReviewLinkStore
 from backend.store.reviews import ReviewStore
 from backend.store.runs import RunStore
 from backend.store.schema import current_version, migrate
+from backend.store.sweeps import SweepStore
 from backend.store.usage import UsageStore
 from backend.store.versions import VersionStore
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 class Store(RunStore, LogStore, ClaimStore, HistoryStore, CatalogStore, ReviewStore,
-            FleetStore, UsageStore, VersionStore, NoteStore, ReviewLinkStore):
+            FleetStore, UsageStore, VersionStore, NoteStore, ReviewLinkStore, SweepStore):
     """Opens the database and answers every question the app asks of it.
 
     One Store per process (Peewee models bind to a module-level database); connections are

@@ -324,5 +324,35 @@ class ReviewLink(BaseModel):
 
 REVIEW_MODELS = (Shot, Version, StatusChange, Note, ReviewLink)
 
+
+# -- sweeps (issue 18): one request over up to three axes, as a grid of linked runs ----------
+class Sweep(BaseModel):
+    """A sweep: its name, the prompt it was made with, its axes (JSON list of {name, field,
+    values}, in x, y, z order), who made it and when. Its runs are its SweepRun rows."""
+
+    id = CharField(primary_key=True, max_length=26)
+    name = TextField(default="")
+    prompt = TextField(default="")
+    axes = TextField()
+    owner = CharField(default="", index=True)
+    created_at = FloatField(index=True)
+
+
+class SweepRun(BaseModel):
+    """A run as one cell of a sweep, at (x, y, z) (0 where the sweep has no such axis). A
+    deleted run takes its row along; the cell then shows as "no run" in the grid."""
+
+    run = ForeignKeyField(Run, primary_key=True, backref="sweep_cell", on_delete="CASCADE")
+    sweep = ForeignKeyField(Sweep, backref="cells", on_delete="CASCADE")
+    x = IntegerField()
+    y = IntegerField(default=0)
+    z = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("sweep", "z", "y", "x"), True),)
+
+
+SWEEP_MODELS = (Sweep, SweepRun)
+
 MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset,
-          Worker, RemoteCleanup, EventRecord, Session) + REVIEW_MODELS
+          Worker, RemoteCleanup, EventRecord, Session) + REVIEW_MODELS + SWEEP_MODELS

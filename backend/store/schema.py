@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from backend.store.models import (REVIEW_MODELS, EventRecord, LogLine, MetricSample, Preset,
-                                  Prompt, RemoteCleanup, Review, Run, RunTransition,
-                                  SchemaVersion, Session, User, Worker, db)
+from backend.store.models import (REVIEW_MODELS, SWEEP_MODELS, EventRecord, LogLine,
+                                  MetricSample, Preset, Prompt, RemoteCleanup, Review, Run,
+                                  RunTransition, SchemaVersion, Session, User, Worker, db)
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,12 @@ def _reproducibility() -> None:
             db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
 
 
+def _sweeps() -> None:
+    """Issue 18: sweeps and the link of each of their runs to its cell. Only new tables, so
+    the step holds whatever number it lands at when branches meet."""
+    db.create_tables(list(SWEEP_MODELS))
+
+
 #: version -> the step that brings the database from version-1 to it.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
@@ -176,6 +182,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     5: _run_guardrails,
     6: _review_room,
     7: _reproducibility,
+    8: _sweeps,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -256,3 +256,37 @@ def test_a_database_before_issue_15_gets_the_reproducibility_columns_and_keeps_g
             range(1, st.SCHEMA_VERSION + 1))
     finally:
         store.close()
+
+
+#: the step that adds issue 18's sweeps (its number moves as branches land)
+SWEEP_STEP = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_sweeps")
+
+
+def test_a_database_before_sweeps_gets_their_tables_and_keeps_its_runs(tmp_path):
+    """Issue 18's step (schema 8) only adds `sweep` and `sweep_run`: a database as main wrote
+    it keeps every run, and a run can then be linked to a sweep's cell (and deleting the run
+    takes its link along)."""
+    path = tmp_path / "v7.db"
+    before = _v3_database(path, runs=4)
+    st.Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE sweeprun")
+    conn.execute("DROP TABLE sweep")
+    conn.execute("DELETE FROM schemaversion WHERE version >= ?", (SWEEP_STEP,))
+    conn.commit()
+    conn.close()
+    store = st.Store(path)
+    try:
+        assert store.schema_version() == st.SCHEMA_VERSION >= SWEEP_STEP
+        assert len(list(st.Run.select())) == len(before)
+        with store.writing():
+            sweep_id = store.create_sweep(name="s", prompt="p", owner="ann",
+                                          axes=[{"name": "seed", "values": [1, 2]}],
+                                          cells=[(before[0]["id"], (0, 0, 0)),
+                                                 (before[1]["id"], (1, 0, 0))])
+        assert [c for c, _ in store.sweep_cells(sweep_id)] == [(0, 0, 0), (1, 0, 0)]
+        assert store.sweep_of(before[1]["id"]) == (sweep_id, (1, 0, 0))
+        store.delete_run(before[1]["id"], remote_host=None)
+        assert store.get_sweep(sweep_id).runs == 1
+    finally:
+        store.close()

@@ -207,7 +207,7 @@ def test_the_spec_preview_is_the_models_own():
 
 # -- generic code asks the profile --------------------------------------------------------------
 GENERIC = ["backend/runs", "backend/operations", "backend/cli", "backend/hosts",
-           "backend/slurm", "components", "cosmos_ui"]
+           "backend/slurm", "backend/sweeps", "components", "cosmos_ui"]
 
 
 def test_generic_code_never_names_a_model():
