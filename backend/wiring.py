@@ -16,6 +16,7 @@ from backend.config import Settings
 from backend.events.bus import EventBus
 from backend.events.relay import Relay
 from backend.hosts.telemetry import TelemetryView
+from backend.notify.notifier import Notifier
 from backend.operations import Operations
 from backend.runs.scheduler import Scheduler
 from backend.store import Store
@@ -26,15 +27,19 @@ log = logging.getLogger(__name__)
 
 class LocalWorker:
     """The scheduler of this process, if it runs one: started with the backend, or later
-    (the CLI starts one when no worker is live and it must wait for a run)."""
+    (the CLI starts one when no worker is live and it must wait for a run). The webhooks'
+    notifier lives beside it: deliveries come from the process that drives runs, whatever
+    process the change came from (the relay brings every process's events here)."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
         self.scheduler: Scheduler | None = None
+        self.notifier: Notifier | None = None
 
     def start(self) -> Scheduler:
         if self.scheduler is None:
+            self.notifier = Notifier(self.settings.notify, self.store).start()
             self.scheduler = Scheduler(self.settings, self.store)
             self.scheduler.start()
         return self.scheduler
@@ -42,6 +47,8 @@ class LocalWorker:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
 
 
 @dataclass

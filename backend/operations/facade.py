@@ -1,9 +1,11 @@
 """The one facade the UI and the CLI use: validate, launch, kill, and ask about runs.
 
 It is assembled from one module per concern (launching, inputs, runs, library, reviews,
-fleet, exports, and the review room's versions, notes, review links, reports, drafts); its collaborators come in through the constructor, nothing is patched in
+fleet, exports, webhooks, and the review room's versions, notes, review links, reports,
+drafts); its collaborators come in through the constructor, nothing is patched in
 later. Nothing here talks to SSH or Docker (doctor excepted: that is its job) and nothing
-blocks on the network; every query goes through the store.
+blocks on the network (but a person's webhook test, which waits for the endpoint's answer);
+every query goes through the store.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from backend.operations.runs import RunOps
 from backend.operations.setup_ops import SetupOps
 from backend.operations.usage import UsageOps
 from backend.operations.versions import VersionOps
+from backend.operations.webhooks import WebhookOps
 
 
 class Operations(LaunchOps, InputOps, RunOps, LibraryOps, ReviewOps, FleetOps, ExportOps,
-                 UsageOps, VersionOps, NoteOps, ReviewLinkOps, ReportOps, DraftOps, SetupOps):
+                 UsageOps, VersionOps, NoteOps, ReviewLinkOps, ReportOps, DraftOps, SetupOps,
+                 WebhookOps):
     """settings: the config; store: the database (and, as `store.bus`, this process's
     events); telemetry: the latest host snapshots (backend.hosts.telemetry.TelemetryView),
     None where nothing watches hosts; sign_in_required: every request must come from a

@@ -14,7 +14,7 @@ from typing import Callable
 
 from backend.store.models import (REVIEW_MODELS, EventRecord, LogLine, MetricSample, Preset,
                                   Prompt, RemoteCleanup, Review, Run, RunTransition,
-                                  SchemaVersion, Session, User, Worker, db)
+                                  SchemaVersion, Session, User, WebhookDelivery, Worker, db)
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,15 @@ def _reproducibility() -> None:
             db.execute_sql(f"ALTER TABLE run ADD COLUMN {name} {sql_type}")
 
 
-#: version -> the step that brings the database from version-1 to it.
+def _webhook_deliveries() -> None:
+    """Issue 18: the webhook delivery log (one row per attempt). Creates only its own table
+    (referring to `run` of schema 1), so it applies whether or not the steps numbered around
+    it are there."""
+    db.create_tables([WebhookDelivery])
+
+
+#: version -> the step that brings the database from version-1 to it. A number may be
+#: missing while branches land (8 is another branch's): the steps present run in order.
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
@@ -176,6 +184,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     5: _run_guardrails,
     6: _review_room,
     7: _reproducibility,
+    9: _webhook_deliveries,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -208,7 +217,7 @@ def _migrate_steps(path: Path) -> None:
             raise RuntimeError(
                 f"{path} was written by a newer version (schema {current}); "
                 f"this app understands up to {SCHEMA_VERSION}. Upgrade the app.")
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+        for version in sorted(v for v in MIGRATIONS if v > current):
             MIGRATIONS[version]()
             SchemaVersion.create(version=version, applied_at=time.time())
             log.info("database %s: schema %d applied", path, version)
