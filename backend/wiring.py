@@ -8,6 +8,7 @@ hears of every other's events), the scheduler thread (unless told not to), and t
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -43,6 +44,19 @@ class LocalWorker:
             self.scheduler = Scheduler(self.settings, self.store)
             self.scheduler.start()
         return self.scheduler
+
+    def drain_notices(self) -> bool:
+        """Wait until the webhooks have sent what they heard (a short-lived process, the
+        CLI's `run --wait`, would otherwise end before its `completed` went out): at most one
+        attempt's timeout per webhook beyond now; retries further off are given up. True if
+        nothing was left."""
+        if self.notifier is None:
+            return True
+        hooks = self.settings.notify.webhooks
+        deadline = time.monotonic() + sum(h.timeout for h in hooks) + 1.0
+        while not self.notifier.idle() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.notifier.idle()
 
     def stop(self) -> None:
         if self.scheduler is not None:

@@ -295,4 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     from backend.cli.review_verbs import add_parsers as add_review_parsers
     add_review_parsers(sub, common)  # note, reply, notes, review, versions, report, link, ...
+    from backend.cli.webhook_verbs import add_parsers as add_webhook_parsers
+    add_webhook_parsers(sub, common)
     return parser

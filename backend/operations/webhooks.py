@@ -10,6 +10,7 @@ person who wants to see the answer.
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 from typing import Any
 
 from backend.config.notify import WebhookConfig
@@ -24,7 +25,9 @@ def _address(hook: WebhookConfig) -> str:
     if hook.url_env is not None:
         return f"${hook.url_env}"
     assert hook.url is not None
-    return f"{hook.url.split(':', 1)[0]}://{host_of(hook.url)}/…"
+    parts = urlsplit(hook.url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host_of(hook.url)}{port}/…"
 
 
 def webhook_info(hook: WebhookConfig) -> dict[str, Any]:
