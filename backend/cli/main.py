@@ -26,6 +26,7 @@ from backend.cli.query_verbs import cmd_list, cmd_search, cmd_show, cmd_status, 
 from backend.cli.retention_verbs import cmd_delete, cmd_prune
 from backend.cli.review_verbs import VERBS as REVIEW_VERBS
 from backend.cli.setup_verbs import cmd_setup
+from backend.cli.prepare_verbs import cmd_prepare
 from backend.cli.webhook_verbs import cmd_webhooks
 
 log = logging.getLogger("cosmos.cli")
@@ -38,6 +39,7 @@ VERBS = {"create": cmd_create, "run": cmd_run, "list": cmd_list, "search": cmd_s
          "upscale": cmd_upscale, "enhance": cmd_enhance, "doctor": cmd_doctor,
          "worker": cmd_worker, "user": cmd_user, "usage": cmd_usage, "models": cmd_models,
          "setup": cmd_setup, "prune": cmd_prune, "delete": cmd_delete, "webhooks": cmd_webhooks,
+         "prepare": cmd_prepare,
          **REVIEW_VERBS}
 
 

@@ -1,7 +1,7 @@
 """The one facade the UI and the CLI use: validate, launch, kill, and ask about runs.
 
 It is assembled from one module per concern (launching, inputs, runs, library, reviews,
-fleet, exports, webhooks, and the review room's versions, notes, review links, reports,
+fleet, exports, webhooks, preparing (image sequences), and the review room's versions, notes, review links, reports,
 drafts); its collaborators come in through the constructor, nothing is patched in
 later. Nothing here talks to SSH or Docker (doctor excepted: that is its job) and nothing
 blocks on the network (but a person's webhook test, which waits for the endpoint's answer);
@@ -22,6 +22,7 @@ from backend.operations.launching import LaunchOps
 from backend.operations.library import LibraryOps
 from backend.operations.drafts import DraftOps
 from backend.operations.notes import NoteOps
+from backend.operations.preparing import PrepareOps
 from backend.operations.reports import ReportOps
 from backend.operations.review_links import ReviewLinkOps
 from backend.operations.reviews import ReviewOps
@@ -34,7 +35,7 @@ from backend.operations.webhooks import WebhookOps
 
 class Operations(LaunchOps, InputOps, RunOps, LibraryOps, ReviewOps, FleetOps, ExportOps,
                  UsageOps, VersionOps, NoteOps, ReviewLinkOps, ReportOps, DraftOps, SetupOps,
-                 WebhookOps):
+                 WebhookOps, PrepareOps):
     """settings: the config; store: the database (and, as `store.bus`, this process's
     events); telemetry: the latest host snapshots (backend.hosts.telemetry.TelemetryView),
     None where nothing watches hosts; sign_in_required: every request must come from a
