@@ -76,6 +76,18 @@ def resolve(hook: WebhookConfig) -> tuple[str, str | None]:
     return url, secret
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the 3xx it is: following it would send the signature
+    headers to another address, and urllib turns a redirected POST into a GET without the
+    body anyway."""
+
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 (urllib's signature)
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def host_of(url: str) -> str:
     return urlsplit(url).hostname or "?"
 
@@ -93,7 +105,7 @@ def post(hook: WebhookConfig, raw: bytes, *, event: str, delivery: str,
                                 secret=secret))
     host = host_of(url)
     try:
-        with urllib.request.urlopen(request, timeout=hook.timeout) as response:
+        with _OPENER.open(request, timeout=hook.timeout) as response:
             text = response.read(ANSWER_EXCERPT).decode("utf-8", "replace")
             return Answer(response.status, None, payload.excerpt(text, ANSWER_EXCERPT))
     except urllib.error.HTTPError as exc:
@@ -101,6 +113,8 @@ def post(hook: WebhookConfig, raw: bytes, *, event: str, delivery: str,
             text = exc.read(ANSWER_EXCERPT).decode("utf-8", "replace")
         except OSError:
             text = ""
+        if 300 <= exc.code < 400:
+            text = "the endpoint redirects; put the address it redirects to in url"
         return Answer(exc.code, None, payload.excerpt(text, ANSWER_EXCERPT),
                       retry=exc.code in RETRY_CODES)
     except (socket.timeout, TimeoutError):

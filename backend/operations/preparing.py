@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -81,22 +82,26 @@ class PrepareOps:
         if not (math.isfinite(stops) and -20 <= stops <= 20):
             raise ValidationFailed([FieldError("exposure", f"exposure {stops:g} is not valid; "
                                                "allowed: -20 to 20 stops")])
-        folder = self._sequence_folder(Path(str(source)))
+        if output and Path(output).suffix.lower() != ".mp4":
+            raise ValidationFailed([FieldError("output", f"{Path(output).name}: the output is "
+                                               "an .mp4 file (e.g. -o shot.mp4)")])
+        folder, unpacked = self._sequence_folder(Path(str(source)))
         out = Path(output).expanduser().resolve() if output else (
             self.settings.uploads_dir / "prepared" / new_id() / f"{_stem(folder)}.mp4")
-        if out.suffix.lower() != ".mp4":
-            raise ValidationFailed([FieldError("output", f"{out.name}: the output is an .mp4 "
-                                               "file (e.g. -o shot.mp4)")])
         try:
             made = build(plan(folder, cfg.passes, start=first, end=last), out, fps=rate,
                          tonemap=method, exposure=stops)
         except PrepareError as exc:
             raise ValidationFailed([FieldError(exc.field, exc.message)]) from None
+        finally:
+            if unpacked is not None:  # the frames of a zip are not kept once encoded
+                shutil.rmtree(unpacked, ignore_errors=True)
         return {"input": made.input, "controls": made.controls, "notes": made.notes,
                 "fps": rate}
 
-    def _sequence_folder(self, source: Path) -> Path:
-        """The folder to read: `source` itself, or a zip unpacked into the uploads."""
+    def _sequence_folder(self, source: Path) -> tuple[Path, Path | None]:
+        """The folder to read: `source` itself, or a zip unpacked into the uploads (then
+        also the folder to remove after)."""
         refusal = self.input_refusal(source)
         if refusal:
             raise ValidationFailed([FieldError("path", refusal)])
@@ -111,10 +116,11 @@ class PrepareOps:
             dest = self.settings.uploads_dir / "sequences" / new_id()
             try:
                 return extract_images(source, dest,
-                                      max_bytes=self.settings.max_upload_mb * 20 * 10**6)
+                                      max_bytes=self.settings.max_upload_mb * 20 * 10**6), dest
             except PrepareError as exc:
+                shutil.rmtree(dest, ignore_errors=True)
                 raise ValidationFailed([FieldError(exc.field, exc.message)]) from None
-        return source.resolve()
+        return source.resolve(), None
 
 
 def _stem(folder: Path) -> str:

@@ -58,6 +58,11 @@ def endpoint() -> Iterator[tuple[Endpoint, int]]:
                 with state.lock:
                     if not state.flaky_failed:
                         state.flaky_failed, code = True, 500
+            elif self.path == "/moved":
+                self.send_response(302)
+                self.send_header("Location", "/ok")
+                self.end_headers()
+                return
             elif self.path == "/hang":
                 state.release.wait()
                 with state.lock:
@@ -204,16 +209,23 @@ name = "nobody"
 url = "http://127.0.0.1:{closed}/x"
 events = ["completed"]
 timeout = 5
+[[notify.webhooks]]
+name = "moved"
+url = "http://127.0.0.1:PORT/moved"
+events = ["completed"]
 """))
     backend = start_backend(settings, with_scheduler=False)
     try:
-        ok, nobody = backend.ops.test_webhook()
+        ok, nobody, moved = backend.ops.test_webhook()
         assert ok["ok"] and ok["status_code"] == 200 and ok["said"] == "HTTP 200: ok"
         assert not nobody["ok"] and nobody["status_code"] is None
         assert nobody["error"].startswith("could not reach 127.0.0.1")
+        # a redirect is not followed (the signature would go elsewhere): it is the answer
+        assert moved["status_code"] == 302 and not moved["ok"] and "redirects" in moved["said"]
+        assert len(state.received("/ok")) == 1
         body = json.loads(state.received("/ok")[0]["raw"])
         assert body["test"] is True and body["event"] == "failed"
-        with pytest.raises(Exception, match="configured: ok, nobody"):
+        with pytest.raises(Exception, match="configured: ok, nobody, moved"):
             backend.ops.test_webhook("missing")
     finally:
         backend.close()

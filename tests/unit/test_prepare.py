@@ -219,6 +219,7 @@ def test_a_zip_is_unpacked_into_the_uploads_and_a_hostile_one_refused(ops, tmp_p
     made = Path(result["input"]["path"])
     assert made.is_relative_to(ops.settings.uploads_dir) and made.name == "plate.mp4"
     assert media.probe_video(made).frames == 4
+    assert not any((ops.settings.uploads_dir / "sequences").iterdir())  # frames not kept
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("../escape.0001.png", "x")
