@@ -27,7 +27,7 @@ from typing import Any, Callable
 from backend.config.notify import NotifySettings, WebhookConfig
 from backend.events.types import Event, ReviewChanged, StatusChanged
 from backend.notify import payload
-from backend.notify.send import Answer, post
+from backend.notify.send import Answer, NotReady, post, resolve
 from backend.store.models import APPROVED
 
 log = logging.getLogger(__name__)
@@ -195,6 +195,11 @@ class Notifier:
             worker.thread.start()
         self._unsubscribe = self.store.bus.subscribe(self._hear, kinds=("status", "review"))
         log.info("webhooks: delivering to %s", ", ".join(w.hook.name for w in self._workers))
+        for worker in self._workers:  # say it now, not only at the first notice
+            try:
+                resolve(worker.hook)
+            except NotReady as exc:
+                log.warning("webhook %s: %s", worker.hook.name, exc)
         return self
 
     def _hear(self, event: Event) -> None:
