@@ -61,17 +61,16 @@ def resolve(hook: WebhookConfig) -> tuple[str, str | None]:
         url = os.environ.get(hook.url_env, "").strip()
         if not url:
             raise NotReady(f"url_env {hook.url_env} is not set in the environment of this "
-                           "process; nothing was sent")
+                           "process")
         if not valid_http_url(url):
             raise NotReady(f"url_env {hook.url_env} does not hold an http:// or https:// "
-                           "address; nothing was sent")
+                           "address")
     secret = None
     if hook.secret_env is not None:
         secret = os.environ.get(hook.secret_env)
         if not secret:
             raise NotReady(f"secret_env {hook.secret_env} is not set in the environment of "
-                           "this process; nothing was sent (a webhook with a secret is never "
-                           "sent unsigned)")
+                           "this process (a webhook with a secret is never sent unsigned)")
     assert url is not None
     return url, secret
 
@@ -98,7 +97,7 @@ def post(hook: WebhookConfig, raw: bytes, *, event: str, delivery: str,
     try:
         url, secret = resolve(hook)
     except NotReady as exc:
-        return Answer(None, str(exc), retry=False)
+        return Answer(None, f"{exc}: nothing was sent", retry=False)
     request = urllib.request.Request(
         url, data=raw, method="POST",
         headers=payload.headers(raw, event=event, delivery=delivery, timestamp=int(clock()),
