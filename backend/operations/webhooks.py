@@ -42,9 +42,7 @@ def delivery_dict(row: Any) -> dict[str, Any]:
             "answered_at": row.answered_at}
 
 
-TEST_FACTS = payload.RunFacts(id="TEST", status="completed", owner="cosmos", model="transfer1",
-                              host="sim", name="webhook test",
-                              prompt="A test delivery from the Cosmos Workflow Orchestrator.")
+TEST_PROMPT = "A test delivery from the Cosmos Workflow Orchestrator."
 
 
 class WebhookOps:
@@ -63,11 +61,19 @@ class WebhookOps:
                 known = ", ".join(h.name for h in hooks) or "none is configured"
                 raise NotFound(f"webhook {name!r} (configured: {known})")
             hooks = (hook,)
+        gen = self.settings.generation
+        try:
+            owner = self.local_user
+        except ValueError:  # a malformed $COSMOS_USER: the test body needs no owner
+            owner = ""
+        facts = payload.RunFacts(id="TEST", status="completed", owner=owner,
+                                 model=gen.model, host=gen.host, name="webhook test",
+                                 prompt=TEST_PROMPT)
         results = []
         for hook in hooks:
             event = hook.events[0]
             delivery = f"test:{hook.name}:{int(time.time())}"
-            raw = render(hook, event, TEST_FACTS, delivery=delivery,
+            raw = render(hook, event, facts, delivery=delivery,
                          public_url=self.settings.notify.public_url, test=True)
             answer = post(hook, raw, event=event, delivery=delivery)
             results.append({"webhook": hook.name, "event": event, "ok": answer.ok,
