@@ -175,7 +175,8 @@ def _webhook_deliveries() -> None:
 
 
 #: version -> the step that brings the database from version-1 to it. A number may be
-#: missing while branches land (8 is another branch's): the steps present run in order.
+#: missing while branches land (8 is another branch's): the steps present and not yet applied
+#: run in order (see _migrate_steps).
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
@@ -217,11 +218,16 @@ def _migrate_steps(path: Path) -> None:
             raise RuntimeError(
                 f"{path} was written by a newer version (schema {current}); "
                 f"this app understands up to {SCHEMA_VERSION}. Upgrade the app.")
-        for version in sorted(v for v in MIGRATIONS if v > current):
+        # every step not yet applied, in order: also one numbered below a step already there
+        # (a database made while a branch's step 8 was missing gets it when it lands; such
+        # steps depend only on the tables of 1-7, so their order among themselves is free)
+        applied = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
+        missing = sorted(set(MIGRATIONS) - applied)
+        for version in missing:
             MIGRATIONS[version]()
             SchemaVersion.create(version=version, applied_at=time.time())
             log.info("database %s: schema %d applied", path, version)
-        if current < SCHEMA_VERSION:
+        if missing:
             broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise RuntimeError(f"{path}: migration would leave {len(broken)} dangling "
