@@ -255,3 +255,18 @@ def test_pass_patterns_are_configurable_and_validated(tmp_path):
                       ('tonemap = "aces"', "reinhard, clamp"), ("exposure = 99", "stops")):
         with pytest.raises(ConfigError, match=word):
             make_settings(tmp_path, extra_top=f"[prepare]\n{bad}")
+
+
+def test_odd_sizes_are_padded_and_said_and_16_bit_depth_is_scaled(ops, tmp_path):
+    shot = tmp_path / "odd"
+    png_sequence(shot, "shot.", count=3, size=(63, 47))
+    shot.joinpath("depth").mkdir()
+    for i in range(3):  # a 16-bit grey depth pass, already drawn near-bright
+        Image.fromarray(np.full((47, 63), 65535 if i == 0 else 32896, np.uint16)).save(
+            shot / "depth" / f"shot.{1001 + i:04d}.png")
+    result = ops.prepare_sequence(shot, fps=24, output=tmp_path / "odd.mp4")
+    assert (result["input"]["width"], result["input"]["height"]) == (64, 48)
+    assert any("odd side" in note and "64x48" in note for note in result["notes"])
+    depth = decoded(tmp_path / "odd.depth.mp4", 64, 48).astype(int)
+    assert depth[0, 20, 20, 0] > 250 and abs(depth[1, 20, 20, 0] - 128) <= 3
+    assert result["controls"]["depth"]["conversion"] == "as drawn (grey)"
