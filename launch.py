@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV_DIR = ROOT / ".venv"
-REQUIRED_MODULES = ("gradio", "paramiko", "peewee", "PIL", "imageio_ffmpeg")
+REQUIRED_MODULES = ("gradio", "paramiko", "peewee", "PIL", "imageio_ffmpeg", "numpy", "OpenEXR")
 REEXEC_MARK = "COSMOS_LAUNCH_REEXEC"
 
 

@@ -39,6 +39,7 @@ from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_S
                                     weight_sum_note)
 from components.model_switch import component_looks
 from components.nav import Nav
+from components.prepare_panel import PreparePanel
 from cosmos_ui import auth
 from backend import accounts
 
@@ -112,6 +113,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                         self.preview = gr.Video(label="Input preview", interactive=False,
                                                 value=first_input, elem_id="input-preview",
                                                 height=240)
+                self.prepare = PreparePanel(ops)
                 self.controls_col = gr.Column(elem_id="controls-section")
                 self.controls_col.__enter__()
                 gr.Markdown("### Controls\nOne weight per control; 0 turns a control off.")
@@ -235,14 +237,15 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         host = self.ops.settings.hosts.get(values.get("host") or "")
         return tuple(host.offload) if host else ()
 
-    def _input_choices(self, extra: str | None = None) -> list[tuple[str, str]]:
+    def _input_choices(self, extra: str | None = None,
+                       how: str = "from settings") -> list[tuple[str, str]]:
         choices = list(self.samples)
         try:
             choices += self.ops.recent_inputs()
         except Exception:  # the form must open even if the history cannot be read
             log.exception("could not list recent inputs")
         if extra and extra != UPLOAD and all(v != extra for _, v in choices):
-            choices.append((f"{Path(extra).name[:24]} (from settings)", extra))
+            choices.append((f"{Path(extra).name[:24]} ({how})", extra))
         return choices + [("(my upload)", UPLOAD)]
 
     def _initial_spec(self, defaults: GenerationParams, first_input: str | None) -> str:
@@ -367,6 +370,12 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                      self.errors[f"control_videos.{c}"], **quiet)
             f[f"mask.{c}"].upload(functools.partial(self._on_control, c), f[f"mask.{c}"],
                                   self.errors[f"control_options.{c}.mask_path"], **quiet)
+        self.prepare.wire(input_choice=f["input_choice"],
+                          choices=lambda video: self._input_choices(video, "prepared"),
+                          describe=describe_input, preview=self.preview,
+                          input_info=self.input_info,
+                          controls={c: f[f"control.{c}"] for c in CONTROLS},
+                          weights={c: f[f"weight.{c}"] for c in CONTROLS})
         self._wire_model(self.model_note)
         launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS], self.neg_box,
                           self.controls_box, self.adv_box, f["seed"], self.nav.selected_run,

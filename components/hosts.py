@@ -22,6 +22,7 @@ from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from components.common import (TAB_HOSTS, TAB_RUNS, badge, e, event_data, fmt_ago,
                                run_title, sim_badge)
 from components.nav import Nav
+from components.webhooks_panel import WebhooksPanel
 
 
 HOSTS_JS = """
@@ -219,6 +220,7 @@ class HostsView:
         with gr.Column(elem_id="hosts"):
             self.html = gr.HTML(hosts_html([]), js_on_load=HOSTS_JS, elem_id="hosts-box")
             self.message = gr.Markdown(elem_id="hosts-message")
+            WebhooksPanel(ops)
         self.changed = live.signal("hosts", lambda page, events: page.tab == TAB_HOSTS and any(
             e.kind in ("telemetry", "status") for e in events))
         self.changed.change(self.render, None, self.html, show_progress="hidden",

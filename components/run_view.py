@@ -27,6 +27,7 @@ from components.review_room import ReviewRoom
 from components.reviews import Reviews
 from cosmos_ui import auth
 from backend import accounts
+from components.webhooks_panel import DeliveryLog
 from components.run_details import (metrics_frame, model_files_html, params_html,
                                     progress_html, recipe_html, status_html)
 from components.sweeps import sweep_line
@@ -96,6 +97,7 @@ class RunView(DirectView):
                 self.spec = gr.Code(label="Spec JSON as sent", language="json",
                                     interactive=False, elem_id="run-spec", wrap_lines=True)
                 self.recipe = gr.HTML("", elem_id="run-recipe-box", js_on_load=None)
+            DeliveryLog(ops, nav.selected_run)
             self.reviews = Reviews(ops, nav)
         selected = nav.selected_run
         # The GPU plot is not pushed by the stream: streamed outputs travel as diffs against

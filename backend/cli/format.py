@@ -76,6 +76,7 @@ def run_detail_json(run: RunSummary, details: dict[str, Any]) -> dict[str, Any]:
                  "text": files["text"], "info": run.output_info,
                  "model_files": run.model_files},
         recipe=_maybe_json(run.recipe), notes=run.model_notes, guardrails=run.guardrails,
+        webhooks=details.get("webhooks", []),
     )
 
 
@@ -216,6 +217,19 @@ def print_run(run: RunSummary, details: dict[str, Any], out: IO[str]) -> None:
     history = [f"{t['status']} {time.strftime('%H:%M:%S', time.localtime(t['at']))}"
                for t in details.get("transitions", [])]
     w("  history    " + "  ".join(history) + "\n")
+    for line in delivery_lines(details.get("webhooks") or []):
+        w(f"  webhook    {line}\n")
+
+
+def delivery_lines(deliveries: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per webhook delivery attempt: when, which webhook and event, what came back."""
+    out = []
+    for d in deliveries:
+        answer = (f"HTTP {d['status_code']}" if d["status_code"] is not None and not d["error"]
+                  else d["error"] or ("no answer yet" if d["outcome"] == "sending" else ""))
+        out.append(f"{time.strftime('%H:%M:%S', time.localtime(d['at']))} {d['webhook']} "
+                   f"{d['event']} #{d['attempt']} {d['outcome']}: {answer}")
+    return out
 
 
 def print_prompt(prompt: dict[str, Any], out: IO[str]) -> None:

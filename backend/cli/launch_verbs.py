@@ -67,6 +67,8 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
         for warning in plan["warnings"]:
             print(f"warning: {warning['field']}: {warning['message']}", file=sys.stderr)
         return EXIT_OK
+    if args.wait:  # the worker (and its webhooks) hear the run's `queued` too
+        s.ensure_worker()
     run = s.ops.launch(params, name=args.name, host=args.host, prompt_id=prompt_id,
                        with_upscale=args.with_upscale, priority=args.priority, owner=owner,
                        shot=getattr(args, "shot", ""))

@@ -27,6 +27,8 @@ from backend.cli.retention_verbs import cmd_delete, cmd_prune
 from backend.cli.review_verbs import VERBS as REVIEW_VERBS
 from backend.cli.setup_verbs import cmd_setup
 from backend.cli.sweep_verbs import VERBS as SWEEP_VERBS
+from backend.cli.prepare_verbs import cmd_prepare
+from backend.cli.webhook_verbs import cmd_webhooks
 
 log = logging.getLogger("cosmos.cli")
 
@@ -37,8 +39,8 @@ VERBS = {"create": cmd_create, "run": cmd_run, "list": cmd_list, "search": cmd_s
          "show": cmd_show, "kill": cmd_kill, "dequeue": cmd_dequeue, "status": cmd_status,
          "upscale": cmd_upscale, "enhance": cmd_enhance, "doctor": cmd_doctor,
          "worker": cmd_worker, "user": cmd_user, "usage": cmd_usage, "models": cmd_models,
-         "setup": cmd_setup, "prune": cmd_prune, "delete": cmd_delete, **REVIEW_VERBS,
-         **SWEEP_VERBS}
+         "setup": cmd_setup, "prune": cmd_prune, "delete": cmd_delete, "webhooks": cmd_webhooks,
+         "prepare": cmd_prepare, **REVIEW_VERBS, **SWEEP_VERBS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -297,4 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_review_parsers(sub, common)  # note, reply, notes, review, versions, report, link, ...
     from backend.cli.sweep_verbs import add_parsers as add_sweep_parsers
     add_sweep_parsers(sub, common, gen)  # sweep, sweeps, export grid
+    from backend.cli.webhook_verbs import add_parsers as add_webhook_parsers
+    add_webhook_parsers(sub, common)
+    from backend.cli.prepare_verbs import add_parser as add_prepare_parser
+    add_prepare_parser(sub, common)
     return parser

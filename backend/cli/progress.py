@@ -225,6 +225,9 @@ class Session:
                 print(f"note: {len(left)} other run(s) started here keep running on their boxes;"
                       " the next worker (`cosmos worker` or the app) follows them.",
                       file=sys.stderr)
+            if not self.backend.worker.drain_notices():
+                print("note: some webhook notices were not sent before this command ended "
+                      "(`cosmos webhooks log RUN`)", file=sys.stderr)
         self.backend.close()
 
 

@@ -18,6 +18,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from backend.config.hosts import OFFLOAD_FLAGS, PULL_POLICIES, HostConfig, read_host  # noqa: F401
+from backend.config.notify import NotifySettings, read_notify
+from backend.config.prepare import PrepareSettings, read_prepare
 from backend.config.people import (FairShare, SignInPolicy, read_cli_user, read_fair_share,
                                    read_input_roots, read_sign_in)
 from backend.config.reader import ConfigError, Reader
@@ -79,6 +81,10 @@ class Settings:
     backfill_seconds: float = 0.0
     gpu_busy_memory_mb: float = 1024.0
     lease_seconds: float = 120.0
+    #: issue 18: webhooks and the public address of the app ([notify])
+    notify: NotifySettings = NotifySettings()
+    #: issue 18: image sequences -> input and control videos ([prepare])
+    prepare: PrepareSettings = PrepareSettings()
 
     @property
     def db_path(self) -> Path:
@@ -105,7 +111,7 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     root = Reader(path, raw)
     root.unknown_keys({"data_dir", "ui", "generation", "scheduler", "hosts", "fair_share",
-                       "cli", "review"})
+                       "cli", "review", "notify", "prepare"})
 
     data_text = str(data_dir) if data_dir is not None else root.get(
         "data_dir", str, "data", "a folder path", lambda v: bool(v.strip()))
@@ -207,6 +213,8 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
                                      "from 1 to 1000000", lambda v: 1 <= v <= 1_000_000),
         lease_seconds=sched.get("lease_seconds", float, 120.0, "a number of seconds from 10 "
                                 "to 3600", lambda v: 10 <= v <= 3600),
+        notify=read_notify(root),
+        prepare=read_prepare(root),
     )
 
 

@@ -1,9 +1,12 @@
 """The one facade the UI and the CLI use: validate, launch, kill, and ask about runs.
 
 It is assembled from one module per concern (launching, inputs, runs, library, reviews,
-fleet, exports, sweeps, and the review room's versions, notes, review links, reports, drafts); its collaborators come in through the constructor, nothing is patched in
+fleet, exports, sweeps, webhooks, preparing (image sequences), and the review room's versions,
+notes, review links, reports, drafts); its collaborators come in through the constructor,
+nothing is patched in
 later. Nothing here talks to SSH or Docker (doctor excepted: that is its job) and nothing
-blocks on the network; every query goes through the store.
+blocks on the network (but a person's webhook test, which waits for the endpoint's answer);
+every query goes through the store.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from backend.operations.launching import LaunchOps
 from backend.operations.library import LibraryOps
 from backend.operations.drafts import DraftOps
 from backend.operations.notes import NoteOps
+from backend.operations.preparing import PrepareOps
 from backend.operations.reports import ReportOps
 from backend.operations.review_links import ReviewLinkOps
 from backend.operations.reviews import ReviewOps
@@ -28,11 +32,12 @@ from backend.operations.setup_ops import SetupOps
 from backend.operations.sweeps import SweepOps
 from backend.operations.usage import UsageOps
 from backend.operations.versions import VersionOps
+from backend.operations.webhooks import WebhookOps
 
 
 class Operations(LaunchOps, InputOps, RunOps, LibraryOps, ReviewOps, FleetOps, ExportOps,
                  UsageOps, VersionOps, NoteOps, ReviewLinkOps, ReportOps, DraftOps, SetupOps,
-                 SweepOps):
+                 SweepOps, WebhookOps, PrepareOps):
     """settings: the config; store: the database (and, as `store.bus`, this process's
     events); telemetry: the latest host snapshots (backend.hosts.telemetry.TelemetryView),
     None where nothing watches hosts; sign_in_required: every request must come from a

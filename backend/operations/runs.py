@@ -11,6 +11,7 @@ from backend.ids import is_valid_id
 from backend.models.checks import FieldError
 from backend.operations.errors import NotFound, Refused, ValidationFailed
 from backend.operations.summary import RunSummary, summarize
+from backend.operations.webhooks import delivery_dict
 from backend.runs.plan import kill_request
 from backend.store.history import RunFilter
 from backend.store.models import CANCELLED, QUEUED, Run
@@ -140,6 +141,7 @@ class RunOps:
                             for t in self.store.transitions(run.id)],
             "files": {"video": run.output_path, "thumbnail": run.thumbnail_path,
                       "log": local_file("run.log"), "text": local_file("output.txt")},
+            "webhooks": [delivery_dict(d) for d in self.store.webhook_deliveries(run.id)],
         }
 
     def gpu_metrics(self, run_id: str, limit: int = 2000) -> list[dict[str, Any]]:

@@ -36,12 +36,14 @@ from backend.store.schema import current_version, migrate
 from backend.store.sweeps import SweepStore
 from backend.store.usage import UsageStore
 from backend.store.versions import VersionStore
+from backend.store.webhooks import WebhookStore
 
 log = logging.getLogger(__name__)
 
 
 class Store(RunStore, LogStore, ClaimStore, HistoryStore, CatalogStore, ReviewStore,
-            FleetStore, UsageStore, VersionStore, NoteStore, ReviewLinkStore, SweepStore):
+            FleetStore, UsageStore, VersionStore, NoteStore, ReviewLinkStore, SweepStore,
+            WebhookStore):
     """Opens the database and answers every question the app asks of it.
 
     One Store per process (Peewee models bind to a module-level database); connections are

@@ -354,5 +354,40 @@ class SweepRun(BaseModel):
 
 SWEEP_MODELS = (Sweep, SweepRun)
 
+# -- webhooks (issue 18) -----------------------------------------------------------------------
+#: An attempt's outcome: being sent now (or the sender died mid-way), answered 2xx, another
+#: attempt follows, or given up.
+SENDING, DELIVERED, RETRYING, GAVE_UP = "sending", "delivered", "retrying", "failed"
+DELIVERY_OUTCOMES = (SENDING, DELIVERED, RETRYING, GAVE_UP)
+
+
+class WebhookDelivery(BaseModel):
+    """One attempt to tell a webhook about a run: what it answered, or the error.
+
+    `key` names the notice (webhook, run, event and the transition or review change behind
+    it); (key, attempt) is unique, so when several schedulers hear one event (the app and a
+    `cosmos worker`) the first to write attempt 1 is the one that delivers. Never the address
+    or the secret: a Slack address is itself a token.
+    """
+
+    id = IntegerField(primary_key=True)
+    run = ForeignKeyField(Run, backref="webhook_deliveries", on_delete="CASCADE")
+    hook = CharField()
+    event = CharField()
+    key = CharField()
+    attempt = IntegerField()
+    at = FloatField()
+    outcome = CharField(default=SENDING, constraints=[Check(
+        "outcome IN (%s)" % ",".join("'%s'" % s for s in DELIVERY_OUTCOMES))])
+    status_code = IntegerField(null=True)
+    error = TextField(null=True)
+    answered_at = FloatField(null=True)
+
+    class Meta:
+        table_name = "webhook_delivery"
+        indexes = ((("key", "attempt"), True), (("run", "id"), False))
+
+
 MODELS = (SchemaVersion, Prompt, Run, RunTransition, LogLine, MetricSample, User, Review, Preset,
-          Worker, RemoteCleanup, EventRecord, Session) + REVIEW_MODELS + SWEEP_MODELS
+          Worker, RemoteCleanup, EventRecord, Session) + REVIEW_MODELS + SWEEP_MODELS + (
+              WebhookDelivery,)

@@ -14,7 +14,8 @@ from typing import Callable
 
 from backend.store.models import (REVIEW_MODELS, SWEEP_MODELS, EventRecord, LogLine,
                                   MetricSample, Preset, Prompt, RemoteCleanup, Review, Run,
-                                  RunTransition, SchemaVersion, Session, User, Worker, db)
+                                  RunTransition, SchemaVersion, Session, User, WebhookDelivery,
+                                  Worker, db)
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,16 @@ def _sweeps() -> None:
     db.create_tables(list(SWEEP_MODELS))
 
 
-#: version -> the step that brings the database from version-1 to it.
+def _webhook_deliveries() -> None:
+    """Issue 18: the webhook delivery log (one row per attempt). Creates only its own table
+    (referring to `run` of schema 1), so it applies whether or not the steps numbered around
+    it are there."""
+    db.create_tables([WebhookDelivery])
+
+
+#: version -> the step that brings the database from version-1 to it. A number may be
+#: missing while branches land (8 is another branch's): the steps present and not yet applied
+#: run in order (see _migrate_steps).
 MIGRATIONS: dict[int, Callable[[], None]] = {
     1: _first_release,
     2: _event_outbox,
@@ -183,6 +193,7 @@ MIGRATIONS: dict[int, Callable[[], None]] = {
     6: _review_room,
     7: _reproducibility,
     8: _sweeps,
+    9: _webhook_deliveries,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -215,11 +226,16 @@ def _migrate_steps(path: Path) -> None:
             raise RuntimeError(
                 f"{path} was written by a newer version (schema {current}); "
                 f"this app understands up to {SCHEMA_VERSION}. Upgrade the app.")
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+        # every step not yet applied, in order: also one numbered below a step already there
+        # (a database made while a branch's step 8 was missing gets it when it lands; such
+        # steps depend only on the tables of 1-7, so their order among themselves is free)
+        applied = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
+        missing = sorted(set(MIGRATIONS) - applied)
+        for version in missing:
             MIGRATIONS[version]()
             SchemaVersion.create(version=version, applied_at=time.time())
             log.info("database %s: schema %d applied", path, version)
-        if current < SCHEMA_VERSION:
+        if missing:
             broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise RuntimeError(f"{path}: migration would leave {len(broken)} dangling "

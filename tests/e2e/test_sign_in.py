@@ -106,7 +106,9 @@ def test_reviewer_cannot_launch_through_the_api(app):
     with signed_in(app, REVIEWER) as reviewer:
         for elem_id, overrides in (("kill-confirm", {0: victim, 1: True}),
                                    ("delete-confirm", {0: victim}),
-                                   ("rerun-button", {0: victim})):
+                                   ("rerun-button", {0: victim}),
+                                   # issue 18: a webhook test, an image sequence prepared
+                                   ("webhook-test", {}), ("prepare-button", {1: "/tmp"})):
             ok, detail = _click(reviewer, elem_id, overrides)
             assert not ok and "may not" in detail, (elem_id, detail)
     assert len(runs(app)) == before and victim in [r["id"] for r in runs(app)]

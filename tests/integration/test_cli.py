@@ -33,7 +33,9 @@ RUN_KEYS = {"id", "name", "type", "status", "host", "simulated", "prompt", "pare
             "image_digest", "checkpoints_manifest"}
 DETAIL_KEYS = RUN_KEYS | {"prompt_id", "params", "spec", "command", "job_script",
                           "container_name", "container_id", "master_port", "log_lines",
-                          "status_history", "outputs", "recipe", "notes", "guardrails"}
+                          "status_history", "outputs", "recipe", "notes", "guardrails",
+                          # issue 18: the run's webhook delivery attempts
+                          "webhooks"}
 PROMPT_KEYS = {"id", "name", "text", "negative_prompt", "parent_id", "created_at", "runs"}
 
 

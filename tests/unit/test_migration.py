@@ -106,8 +106,7 @@ def test_opening_again_changes_nothing(tmp_path):
     store = st.Store(path)
     try:
         assert sorted(r.id for r in st.Run.select()) == ids
-        assert [v.version for v in st.SchemaVersion.select()] == list(
-            range(1, st.SCHEMA_VERSION + 1))
+        assert [v.version for v in st.SchemaVersion.select()] == sorted(MIGRATIONS)
     finally:
         store.close()
 
@@ -199,8 +198,7 @@ def test_a_version_3_database_with_model_profiles_upgrades_with_nothing_lost(tmp
         assert st.Review.select().count() == len(before)
         assert store.search_run_ids("road 5") == [before[5]["id"]]
         assert st.db.execute_sql("PRAGMA foreign_key_check").fetchall() == []
-        assert [v.version for v in st.SchemaVersion.select()] == list(
-            range(1, st.SCHEMA_VERSION + 1))
+        assert [v.version for v in st.SchemaVersion.select()] == sorted(MIGRATIONS)
         # schema 5's guardrails and issue 15's reproducibility columns: unknown for a run
         # made before them
         assert all(r["image_digest"] is None and r["checkpoints_manifest"] is None
@@ -252,8 +250,62 @@ def test_a_database_before_issue_15_gets_the_reproducibility_columns_and_keeps_g
     store = st.Store(path)  # opening again changes nothing
     try:
         assert store.get_run(before[0]["id"]).checkpoints_manifest == "m-1"
-        assert [v.version for v in st.SchemaVersion.select()] == list(
-            range(1, st.SCHEMA_VERSION + 1))
+        assert [v.version for v in st.SchemaVersion.select()] == sorted(MIGRATIONS)
+    finally:
+        store.close()
+
+
+# -- schema 9 (issue 18: the webhook delivery log), whether or not another branch's 8 exists --
+def _at_schema_7(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A database as main left it (schema 7), holding one run."""
+    import backend.store.schema as schema
+
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", {v: s for v, s in MIGRATIONS.items() if v <= 7})
+        patch.setattr(schema, "SCHEMA_VERSION", 7)
+        store = st.Store(path)
+        run_id = store.create_run(params={"prompt": "p"}, host="sim", prompt_id=None).id
+        store.close()
+    return run_id
+
+
+@pytest.mark.parametrize("with_eight", [False, True])
+def test_webhook_log_step_applies_over_schema_7_with_or_without_8(tmp_path, monkeypatch,
+                                                                   with_eight):
+    import backend.store.schema as schema
+
+    path = tmp_path / "db.sqlite"
+    run_id = _at_schema_7(path, monkeypatch)
+    steps = dict(MIGRATIONS)
+    if with_eight:  # another branch's step 8, landing in the same release
+        steps[8] = lambda: st.db.execute_sql("CREATE TABLE other_branch (x INTEGER)")
+        monkeypatch.setattr(schema, "MIGRATIONS", dict(sorted(steps.items())))
+    store = st.Store(path)
+    try:
+        assert [v.version for v in st.SchemaVersion.select()] == sorted(steps)
+        assert 9 in steps and (8 in steps) == with_eight
+        key = store.notice_key("h", run_id, "queued", "queued")
+        assert store.claim_delivery_attempt(key=key, run_id=run_id, hook="h", event="queued",
+                                            attempt=1) is not None
+        assert [d.hook for d in store.webhook_deliveries(run_id)] == ["h"]
+    finally:
+        store.close()
+
+
+def test_a_step_numbered_below_one_applied_still_runs_when_it_lands(tmp_path, monkeypatch):
+    """A database made on this branch (1-7 and 9) gets another branch's 8 once it is merged."""
+    import backend.store.schema as schema
+
+    path = tmp_path / "db.sqlite"
+    _at_schema_7(path, monkeypatch)
+    st.Store(path).close()  # 9 applied: 1-7, 9
+    steps = dict(MIGRATIONS)
+    steps[8] = lambda: st.db.execute_sql("CREATE TABLE other_branch (x INTEGER)")
+    monkeypatch.setattr(schema, "MIGRATIONS", dict(sorted(steps.items())))
+    store = st.Store(path)
+    try:
+        assert sorted(v.version for v in st.SchemaVersion.select()) == sorted(steps)
+        assert st.db.execute_sql("SELECT count(*) FROM other_branch").fetchone() == (0,)
     finally:
         store.close()
 
