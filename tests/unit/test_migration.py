@@ -269,21 +269,13 @@ def _at_schema_7(path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return run_id
 
 
-@pytest.mark.parametrize("with_eight", [False, True])
-def test_webhook_log_step_applies_over_schema_7_with_or_without_8(tmp_path, monkeypatch,
-                                                                   with_eight):
-    import backend.store.schema as schema
-
+def test_webhook_log_step_applies_over_schema_7(tmp_path, monkeypatch):
+    """A database as main left it (schema 7) gets the sweeps (8) and the webhook log (9)."""
     path = tmp_path / "db.sqlite"
     run_id = _at_schema_7(path, monkeypatch)
-    steps = dict(MIGRATIONS)
-    if with_eight:  # another branch's step 8, landing in the same release
-        steps[8] = lambda: st.db.execute_sql("CREATE TABLE other_branch (x INTEGER)")
-        monkeypatch.setattr(schema, "MIGRATIONS", dict(sorted(steps.items())))
     store = st.Store(path)
     try:
-        assert [v.version for v in st.SchemaVersion.select()] == sorted(steps)
-        assert 9 in steps and (8 in steps) == with_eight
+        assert [v.version for v in st.SchemaVersion.select()] == sorted(MIGRATIONS)
         key = store.notice_key("h", run_id, "queued", "queued")
         assert store.claim_delivery_attempt(key=key, run_id=run_id, hook="h", event="queued",
                                             attempt=1) is not None
@@ -293,19 +285,21 @@ def test_webhook_log_step_applies_over_schema_7_with_or_without_8(tmp_path, monk
 
 
 def test_a_step_numbered_below_one_applied_still_runs_when_it_lands(tmp_path, monkeypatch):
-    """A database made on this branch (1-7 and 9) gets another branch's 8 once it is merged."""
-    import backend.store.schema as schema
-
+    """A database made while 8 (sweeps) was on another branch (1-7 and 9 applied) gets 8 when
+    it lands: every step not yet recorded runs, in order, whatever its number."""
     path = tmp_path / "db.sqlite"
     _at_schema_7(path, monkeypatch)
-    st.Store(path).close()  # 9 applied: 1-7, 9
-    steps = dict(MIGRATIONS)
-    steps[8] = lambda: st.db.execute_sql("CREATE TABLE other_branch (x INTEGER)")
-    monkeypatch.setattr(schema, "MIGRATIONS", dict(sorted(steps.items())))
+    st.Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE sweeprun")
+    conn.execute("DROP TABLE sweep")
+    conn.execute("DELETE FROM schemaversion WHERE version = ?", (SWEEP_STEP,))
+    conn.commit()
+    conn.close()
     store = st.Store(path)
     try:
-        assert sorted(v.version for v in st.SchemaVersion.select()) == sorted(steps)
-        assert st.db.execute_sql("SELECT count(*) FROM other_branch").fetchone() == (0,)
+        assert sorted(v.version for v in st.SchemaVersion.select()) == sorted(MIGRATIONS)
+        assert st.db.execute_sql("SELECT count(*) FROM sweep").fetchone() == (0,)
     finally:
         store.close()
 
