@@ -42,6 +42,7 @@ class PruneReport:
     cache_before: int = 0
     cache_after: int = 0
     cache_cap: int | None = None
+    stamps: dict[str, str] = field(default_factory=dict, repr=False)  # name -> listed mtime
     evicted: list[dict[str, Any]] = field(default_factory=list)
     protected: int = 0
     containers: list[str] = field(default_factory=list)
@@ -135,6 +136,7 @@ def prune_host(store: Any, rt: HostRuntime, instance_id: str, *, older_than_days
         parts = line.split(" ", 2)
         if len(parts) == 3 and parts[1].isdigit():
             entries.append((float(parts[0]), int(parts[1]), parts[2]))
+            report.stamps[parts[2]] = parts[0]  # find's own digits: a float would round
     report.cache_before = sum(size for _, size, _ in entries)
     total = report.cache_before
     if cache_max_gb:
@@ -173,8 +175,8 @@ def _apply(rt: HostRuntime, report: PruneReport, remove: list[str]) -> None:
         if not result.ok:
             report.errors.append(f"runs/{name}: {result.err.strip()}")
     if report.evicted:
-        paths = [posixpath.join(rt.cache_dir(), e["name"]) for e in report.evicted]
-        result = rt.shell.run(["rm", "-f", "--", *paths], timeout=600)
+        result = rt.shell.run(evict_command(rt.cache_dir(), report.evicted, report.stamps),
+                              timeout=600)
         if not result.ok:
             report.errors.append(f"cache: {result.err.strip()}")
     for name in report.containers:
@@ -183,3 +185,18 @@ def _apply(rt: HostRuntime, report: PruneReport, remove: list[str]) -> None:
             report.errors.append(f"container {name}: {result.err.strip()}")
     log.info("pruned %s: %d run folder(s), %d cache file(s), %d container(s)", rt.host.name,
              len(remove), len(report.evicted), len(report.containers))
+
+
+def evict_command(cache_dir: str, evicted: list[dict[str, Any]],
+                  stamps: dict[str, str]) -> list[str]:
+    """One `find` that deletes each listed cache file only if nobody used it since it was
+    listed: a run staged in between touched it (backend/runs/staging.py), so its mtime is
+    newer than the listed one and it stays, with the link that run just made to it."""
+    expression: list[str] = []
+    for entry in evicted:
+        if expression:
+            expression.append("-o")
+        expression += ["(", "-name", entry["name"], "!", "-newermt",
+                       "@" + stamps.get(entry["name"], f"{entry['last_used']:.6f}"), ")"]
+    return ["find", cache_dir, "-maxdepth", "1", "-type", "f", "(", *expression, ")",
+            "-delete"]

@@ -79,12 +79,15 @@ class Stager:
         digest = sha256_file(local)
         suffix = local.suffix.lower() or ".bin"
         cached = f"{self.rt.cache_dir()}/{digest}{suffix}"
+        # Mark the use first, then look: its mtime is its last use (the cache is evicted least
+        # recently used first), and a prune deletes a file only if it was not touched since
+        # the prune listed it (backend/runs/prune.py), so a file seen here after the touch
+        # stays for this run's link.
+        shell.run(["touch", "-c", "--", cached])
         if not shell.exists(cached):
             with _upload_lock(digest):  # one upload of a content at a time in this process
                 if not shell.exists(cached):
                     self._upload(local, digest, cached, link_name, run_id)
-        else:  # its mtime is its last use: the cache is evicted least recently used first
-            shell.run(["touch", "-c", "--", cached])
         link = f"{run_dir}/inputs/{link_name}"
         shell.run(["ln", "-sfn", f"../../../cache/{digest}{suffix}", link]).check(
             "linking an input into the run folder")
