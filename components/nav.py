@@ -8,6 +8,7 @@ is on screen) and renders the pieces registered for that tab at once.
 from __future__ import annotations
 
 import inspect
+import json
 import itertools
 from typing import Any, Callable, Sequence
 
@@ -23,9 +24,17 @@ _PROBE_JS = """(x) => {
 
 #: Switches to the tab a handler asked for (see Nav.goto): a click on its button, so the tabs'
 #: own change event follows as it does for a person's click.
+#: On a narrow screen the tabs that do not fit sit in the "More tabs" menu, as buttons that
+#: carry only their label (LABELS: tab id -> label, filled in by Nav.wire).
 _SWITCH_JS = """(request) => {
   const tab = String(request || '').split('@')[0];
-  const button = tab && document.getElementById('tab-' + tab + '-button');
+  if (!tab) return [];
+  let button = document.getElementById('tab-' + tab + '-button');
+  if (!button) {
+    const label = (LABELS)[tab];
+    button = [...document.querySelectorAll('#main-tabs .overflow-dropdown button')]
+      .find(b => b.textContent.trim() === label);
+  }
   if (button && button.getAttribute('aria-selected') !== 'true') button.click();
   return [];
 }"""
@@ -98,7 +107,9 @@ class Nav:
             return tab
 
         quiet = dict(api_visibility="private", show_progress="hidden")
-        self.switch.change(None, self.switch, None, js=_SWITCH_JS, **quiet)
+        labels = {tab.id: tab.label for tab in self.tabs.children if isinstance(tab, gr.Tab)}
+        self.switch.change(None, self.switch, None,
+                           js=_SWITCH_JS.replace("(LABELS)", json.dumps(labels)), **quiet)
         changed = self.tabs.change(on_tab, self._probe, self.active_tab,
                                    js=_PROBE_JS, queue=False, **quiet)
         for tab, fn, inputs, outputs in self._on_show:

@@ -66,6 +66,11 @@ CLIP_FRAMES = 121
 #: The fake guardrail's own blocklist (the real one blocks on its own too).
 BLOCKLIST = ("sim-unsafe", "sim-blocked")
 FAILURES = ("oom", "guardrail", "crash", "hang", "nccl")
+#: Not failures: `[sim:hold]` holds the run at its first diffusion sampling, logging a line a
+#: second, until a file `sim-release` appears in the output folder (`touch` it to go on). For
+#: acting on a run while it runs (a reload, a second browser) however slow the machine is.
+SWITCHES = ("hold",)
+HOLD_FILE = "sim-release"
 PRESET_PRIORITY = ("vis", "edge", "depth", "seg", "keypoint", "hdmap", "lidar")
 
 # Source locations printed in log lines (plausible paths of the real modules).
@@ -526,7 +531,7 @@ def directives(prompt) -> set:
     env = os.environ.get("COSMOS_SIM_FAIL", "").strip().lower()
     if env:
         found.add(env)
-    return found & set(FAILURES)
+    return found & set(FAILURES + SWITCHES)
 
 
 def guardrail_reason(prompt) -> str | None:
@@ -565,6 +570,14 @@ def diffusion_sample(cfg: argparse.Namespace, item: dict, clip: int) -> None:
     if "hang" in fails:
         while True:  # a wedged NCCL collective: no output until killed
             time.sleep(3600)
+    if "hold" in fails and clip == 0:
+        release = os.path.join(cfg.video_save_folder, HOLD_FILE)
+        held = 0
+        while not os.path.exists(release):
+            log("INFO", (P_PY, 671, "generate_world_from_control"),
+                "[sim:hold] held for %d s: touch %s to go on" % (held, release))
+            time.sleep(1.0)
+            held += 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,13 +29,17 @@ LOG = "#run-log textarea"
 @pytest.fixture(scope="module")
 def ui_app(tmp_path_factory):
     # The live test acts on a run while it runs (reload mid-run, a second browser, scrolling
-    # up): the run must outlast those steps. With a 9 s run they did not under load: at load
-    # average 15-28 on 2 cores the page showed "running" up to 14 s after the click and the
-    # steps up to the reload took another 5-20 s. 45 s, 10% of it "loading models", passed
-    # every time at load 22-30; idle it costs the test ~35 s more.
-    proc = AppProcess(tmp_path_factory.mktemp("ui-runs"), sim_seconds=45, sim_load_share=0.1)
+    # up): its prompt holds the simulated run at diffusion sampling ([sim:hold], logging a
+    # line a second) until the test releases it, so the run outlasts those steps however
+    # slow the machine is. The kill test needs a run that is still going when Kill lands.
+    proc = AppProcess(tmp_path_factory.mktemp("ui-runs"), sim_seconds=20, sim_load_share=0.1)
     yield proc
     proc.stop()
+
+
+def release(app: AppProcess, run_id: str) -> None:
+    """Let a run held by [sim:hold] go on (backend/simulator/fake_transfer.py)."""
+    (app.tmp_path / "data" / "sim-box" / "runs" / run_id / "outputs" / "sim-release").touch()
 
 
 def log_lines(page) -> list[str]:
@@ -72,7 +76,7 @@ def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser
     page.add_init_script(NOTIFICATION_STUB)
     page.goto(ui_app.url)
     page.locator("#notify-enable").click()
-    page.locator("#prompt textarea").fill("A rainy neon street at night, watched live")
+    page.locator("#prompt textarea").fill("A rainy neon street at night, watched live [sim:hold]")
     page.locator("#run-button").click()
 
     # the Runs tab opens on the new run; log lines and progress arrive while it runs
@@ -118,6 +122,8 @@ def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser
 
         # both pages end with the finished run and its video playing (the status, progress
         # and log a moment later at worst: the log panel refetches on any gap)
+        assert status(page) == "running"  # still held
+        release(ui_app, run_id)
         for p in (page, second):
             wait_video_playing(p, "#run-video video")
             wait_status(p, "completed", timeout=UI_REACTS)
