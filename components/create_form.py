@@ -36,13 +36,17 @@ from components.input_info import describe_input, probe  # noqa: F401
 from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_SLOTS, FIELDS,
                                     UPLOAD, errors_by_slot, params_from_values,
                                     profile_of, spec_preview, values_from_params,
-                                    weight_sum_note)
+                                    weight_messages, weight_sum_note)
 from components.model_switch import component_looks
 from components.nav import Nav
 from cosmos_ui import auth
 from backend import accounts
 
 log = logging.getLogger(__name__)
+
+#: The page script that keeps a typed slider value as typed (components/js/form.js).
+FORM_HEAD = ("<script>\n" + (Path(__file__).resolve().parent / "js" / "form.js").read_text(
+    encoding="utf-8") + "\n</script>")
 
 #: How many of an event's inputs are the form's own (`components`: FIELDS, then the
 #: shown-model state); the review room's inputs follow them.
@@ -267,15 +271,19 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                 info = None
         text = spec_preview(params, info.fps if info else None,
                             random_seed=bool(values.get("random_seed")))
-        return text, weight_sum_note(params.weights, profile_of(values).control_names)
+        controls = profile_of(values).control_names
+        marks = weight_messages(params, controls)
+        return (text, weight_sum_note(params.weights, controls),
+                *(field_error_html(marks.get(c, "")) for c in CONTROLS))
 
     def _preview_event(self, request: gr.Request, *args):
         """The live spec preview probes the chosen file: only for those who may launch."""
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
-            return gr.skip(), gr.skip()
+            return (gr.skip(),) * (2 + len(CONTROLS))
         return self._preview(*args)
 
-    def _launch(self, mode: str, *args, owner: str | None = None):
+    def _launch(self, mode: str, *args, owner: str | None = None,
+                request: gr.Request | None = None):
         """Validate and queue. Outputs: message, error slots, accordions, seed, states, tabs."""
         values = self._values(args)
         seed_field = profile_of(values).field("seed")
@@ -354,8 +362,9 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         previewed = self.components + self.review.inputs
         for component in [*(self.fields[k] for k in FIELDS), self.review.note,
                           self.review.region_prompt]:
-            component.change(self._preview_event, previewed, [self.spec, self.weight_note],
-                             **quiet)
+            component.change(self._preview_event, previewed, [
+                self.spec, self.weight_note, *(self.errors[f"weights.{c}"] for c in CONTROLS)],
+                **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
                                  [self.input_info, self.preview, self.errors["input_video"]],
                                  **quiet)

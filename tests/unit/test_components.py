@@ -248,3 +248,26 @@ def test_notifications_only_for_finished_runs():
 def test_every_control_has_form_fields(control):
     assert f"weight.{control}" in FIELDS and f"control.{control}" in FIELDS
     assert f"weights.{control}" in ERROR_SLOTS and f"control_videos.{control}" in ERROR_SLOTS
+
+
+def test_a_typed_weight_out_of_range_or_not_a_number_is_named_not_replaced():
+    from components.form_values import weight_messages
+    from components.model_switch import switch_values
+    from backend.models.profile import get_profile
+
+    values = {"model": "transfer1", "prompt": "p", "weight.edge": 5, "weight.vis": -1,
+              "weight.depth": "lots"}
+    params = params_from_values(values)
+    assert (params.weights["edge"], params.weights["vis"], params.weights["depth"]) == (
+        5, -1, "lots")  # as typed: never clamped
+    marks = weight_messages(params, CONTROLS)
+    assert "edge is 5" in marks["edge"] and "between 0 and 1" in marks["edge"]
+    assert "vis is -1" in marks["vis"] and "'lots'" in marks["depth"] and marks["seg"] == ""
+    assert "outside 0 to 1" in weight_sum_note({"edge": 5, "vis": -1})
+    assert "Nothing is queued" in weight_sum_note({"edge": 5})
+    # a non-number sent through the page's API: the settings round trip and a model switch
+    # name it instead of failing with a blank error
+    assert values_from_params(params)["weight.depth"] == "lots"
+    switched, _, unused = switch_values(values, get_profile("transfer1"),
+                                        get_profile("transfer2.5"))
+    assert isinstance(unused, list)

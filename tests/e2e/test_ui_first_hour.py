@@ -1,0 +1,72 @@
+"""The artist's first hour (issue 14), in a real browser against one app: a typed value is
+never replaced behind their back, a launched run shows at once without an empty screen in
+between, the table and the details agree, a rejected upload clears the input, progress
+never contradicts itself, and a run without a video cannot be rated."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.waits import PAGE_READY, wait_js
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def ui_app(tmp_path_factory):
+    proc = AppProcess(tmp_path_factory.mktemp("first-hour"), sim_seconds=3)
+    yield proc
+    proc.stop()
+
+
+def runs_in_db(app: AppProcess) -> list[dict]:
+    db = app.config.parent / "data" / "cosmos.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT id, status, params FROM run ORDER BY id").fetchall()
+    return [{"id": r[0], "status": r[1], "params": json.loads(r[2])} for r in rows]
+
+
+def ready(page, app: AppProcess) -> None:
+    page.goto(app.url)
+    # the page's load events ran (the spec preview is rendered): fills now stick
+    wait_js(page, "document.querySelector('#spec-preview .cm-content').innerText.includes("
+                  "'prompt')", PAGE_READY)
+
+
+def type_into(page, selector: str, value) -> None:
+    box = page.locator(selector)
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def test_typed_weights_out_of_range_are_marked_and_nothing_is_queued(ui_app, page):
+    """Gradio's slider clamps what is typed into its box when it loses focus (5 became 1,
+    -1 became 0, and Run queued those); now the typed value stays, the field says what is
+    wrong and what is allowed, and Run queues nothing."""
+    ready(page, ui_app)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.locator("#prompt textarea").fill("typed weights out of range")
+    before = len(runs_in_db(ui_app))
+    type_into(page, "#weight-edge input[type=number]", 5)
+    type_into(page, "#weight-vis input[type=number]", -1)
+    edge, vis = page.locator("#err-weights-edge"), page.locator("#err-weights-vis")
+    edge.get_by_text("Weight for edge is 5").wait_for()
+    vis.get_by_text("Weight for vis is -1").wait_for()
+    assert "between 0 and 1" in edge.inner_text() and "between 0 and 1" in vis.inner_text()
+    assert page.locator("#weight-edge input[type=number]").input_value() == "5"
+    assert page.locator("#weight-vis input[type=number]").input_value() == "-1"
+    assert "outside 0 to 1" in page.locator("#weight-note").inner_text()
+    page.locator("#controls-section").screenshot(path=str(ARTIFACTS / "first-hour-weights.png"))
+    page.locator("#run-button").click()
+    page.locator("#create-message").get_by_text("Not queued").wait_for()
+    assert "weights.edge" in page.locator("#create-message").inner_text()
+    assert len(runs_in_db(ui_app)) == before  # nothing queued
+    # fixed: the message goes away and Run queues exactly what the field shows
+    type_into(page, "#weight-edge input[type=number]", 0.5)
+    type_into(page, "#weight-vis input[type=number]", 0)
+    wait_js(page, "document.querySelector('#err-weights-edge').innerText.trim() === '' && "
+                  "document.querySelector('#err-weights-vis').innerText.trim() === ''")
