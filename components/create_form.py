@@ -308,6 +308,8 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         except (NotFound, Refused) as exc:
             return self._refused([FieldError("general", str(exc))])
         clear = [""] * len(ERROR_SLOTS)
+        if mode != "enhance":
+            self.nav.launched_now(run.id, request)  # the run view shows it `queued` at once
         seed_out = seed if seed is not None else gr.skip()
         what = {"run": "Queued run", "upscale": "Queued run (a 4K upscale follows)",
                 "enhance": "Queued prompt enhancement"}[mode]
@@ -322,16 +324,19 @@ class CreateForm(PresetActions, ModelForm, FillActions):
 
     def _launch_run(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
-        return self._launch("run", *args, owner=auth.owner_of(self.ops, request))
+        return self._launch("run", *args, owner=auth.owner_of(self.ops, request),
+                            request=request)
 
     def _launch_upscale(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
         auth.check(self.ops, request, accounts.UPSCALE)
-        return self._launch("upscale", *args, owner=auth.owner_of(self.ops, request))
+        return self._launch("upscale", *args, owner=auth.owner_of(self.ops, request),
+                            request=request)
 
     def _launch_enhance(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.ENHANCE)
-        return self._launch("enhance", *args, owner=auth.owner_of(self.ops, request))
+        return self._launch("enhance", *args, owner=auth.owner_of(self.ops, request),
+                            request=request)
 
     def _refused(self, errors: list[Any]):
         slots = errors_by_slot(errors)

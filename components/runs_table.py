@@ -112,8 +112,12 @@ def version_cell(v: dict | None) -> str:
             f" {status_chip(v['review_status'])}{latest}")
 
 
+LOADING = "Loading runs..."
+
+
 def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
-               now: float | None = None, versions: dict | None = None) -> str:
+               now: float | None = None, versions: dict | None = None,
+               empty: str = "No runs match these filters.") -> str:
     versions = versions or {}
     head = ("<tr><th>Pick</th><th>Status</th><th>Name / prompt</th><th>Version</th><th>Type</th>"
             "<th class='hide-narrow'>Host</th><th>Owner</th><th>Created</th>"
@@ -143,7 +147,7 @@ def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
             f"<td class='hide-narrow'>{rating_text(run.rating, run.ratings)}</td>"
             f"<td class='hide-narrow'><code>{e(run.id[-8:])}</code></td></tr>")
     if not rows:
-        rows.append("<tr><td colspan='10' class='muted'>No runs match these filters.</td></tr>")
+        rows.append(f"<tr><td colspan='10' class='muted'>{e(empty)}</td></tr>")
     return (f"<div class='table-scroll'><table class='runs' id='history-table'>{head}"
             f"{''.join(rows)}</table></div>")
 
@@ -194,7 +198,8 @@ class RunsTable:
                                               label="Review status", elem_id="filter-review")
                     self.latest = gr.Checkbox(label="Only each shot's latest version",
                                               value=False, elem_id="filter-latest")
-            self.table = gr.HTML(table_html([], None, []), js_on_load=ROW_JS,
+            # until the first render: never "no runs" before the table has looked
+            self.table = gr.HTML(table_html([], None, [], empty=LOADING), js_on_load=ROW_JS,
                                  elem_id="history-box")
             with gr.Row():
                 self.prev = gr.Button("Previous", size="sm", elem_id="history-prev")

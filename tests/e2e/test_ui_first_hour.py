@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, AppProcess
-from tests.e2e.waits import PAGE_READY, wait_js
+from tests.e2e.waits import PAGE_READY, RUN_STARTS, wait_js
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +43,25 @@ def type_into(page, selector: str, value) -> None:
     box.press("Tab")
 
 
+#: Records every text the Runs table, the run view and the log panel show, as they change.
+RECORDER = """
+window.__seen = [];
+const look = () => {
+  const text = s => { const el = document.querySelector(s); return el ? el.innerText : null; };
+  const log = document.querySelector('#run-log textarea');
+  const status = document.querySelector('#run-status');
+  const now = [text('#history-box'), text('#run-status-box'),
+               status ? status.dataset.status + ':' + status.dataset.run : null,
+               log ? log.value + '|placeholder:' + log.placeholder : null];
+  const last = window.__seen[window.__seen.length - 1];
+  if (!last || JSON.stringify(last) !== JSON.stringify(now)) window.__seen.push(now);
+};
+new MutationObserver(look).observe(document.body, {subtree: true, childList: true,
+                                                   characterData: true, attributes: true});
+look();
+"""
+
+
 def test_typed_weights_out_of_range_are_marked_and_nothing_is_queued(ui_app, page):
     """Gradio's slider clamps what is typed into its box when it loses focus (5 became 1,
     -1 became 0, and Run queued those); now the typed value stays, the field says what is
@@ -70,3 +89,26 @@ def test_typed_weights_out_of_range_are_marked_and_nothing_is_queued(ui_app, pag
     type_into(page, "#weight-vis input[type=number]", 0)
     wait_js(page, "document.querySelector('#err-weights-edge').innerText.trim() === '' && "
                   "document.querySelector('#err-weights-vis').innerText.trim() === ''")
+
+
+def test_a_launched_run_shows_queued_at_once_with_no_empty_state(ui_app, page):
+    ready(page, ui_app)
+    page.locator("#prompt textarea").fill("shows up at once")
+    page.evaluate(RECORDER)
+    page.locator("#run-button").click()
+    wait_js(page, "document.querySelector('#run-status') && "
+                  "document.querySelector('#history-box tr.run-row')", RUN_STARTS)
+    run_id = runs_in_db(ui_app)[-1]["id"]
+    wait_js(page, f"document.querySelector('#run-status').dataset.run === '{run_id}' && "
+                  f"document.querySelector('#history-box tr[data-id=\"{run_id}\"]')",
+            RUN_STARTS)
+    seen = page.evaluate("window.__seen")
+    tables = [s[0] for s in seen if s[0] is not None]
+    views = [s[1] for s in seen if s[1] is not None]
+    assert not [t for t in tables if "No runs match" in t], tables
+    assert not [v for v in views if "No run selected" in v], views
+    statuses = [s[2] for s in seen if s[2]]
+    assert statuses[0].endswith(run_id), statuses  # the first run shown is the new one
+    # the log panel is never a blank box: it says the run is queued until lines arrive
+    logs = [s[3] for s in seen if s[3] is not None and s[2] and s[2].startswith("queued")]
+    assert all(v.split("|placeholder:")[0] or "Queued on sim" in v for v in logs), logs
