@@ -271,3 +271,47 @@ def test_a_typed_weight_out_of_range_or_not_a_number_is_named_not_replaced():
     switched, _, unused = switch_values(values, get_profile("transfer1"),
                                         get_profile("transfer2.5"))
     assert isinstance(unused, list)
+
+
+def test_progress_never_says_done_before_the_run_is_and_shows_no_server_path():
+    collecting = summary(status="collecting", progress={
+        "phase": "done", "fraction": 1.0, "eta_seconds": 0.0, "clip": 1, "n_clips": 1,
+        "detail": "Saved prompt to /data/sim-box/runs/01abc/outputs/output.txt"})
+    fraction, text = progress_parts(collecting)
+    assert fraction < 1.0 and "100%" not in text
+    assert text.startswith("collecting the outputs") and "done" not in text
+    assert "ETA" not in text and "/" not in text.replace("1/1", "")
+    running_done = summary(status="running", progress={"phase": "done", "fraction": 1.0,
+                                                        "eta_seconds": 0.0})
+    assert "done" not in progress_parts(running_done)[1]
+    assert "ETA 0 s" not in progress_parts(running_done)[1]
+    assert progress_parts(running_done)[0] < 1.0
+    working = summary(status="running", progress={
+        "phase": "clip_diffuse", "fraction": 0.5, "eta_seconds": 30,
+        "detail": "Loading /cosmos/checkpoints/nvidia/Cosmos-Tokenize1/encoder.jit"})
+    text = progress_parts(working)[1]
+    assert "encoder.jit" in text and "/cosmos" not in text and "ETA 30 s" in text
+    failed = summary(status="failed", finished_at=1030.0, progress={"phase": "done"})
+    assert progress_parts(failed)[1].startswith("failed after the model finished")
+    done = summary(status="completed", finished_at=1030.0, progress={"phase": "done"})
+    assert progress_parts(done) == (1.0, "done · 100%")
+
+
+@pytest.mark.parametrize("model,line", [
+    ("transfer1", "[06-07 10:05:00|INFO|cosmos_transfer1/diffusion/inference/transfer.py:321:"
+                  "demo] Saved prompt to /data/sim-box/runs/r1/outputs/output.txt"),
+    ("transfer2.5", "[05-02 10:00:09|INFO|cosmos_transfer2/_src/inference.py:1:x] Saved "
+                    "arguments to /data/sim-box/runs/r1/outputs/s.json"),
+    ("cosmos3", "[12-01 10:00:09|INFO|i.py:1812:generate_batch] Computing edge control from "
+                "/data/sim-box/runs/r1/inputs/input.mp4"),
+])
+def test_progress_details_of_every_model_carry_no_server_path(model, line):
+    from backend.models.profile import get_profile
+    from backend.models.results import public_detail
+
+    assert public_detail("Saved video to /a/b/c/output.mp4") == "Saved video to output.mp4"
+    tracker = get_profile(model).progress_tracker()
+    tracker.feed(line)
+    detail = tracker.progress.detail
+    assert "/data" not in detail and "sim-box" not in detail, detail
+
