@@ -112,3 +112,47 @@ def test_a_launched_run_shows_queued_at_once_with_no_empty_state(ui_app, page):
     # the log panel is never a blank box: it says the run is queued until lines arrive
     logs = [s[3] for s in seen if s[3] is not None and s[2] and s[2].startswith("queued")]
     assert all(v.split("|placeholder:")[0] or "Queued on sim" in v for v in logs), logs
+
+
+#: Records every progress line the run view shows, with the status beside it.
+PROGRESS_RECORDER = """
+window.__progress = [];
+const lookProgress = () => {
+  const st = document.querySelector('#run-status');
+  const bar = document.querySelector('#run-progress');
+  if (!st || !bar) return;
+  const now = [st.dataset.status, bar.innerText, bar.dataset.fraction];
+  const last = window.__progress[window.__progress.length - 1];
+  if (!last || JSON.stringify(last) !== JSON.stringify(now)) window.__progress.push(now);
+};
+new MutationObserver(lookProgress).observe(document.body, {subtree: true, childList: true,
+                                                           characterData: true,
+                                                           attributes: true});
+"""
+
+
+def test_a_failing_run_table_and_details_agree_and_progress_never_contradicts(ui_app, page):
+    """An OOM run: the table's row ends `failed` like the details (it stayed `running` when
+    an older render landed after a newer one), and the progress line never says done/100%
+    before the run completed nor shows a folder of the box."""
+    ready(page, ui_app)
+    page.locator("#prompt textarea").fill("[sim:oom] runs out of memory")
+    page.evaluate(PROGRESS_RECORDER)
+    page.locator("#run-button").click()
+    wait_js(page, "document.querySelector('#run-status') && "
+                  "document.querySelector('#run-status').dataset.status === 'failed'",
+            RUN_STARTS)
+    run_id = page.locator("#run-status").get_attribute("data-run")
+    wait_js(page, f"document.querySelector('#history-box tr[data-id=\"{run_id}\"]')"
+                  ".dataset.status === 'failed'")
+    assert "failed" in page.locator(f"#history-box tr[data-id='{run_id}']").inner_text()
+    seen = page.evaluate("window.__progress")
+    assert any(status == "running" for status, _, _ in seen), seen
+    for status, text, fraction in seen:
+        if status != "completed":
+            parts = text.split(" · ")
+            assert "done" not in parts[0] and parts[1:2] != ["100%"], seen
+            assert float(fraction) < 1.0, seen
+            assert "ETA 0 s" not in text, seen
+        assert "sim-box" not in text and "/runs/" not in text, seen
+    page.screenshot(path=str(ARTIFACTS / "first-hour-failed-run.png"))

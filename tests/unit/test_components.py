@@ -315,3 +315,40 @@ def test_progress_details_of_every_model_carry_no_server_path(model, line):
     detail = tracker.progress.detail
     assert "/data" not in detail and "sim-box" not in detail, detail
 
+
+def test_an_overtaken_render_of_the_runs_table_sends_nothing(tmp_path):
+    """Two renders of one page overlap: the older read the store before the run failed and
+    finished last. It must not overwrite the newer, fresher table (the table said `running`
+    under details saying `failed`)."""
+    import gradio as gr
+    from backend.wiring import start_backend
+    from components.live import LivePage
+    from components.nav import Nav
+    from components.runs_table import RunsTable
+    from tests.helpers import make_settings
+
+    backend = start_backend(make_settings(tmp_path), with_scheduler=False)
+    try:
+        with gr.Blocks():
+            live = LivePage()
+            nav = Nav(live)
+            with gr.Tabs() as nav.tabs, gr.Tab("Runs"):
+                table = RunsTable(backend.ops, nav, live)
+        sample = next(iter(backend.ops.sample_videos()))
+        run = backend.ops.launch(replace(backend.ops.default_params(), prompt="overtaken",
+                                         input_video=str(sample)), host="sim", owner="me")
+        request = SimpleNamespace(session_hash="page-1", username=None)
+        args = (0, 10, [], None, "", "", [], [], [], None, None, "any", [], False, [], False)
+        older = table.begin_render(request)
+        stale = table.render(*args)
+        backend.store.transition(run.id, "failed", expect=["queued"])
+        newer = table.begin_render(request)
+        fresh = table.render(*args)
+        assert "data-status='failed'" in table.end_render(request, newer, fresh)[0]
+        assert "data-status='queued'" in stale[0]
+        assert all(isinstance(x, dict) and x.get("__type__") == "update" and len(x) == 1
+                   for x in table.end_render(request, older, stale))  # skipped
+        other = SimpleNamespace(session_hash="page-2", username=None)  # pages are apart
+        assert table.end_render(other, table.begin_render(other), fresh) == fresh
+    finally:
+        backend.close()
