@@ -104,9 +104,10 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                             label="Input video", choices=self._input_choices(),
                             value=first_input, elem_id="input-choice", allow_custom_value=True,
                             info="A sample, a video used before, or (my upload) below.")
+                        # no file_types: Gradio's own check refused a wrong file with a
+                        # toast and kept the old input; ours marks the field and clears it
                         f["upload"] = gr.File(label="Upload an input video (or drop one of our "
                                               "outputs to recall its settings)",
-                                              file_types=["video", "image"],
                                               elem_id="input-upload",
                                               type="filepath", height=110)
                         self.input_info = gr.Markdown(describe_input(first_input)[0],

@@ -156,3 +156,24 @@ def test_a_failing_run_table_and_details_agree_and_progress_never_contradicts(ui
             assert "ETA 0 s" not in text, seen
         assert "sim-box" not in text and "/runs/" not in text, seen
     page.screenshot(path=str(ARTIFACTS / "first-hour-failed-run.png"))
+
+
+def test_a_rejected_upload_clears_the_input_and_run_is_refused(ui_app, page, tmp_path):
+    """A real .txt dropped as the input video: Gradio's file-type check showed only a toast
+    and Run launched on the sample still chosen. Now the field says why and what is allowed,
+    the input is the refused upload (not the sample), and Run queues nothing."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shot list: a lighthouse, a storm\n")
+    ready(page, ui_app)
+    page.locator("#prompt textarea").fill("must not run on the sample")
+    before = len(runs_in_db(ui_app))
+    page.locator("#input-upload input[type=file]").set_input_files(str(notes))
+    error = page.locator("#err-input_video")
+    error.get_by_text("notes.txt is not a video").wait_for()
+    assert "mp4, mov, webm, mkv" in error.inner_text()
+    assert page.locator("#input-choice input").input_value() == "(my upload)"
+    assert "Sample" not in page.locator("#input-info").inner_text()
+    page.locator("#run-button").click()
+    page.locator("#create-message").get_by_text("Not queued").wait_for()
+    assert "input_video" in page.locator("#create-message").inner_text()
+    assert len(runs_in_db(ui_app)) == before
