@@ -18,7 +18,7 @@ import gradio as gr
 
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from backend.store.history import RunFilter
-from components.common import e
+from components.common import RUN_TYPE_LABELS, e
 from components.live import HEARTBEAT, DirectView, LivePage, PageState
 from components.log_panel import LogPanel, log_payload
 from components.nav import Nav
@@ -288,7 +288,8 @@ class RunView(DirectView):
         except (Refused, NotFound, ValidationFailed) as exc:
             return f"Not done: {exc}", gr.skip(), gr.skip()
         self.nav.launched_now(run.id, request)
-        return f"Queued run `{run.id}` ({run.run_type}).", run.id, run.id
+        return (f"Queued run `{run.id}` ({RUN_TYPE_LABELS.get(run.run_type, run.run_type)}).",
+                run.id, run.id)
 
     def _rerun(self, selected: str | None, request: gr.Request) -> tuple:
         auth.check(self.ops, request, accounts.RERUN)
