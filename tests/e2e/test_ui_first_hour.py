@@ -177,3 +177,30 @@ def test_a_rejected_upload_clears_the_input_and_run_is_refused(ui_app, page, tmp
     page.locator("#create-message").get_by_text("Not queued").wait_for()
     assert "input_video" in page.locator("#create-message").inner_text()
     assert len(runs_in_db(ui_app)) == before
+
+
+def test_a_run_without_a_video_cannot_be_rated_and_rerun_says_generation(ui_app, page):
+    """Item 11: the failed OOM run has no video: its rating is closed and says why; a run
+    with a video can be rated. Item 10: the Re-run message uses the UI's word for the type."""
+    runs = runs_in_db(ui_app)
+    failed = next(r["id"] for r in runs if r["status"] == "failed")
+    done = next(r["id"] for r in runs if r["status"] == "completed")
+    page.goto(ui_app.url + f"?run={failed}")
+    wait_js(page, f"document.querySelector('#run-status').dataset.run === '{failed}'",
+            PAGE_READY)
+    wait_js(page, "document.querySelector('#review-rating input').disabled")
+    assert "no video" in page.locator("#review-rating").inner_text().lower() or \
+        "opens when the run has a video" in page.locator("#review-rating").inner_text()
+    page.goto(ui_app.url + f"?run={done}")
+    wait_js(page, f"document.querySelector('#run-status').dataset.run === '{done}'",
+            PAGE_READY)
+    wait_js(page, "!document.querySelector('#review-rating input').disabled")
+    # the message is cleared as soon as the new run changes status: record what it said
+    page.evaluate("""window.__said = [];
+        new MutationObserver(() => { const m = document.querySelector('#kill-message');
+            if (m && m.innerText.includes('Queued run')) window.__said.push(m.innerText); })
+        .observe(document.body, {subtree: true, childList: true, characterData: true});""")
+    page.locator("#rerun-button").click()
+    wait_js(page, "window.__said.length > 0")
+    message = page.evaluate("window.__said[0]")
+    assert "(generation)" in message and "inference" not in message, message
