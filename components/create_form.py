@@ -190,6 +190,10 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                                        visible=shown["upscale_weight"])
                     self._model_settings(f, defaults)
             with gr.Column(scale=2, min_width=320):
+                self.spec = gr.Code(self._initial_spec(defaults, first_input),
+                                    label="Spec preview (what the GPU box receives)",
+                                    language="json", interactive=False, wrap_lines=True,
+                                    elem_id="spec-preview", max_lines=40)
                 with gr.Accordion("Presets", open=True, elem_id="presets") as self.presets_box:
                     self.preset = gr.Dropdown(label="Preset (pick one, or type a new name)",
                                               choices=ops.list_presets(), value=None,
@@ -201,17 +205,17 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                                        elem_id="preset-delete")
                     self._err("preset")
                     self.preset_message = gr.Markdown(elem_id="preset-message")
-                self.spec = gr.Code(self._initial_spec(defaults, first_input),
-                                    label="Spec preview (what the GPU box receives)",
-                                    language="json", interactive=False, wrap_lines=True,
-                                    elem_id="spec-preview", max_lines=40)
             self.fields = f
         self.shown_model = gr.State(defaults.model)
-        with gr.Row():
-            self.run_button = gr.Button("Run", variant="primary", elem_id="run-button")
-            self.upscale_button = gr.Button("Run + upscale to 4K", elem_id="run-upscale-button")
-            self.enhance_button = gr.Button("Enhance prompt", elem_id="enhance-button")
-        self.message = gr.Markdown(elem_id="create-message")
+        # sticky at the bottom of the window: Run (and what it answered) is in reach wherever
+        # the form is scrolled; Ctrl+Enter in the prompt clicks it (components/js/form.js)
+        with gr.Column(elem_id="run-bar"):
+            with gr.Row():
+                self.run_button = gr.Button("Run", variant="primary", elem_id="run-button")
+                self.upscale_button = gr.Button("Run + upscale to 4K",
+                                                elem_id="run-upscale-button")
+                self.enhance_button = gr.Button("Enhance prompt", elem_id="enhance-button")
+            self.message = gr.Markdown(elem_id="create-message")
         #: every field in FIELDS order, then the model the form shows (a state)
         self.components = [self.fields[k] for k in FIELDS] + [self.shown_model]
         for key, look in looks.items():  # the default model's look from the start

@@ -204,3 +204,47 @@ def test_a_run_without_a_video_cannot_be_rated_and_rerun_says_generation(ui_app,
     wait_js(page, "window.__said.length > 0")
     message = page.evaluate("window.__said[0]")
     assert "(generation)" in message and "inference" not in message, message
+
+
+def in_view(page, selector: str) -> bool:
+    return page.evaluate(f"""(() => {{ const r = document.querySelector({json.dumps(selector)})
+        .getBoundingClientRect(); return r.height > 0 && r.top >= 0 &&
+        r.bottom <= window.innerHeight; }})()""")
+
+
+def test_run_kill_and_seg_prompt_are_where_a_person_needs_them(ui_app, page):
+    """At 1400x900: Run is on screen wherever the form is scrolled and Ctrl+Enter in the
+    prompt clicks it; the Presets box is not the top right; the Seg text prompt shows only
+    with a seg weight; the Kill confirmation opens beside the Kill button clicked."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    ready(page, ui_app)
+    assert in_view(page, "#run-button")
+    page.get_by_text("Advanced", exact=True).click()
+    page.locator("#upscale-weight input").scroll_into_view_if_needed()
+    assert in_view(page, "#run-button")  # sticky at the bottom of the window
+    spec_top = page.locator("#spec-preview").bounding_box()["y"]
+    assert page.locator("#presets").bounding_box()["y"] > spec_top
+    assert not page.locator("#seg-prompt").is_visible()
+    type_into(page, "#weight-seg input[type=number]", 0.4)
+    page.locator("#seg-prompt").wait_for(state="visible")
+    type_into(page, "#weight-seg input[type=number]", 0)
+    page.locator("#seg-prompt").wait_for(state="hidden")
+    page.screenshot(path=str(ARTIFACTS / "first-hour-create-1400x900.png"))
+    page.locator("#prompt textarea").fill("[sim:hang] launched with ctrl+enter")
+    page.locator("#prompt textarea").press("Control+Enter")
+    wait_js(page, "document.querySelector('#run-status') && "
+                  "document.querySelector('#run-status').dataset.status === 'running'",
+            RUN_STARTS)
+    kill = page.locator("#kill-button")
+    kill.evaluate("b => b.scrollIntoView({block: 'end'})")  # at the bottom edge of the window
+    kill.click()
+    confirm = page.locator("#kill-confirm")
+    confirm.wait_for()
+    below = kill.bounding_box()
+    button = confirm.bounding_box()
+    assert in_view(page, "#kill-confirm")
+    assert abs(button["y"] - (below["y"] + below["height"])) < 300, (below, button)
+    page.screenshot(path=str(ARTIFACTS / "first-hour-kill-1400x900.png"))
+    confirm.click()
+    wait_js(page, "document.querySelector('#run-status').dataset.status === 'cancelled'",
+            RUN_STARTS)
