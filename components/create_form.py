@@ -21,7 +21,7 @@ import gradio as gr
 
 from backend.models.params import ALL_CONTROLS as CONTROLS
 from backend.models.params import PRESETS, GenerationParams
-from backend.models.profile import get_profile
+from backend.models.profile import get_profile, output_plan, plan_text
 from backend.media import MediaError
 from backend.models.checks import FieldError
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
@@ -190,6 +190,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                                        visible=shown["upscale_weight"])
                     self._model_settings(f, defaults)
             with gr.Column(scale=2, min_width=320):
+                self.plan = gr.Markdown("", elem_id="launch-plan", elem_classes="note-box")
                 self.spec = gr.Code(self._initial_spec(defaults, first_input),
                                     label="Spec preview (what the GPU box receives)",
                                     language="json", interactive=False, wrap_lines=True,
@@ -256,7 +257,9 @@ class CreateForm(PresetActions, ModelForm, FillActions):
 
     def _initial_spec(self, defaults: GenerationParams, first_input: str | None) -> str:
         values = dict(values_from_params(defaults), input_choice=first_input)
-        return self._preview(*[values.get(k) for k in FIELDS])[0]
+        out = self._preview(*[values.get(k) for k in FIELDS])
+        self.plan.value = out[-1]  # the plan of the defaults, until the form changes
+        return out[0]
 
     # -- events -------------------------------------------------------------------------------
     def _values(self, args: tuple) -> dict[str, Any]:
@@ -279,12 +282,27 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         controls = profile_of(values).control_names
         marks = weight_messages(params, controls)
         return (text, weight_sum_note(params.weights, controls),
-                *(field_error_html(marks.get(c, "")) for c in CONTROLS))
+                *(field_error_html(marks.get(c, "")) for c in CONTROLS),
+                self._plan(params, values.get("host"), info))
+
+    def _plan(self, params: GenerationParams, host: str | None, info: Any) -> str:
+        """The plan before launch: what the run will produce and cost (the dry run's)."""
+        host = host if host in self.ops.settings.hosts else self.ops.settings.generation.host
+        try:
+            plan = output_plan(profile_of({"model": params.model}), params,
+                               width=info.width if info else None,
+                               height=info.height if info else None,
+                               frames=info.frames if info else None,
+                               fps=info.fps if info else None,
+                               history=self.ops.seconds_per_chunk(host, params))
+        except (TypeError, ValueError):
+            return ""
+        return f"**Plan on {html.escape(host)}:** {html.escape(plan_text(plan))}"
 
     def _preview_event(self, request: gr.Request, *args):
         """The live spec preview probes the chosen file: only for those who may launch."""
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
-            return (gr.skip(),) * (2 + len(CONTROLS))
+            return (gr.skip(),) * (3 + len(CONTROLS))
         return self._preview(*args)
 
     def _launch(self, mode: str, *args, owner: str | None = None,
@@ -373,7 +391,8 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         for component in [*(self.fields[k] for k in FIELDS), self.review.note,
                           self.review.region_prompt]:
             component.change(self._preview_event, previewed, [
-                self.spec, self.weight_note, *(self.errors[f"weights.{c}"] for c in CONTROLS)],
+                self.spec, self.weight_note, *(self.errors[f"weights.{c}"] for c in CONTROLS),
+                self.plan],
                 **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
                                  [self.input_info, self.preview, self.errors["input_video"]],
