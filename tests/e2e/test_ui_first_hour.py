@@ -68,6 +68,9 @@ def test_typed_weights_out_of_range_are_marked_and_nothing_is_queued(ui_app, pag
     wrong and what is allowed, and Run queues nothing."""
     ready(page, ui_app)
     page.set_viewport_size({"width": 1400, "height": 900})
+    # the plan before launch, for the default sample (mandelbrot 640x360, 121 frames, 24 fps)
+    plan = page.locator("#launch-plan").inner_text()
+    assert "640x360, 121 frames at 24 fps; 1 chunk" in plan and "default" in plan, plan
     page.locator("#prompt textarea").fill("typed weights out of range")
     before = len(runs_in_db(ui_app))
     type_into(page, "#weight-edge input[type=number]", 5)
