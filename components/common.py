@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from backend.models.params import RUN_TYPE_LABELS
+
 e = html.escape
 
 #: Tab ids, shared by the app (tabs), navigation handlers and timers.
@@ -20,8 +22,8 @@ TAB_CREATE, TAB_RUNS, TAB_GALLERY, TAB_COMPARE, TAB_HOSTS = (
 TAB_USAGE = "usage"
 TAB_SWEEPS = "sweeps"
 
-RUN_TYPE_LABELS = {"inference": "generation", "upscale": "4K upscale",
-                   "enhance": "prompt enhancement", "setup": "box setup"}
+#: The words for run types (the same as the CLI's: backend/models/params.py).
+RUN_TYPE_LABELS = RUN_TYPE_LABELS
 
 
 def file_url(path: str | Path | None) -> str:

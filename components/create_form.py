@@ -21,7 +21,7 @@ import gradio as gr
 
 from backend.models.params import ALL_CONTROLS as CONTROLS
 from backend.models.params import PRESETS, GenerationParams
-from backend.models.profile import get_profile
+from backend.models.profile import get_profile, output_plan, plan_text
 from backend.media import MediaError
 from backend.models.checks import FieldError
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
@@ -36,7 +36,7 @@ from components.input_info import describe_input, probe  # noqa: F401
 from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_SLOTS, FIELDS,
                                     UPLOAD, errors_by_slot, params_from_values,
                                     profile_of, spec_preview, values_from_params,
-                                    weight_sum_note)
+                                    weight_messages, weight_sum_note)
 from components.model_switch import component_looks
 from components.nav import Nav
 from components.prepare_panel import PreparePanel
@@ -44,6 +44,10 @@ from cosmos_ui import auth
 from backend import accounts
 
 log = logging.getLogger(__name__)
+
+#: The page script that keeps a typed slider value as typed (components/js/form.js).
+FORM_HEAD = ("<script>\n" + (Path(__file__).resolve().parent / "js" / "form.js").read_text(
+    encoding="utf-8") + "\n</script>")
 
 #: How many of an event's inputs are the form's own (`components`: FIELDS, then the
 #: shown-model state); the review room's inputs follow them.
@@ -101,9 +105,10 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                             label="Input video", choices=self._input_choices(),
                             value=first_input, elem_id="input-choice", allow_custom_value=True,
                             info="A sample, a video used before, or (my upload) below.")
+                        # no file_types: Gradio's own check refused a wrong file with a
+                        # toast and kept the old input; ours marks the field and clears it
                         f["upload"] = gr.File(label="Upload an input video (or drop one of our "
                                               "outputs to recall its settings)",
-                                              file_types=["video", "image"],
                                               elem_id="input-upload",
                                               type="filepath", height=110)
                         self.input_info = gr.Markdown(describe_input(first_input)[0],
@@ -187,6 +192,11 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                                        visible=shown["upscale_weight"])
                     self._model_settings(f, defaults)
             with gr.Column(scale=2, min_width=320):
+                self.plan = gr.Markdown("", elem_id="launch-plan", elem_classes="note-box")
+                self.spec = gr.Code(self._initial_spec(defaults, first_input),
+                                    label="Spec preview (what the GPU box receives)",
+                                    language="json", interactive=False, wrap_lines=True,
+                                    elem_id="spec-preview", max_lines=40)
                 with gr.Accordion("Presets", open=True, elem_id="presets") as self.presets_box:
                     self.preset = gr.Dropdown(label="Preset (pick one, or type a new name)",
                                               choices=ops.list_presets(), value=None,
@@ -198,17 +208,17 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                                        elem_id="preset-delete")
                     self._err("preset")
                     self.preset_message = gr.Markdown(elem_id="preset-message")
-                self.spec = gr.Code(self._initial_spec(defaults, first_input),
-                                    label="Spec preview (what the GPU box receives)",
-                                    language="json", interactive=False, wrap_lines=True,
-                                    elem_id="spec-preview", max_lines=40)
             self.fields = f
         self.shown_model = gr.State(defaults.model)
-        with gr.Row():
-            self.run_button = gr.Button("Run", variant="primary", elem_id="run-button")
-            self.upscale_button = gr.Button("Run + upscale to 4K", elem_id="run-upscale-button")
-            self.enhance_button = gr.Button("Enhance prompt", elem_id="enhance-button")
-        self.message = gr.Markdown(elem_id="create-message")
+        # sticky at the bottom of the window: Run (and what it answered) is in reach wherever
+        # the form is scrolled; Ctrl+Enter in the prompt clicks it (components/js/form.js)
+        with gr.Column(elem_id="run-bar"):
+            with gr.Row():
+                self.run_button = gr.Button("Run", variant="primary", elem_id="run-button")
+                self.upscale_button = gr.Button("Run + upscale to 4K",
+                                                elem_id="run-upscale-button")
+                self.enhance_button = gr.Button("Enhance prompt", elem_id="enhance-button")
+            self.message = gr.Markdown(elem_id="create-message")
         #: every field in FIELDS order, then the model the form shows (a state)
         self.components = [self.fields[k] for k in FIELDS] + [self.shown_model]
         for key, look in looks.items():  # the default model's look from the start
@@ -250,7 +260,9 @@ class CreateForm(PresetActions, ModelForm, FillActions):
 
     def _initial_spec(self, defaults: GenerationParams, first_input: str | None) -> str:
         values = dict(values_from_params(defaults), input_choice=first_input)
-        return self._preview(*[values.get(k) for k in FIELDS])[0]
+        out = self._preview(*[values.get(k) for k in FIELDS])
+        self.plan.value = out[-1]  # the plan of the defaults, until the form changes
+        return out[0]
 
     # -- events -------------------------------------------------------------------------------
     def _values(self, args: tuple) -> dict[str, Any]:
@@ -270,15 +282,34 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                 info = None
         text = spec_preview(params, info.fps if info else None,
                             random_seed=bool(values.get("random_seed")))
-        return text, weight_sum_note(params.weights, profile_of(values).control_names)
+        controls = profile_of(values).control_names
+        marks = weight_messages(params, controls)
+        return (text, weight_sum_note(params.weights, controls),
+                *(field_error_html(marks.get(c, "")) for c in CONTROLS),
+                self._plan(params, values.get("host"), info))
+
+    def _plan(self, params: GenerationParams, host: str | None, info: Any) -> str:
+        """The plan before launch: what the run will produce and cost (the dry run's)."""
+        host = host if host in self.ops.settings.hosts else self.ops.settings.generation.host
+        try:
+            plan = output_plan(profile_of({"model": params.model}), params,
+                               width=info.width if info else None,
+                               height=info.height if info else None,
+                               frames=info.frames if info else None,
+                               fps=info.fps if info else None,
+                               history=self.ops.seconds_per_chunk(host, params))
+        except (TypeError, ValueError):
+            return ""
+        return f"**Plan on {html.escape(host)}:** {html.escape(plan_text(plan))}"
 
     def _preview_event(self, request: gr.Request, *args):
         """The live spec preview probes the chosen file: only for those who may launch."""
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
-            return gr.skip(), gr.skip()
+            return (gr.skip(),) * (3 + len(CONTROLS))
         return self._preview(*args)
 
-    def _launch(self, mode: str, *args, owner: str | None = None):
+    def _launch(self, mode: str, *args, owner: str | None = None,
+                request: gr.Request | None = None):
         """Validate and queue. Outputs: message, error slots, accordions, seed, states, tabs."""
         values = self._values(args)
         seed_field = profile_of(values).field("seed")
@@ -303,6 +334,8 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         except (NotFound, Refused) as exc:
             return self._refused([FieldError("general", str(exc))])
         clear = [""] * len(ERROR_SLOTS)
+        if mode != "enhance":
+            self.nav.launched_now(run.id, request)  # the run view shows it `queued` at once
         seed_out = seed if seed is not None else gr.skip()
         what = {"run": "Queued run", "upscale": "Queued run (a 4K upscale follows)",
                 "enhance": "Queued prompt enhancement"}[mode]
@@ -317,16 +350,19 @@ class CreateForm(PresetActions, ModelForm, FillActions):
 
     def _launch_run(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
-        return self._launch("run", *args, owner=auth.owner_of(self.ops, request))
+        return self._launch("run", *args, owner=auth.owner_of(self.ops, request),
+                            request=request)
 
     def _launch_upscale(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
         auth.check(self.ops, request, accounts.UPSCALE)
-        return self._launch("upscale", *args, owner=auth.owner_of(self.ops, request))
+        return self._launch("upscale", *args, owner=auth.owner_of(self.ops, request),
+                            request=request)
 
     def _launch_enhance(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.ENHANCE)
-        return self._launch("enhance", *args, owner=auth.owner_of(self.ops, request))
+        return self._launch("enhance", *args, owner=auth.owner_of(self.ops, request),
+                            request=request)
 
     def _refused(self, errors: list[Any]):
         slots = errors_by_slot(errors)
@@ -357,8 +393,10 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         previewed = self.components + self.review.inputs
         for component in [*(self.fields[k] for k in FIELDS), self.review.note,
                           self.review.region_prompt]:
-            component.change(self._preview_event, previewed, [self.spec, self.weight_note],
-                             **quiet)
+            component.change(self._preview_event, previewed, [
+                self.spec, self.weight_note, *(self.errors[f"weights.{c}"] for c in CONTROLS),
+                self.plan],
+                **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
                                  [self.input_info, self.preview, self.errors["input_video"]],
                                  **quiet)

@@ -171,7 +171,7 @@ class ModelForm:
         another one), also switch the values and say what changed; a fill (a preset, a run's
         settings) set the shown model with the values, so nothing is switched then."""
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
-            return [gr.skip()] * (len(self.components) + 6)
+            return [gr.skip()] * (len(self.components) + 7 + len(ALL_CONTROLS))
         values = self._values(args)
         shown = args[len(FIELDS)] if len(args) > len(FIELDS) else None
         new = profile_of(values)
@@ -210,7 +210,9 @@ class ModelForm:
         shaped = [*self.components, self.input_row, self.controls_col]
         f["model"].change(self._on_model, self.components,
                           [*shaped, note, self.enhance_button, self.spec,
-                           self.weight_note], **private)
+                           self.weight_note, *(self.errors[f"weights.{c}"] for c in ALL_CONTROLS),
+                           self.plan],
+                          **private)
         for name in PRIMARY_FIELDS:
             f[name].change(self._on_shape, [f["model"], *(f[n] for n in PRIMARY_FIELDS)],
                            shaped, **private)

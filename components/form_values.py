@@ -124,6 +124,12 @@ def weight_sum_note(weights: Mapping[str, float],
         values = {c: float(weights.get(c) or 0) for c in controls}
     except (TypeError, ValueError):
         return "A weight is not a number: each is a number from 0 to 1."
+    outside = [c for c in controls if not 0.0 <= values[c] <= 1.0]
+    if outside:
+        which = (f"The {outside[0]} weight is" if len(outside) == 1 else
+                 f"The {', '.join(outside)} weights are")
+        return (f"{which} outside 0 to 1 (see the message under the field): each weight is a "
+                "number from 0 to 1. Nothing is queued until it is.")
     total = sum(values.values())
     active = [c for c in controls if values[c] > 0]
     if not active:
@@ -133,6 +139,20 @@ def weight_sum_note(weights: Mapping[str, float],
         return (f"Weights sum to {total:.2f}. Cosmos rescales weights that sum above 1, so the "
                 f"run will use: {scaled}.")
     return f"Weights sum to {total:.2f} (at most 1: used as set). Active: {', '.join(active)}."
+
+
+def weight_messages(params: GenerationParams, controls: Sequence[str] = CONTROLS
+                    ) -> dict[str, str]:
+    """Per control, the model's own refusal of its weight as typed ("" when it is fine): shown
+    under the field at once, before Run is even clicked (Run refuses the same words)."""
+    try:
+        errors = get_profile(params.model).validate(params, run_type="inference", infos={})
+    except (UnknownModel, TypeError, ValueError, KeyError, AttributeError):
+        errors = []
+    by_field: dict[str, list[str]] = {}
+    for error in errors:
+        by_field.setdefault(error.field, []).append(error.message)
+    return {c: " ".join(by_field.get(f"weights.{c}", [])) for c in controls}
 
 
 def _number(value: Any, default: Any) -> Any:
@@ -297,7 +317,8 @@ def values_from_params(params: GenerationParams, *, content: bool = True) -> dic
         **{name: (params.extra or {}).get(name.split(".", 1)[1]) for name in EXTRA_FIELDS},
     }
     for c in CONTROLS:
-        values[f"weight.{c}"] = float(params.weights.get(c, 0) or 0)
+        weight = params.weights.get(c, 0) or 0
+        values[f"weight.{c}"] = float(weight) if isinstance(weight, (int, float)) else weight
         for option, key in OPTION_KEYS.items():
             if option in ("mask_path", "weight_map") and not content:
                 continue  # files, like the videos: content
@@ -340,6 +361,6 @@ def spec_preview(params: GenerationParams, input_fps: float | None, *,
     return text
 
 
-__all__ = ["ADVANCED_SLOTS", "CONTROL_VIDEO_SLOTS", "ERROR_SLOTS", "FIELDS", "UPLOAD",
+__all__ = ["weight_messages", "ADVANCED_SLOTS", "CONTROL_VIDEO_SLOTS", "ERROR_SLOTS", "FIELDS", "UPLOAD",
            "chosen_input", "errors_by_slot", "params_from_values", "slot_for", "spec_preview",
            "values_from_params", "weight_sum_note", "Path"]

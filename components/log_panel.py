@@ -46,6 +46,7 @@ function apply() {
   try { d = JSON.parse(props.value || 'null'); } catch (err) { return; }
   if (!d || d.v === version) return;
   version = d.v;
+  if (d.note !== undefined) ta.placeholder = d.note;
   if (d.reset || d.run !== run) {
     ta.value = ''; last = -1; lines = 0; run = d.run; setStick(true);
     if (!d.reset) { trigger('focus'); return; }
@@ -73,11 +74,14 @@ trigger('focus');
 
 
 def log_payload(run_id: str | None, lines: Sequence[tuple[int, str]], *, reset: bool,
-                total: int) -> str:
+                total: int, note: str = "") -> str:
     """One update for the panel; `v` makes every update distinct so none is dropped as a
-    repeat of the previous value."""
-    return json.dumps({"run": run_id, "reset": reset, "lines": [list(x) for x in lines],
-                       "total": total, "v": time.monotonic_ns()}, ensure_ascii=False)
+    repeat of the previous value. `note`: what the empty panel says (e.g. queued)."""
+    body = {"run": run_id, "reset": reset, "lines": [list(x) for x in lines], "total": total,
+            "v": time.monotonic_ns()}
+    if note:
+        body["note"] = note
+    return json.dumps(body, ensure_ascii=False)
 
 
 class LogPanel:

@@ -100,10 +100,10 @@ def switch_values(values: Mapping[str, Any], old: ModelProfile, new: ModelProfil
             values.get("negative_prompt") == old_defaults.negative_prompt:
         out["negative_prompt"] = new_defaults.negative_prompt
     for control in ALL_CONTROLS:
-        weight = float(values.get(f"weight.{control}") or 0)
+        weight = values.get(f"weight.{control}") or 0
         if new.control(control) is None:
-            if weight > 0:
-                unused.append(f"the {control} control (weight {weight:g}): {new.name} has no "
+            if not isinstance(weight, (int, float)) or weight > 0:
+                unused.append(f"the {control} control (weight {_shown(weight)}): {new.name} has no "
                               f"{control} control")
             if values.get(f"control.{control}"):
                 unused.append(f"the {control} control video")

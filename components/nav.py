@@ -62,6 +62,14 @@ class Nav:
         self._on_show: list[tuple[str, Callable, Sequence, Sequence]] = []
         self._probe = gr.Textbox(visible=False)
         self.gate: Any = None  # cosmos_ui.review_links.LinkGate: what a page may show
+        #: (run id, request): the run view shows this run now, server side, without waiting
+        #: for the page's own round trip (set by the run view; a launch calls it)
+        self.show_run: Callable[[str, Any], None] | None = None
+
+    def launched_now(self, run_id: str, request: Any) -> None:
+        """A handler of this page launched `run_id`: the run view shows it at once."""
+        if self.show_run is not None and request is not None:
+            self.show_run(run_id, request)
 
     def scope(self, request: gr.Request | None) -> Any:
         """What the page behind `request` may show (everything without a review link)."""

@@ -54,7 +54,8 @@ class Reviews:
                                 js_on_load=None)
             with gr.Row():
                 self.rating = gr.Radio(RATINGS, label="Rating (1-5)", value=None,
-                                       elem_id="review-rating")
+                                       elem_id="review-rating", interactive=False,
+                                       info="Rating opens when the run has a video.")
             self.comment = gr.Textbox(label="Comment", lines=2, max_length=2000,
                                       elem_id="review-comment")
             self.submit = gr.Button("Submit review", size="sm", elem_id="review-submit")
@@ -66,6 +67,20 @@ class Reviews:
         if not run_id or not viewer.may(accounts.WATCH):
             return reviews_html([], viewer)
         return reviews_html(self.ops.reviews(run_id), viewer)
+
+    def rating_look(self, run_id: str | None) -> Any:
+        """The rating can be given only for a run with a video (the server checks it too)."""
+        try:
+            has_video = bool(run_id) and bool(self.ops.get_run(run_id).output_path)
+        except NotFound:
+            has_video = False
+        if has_video:
+            return gr.update(interactive=True, info=None)
+        return gr.update(interactive=False, value=None,
+                         info="Rating opens when the run has a video.")
+
+    def show(self, run_id: str | None, request: gr.Request):
+        return self.render(run_id, request), self.rating_look(run_id)
 
     def _submit(self, run_id: str | None, rating: Any, comment: str | None,
                 request: gr.Request):
@@ -79,9 +94,16 @@ class Reviews:
                     gr.skip(), gr.skip(), gr.skip())
         return "Thanks, review saved.", None, "", self.render(run_id, request)
 
+    def _shown_status(self, run_id: str | None, _shown: str | None):
+        return self.rating_look(run_id)
+
     def _wire(self) -> None:
         private = dict(api_visibility="private")
         selected = self.nav.selected_run
-        selected.change(self.render, selected, self.list, show_progress="hidden", **private)
+        selected.change(self.show, selected, [self.list, self.rating], show_progress="hidden",
+                        **private)
+        # the run got (or lost) its video while shown: the rating follows
+        self.nav.shown_status.change(self._shown_status, [selected, self.nav.shown_status],
+                                     self.rating, show_progress="hidden", **private)
         self.submit.click(self._submit, [selected, self.rating, self.comment],
                           [self.message, self.rating, self.comment, self.list], **private)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from backend.models.params import ALL_CONTROLS as CONTROLS
 from backend.models.params import LEGACY_MODEL
+from backend.models.results import public_detail
 from components.common import (RUN_TYPE_LABELS, e, file_url, fmt_duration, fmt_time,
                                rating_text, run_title, sim_badge, type_badge)
 
@@ -75,26 +76,48 @@ def status_html(run: Any, now: float | None = None) -> str:
     return "\n".join(lines)
 
 
+#: The model's phase names as a person reads them while the run is still going.
+_PHASE_WORDS = {"text_encoding": "encoding the prompt", "clip_encode": "encoding",
+                "clip_diffuse": "generating", "clip_decode": "decoding",
+                "guardrail": "safety check", "upsampling": "upsampling the prompt"}
+
+
 def progress_parts(run: Any) -> tuple[float, str]:
-    """(fraction 0..1, 'phase · clip i/n · ETA') of a run."""
+    """(fraction 0..1, 'phase · clip i/n · ETA') of a run. It never contradicts the status:
+    only a completed run is "done" at 100%; while the outputs are collected after the model
+    finished it says so, below 100% and without an ETA of 0 s; no server path is shown."""
     progress = run.progress or {}
     done = run.status == "completed"
     fraction = 1.0 if done else max(0.0, min(1.0, float(progress.get("fraction") or 0.0)))
-    phase = str(progress.get("phase") or run.status)
-    if run.is_terminal:
-        phase = run.status if done or not progress.get("phase") else \
-            f"{run.status} during {progress.get('phase')}"
-    detail = [phase, f"{fraction * 100:.0f}%"]
+    model_phase = str(progress.get("phase") or "")
+    finished_model = model_phase == "done"
+    if not done and not run.is_terminal:
+        fraction = min(fraction, 0.99)  # 100% is for a run that has ended well
+    if done:
+        phase = "done"
+    elif run.is_terminal:
+        phase = run.status if not model_phase else (
+            f"{run.status} after the model finished" if finished_model
+            else f"{run.status} during {_PHASE_WORDS.get(model_phase, model_phase)}")
+    elif run.status == "collecting":
+        phase = "collecting the outputs"
+    elif finished_model:
+        phase = "model finished, saving"
+    else:
+        phase = _PHASE_WORDS.get(model_phase, model_phase) or run.status
+    # while the input uploads, the upload's own share is the one that moves (in `detail`)
+    detail = [phase] if run.status == "staging" else [phase, f"{fraction * 100:.0f}%"]
     if progress.get("n_clips"):
         clip = progress.get("clip") or progress.get("clips_done") or 0
         detail.append(f"clip {clip}/{progress['n_clips']}")
     if progress.get("total_frames"):
         detail.append(f"{progress['total_frames']} frames")
     eta = progress.get("eta_seconds")
-    if eta is not None and not run.is_terminal:
+    going = not run.is_terminal and run.status != "collecting" and not finished_model
+    if eta is not None and going and float(eta) > 0:
         detail.append(f"ETA {fmt_duration(float(eta))}")
-    if progress.get("detail") and not run.is_terminal:  # upload progress, Slurm queue position
-        detail.append(str(progress["detail"]))
+    if progress.get("detail") and going:  # upload progress, Slurm queue position
+        detail.append(public_detail(str(progress["detail"])))
     if run.status == "queued":
         reason = getattr(run, "wait_reason", None)
         detail = [f"queued: {reason}" if reason else "queued: waiting for a free GPU slot"]

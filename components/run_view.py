@@ -19,7 +19,7 @@ import gradio as gr
 
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from backend.store.history import RunFilter
-from components.common import e
+from components.common import RUN_TYPE_LABELS, e
 from components.live import HEARTBEAT, DirectView, LivePage, PageState
 from components.log_panel import LogPanel, log_payload
 from components.nav import Nav
@@ -41,6 +41,17 @@ _CLOCK = re.compile(r"<span class='live-clock' data-seconds='[0-9.]+'>[^<]*</spa
 RUN_EVENTS = ("status", "log", "progress", "transfer")
 EMPTY = ("<div class='run-meta' id='run-empty'>No run selected yet: launch one from "
          "<b>Create</b> or pick one in the table above.</div>")
+#: Shown until the page's stream has said which run is shown (never "no run" in between).
+LOADING = "<div class='run-meta' id='run-loading'>Loading the run...</div>"
+
+
+def log_note(run: Any) -> str:
+    """What the log panel says while it has no line (never a blank box)."""
+    if run.status == "queued":
+        return f"Queued on {run.host}: the log starts when the run does."
+    if run.status in ("pending", "preparing", "staging"):
+        return f"{run.status.capitalize()} on {run.host}: the log starts with the container."
+    return "No log lines."
 
 
 class RunView(DirectView):
@@ -50,7 +61,7 @@ class RunView(DirectView):
         self.create = create
         self.live = live
         with gr.Column(elem_id="run-view"):
-            self.status = gr.HTML(EMPTY, elem_id="run-status-box", js_on_load=None)
+            self.status = gr.HTML(LOADING, elem_id="run-status-box", js_on_load=None)
             self.progress = gr.HTML(elem_id="run-progress-box", js_on_load=None)
             with gr.Row(elem_id="run-actions"):
                 self.rerun = gr.Button("Re-run", size="sm", elem_id="rerun-button",
@@ -110,6 +121,7 @@ class RunView(DirectView):
                         self.model_files, self.recipe, self.rerun, self.load, self.upscale, self.kill,
                         self.delete, self.message, nav.shown_status]
         live.direct(self)
+        nav.show_run = lambda run_id, request: self.shown_now(run_id, request)
         self._wire()
 
     # -- what the page's stream asks ------------------------------------------------------------
@@ -204,7 +216,8 @@ class RunView(DirectView):
         if reset:
             lines = self.ops.log_since(run.id, max(-1, run.log_lines - LOG_TAIL_LINES - 1),
                                        limit=LOG_TAIL_LINES)
-            log_out = log_payload(run.id, lines, reset=True, total=run.log_lines)
+            log_out = log_payload(run.id, lines, reset=True, total=run.log_lines,
+                                  note=log_note(run))
             cursor.update(run=run.id, resets=resets, seq=lines[-1][0] if lines else -1)
         elif run.log_lines - 1 > cursor.get("seq", -1):
             lines = self.ops.log_since(run.id, cursor.get("seq", -1), limit=2000)
@@ -289,22 +302,24 @@ class RunView(DirectView):
             return []
 
     # -- actions ------------------------------------------------------------------------------
-    def _launched(self, make) -> tuple:
+    def _launched(self, make, request: gr.Request | None = None) -> tuple:
         try:
             run = make()
         except (Refused, NotFound, ValidationFailed) as exc:
             return f"Not done: {exc}", gr.skip(), gr.skip()
-        return f"Queued run `{run.id}` ({run.run_type}).", run.id, run.id
+        self.nav.launched_now(run.id, request)
+        return (f"Queued run `{run.id}` ({RUN_TYPE_LABELS.get(run.run_type, run.run_type)}).",
+                run.id, run.id)
 
     def _rerun(self, selected: str | None, request: gr.Request) -> tuple:
         auth.check(self.ops, request, accounts.RERUN)
         owner = auth.owner_of(self.ops, request)
-        return self._launched(lambda: self.ops.rerun(selected or "", owner=owner))
+        return self._launched(lambda: self.ops.rerun(selected or "", owner=owner), request)
 
     def _upscale(self, selected: str | None, request: gr.Request) -> tuple:
         auth.check(self.ops, request, accounts.UPSCALE)
         owner = auth.owner_of(self.ops, request)
-        return self._launched(lambda: self.ops.upscale(selected or "", owner=owner))
+        return self._launched(lambda: self.ops.upscale(selected or "", owner=owner), request)
 
     def _ask_kill(self, selected: str | None, request: gr.Request):
         auth.check(self.ops, request, accounts.KILL)

@@ -9,6 +9,8 @@ compare (shared with the gallery).
 from __future__ import annotations
 
 import hashlib
+import itertools
+import threading
 from typing import Any, Sequence
 
 import gradio as gr
@@ -112,8 +114,12 @@ def version_cell(v: dict | None) -> str:
             f" {status_chip(v['review_status'])}{latest}")
 
 
+LOADING = "Loading runs..."
+
+
 def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
-               now: float | None = None, versions: dict | None = None) -> str:
+               now: float | None = None, versions: dict | None = None,
+               empty: str = "No runs match these filters.") -> str:
     versions = versions or {}
     head = ("<tr><th>Pick</th><th>Status</th><th>Name / prompt</th><th>Version</th><th>Type</th>"
             "<th class='hide-narrow'>Host</th><th>Owner</th><th>Created</th>"
@@ -143,7 +149,7 @@ def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
             f"<td class='hide-narrow'>{rating_text(run.rating, run.ratings)}</td>"
             f"<td class='hide-narrow'><code>{e(run.id[-8:])}</code></td></tr>")
     if not rows:
-        rows.append("<tr><td colspan='10' class='muted'>No runs match these filters.</td></tr>")
+        rows.append(f"<tr><td colspan='10' class='muted'>{e(empty)}</td></tr>")
     return (f"<div class='table-scroll'><table class='runs' id='history-table'>{head}"
             f"{''.join(rows)}</table></div>")
 
@@ -159,6 +165,9 @@ class RunsTable:
     def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
+        self.live = live
+        self._lock = threading.Lock()
+        self._tickets = itertools.count(1)
         with gr.Column(elem_id="history"):
             with gr.Row():
                 self.search = gr.Textbox(label="Search prompts and names", scale=3,
@@ -194,7 +203,8 @@ class RunsTable:
                                               label="Review status", elem_id="filter-review")
                     self.latest = gr.Checkbox(label="Only each shot's latest version",
                                               value=False, elem_id="filter-latest")
-            self.table = gr.HTML(table_html([], None, []), js_on_load=ROW_JS,
+            # until the first render: never "no runs" before the table has looked
+            self.table = gr.HTML(table_html([], None, [], empty=LOADING), js_on_load=ROW_JS,
                                  elem_id="history-box")
             with gr.Row():
                 self.prev = gr.Button("Previous", size="sm", elem_id="history-prev")
@@ -217,8 +227,31 @@ class RunsTable:
                 self.rating, self.owners, self.mine, self.review, self.latest]
 
     def render_page(self, request: gr.Request, *args: Any):
-        """`render` for the page behind `request` (a review link shows only its runs)."""
-        return self.render(*args, ids=self.nav.scope(request).filter_ids())
+        """`render` for the page behind `request` (a review link shows only its runs).
+
+        Several triggers render the table (a status event's signal, the shown run's status,
+        the selection, picks, filters), each its own event, so two renders of one page can
+        overlap; the one that started first read the store first and must not land last
+        (a table still saying `running` under details saying `failed`). So a render that a
+        newer one of the same page overtook sends nothing: the newer one is at least as fresh."""
+        ticket = self.begin_render(request)
+        out = self.render(*args, ids=self.nav.scope(request).filter_ids())
+        return self.end_render(request, ticket, out)
+
+    def begin_render(self, request: gr.Request) -> int:
+        """A render of this page starts: its ticket (newer renders have larger ones)."""
+        tickets = self.live.page(request).data.setdefault("runs_table", {})
+        with self._lock:
+            ticket = tickets["started"] = next(self._tickets)
+        return ticket
+
+    def end_render(self, request: gr.Request, ticket: int, out: tuple) -> tuple:
+        """The render's outputs, or nothing if a newer render of this page has started."""
+        tickets = self.live.page(request).data.setdefault("runs_table", {})
+        with self._lock:
+            if tickets.get("started") != ticket:
+                return (gr.skip(),) * len(out)
+        return out
 
     def render(self, page: int, size: int, picks: list[str] | None, selected: str | None,
                shown: str, *filters: Any, ids: Sequence[str] | None = ()):

@@ -22,7 +22,7 @@ from backend.wiring import Backend  # noqa: E402
 from components.common import (TAB_COMPARE, TAB_CREATE, TAB_GALLERY, TAB_HOSTS,  # noqa: E402
                                TAB_RUNS, TAB_SWEEPS, TAB_USAGE)
 from components.compare import CompareView  # noqa: E402
-from components.create_form import CreateForm  # noqa: E402
+from components.create_form import FORM_HEAD, CreateForm  # noqa: E402
 from components.gallery import Gallery  # noqa: E402
 from components.hosts import HostsView  # noqa: E402
 from components.live import LivePage  # noqa: E402
@@ -213,7 +213,7 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
         show_error=False,
         quiet=False,
         css=CSS + REVIEW_CSS + SWEEP_CSS,
-        head=REVIEW_HEAD,
+        head=REVIEW_HEAD + FORM_HEAD,
         footer_links=[],
         auth=_never if sign_in else None,
         auth_message=SIGN_IN_MESSAGE if sign_in else None,

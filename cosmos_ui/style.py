@@ -4,6 +4,17 @@ No emoji and no icon fonts: everything is text and CSS, so it renders on any mac
 """
 
 CSS = """
+/* Gradio's container hides overflow, which makes it the scroll box of anything sticky inside
+   (and it never scrolls); clip clips the same without being a scroll box */
+.gradio-container { overflow: clip !important; }
+#run-bar { position: sticky; bottom: 0; z-index: 30; background: var(--background-fill-primary);
+           border-top: 1px solid var(--border-color-primary); padding: 8px 0 4px;
+           box-shadow: 0 -4px 10px rgba(0, 0, 0, 0.06); }
+#run-bar #create-message { max-height: 30vh; overflow-y: auto; }
+.cosmos-hidden-empty { display: none !important; }
+#kill-confirm-box.at-click { position: fixed; z-index: 60; max-width: 420px;
+                             background: var(--background-fill-primary);
+                             box-shadow: 0 6px 24px rgba(0, 0, 0, 0.25); }
 .app-header { display: flex; align-items: center; gap: 12px; flex-wrap: wrap; }
 .app-header h2 { margin: 0; }
 .offscreen { display: none !important; }

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import IO, Any, Iterable
 
+from backend.models.params import run_type_name
 from backend.operations import RunSummary
 
 #: Progress fields a run object carries (a fixed subset of backend.models.results.Progress).
@@ -96,7 +97,8 @@ def model_rows(models: list[dict[str, Any]]) -> list[list[str]]:
     return [[m["id"] + (" *" if m.get("default") else ""), m["name"],
              ",".join(c["name"] for c in m["controls"]),
              ",".join(map(str, m["gpu_counts"])), f"{m['vram_gb']:g} GB",
-             ",".join(m["run_types"]), ",".join(m["hosts"]) or "-"] for m in models]
+             ",".join(map(run_type_name, m["run_types"])), ",".join(m["hosts"]) or "-"]
+            for m in models]
 
 
 def print_model(model: dict[str, Any], out: IO[str]) -> None:
@@ -145,7 +147,8 @@ def table(rows: list[list[str]], headers: list[str], out: IO[str]) -> None:
 
 def run_rows(runs: Iterable[RunSummary]) -> list[list[str]]:
     return [[r.id, r.status + ("*" if r.cancel_requested and not r.is_terminal else ""),
-             r.run_type, r.host, r.owner or "-", when(r.created_at), short(r.name or r.prompt, 44)]
+             run_type_name(r.run_type), r.host, r.owner or "-", when(r.created_at),
+             short(r.name or r.prompt, 44)]
             for r in runs]
 
 
@@ -170,7 +173,7 @@ def print_run(run: RunSummary, details: dict[str, Any], out: IO[str]) -> None:
     w = out.write
     w(f"run {run.id}  {run.status}" + (f"  ({progress_text(run)})" if not run.is_terminal
                                         and run.progress else "") + "\n")
-    w(f"  name       {run.name or '-'}\n  type       {run.run_type}\n  model      {run.model}\n")
+    w(f"  name       {run.name or '-'}\n  type       {run_type_name(run.run_type)}\n  model      {run.model}\n")
     w(f"  owner      {run.owner or '(unknown: made before owners were recorded)'}\n")
     w(f"  host       {run.host}{' (simulated)' if run.simulated else ''}"
       + (f"  GPUs {','.join(map(str, run.gpus))}" if run.gpus else "") + "\n")

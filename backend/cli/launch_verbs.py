@@ -58,6 +58,9 @@ def cmd_run(s: Session, args: argparse.Namespace) -> int:
               f"{','.join(map(str, plan['gpus']))} and port {plan['master_port']} are provisional"
               f" (a real launch gets its own).\n# docker command on {plan['host']}:")
         print(plan["command"])
+        from backend.models.profile import plan_text
+
+        print(f"# plan: {plan_text(plan['plan'])}")
         print(f"# job script ({plan['files']['job_script']}):")
         print(plan["job_script"], end="")
         folder = plan["files"]["run_dir"]

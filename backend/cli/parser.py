@@ -10,7 +10,8 @@ import argparse
 import os
 import random
 
-RUN_TYPES = ("inference", "upscale", "enhance", "setup")
+# what a person types: the word the UI shows (generation), or the stored one (inference)
+RUN_TYPES = ("generation", "upscale", "enhance", "setup", "inference")
 PRESETS = ("very_low", "low", "medium", "high", "very_high")
 STATUSES = ("queued", "staging", "pending", "running", "collecting", "completed", "failed",
             "cancelled", "blocked")
@@ -180,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--status", action="append", default=[], choices=STATUSES,
                      help="only runs in this status (repeatable)")
     lst.add_argument("--type", action="append", default=[], choices=RUN_TYPES,
-                     help="only runs of this type (repeatable)")
+                     help="only runs of this type (repeatable; generation is stored as "
+                     "inference, which is also accepted)")
     lst.add_argument("--host", action="append", default=[], help="only runs on this host")
     lst.add_argument("--owner", action="append", default=[], metavar="NAME",
                      help="only runs launched by this person (repeatable)")

@@ -31,7 +31,10 @@ def cmd_list(s: Session, args: argparse.Namespace) -> int:
     from backend.store.history import RunFilter
 
     owners = list(args.owner) + ([s.who.username] if args.mine else [])
-    runs, total = s.ops.find_runs(RunFilter(statuses=args.status, run_types=args.type,
+    from backend.models.params import run_type_of_name
+
+    types = [run_type_of_name(t) for t in args.type]
+    runs, total = s.ops.find_runs(RunFilter(statuses=args.status, run_types=types,
                                             hosts=args.host, owners=owners), limit=args.limit,
                                   offset=args.offset)
     if _json(args):

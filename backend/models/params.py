@@ -38,6 +38,26 @@ RUN_INFERENCE = "inference"
 RUN_UPSCALE = "upscale"
 RUN_ENHANCE = "enhance"
 RUN_TYPES: tuple[str, ...] = (RUN_INFERENCE, RUN_UPSCALE, RUN_ENHANCE)
+#: The one word a person reads (and types, in the CLI) for each stored run type, everywhere:
+#: the UI, the CLI and their messages. The stored value (and the CLI's JSON) stays
+#: "inference", so older databases and scripts keep working.
+RUN_TYPE_NAMES: dict[str, str] = {RUN_INFERENCE: "generation", RUN_UPSCALE: "upscale",
+                                  RUN_ENHANCE: "enhance", "setup": "setup"}
+#: How the UI labels them (the same words, spelled out).
+RUN_TYPE_LABELS: dict[str, str] = {RUN_INFERENCE: "generation", RUN_UPSCALE: "4K upscale",
+                                   RUN_ENHANCE: "prompt enhancement", "setup": "box setup"}
+
+
+def run_type_name(run_type: str) -> str:
+    return RUN_TYPE_NAMES.get(run_type, run_type)
+
+
+def run_type_of_name(name: str) -> str:
+    """A run type as a person names it (generation, or the stored inference) -> stored."""
+    for stored, word in RUN_TYPE_NAMES.items():
+        if name in (stored, word):
+            return stored
+    return name
 
 #: The profile a run without a `model` (stored before profiles existed) was made with.
 LEGACY_MODEL = "transfer1"

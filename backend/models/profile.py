@@ -306,6 +306,30 @@ class ModelProfile(ABC):
         """Runs with equal keys may share one job; None: this run never batches."""
         return None
 
+    # -- the plan before launch -----------------------------------------------------------------
+    #: How the model walks a long input: chunks of `chunk_frames`, each new one overlapping
+    #: the previous by `chunk_overlap` frames. None: the whole input in one pass.
+    chunk_frames: int | None = None
+    chunk_overlap: int = 0
+
+    def chunking(self, params: GenerationParams) -> tuple[int | None, int]:
+        """(frames per chunk, overlap) for this request (a profile may let a setting pick)."""
+        return self.chunk_frames, self.chunk_overlap
+
+    def plan_chunks(self, params: GenerationParams, frames: int) -> tuple[int, list[int]]:
+        """(chunks the model generates for an input of `frames` frames, the input frame at
+        which each chunk after the first starts: where its seam falls on the timeline)."""
+        size, overlap = self.chunking(params)
+        frames = max(1, int(frames))
+        if not size or frames <= size:
+            return 1, []
+        step = size - overlap
+        seams, start = [], step
+        while start + overlap < frames:
+            seams.append(start)
+            start += step
+        return 1 + len(seams), seams
+
     def gpus_for(self, params: GenerationParams, run_type: str) -> int:
         """GPUs the job of this request takes (placement asks this, not the params)."""
         try:
@@ -410,3 +434,62 @@ def unknown_model_error(model_id: Any, allowed: Sequence[str], field_name: str =
                         ) -> FieldError:
     return FieldError(field_name, f"Unknown model {model_id!r}; use one of "
                       + ", ".join(allowed) + " (`cosmos models` lists them).")
+
+
+#: The ETA said when the host has no finished run like this one yet (seconds per chunk).
+DEFAULT_SECONDS_PER_CHUNK = 120.0
+
+
+def output_plan(profile: ModelProfile, params: GenerationParams, *, width: int | None,
+                height: int | None, frames: int | None, fps: float | None,
+                history: Sequence[float] = ()) -> dict[str, Any]:
+    """What a run will produce and roughly cost, before anything is spent: output size,
+    frames, fps, the chunks the model generates and where their seams fall on the input's
+    timeline, and an ETA. `history`: how long the host's finished runs of the same profile,
+    GPU count and steps took, in seconds per chunk (none: a default, and it says so)."""
+    extra = params.extra or {}
+    try:
+        limit = int(extra.get("max_frames") or 0)
+    except (TypeError, ValueError):
+        limit = 0
+    out_frames = int(frames) if frames else None
+    if out_frames and limit:
+        out_frames = min(out_frames, limit)
+    try:
+        out_fps = float(params.fps) if params.fps else (float(fps) if fps else None)
+    except (TypeError, ValueError):
+        out_fps = float(fps) if fps else None
+    chunks, seams = profile.plan_chunks(params, out_frames or 1)
+    size, overlap = profile.chunking(params)
+    if history:
+        per_chunk = sorted(history)[len(history) // 2]  # the median: one slow run is no rule
+        source = f"learned from {len(history)} finished run{'s' if len(history) != 1 else ''}"
+    else:
+        per_chunk = DEFAULT_SECONDS_PER_CHUNK
+        source = "default: no finished run of this model, GPU count and steps on this host yet"
+    return {
+        "width": width, "height": height, "frames": out_frames,
+        "fps": out_fps, "chunks": chunks, "chunk_frames": size, "chunk_overlap": overlap,
+        "seams": [{"frame": s, "seconds": round(s / out_fps, 3) if out_fps else None}
+                  for s in seams],
+        "eta_seconds": round(per_chunk * chunks, 1), "eta_source": source,
+        "eta_is_default": not history,
+    }
+
+
+def plan_text(plan: Mapping[str, Any]) -> str:
+    """The plan in one line a person reads (the CLI's dry run and the Create form)."""
+    size = (f"{plan['width']}x{plan['height']}" if plan.get("width") else "size of the input")
+    frames = f"{plan['frames']} frames" if plan.get("frames") else "frames of the input"
+    fps = f" at {plan['fps']:g} fps" if plan.get("fps") else ""
+    chunks = plan.get("chunks") or 1
+    seams = plan.get("seams") or []
+    where = ""
+    if seams:
+        where = "; seams at " + ", ".join(
+            f"frame {s['frame']}" + (f" ({s['seconds']:g} s)" if s.get("seconds") is not None
+                                     else "") for s in seams)
+    eta = plan.get("eta_seconds")
+    minutes = f"{eta / 60:.1f} min" if eta and eta >= 90 else f"{eta:.0f} s"
+    return (f"{size}, {frames}{fps}; {chunks} chunk{'s' if chunks != 1 else ''}{where}; "
+            f"ETA about {minutes} ({plan.get('eta_source')})")

@@ -7,6 +7,7 @@ model's run the same way; a profile's tracker decides which phases its log passe
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,15 @@ PHASES: tuple[str, ...] = (STARTING, LOADING, PREPROCESSING, UPSAMPLING, TEXT_EN
                            CLIP_ENCODE, CLIP_DIFFUSE, CLIP_DECODE, GUARDRAIL, SAVING, DONE)
 
 COMPLETED, FAILED, BLOCKED, CANCELLED = "completed", "failed", "blocked", "cancelled"
+
+#: An absolute path inside a log message (a folder on the GPU box or in the container).
+_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"]+/)+([^\s/'\"]*)")
+
+
+def public_detail(message: str, limit: int = 200) -> str:
+    """A log message as a progress detail a person reads: every absolute path replaced by its
+    file name (the box's folders say nothing to the artist and are not theirs to see)."""
+    return _PATH.sub(lambda m: m.group(1) or "", str(message or ""))[:limit]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from backend.extensions import host_kind
 from backend.ids import instance_id, new_id
 from backend.models.checks import FieldError
 from backend.models.jobs import pick_master_port
-from backend.models.params import RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE, GenerationParams
+from backend.models.params import (LEGACY_MODEL, RUN_ENHANCE, RUN_INFERENCE, RUN_UPSCALE,
+                                   GenerationParams)
+from backend.models.profile import output_plan
 from backend.models.profile import (JobItem, ModelProfile, UnknownModel, get_profile,
                                     profile_ids, unknown_model_error)
 from backend.operations import preflight
@@ -371,7 +373,7 @@ class LaunchOps:
         for index, p in enumerate([params] + others):
             run_id = new_id() if batch else job_id
             prefix = f"{index}_" if batch else ""
-            paths, fps, frames = {}, None, None
+            paths, fps, frames, size = {}, None, None, (None, None)
             for entry in profile.input_files(p, run_type):
                 link = plan.input_link(folder, prefix + entry.link_name)
                 paths[entry.role] = host_cfg.container_path(link)
@@ -380,8 +382,10 @@ class LaunchOps:
                 inputs[prefix + key] = link
                 if entry.role == "input":
                     probe = media.probe_video(entry.path)
-                    fps, frames = probe.fps, probe.frames
+                    fps, frames, size = probe.fps, probe.frames, (probe.width, probe.height)
             items.append(JobItem(run_id, p, paths, input_fps=fps, input_frames=frames))
+            if index == 0:
+                first = (fps, frames, size)
         running = self.store.runs_in(ACTIVE, host=host_name)
         busy = {g for r in running for g in r.gpu_list()}
         needed = profile.gpus_for(params, run_type)
@@ -412,6 +416,32 @@ class LaunchOps:
             "warnings": [{"field": w.field, "message": w.message}
                          for w in self.warnings(params)],
         }
+        fps0, frames0, (width0, height0) = first
+        result["plan"] = output_plan(profile, params, width=width0, height=height0,
+                                     frames=frames0, fps=fps0,
+                                     history=self.seconds_per_chunk(host_name, params))
         if batch:
             result["batch_runs"] = [it.run_id for it in items]
         return result
+
+    def seconds_per_chunk(self, host: str, params: GenerationParams,
+                          limit: int = 50) -> list[float]:
+        """How long this host's recent completed runs of the same model, GPU count and
+        steps took per chunk (from their own progress: chunks done, time on the GPUs)."""
+        from backend.store.history import RunFilter
+
+        runs, _ = self.find_runs(RunFilter(hosts=[host], statuses=[COMPLETED],
+                                           run_types=[RUN_INFERENCE]), limit=limit)
+        out = []
+        for run in runs:
+            p = run.params or {}
+            if (getattr(run, "model", None) or LEGACY_MODEL) != params.model or \
+                    p.get("num_gpus") != params.num_gpus or p.get("num_steps") != params.num_steps:
+                continue
+            begun = run.ran_at or run.started_at
+            if not begun or not run.finished_at:
+                continue
+            progress = run.progress or {}
+            chunks = progress.get("n_clips") or progress.get("clips_done") or 1
+            out.append(max(0.0, run.finished_at - begun) / max(1, int(chunks)))
+        return out

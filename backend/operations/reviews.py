@@ -9,6 +9,11 @@ from backend.models.checks import FieldError
 from backend.operations.errors import NotFound, ValidationFailed
 
 
+#: Why a run without a video cannot be rated (a comment is still welcome).
+NO_VIDEO_YET = ("This run has no video yet, so there is nothing to rate: rate it once it has "
+                "completed with a video (a comment can be left now).")
+
+
 class ReviewOps:
     """A mixin of Operations (store)."""
 
@@ -34,6 +39,8 @@ class ReviewOps:
             errors.append(FieldError("general", "Give a rating, a comment, or both."))
         if not is_valid_id(run_id or "") or not self.store.has_run(run_id):
             raise NotFound(run_id)
+        if rating is not None and not errors and not self.get_run(run_id).output_path:
+            errors.append(FieldError("rating", NO_VIDEO_YET))
         if errors:
             raise ValidationFailed(errors)
         row = self.store.add_review(run_id, username or "local", rating, comment)

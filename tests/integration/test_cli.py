@@ -129,10 +129,15 @@ def test_create_prompt_show_list_and_dry_run_from_it(cli: Cli):
     assert plan["spec"]["input_video_path"].endswith(f"runs/{plan['run_id']}/inputs/input.mp4")
     assert json.loads(plan["spec_json"]) == plan["spec"]
     assert "torchrun" in plan["job_script"] and plan["files"]["spec"] in plan["job_script"]
+    # the plan before launch: what it makes (the sample: 121 frames at 24 fps: one clip)
+    p = plan["plan"]
+    assert (p["frames"], p["fps"], p["chunks"], p["seams"]) == (121, 24.0, 1, [])
+    assert p["width"] and p["height"] and p["eta_seconds"] > 0 and p["eta_source"]
     # the text form prints the same three things
     shown = cli("run", "a lighthouse in a storm", "--input", str(SAMPLE), "--dry-run")
     assert shown.returncode == 0, shown.stderr
     assert "# docker command" in shown.stdout and "# job script" in shown.stdout
+    assert "# plan: " in shown.stdout and "121 frames at 24 fps; 1 chunk" in shown.stdout
     assert "--label cosmos.run=" in shown.stdout and '"prompt": "a lighthouse in a storm"' in \
         shown.stdout
     # and nothing was queued or stored

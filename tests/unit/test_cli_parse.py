@@ -198,3 +198,26 @@ def test_launch_plan_for_an_enhance_run_uses_the_standalone_upsampler(tmp_path):
     [note] = launch.notes[run_id]
     assert note.role == "upsampler_input" and "input video" in note.label
     assert launch.docker_argv[-2:] == ("bash", f"{folder}/job.sh")
+
+def test_one_word_for_a_runs_type_in_the_cli_and_the_ui():
+    """The UI says "generation"; the CLI said "inference" for the same runs. Now both say
+    generation, the CLI takes either word, and the stored value (and JSON) stays inference."""
+    from backend.cli import format as fmt
+    from backend.models.params import run_type_of_name
+    from components.common import RUN_TYPE_LABELS
+    from tests.unit.test_components import summary
+
+    run = summary(run_type="inference")
+    row = fmt.run_rows([run])[0]
+    assert "generation" in row and "inference" not in row
+    out = io.StringIO()
+    fmt.print_run(run, {}, out)
+    assert "type       generation" in out.getvalue() and "inference" not in out.getvalue()
+    assert RUN_TYPE_LABELS["inference"] == "generation"
+    assert "generation" in fmt.model_rows([{"id": "m", "name": "M", "controls": [],
+                                            "gpu_counts": [1], "vram_gb": 1,
+                                            "run_types": ["inference", "upscale"],
+                                            "hosts": []}])[0][5]
+    assert parse("list", "runs", "--type", "generation").type == ["generation"]
+    assert run_type_of_name("generation") == run_type_of_name("inference") == "inference"
+    assert run_json(run)["type"] == "inference"  # scripts keep working

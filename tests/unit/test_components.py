@@ -248,3 +248,107 @@ def test_notifications_only_for_finished_runs():
 def test_every_control_has_form_fields(control):
     assert f"weight.{control}" in FIELDS and f"control.{control}" in FIELDS
     assert f"weights.{control}" in ERROR_SLOTS and f"control_videos.{control}" in ERROR_SLOTS
+
+
+def test_a_typed_weight_out_of_range_or_not_a_number_is_named_not_replaced():
+    from components.form_values import weight_messages
+    from components.model_switch import switch_values
+    from backend.models.profile import get_profile
+
+    values = {"model": "transfer1", "prompt": "p", "weight.edge": 5, "weight.vis": -1,
+              "weight.depth": "lots"}
+    params = params_from_values(values)
+    assert (params.weights["edge"], params.weights["vis"], params.weights["depth"]) == (
+        5, -1, "lots")  # as typed: never clamped
+    marks = weight_messages(params, CONTROLS)
+    assert "edge is 5" in marks["edge"] and "between 0 and 1" in marks["edge"]
+    assert "vis is -1" in marks["vis"] and "'lots'" in marks["depth"] and marks["seg"] == ""
+    assert "outside 0 to 1" in weight_sum_note({"edge": 5, "vis": -1})
+    assert "Nothing is queued" in weight_sum_note({"edge": 5})
+    # a non-number sent through the page's API: the settings round trip and a model switch
+    # name it instead of failing with a blank error
+    assert values_from_params(params)["weight.depth"] == "lots"
+    switched, _, unused = switch_values(values, get_profile("transfer1"),
+                                        get_profile("transfer2.5"))
+    assert isinstance(unused, list)
+
+
+def test_progress_never_says_done_before_the_run_is_and_shows_no_server_path():
+    collecting = summary(status="collecting", progress={
+        "phase": "done", "fraction": 1.0, "eta_seconds": 0.0, "clip": 1, "n_clips": 1,
+        "detail": "Saved prompt to /data/sim-box/runs/01abc/outputs/output.txt"})
+    fraction, text = progress_parts(collecting)
+    assert fraction < 1.0 and "100%" not in text
+    assert text.startswith("collecting the outputs") and "done" not in text
+    assert "ETA" not in text and "/" not in text.replace("1/1", "")
+    running_done = summary(status="running", progress={"phase": "done", "fraction": 1.0,
+                                                        "eta_seconds": 0.0})
+    assert "done" not in progress_parts(running_done)[1]
+    assert "ETA 0 s" not in progress_parts(running_done)[1]
+    assert progress_parts(running_done)[0] < 1.0
+    working = summary(status="running", progress={
+        "phase": "clip_diffuse", "fraction": 0.5, "eta_seconds": 30,
+        "detail": "Loading /cosmos/checkpoints/nvidia/Cosmos-Tokenize1/encoder.jit"})
+    text = progress_parts(working)[1]
+    assert "encoder.jit" in text and "/cosmos" not in text and "ETA 30 s" in text
+    failed = summary(status="failed", finished_at=1030.0, progress={"phase": "done"})
+    assert progress_parts(failed)[1].startswith("failed after the model finished")
+    done = summary(status="completed", finished_at=1030.0, progress={"phase": "done"})
+    assert progress_parts(done) == (1.0, "done · 100%")
+
+
+@pytest.mark.parametrize("model,line", [
+    ("transfer1", "[06-07 10:05:00|INFO|cosmos_transfer1/diffusion/inference/transfer.py:321:"
+                  "demo] Saved prompt to /data/sim-box/runs/r1/outputs/output.txt"),
+    ("transfer2.5", "[05-02 10:00:09|INFO|cosmos_transfer2/_src/inference.py:1:x] Saved "
+                    "arguments to /data/sim-box/runs/r1/outputs/s.json"),
+    ("cosmos3", "[12-01 10:00:09|INFO|i.py:1812:generate_batch] Computing edge control from "
+                "/data/sim-box/runs/r1/inputs/input.mp4"),
+])
+def test_progress_details_of_every_model_carry_no_server_path(model, line):
+    from backend.models.profile import get_profile
+    from backend.models.results import public_detail
+
+    assert public_detail("Saved video to /a/b/c/output.mp4") == "Saved video to output.mp4"
+    tracker = get_profile(model).progress_tracker()
+    tracker.feed(line)
+    detail = tracker.progress.detail
+    assert "/data" not in detail and "sim-box" not in detail, detail
+
+
+def test_an_overtaken_render_of_the_runs_table_sends_nothing(tmp_path):
+    """Two renders of one page overlap: the older read the store before the run failed and
+    finished last. It must not overwrite the newer, fresher table (the table said `running`
+    under details saying `failed`)."""
+    import gradio as gr
+    from backend.wiring import start_backend
+    from components.live import LivePage
+    from components.nav import Nav
+    from components.runs_table import RunsTable
+    from tests.helpers import make_settings
+
+    backend = start_backend(make_settings(tmp_path), with_scheduler=False)
+    try:
+        with gr.Blocks():
+            live = LivePage()
+            nav = Nav(live)
+            with gr.Tabs() as nav.tabs, gr.Tab("Runs"):
+                table = RunsTable(backend.ops, nav, live)
+        sample = next(iter(backend.ops.sample_videos()))
+        run = backend.ops.launch(replace(backend.ops.default_params(), prompt="overtaken",
+                                         input_video=str(sample)), host="sim", owner="me")
+        request = SimpleNamespace(session_hash="page-1", username=None)
+        args = (0, 10, [], None, "", "", [], [], [], None, None, "any", [], False, [], False)
+        older = table.begin_render(request)
+        stale = table.render(*args)
+        backend.store.transition(run.id, "failed", expect=["queued"])
+        newer = table.begin_render(request)
+        fresh = table.render(*args)
+        assert "data-status='failed'" in table.end_render(request, newer, fresh)[0]
+        assert "data-status='queued'" in stale[0]
+        assert all(isinstance(x, dict) and x.get("__type__") == "update" and len(x) == 1
+                   for x in table.end_render(request, older, stale))  # skipped
+        other = SimpleNamespace(session_hash="page-2", username=None)  # pages are apart
+        assert table.end_render(other, table.begin_render(other), fresh) == fresh
+    finally:
+        backend.close()

@@ -239,3 +239,45 @@ def test_generic_code_never_names_a_model():
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports "
                                      f"{node.module}")
     assert offenders == []
+
+
+# -- the plan before launch (issue 14) ------------------------------------------------------
+@pytest.mark.parametrize("model,frames,chunks,seams", [
+    ("transfer1", 121, 1, []),             # one 121-frame clip
+    ("transfer1", 300, 3, [120, 240]),     # 121-frame clips overlapping by 1: +120 each
+    ("transfer2.5", 121, 2, [92]),         # 93-frame chunks overlapping by 1: +92 each
+    ("transfer2.5", 300, 4, [92, 184, 276]),
+    ("cosmos3", 121, 2, [92]),             # its default: 93-frame chunks, 1 conditional
+    ("cosmos3", 300, 4, [92, 184, 276]),
+])
+def test_the_plan_counts_chunks_and_places_seams_per_profile(model, frames, chunks, seams):
+    from backend.models.params import GenerationParams
+    from backend.models.profile import get_profile, output_plan, plan_text
+
+    profile = get_profile(model)
+    params = GenerationParams(prompt="p", negative_prompt="n", model=model)
+    plan = output_plan(profile, params, width=1280, height=704, frames=frames, fps=24.0)
+    assert (plan["width"], plan["height"], plan["frames"], plan["fps"]) == (1280, 704, frames,
+                                                                             24.0)
+    assert plan["chunks"] == chunks
+    assert [s["frame"] for s in plan["seams"]] == seams
+    assert [s["seconds"] for s in plan["seams"]] == [round(f / 24, 3) for f in seams]
+    assert plan["eta_is_default"] and "default" in plan["eta_source"]
+    learned = output_plan(profile, params, width=1280, height=704, frames=frames, fps=24.0,
+                          history=[50.0, 60.0, 400.0])
+    assert learned["eta_seconds"] == 60.0 * chunks and not learned["eta_is_default"]
+    assert "3 finished runs" in learned["eta_source"]
+    assert f"{chunks} chunk" in plan_text(plan) and "1280x704" in plan_text(plan)
+
+
+def test_the_plan_follows_the_requests_own_chunking_and_frame_limit():
+    from backend.models.params import GenerationParams
+    from backend.models.profile import get_profile, output_plan
+
+    c3 = GenerationParams(prompt="p", negative_prompt="n", model="cosmos3",
+                          extra={"chunk_frames": 61, "conditional_frames": 2})
+    assert get_profile("cosmos3").plan_chunks(c3, 121) == (3, [59, 118])  # 1 + ceil(60/59)
+    t25 = GenerationParams(prompt="p", negative_prompt="n", model="transfer2.5", extra={"max_frames": 93}, fps=12)
+    plan = output_plan(get_profile("transfer2.5"), t25, width=640, height=360, frames=300,
+                       fps=24.0)
+    assert (plan["frames"], plan["fps"], plan["chunks"]) == (93, 12.0, 1)

@@ -18,9 +18,22 @@ def ops(tmp_path):
 
 
 @pytest.fixture
-def run_id(ops):
-    return ops.store.create_run(params={"prompt": "a red car"}, host="sim", prompt_id=None,
-                                run_type="inference", name="").id
+def run_id(ops, tmp_path):
+    run = ops.store.create_run(params={"prompt": "a red car"}, host="sim", prompt_id=None,
+                               run_type="inference", name="")
+    ops.store.update_run(run.id, output_path=str(tmp_path / "output.mp4"))  # it has a video
+    return run.id
+
+
+def test_a_run_without_a_video_cannot_be_rated_but_can_be_commented(ops):
+    run = ops.store.create_run(params={"prompt": "still queued"}, host="sim",
+                               prompt_id=None, run_type="inference", name="")
+    with pytest.raises(ValidationFailed) as refused:
+        ops.add_review(run.id, "rita", 5, "looks great")
+    assert refused.value.errors[0].field == "rating"
+    assert "no video yet" in refused.value.errors[0].message
+    assert ops.reviews(run.id) == []  # nothing stored, not even the comment
+    assert ops.add_review(run.id, "rita", None, "waiting for it")["rating"] is None
 
 
 def test_add_and_list_newest_first(ops, run_id):

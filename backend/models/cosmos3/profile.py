@@ -57,6 +57,18 @@ class Cosmos3Profile(ModelProfile):
     run_types = (RUN_INFERENCE,)
     offload_flags = c3.OFFLOAD_FLAGS
     vram_gb = min(c.vram_gb for c in c3.CHECKPOINTS)
+    chunk_frames, chunk_overlap = c3.CHUNK_FRAMES, c3.CONDITIONAL_FRAMES
+
+    def chunking(self, params: GenerationParams) -> tuple[int | None, int]:
+        """Its chunk size and conditional (overlap) frames are settings of the request."""
+        extra = params.extra or {}
+        try:
+            size = int(extra.get("chunk_frames") or c3.CHUNK_FRAMES)
+            overlap = int(extra.get("conditional_frames") if extra.get("conditional_frames")
+                          not in (None, "") else c3.CONDITIONAL_FRAMES)
+        except (TypeError, ValueError):
+            size, overlap = c3.CHUNK_FRAMES, c3.CONDITIONAL_FRAMES
+        return size, min(max(0, overlap), max(0, size - 1))
     primary_fields = ("extra.mode", "extra.checkpoint")
     image = ImageFacts(
         default_image="cosmos-framework:latest",

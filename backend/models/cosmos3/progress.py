@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from backend.models.loguru import parse_bar, parse_loguru, strip_ansi
+from backend.models.results import public_detail
 from backend.models.results import (CLIP_DIFFUSE, DONE, LOADING, PREPROCESSING, SAVING,
                                     STARTING, Progress)
 
@@ -67,8 +68,8 @@ class ProgressTracker:
         elif message.startswith("Saved sample args to"):
             self._phase, self._fraction, self._detail = CLIP_DIFFUSE, 0.15, "generating"
         elif message.startswith(("Computing ", "Loaded pre-computed ")) and "control" in message:
-            self._phase, self._detail = PREPROCESSING, message
+            self._phase, self._detail = PREPROCESSING, public_detail(message)
         elif message.startswith(("Saved sample outputs to", "Saved transfer outputs to")):
             self._phase, self._fraction, self._detail = DONE, 1.0, "saved"
         elif message.startswith("Error generating sample"):
-            self._detail = message[:200]
+            self._detail = public_detail(message)

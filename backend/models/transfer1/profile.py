@@ -69,6 +69,8 @@ class Transfer1Profile(ModelProfile):
     offload_flags = OFFLOAD_FLAGS
     #: No official figure: tested on H100 80 GB with offloads (issue #4); 60 GB free OOMs (#189).
     vram_gb = 70.0
+    #: transfer.py walks a long input in 121-frame clips, each new one overlapping by 1 frame
+    chunk_frames, chunk_overlap = 121, 1
     image = ImageFacts(
         default_image="cosmos-transfer1:latest",
         build="in the cosmos-transfer1 checkout: docker build -f Dockerfile -t "

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from backend.models.loguru import (_FRAMES, _LOGURU, LogRecord, _log_seconds,  # noqa: F401
                                    clean_line, parse_bar, parse_loguru, strip_ansi,
                                    strip_rank_prefix)
+from backend.models.results import public_detail
 from backend.models.results import (CLIP_DECODE, CLIP_DIFFUSE, CLIP_ENCODE, DONE,  # noqa: F401
                                     GUARDRAIL, LOADING, PHASES, PREPROCESSING, SAVING, STARTING,
                                     TEXT_ENCODING, UPSAMPLING, Progress)
@@ -284,7 +285,7 @@ class ProgressTracker:
 
     def _set(self, phase: str, detail: str, point: float | None) -> None:
         self._phase = phase
-        self._detail = detail[:200]
+        self._detail = public_detail(detail)
         if point is not None:
             self._fraction = max(self._fraction, min(1.0, point))
 

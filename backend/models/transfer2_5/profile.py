@@ -71,6 +71,8 @@ class Transfer25Profile(ModelProfile):
                             ("edge",), {"num_steps": t25.DISTILLED_STEPS}),)
     offload_flags = t25.OFFLOAD_FLAGS
     vram_gb = t25.VRAM_GB
+    #: inference_pipeline._get_num_chunks: 93-frame chunks overlapping by 1 frame
+    chunk_frames, chunk_overlap = t25.CHUNK_FRAMES, t25.CONDITIONAL_FRAMES
     #: A review note's region cannot be re-generated with its own prompt: Transfer2.5 has no
     #: regional prompts, and a control's `mask_path` only says where that control applies.
     takes_region_masks = False

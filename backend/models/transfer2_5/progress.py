@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 
 from backend.models.loguru import _LOGURU, _log_seconds, parse_bar, parse_loguru, strip_ansi
+from backend.models.results import public_detail
 from backend.models.results import (CLIP_DIFFUSE, DONE, GUARDRAIL, LOADING, PREPROCESSING,
                                     SAVING, STARTING, TEXT_ENCODING, Progress)
 
@@ -185,7 +186,7 @@ class ProgressTracker:
 
     def _set(self, phase: str, detail: str, point: float | None) -> None:
         self._phase = phase
-        self._detail = detail[:200]
+        self._detail = public_detail(detail)
         if point is not None:
             self._advance(point)
 
