@@ -179,8 +179,9 @@ def cmd_link(s: Session, args: argparse.Namespace) -> int:
         if _json(args):
             fmt.dump({"links": links})
             return EXIT_OK
-        rows = [[l["id"], l["state"], fmt.when(l["expires_at"]), str(len(l["run_ids"])),
-                 "yes" if l["passphrase"] else "", l["title"]] for l in links]
+        rows = [[link["id"], link["state"], fmt.when(link["expires_at"]),
+                 str(len(link["run_ids"])), "yes" if link["passphrase"] else "", link["title"]]
+                for link in links]
         fmt.table(rows, ["ID", "STATE", "EXPIRES", "VERSIONS", "PASSPHRASE", "TITLE"],
                   sys.stdout)
         return EXIT_OK

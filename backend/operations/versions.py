@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from backend.ids import is_valid_id
 from backend.models.checks import FieldError
-from backend.operations.errors import NotFound, Refused, ValidationFailed
+from backend.operations.errors import Refused, ValidationFailed
 from backend.store.models import APPROVED, REVIEW_STATUSES
 from backend.store.versions import (VERSIONED_TYPES, VersionInfo, shot_key_for_input,
                                     shot_key_for_name)

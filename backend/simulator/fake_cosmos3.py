@@ -233,7 +233,7 @@ def render(resolved: dict, folder: str, seed: int) -> list:
     mode, files = resolved["model_mode"], []
     aspect = ASPECTS.get(resolved.get("aspect_ratio") or "", None)
     fps = int(resolved["fps"])
-    vision = os.path.join(folder, "vision.mp4")
+    # rendered to a .part file first; the caller moves it to vision.mp4 when it is whole
     tmp = os.path.join(folder, ".vision.part.mp4")
     if mode == "video2video":
         src = resolved.get("vision_path") or next(

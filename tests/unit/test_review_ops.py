@@ -179,7 +179,7 @@ def test_review_links_expire_revoke_and_keep_their_passphrase(ops, clip):
         with pytest.raises(ValidationFailed) as caught:
             ops.create_review_link(args.pop("run_ids"), **args)
         assert field in [e.field for e in caught.value.errors]
-    assert [l["state"] for l in ops.review_links()] == ["active", "expired", "revoked"]
+    assert [link["state"] for link in ops.review_links()] == ["active", "expired", "revoked"]
     assert parse_duration("3d") == 3 * 86400 and parse_duration("90m") == 5400
     with pytest.raises(ValueError):
         parse_duration("soon")
