@@ -80,11 +80,24 @@ def diff_html(a: RunSummary, b: RunSummary, show_all: bool = False) -> str:
             "</table></div>")
 
 
+#: Below this share of words in common, marks word by word read as noise: both prompts are
+#: shown whole instead, one above the other.
+MIN_SHARED = 0.5
+
+
 def prompt_diff_html(a: str, b: str) -> str:
     if a == b:
         return "<div class='muted' id='prompt-diff'>Same prompt.</div>"
+    diff = word_diff(a, b)
+    shared = sum(len(text.split()) for op, text in diff if op == "same")
+    longest = max(len(a.split()), len(b.split()), 1)
+    if shared / longest < MIN_SHARED:
+        return ("<div><b>Prompt change</b>: the prompts differ throughout, so both are shown "
+                "whole</div><div class='prompt-diff prompt-whole' id='prompt-diff'>"
+                f"<div><b>A</b> <span class='diff-del'>{e(a)}</span></div>"
+                f"<div><b>B</b> <span class='diff-ins'>{e(b)}</span></div></div>")
     pieces = []
-    for op, text in word_diff(a, b):
+    for op, text in diff:
         if op == "same":
             pieces.append(e(text))
         else:

@@ -121,8 +121,10 @@ def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
                now: float | None = None, versions: dict | None = None,
                empty: str = "No runs match these filters.") -> str:
     versions = versions or {}
-    head = ("<tr><th>Pick</th><th>Status</th><th>Name / prompt</th><th>Version</th><th>Type</th>"
-            "<th class='hide-narrow'>Host</th><th>Owner</th><th>Created</th>"
+    head = ("<tr><th>Pick</th><th>Status</th><th>Name / prompt</th>"
+            "<th class='hide-phone'>Version</th><th class='hide-phone'>Type</th>"
+            "<th class='hide-narrow'>Host</th><th class='hide-phone'>Owner</th>"
+            "<th class='hide-phone'>Created</th>"
             "<th class='hide-narrow'>Took</th>"
             "<th class='hide-narrow'>Rating</th><th class='hide-narrow'>Id</th></tr>")
     rows = []
@@ -141,10 +143,11 @@ def table_html(runs: Sequence[Any], selected: str | None, picks: Sequence[str],
             f"<td>{badge(run.status)}</td>"
             f"<td class='title' title='{e(run.prompt[:300])}'>{e(run_title(run))} "
             f"{sim_badge(run.simulated)}</td>"
-            f"<td class='version-cell'>{version_cell(versions.get(run.id))}</td>"
-            f"<td>{e(RUN_TYPE_LABELS.get(run.run_type, run.run_type))}</td>"
+            f"<td class='version-cell hide-phone'>{version_cell(versions.get(run.id))}</td>"
+            f"<td class='hide-phone'>{e(RUN_TYPE_LABELS.get(run.run_type, run.run_type))}</td>"
             f"<td class='hide-narrow'>{e(run.host)}</td>"
-            f"<td class='owner'>{e(run.owner or '-')}</td><td>{fmt_ago(run.created_at, now)}</td>"
+            f"<td class='owner hide-phone'>{e(run.owner or '-')}</td>"
+            f"<td class='hide-phone'>{fmt_ago(run.created_at, now)}</td>"
             f"<td class='hide-narrow'>{fmt_duration(run_duration(run, now))}</td>"
             f"<td class='hide-narrow'>{rating_text(run.rating, run.ratings)}</td>"
             f"<td class='hide-narrow'><code>{e(run.id[-8:])}</code></td></tr>")

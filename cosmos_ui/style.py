@@ -160,5 +160,18 @@ tr.differs td { font-weight: 600; }
   .stack-narrow { flex-direction: column !important; }
   .stack-narrow > * { width: 100% !important; min-width: 0 !important; }
   .prompt-diff { word-break: break-word; }
+  /* the header: one short line, not a quarter of the screen */
+  .app-header { flex-direction: column; align-items: stretch !important; gap: 4px; }
+  .app-header > * { min-width: 0 !important; width: 100% !important; }
+  .app-header h2 { font-size: 1.05rem; line-height: 1.3; }
+  .app-header .notify-hint, .app-header .block-info { display: none; }
+  /* every tab in the bar (Gradio moves those that do not fit into a "..." menu) */
+  #main-tabs .tab-container > button { padding: 4px 5px; font-size: 13px; min-width: 0; }
+  #main-tabs .tab-container { gap: 0; }
+}
+/* a phone: the runs table keeps what tells runs apart (pick, status, name, when) */
+@media (max-width: 480px) {
+  table.runs .hide-phone { display: none; }
+  table.runs .title { max-width: 130px; }
 }
 """

@@ -189,6 +189,19 @@ def test_compare_from_a_url_on_a_phone_width_screen(seeded, browser):
         assert all(box["width"] <= 390 for box in boxes)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
         snapshot(page, "ui-compare-phone.png")
+        # every tab is in the bar, none behind the "..." menu; the header is a short band
+        tabs = page.locator("#main-tabs [role=tablist] [role=tab]").all_inner_texts()
+        assert [t.strip() for t in tabs] == ["Create", "Runs", "Gallery", "Sweeps", "Compare",
+                                             "Hosts", "Usage"]
+        assert page.locator(".app-header").bounding_box()["height"] < 160  # was 182 of 844
+        # the runs table shows pick, status and name without being cut
+        page.locator("#tab-runs-button").click()
+        table = page.locator("#history-table")
+        table.locator("tr.run-row").first.wait_for()
+        assert page.evaluate("() => { const t = document.querySelector('#history-table');"
+                             " return t.scrollWidth <= t.parentElement.clientWidth; }")
+        assert table.locator("th").filter(has_text="Name / prompt").is_visible()
+        snapshot(page, "ui-runs-phone.png")
     finally:
         context.close()
 

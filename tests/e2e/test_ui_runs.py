@@ -79,13 +79,14 @@ def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser
     page.locator("#prompt textarea").fill("A rainy neon street at night, watched live [sim:hold]")
     page.locator("#run-button").click()
 
-    # the Runs tab opens on the new run; log lines and progress arrive while it runs
+    # the Runs tab opens on the new run; log lines and progress arrive while it runs (held in
+    # its first clip's diffusion sampling until released below, logging a line a second)
     wait_running_with_log(page)
     run_id = page.locator("#run-status").get_attribute("data-run")
-    first = fraction(page)
-    wait_js(page, "parseFloat(document.querySelector('#run-progress').dataset.fraction)"
-                  f" > {first}")
+    wait_value_contains(page, LOG, "[sim:hold] held", timeout=RUN_STARTS)
     page.locator("#run-progress").get_by_text("clip 1/1").wait_for()
+    held = fraction(page)
+    assert 0 < held < 1
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     snapshot(page, "ui-runs-live.png")
 
@@ -128,7 +129,7 @@ def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser
             wait_video_playing(p, "#run-video video")
             wait_status(p, "completed", timeout=UI_REACTS)
             wait_js(p, "parseFloat(document.querySelector('#run-progress').dataset.fraction)"
-                       " === 1")
+                       " === 1")  # moved on from where it was held
             wait_value_contains(p, LOG, "Saved video to")
             assert status(p) == "completed"
             assert fraction(p) == 1.0

@@ -352,3 +352,15 @@ def test_an_overtaken_render_of_the_runs_table_sends_nothing(tmp_path):
         assert table.end_render(other, table.begin_render(other), fresh) == fresh
     finally:
         backend.close()
+
+
+def test_prompts_that_differ_throughout_are_shown_whole_not_marked_word_by_word():
+    """Issue 14 item 9: word marks over two unrelated prompts read as noise."""
+    close = prompt_diff_html("a red car on a wet street at night", "a blue car on a wet street at night")
+    assert "prompt-whole" not in close and "<span class='diff-ins'>blue" in close
+    apart = prompt_diff_html("a red car on a wet street at night",
+                             "snowy mountain village, morning light, drone shot")
+    assert "prompt-whole" in apart and "differ throughout" in apart
+    assert "a red car on a wet street at night" in apart
+    assert "snowy mountain village, morning light, drone shot" in apart
+

@@ -5,6 +5,7 @@ and the event guard keeping each handler's kind."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import time
 
@@ -15,6 +16,13 @@ from backend import store as st
 from backend.config.reader import ConfigError
 from backend.throttle import Throttle
 from tests.helpers import make_settings
+
+
+def run_apart(coroutine):
+    """asyncio.run on a thread of its own: an xdist worker that ran a browser test first has
+    Playwright's event loop running on its main thread, where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=60)
 
 
 class Clock:
@@ -134,11 +142,11 @@ def test_the_guard_keeps_each_handlers_kind_and_signature():
     assert guarded(plain, ops)(1) == 2
     assert inspect.signature(guarded(plain, ops)) == inspect.signature(plain)
     assert inspect.iscoroutinefunction(guarded(coro, ops))
-    assert asyncio.run(guarded(coro, ops)(5)) == 5
+    assert run_apart(guarded(coro, ops)(5)) == 5
     assert inspect.isgeneratorfunction(guarded(gen, ops)) and list(guarded(gen, ops)(3)) == [
         0, 1, 2]
     assert inspect.isasyncgenfunction(guarded(agen, ops))
 
     async def collect():
         return [i async for i in guarded(agen, ops)(2)]
-    assert asyncio.run(collect()) == [0, 1]
+    assert run_apart(collect()) == [0, 1]
