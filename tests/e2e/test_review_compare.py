@@ -72,15 +72,16 @@ def draws(page) -> int:
     return int(page.locator("#cmp-root").get_attribute("data-draws") or 0)
 
 
-def settled(page, after: int) -> Image.Image:
+def settled(page, after: int, drawn: str = "true") -> Image.Image:
     """The composite once it has drawn (again, after `after` draws) both players' current,
-    presented frames."""
+    presented frames; `drawn`: a JS condition on the root `r` that the draw also shows (a
+    draw can land between two settings, e.g. the mode and then the wipe's position)."""
     page.wait_for_function(
         "(n) => { const r = document.querySelector('#cmp-root');"
         " const [a, b] = ['a', 'b'].map(k => r.querySelector(`.rp[data-key=${k}] video`));"
         " return parseInt(r.dataset.draws || '0') > n && !a.seeking && !b.seeking"
-        " && r.dataset.drawnAt === a.currentTime.toFixed(4) + ',' + b.currentTime.toFixed(4);"
-        " }", arg=after, timeout=WAIT)
+        " && r.dataset.drawnAt === a.currentTime.toFixed(4) + ',' + b.currentTime.toFixed(4)"
+        f" && ({drawn}); }}", arg=after, timeout=WAIT)
     return canvas_image(page, CANVAS)
 
 
@@ -95,7 +96,7 @@ def test_wipe_overlay_difference_and_flicker_by_pixels(app, ids, page):
     n = draws(page)
     mode(page, "wipe")
     set_range(page, "#compare-player .cp-wipe", 50)
-    wipe = settled(page, n)
+    wipe = settled(page, n, "r.querySelector('.cp-divider').style.left === '50%'")
     assert wipe.size == (w, h)
     assert mean_diff(wipe, frame_a, left) < 1.0 and mean_diff(wipe, frame_b, right) < 1.0
     assert mean_diff(wipe, frame_b, left) > 10 and mean_diff(wipe, frame_a, right) > 10
@@ -173,7 +174,7 @@ def test_a_sides_control_video_lays_over_its_output(app, ids, page):
     n = draws(page)
     mode(page, "wipe")
     set_range(page, "#compare-player .cp-wipe", 100)  # all A: its output under its control
-    with_layer = settled(page, n)
+    with_layer = settled(page, n, "r.querySelector('.cp-divider').style.left === '100%'")
     expected = Image.blend(output, control.resize(output.size), 0.6)
     assert mean_diff(with_layer, expected) < 2.0 and mean_diff(with_layer, output) > 2.0
     page.locator("#compare-player").screenshot(path=str(ARTIFACTS / "review-compare-layer.png"))
