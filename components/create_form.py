@@ -396,7 +396,9 @@ class CreateForm(PresetActions, ModelForm, FillActions):
             component.change(self._preview_event, previewed, [
                 self.spec, self.weight_note, *(self.errors[f"weights.{c}"] for c in CONTROLS),
                 self.plan],
-                **quiet)
+                # one queue for every field's preview, in order: two fields changed in a row
+                # must not have the first one's (older) answer land last
+                concurrency_id="create-preview", concurrency_limit=1, **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
                                  [self.input_info, self.preview, self.errors["input_video"]],
                                  **quiet)

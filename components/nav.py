@@ -92,6 +92,8 @@ class Nav:
     def _if_showing(tab: str, fn: Callable, n_outputs: int, request: gr.Request,
                     active: str | None, *args: Any):
         if active != tab:
+            if n_outputs == 0:
+                return None
             return [gr.skip()] * n_outputs if n_outputs > 1 else gr.skip()
         names = list(inspect.signature(fn).parameters)
         if names and names[0] == "request":  # what the page may show depends on who asks

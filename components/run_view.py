@@ -19,7 +19,7 @@ import gradio as gr
 
 from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from backend.store.history import RunFilter
-from components.common import RUN_TYPE_LABELS, e
+from components.common import RUN_TYPE_LABELS, TAB_RUNS, e
 from components.live import HEARTBEAT, DirectView, LivePage, PageState
 from components.log_panel import LogPanel, log_payload
 from components.nav import Nav
@@ -130,6 +130,11 @@ class RunView(DirectView):
         data = page.data.setdefault("run_view", {"cursor": {}, "resets": 0})
         if not data.get("loaded"):
             return None  # the page has not said which run it shows yet (?run= in the URL)
+        if page.tab != TAB_RUNS:
+            # Not while the Runs tab is hidden: its content mounts with the last value sent,
+            # so a hidden push of "no run" showed for a moment after a launch switched to
+            # Runs, before the new run arrived. _on_runs_shown pushes when it shows.
+            return None
         cursor = data["cursor"]
         shown = cursor.get("run")
         relevant = (first or data.pop("dirty", False) or shown != page.selected
@@ -163,6 +168,12 @@ class RunView(DirectView):
         page.selected = selected or None
         data = page.data.setdefault("run_view", {"cursor": {}, "resets": 0})
         data.update(loaded=True, dirty=True)
+        page.nudge()
+
+    def _on_runs_shown(self, request: gr.Request) -> None:
+        """The Runs tab shows: push the view now (nothing was pushed while it was hidden)."""
+        page = self.live.page(request)
+        page.data.setdefault("run_view", {"cursor": {}, "resets": 0})["dirty"] = True
         page.nudge()
 
     def log_reset(self, request: gr.Request) -> None:
@@ -368,6 +379,7 @@ class RunView(DirectView):
         return (gr.Group(visible=False), "Deleted: " + "; ".join(removed) + ".", None)
 
     def _wire(self) -> None:
+        self.nav.on_show(TAB_RUNS, self._on_runs_shown, [], [])
         private = dict(api_visibility="private")
         selected = self.nav.selected_run
         selected.change(self.shown_now, selected, None, show_progress="hidden", queue=False,

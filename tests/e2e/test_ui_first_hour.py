@@ -78,7 +78,8 @@ def test_typed_weights_out_of_range_are_marked_and_nothing_is_queued(ui_app, pag
     edge, vis = page.locator("#err-weights-edge"), page.locator("#err-weights-vis")
     edge.get_by_text("Weight for edge is 5").wait_for()
     vis.get_by_text("Weight for vis is -1").wait_for()
-    assert "between 0 and 1" in edge.inner_text() and "between 0 and 1" in vis.inner_text()
+    wait_js(page, "['edge', 'vis'].every(c => document.querySelector('#err-weights-' + c)"
+                  ".innerText.includes('between 0 and 1'))")
     assert page.locator("#weight-edge input[type=number]").input_value() == "5"
     assert page.locator("#weight-vis input[type=number]").input_value() == "-1"
     assert "outside 0 to 1" in page.locator("#weight-note").inner_text()
@@ -210,6 +211,7 @@ def test_a_run_without_a_video_cannot_be_rated_and_rerun_says_generation(ui_app,
 
 
 def in_view(page, selector: str) -> bool:
+    page.locator(selector).wait_for()
     return page.evaluate(f"""(() => {{ const r = document.querySelector({json.dumps(selector)})
         .getBoundingClientRect(); return r.height > 0 && r.top >= 0 &&
         r.bottom <= window.innerHeight; }})()""")
