@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -62,10 +65,7 @@ class InputOps:
         suffix = src.suffix.lower() if src.suffix.lower() in VIDEO_SUFFIXES else ".mp4"
         dest = self.settings.uploads_dir / f"{digest.hexdigest()}{suffix}"
         if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(dest.name + ".part")
-            shutil.copyfile(src, tmp)
-            tmp.replace(dest)
+            publish_copy(src, dest)
         return dest
 
     def import_file(self, path: str | Path) -> Path:
@@ -85,10 +85,7 @@ class InputOps:
                 digest.update(block)
         dest = self.settings.uploads_dir / f"{digest.hexdigest()}{suffix}"
         if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(dest.name + ".part")
-            shutil.copyfile(src, tmp)
-            tmp.replace(dest)
+            publish_copy(src, dest)
         return dest
 
     def recent_inputs(self, limit: int = 12, scan: int = 300) -> list[tuple[str, str]]:
@@ -126,3 +123,18 @@ class InputOps:
         if data.get("model") and "model" not in params:
             recalled.model = str(data["model"])
         return recalled, {k: v for k, v in data.items() if k != "params"}
+
+
+def publish_copy(src: Path, dest: Path) -> None:
+    """Copy `src` to `dest` so that `dest` is never seen half written: through a temporary
+    file of this writer's own (two launches of one clip at the same moment each copy; a
+    shared `.part` name let the second rename find its file already moved), then an atomic
+    rename. The content is named by its hash, so whichever rename lands last is the same."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}."
+                         f"{secrets.token_hex(4)}.part")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
