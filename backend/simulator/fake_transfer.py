@@ -549,6 +549,15 @@ def diffusion_sample(cfg: argparse.Namespace, item: dict, clip: int) -> None:
     fails = item["fail"]
     if int(cfg.num_gpus) > 1:
         assert 16 % int(cfg.num_gpus) == 0, "16 cannot divide cp_size %d" % int(cfg.num_gpus)
+    # first, so a held run can still fail after its release ([sim:hold] [sim:oom])
+    if "hold" in fails and clip == 0:
+        release = os.path.join(cfg.video_save_folder, HOLD_FILE)
+        held = 0
+        while not os.path.exists(release):
+            log("INFO", (P_PY, 671, "generate_world_from_control"),
+                "[sim:hold] held for %d s: touch %s to go on" % (held, release))
+            time.sleep(1.0)
+            held += 1
     if "oom" in fails:
         raise OutOfMemoryError(
             "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.19 GiB "
@@ -570,14 +579,6 @@ def diffusion_sample(cfg: argparse.Namespace, item: dict, clip: int) -> None:
     if "hang" in fails:
         while True:  # a wedged NCCL collective: no output until killed
             time.sleep(3600)
-    if "hold" in fails and clip == 0:
-        release = os.path.join(cfg.video_save_folder, HOLD_FILE)
-        held = 0
-        while not os.path.exists(release):
-            log("INFO", (P_PY, 671, "generate_world_from_control"),
-                "[sim:hold] held for %d s: touch %s to go on" % (held, release))
-            time.sleep(1.0)
-            held += 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -130,12 +130,14 @@ def new_context(browser, **options):
 
 
 def snapshot(page, name: str, full_page: bool = True) -> None:
-    """Save a picture of `page` in tests/artifacts/ for a person to look at. A diagnostic, not
+    """Save a picture of `page` (a page or a locator) in tests/artifacts/ for a person to look at. A diagnostic, not
     an assertion: a page too busy to be pictured in time is no test failure (a full-page
     capture waits for the renderer, which a loaded 2-core machine may hold for long)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
-        page.screenshot(path=str(ARTIFACTS / name), full_page=full_page, timeout=20_000)
+        # a locator (one element) is pictured as it is; a page whole, or its window
+        extra = {"full_page": full_page} if hasattr(page, "goto") else {}
+        page.screenshot(path=str(ARTIFACTS / name), timeout=20_000, **extra)
     except PlaywrightError as exc:
         warnings.warn(f"no screenshot {name}: {exc}")
 

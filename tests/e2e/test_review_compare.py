@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from backend.review.frames import frame_image
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import ARTIFACTS, AppProcess, snapshot
 from tests.e2e.review_helpers import (WAIT, canvas_image, max_channel, mean_diff, png,
                                       video_frame, wait_frame, wait_ready)
 from tests.helpers import SAMPLE
@@ -101,7 +101,7 @@ def test_wipe_overlay_difference_and_flicker_by_pixels(app, ids, page):
     assert mean_diff(wipe, frame_a, left) < 1.0 and mean_diff(wipe, frame_b, right) < 1.0
     assert mean_diff(wipe, frame_b, left) > 10 and mean_diff(wipe, frame_a, right) > 10
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#compare-player").screenshot(path=str(ARTIFACTS / "review-compare-wipe.png"))
+    snapshot(page.locator("#compare-player"), "review-compare-wipe.png")
     # dragging the divider moves the wipe
     view = page.locator("#compare-player .cp-view").bounding_box()
     page.mouse.move(view["x"] + 0.5 * view["width"], view["y"] + 0.5 * view["height"])
@@ -177,7 +177,7 @@ def test_a_sides_control_video_lays_over_its_output(app, ids, page):
     with_layer = settled(page, n, "r.querySelector('.cp-divider').style.left === '100%'")
     expected = Image.blend(output, control.resize(output.size), 0.6)
     assert mean_diff(with_layer, expected) < 2.0 and mean_diff(with_layer, output) > 2.0
-    page.locator("#compare-player").screenshot(path=str(ARTIFACTS / "review-compare-layer.png"))
+    snapshot(page.locator("#compare-player"), "review-compare-layer.png")
 
 
 def check_frame(page, video: str, frame: int, frames: int) -> None:

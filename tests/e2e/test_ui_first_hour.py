@@ -10,8 +10,8 @@ import sqlite3
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, AppProcess
-from tests.e2e.waits import PAGE_READY, RUN_STARTS, wait_js
+from tests.e2e.conftest import AppProcess, snapshot
+from tests.e2e.waits import PAGE_READY, RUN_STARTS, goto_ready, wait_js
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,7 @@ def runs_in_db(app: AppProcess) -> list[dict]:
 
 
 def ready(page, app: AppProcess) -> None:
-    page.goto(app.url)
-    # the page's load events ran (the spec preview is rendered): fills now stick
-    wait_js(page, "document.querySelector('#spec-preview .cm-content').innerText.includes("
-                  "'prompt')", PAGE_READY)
+    goto_ready(page, app.url)
 
 
 def type_into(page, selector: str, value) -> None:
@@ -83,7 +80,7 @@ def test_typed_weights_out_of_range_are_marked_and_nothing_is_queued(ui_app, pag
     assert page.locator("#weight-edge input[type=number]").input_value() == "5"
     assert page.locator("#weight-vis input[type=number]").input_value() == "-1"
     assert "outside 0 to 1" in page.locator("#weight-note").inner_text()
-    page.locator("#controls-section").screenshot(path=str(ARTIFACTS / "first-hour-weights.png"))
+    snapshot(page.locator("#controls-section"), "first-hour-weights.png")
     page.locator("#run-button").click()
     page.locator("#create-message").get_by_text("Not queued").wait_for()
     assert "weights.edge" in page.locator("#create-message").inner_text()
@@ -140,13 +137,17 @@ def test_a_failing_run_table_and_details_agree_and_progress_never_contradicts(ui
     an older render landed after a newer one), and the progress line never says done/100%
     before the run completed nor shows a folder of the box."""
     ready(page, ui_app)
-    page.locator("#prompt textarea").fill("[sim:oom] runs out of memory")
+    # held at sampling until the page has shown it running, then it runs out of memory
+    page.locator("#prompt textarea").fill("[sim:hold] [sim:oom] runs out of memory")
     page.evaluate(PROGRESS_RECORDER)
     page.locator("#run-button").click()
     wait_js(page, "document.querySelector('#run-status') && "
-                  "document.querySelector('#run-status').dataset.status === 'failed'",
+                  "document.querySelector('#run-status').dataset.status === 'running'",
             RUN_STARTS)
     run_id = page.locator("#run-status").get_attribute("data-run")
+    (ui_app.tmp_path / "data" / "sim-box" / "runs" / run_id / "outputs" / "sim-release").touch()
+    wait_js(page, "document.querySelector('#run-status').dataset.status === 'failed'",
+            RUN_STARTS)
     wait_js(page, f"document.querySelector('#history-box tr[data-id=\"{run_id}\"]')"
                   ".dataset.status === 'failed'")
     assert "failed" in page.locator(f"#history-box tr[data-id='{run_id}']").inner_text()
@@ -159,7 +160,7 @@ def test_a_failing_run_table_and_details_agree_and_progress_never_contradicts(ui
             assert float(fraction) < 1.0, seen
             assert "ETA 0 s" not in text, seen
         assert "sim-box" not in text and "/runs/" not in text, seen
-    page.screenshot(path=str(ARTIFACTS / "first-hour-failed-run.png"))
+    snapshot(page, "first-hour-failed-run.png", full_page=False)
 
 
 def test_a_rejected_upload_clears_the_input_and_run_is_refused(ui_app, page, tmp_path):
@@ -234,7 +235,7 @@ def test_run_kill_and_seg_prompt_are_where_a_person_needs_them(ui_app, page):
     page.locator("#seg-prompt").wait_for(state="visible")
     type_into(page, "#weight-seg input[type=number]", 0)
     page.locator("#seg-prompt").wait_for(state="hidden")
-    page.screenshot(path=str(ARTIFACTS / "first-hour-create-1400x900.png"))
+    snapshot(page, "first-hour-create-1400x900.png", full_page=False)
     page.locator("#prompt textarea").fill("[sim:hang] launched with ctrl+enter")
     page.locator("#prompt textarea").press("Control+Enter")
     wait_js(page, "document.querySelector('#run-status') && "
@@ -249,7 +250,7 @@ def test_run_kill_and_seg_prompt_are_where_a_person_needs_them(ui_app, page):
     button = confirm.bounding_box()
     assert in_view(page, "#kill-confirm")
     assert abs(button["y"] - (below["y"] + below["height"])) < 300, (below, button)
-    page.screenshot(path=str(ARTIFACTS / "first-hour-kill-1400x900.png"))
+    snapshot(page, "first-hour-kill-1400x900.png", full_page=False)
     confirm.click()
     wait_js(page, "document.querySelector('#run-status').dataset.status === 'cancelled'",
             RUN_STARTS)

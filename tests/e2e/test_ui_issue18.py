@@ -11,8 +11,8 @@ from typing import Iterator
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import ARTIFACTS, AppProcess
-from tests.e2e.waits import RENDER_FINISHES, wait_js
+from tests.e2e.conftest import AppProcess, snapshot
+from tests.e2e.waits import RENDER_FINISHES, goto_ready, wait_js
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ events = ["completed"]
 
 def test_hosts_webhook_test_shows_the_answer(app, page, received):
     bodies, _ = received
-    page.goto(app.url)
+    goto_ready(page, app.url)
     page.locator("button[role=tab]:has-text('Hosts')").first.click()
     page.locator("#webhooks-box").get_by_text("Webhooks").first.click()
     page.locator("#webhooks-table tr[data-webhook='farm']").wait_for()
@@ -63,7 +63,7 @@ def test_hosts_webhook_test_shows_the_answer(app, page, received):
     result.wait_for()
     assert "answered: HTTP 202: queued by the farm" in result.inner_text()
     assert len(bodies) == 1 and b'"test":true' in bodies[0]
-    page.locator("#webhooks-box").screenshot(path=str(ARTIFACTS / "ui-webhooks-test.png"))
+    snapshot(page.locator("#webhooks-box"), "ui-webhooks-test.png")
 
 
 def test_an_image_sequence_zip_becomes_the_input_and_a_control(app, page, tmp_path):
@@ -77,10 +77,12 @@ def test_an_image_sequence_zip_becomes_the_input_and_a_control(app, page, tmp_pa
         for path in sorted(folder.iterdir()):
             zf.write(path, f"shot/{path.name}")
 
-    page.goto(app.url)
+    goto_ready(page, app.url)
     page.locator("#prepare-box").get_by_text("From an image sequence").click()
     page.locator("#prepare-zip input[type=file]").set_input_files(str(archive))
-    page.locator("#prepare-zip").get_by_text("shot.zip").wait_for()
+    # the uploaded file's row (its name is shown as two spans, "shot" and ".zip", that a
+    # text match does not always join; the row's label is the whole name)
+    page.locator("#prepare-zip [aria-label='shot.zip']").wait_for()
     page.locator("#prepare-fps input, #prepare-fps textarea").first.fill("12")
     page.locator("#prepare-button").click()
     summary = page.locator("#prepare-summary")
@@ -92,4 +94,4 @@ def test_an_image_sequence_zip_becomes_the_input_and_a_control(app, page, tmp_pa
     # Gradio shows a file's name in two parts ("shot.depth" and ".mp4")
     wait_js(page, "document.querySelector('#control-depth').innerText.includes('shot.depth')")
     assert "shot." not in page.locator("#control-seg").inner_text()  # there was no seg pass
-    page.locator("#prepare-box").screenshot(path=str(ARTIFACTS / "ui-prepare-sequence.png"))
+    snapshot(page.locator("#prepare-box"), "ui-prepare-sequence.png")

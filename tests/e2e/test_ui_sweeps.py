@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from backend.media import probe_video
-from tests.e2e.conftest import ARTIFACTS, AppProcess
+from tests.e2e.conftest import AppProcess, snapshot
 from tests.e2e.waits import (RENDER_FINISHES, RUN_FINISHES, VIDEO_PLAYS, wait_attr, wait_js,
                              wait_status)
 
@@ -56,7 +56,7 @@ def test_build_a_sweep_see_the_count_launch_open_the_grid_and_export(ui_app, pag
     values(page, 1, "1,2")
     page.locator("#sweep-count[data-count='6']").wait_for()
     assert "makes 6 runs" in page.locator("#sweep-count").inner_text()
-    page.locator("#sweep-box").screenshot(path=str(ARTIFACTS / "ui-sweep-create.png"))
+    snapshot(page.locator("#sweep-box"), "ui-sweep-create.png")
 
     page.locator("#sweep-run").click()
     page.locator("#sweep-grid[data-cells='6']").wait_for()
@@ -69,7 +69,7 @@ def test_build_a_sweep_see_the_count_launch_open_the_grid_and_export(ui_app, pag
             ".length === 6", RUN_FINISHES)
     wait_js(page, f"{VIDEOS}.length === 6 && {VIDEOS}.every(v => v.readyState >= 2 && "
             "!v.paused && v.currentTime > 0)", VIDEO_PLAYS)
-    page.screenshot(path=str(ARTIFACTS / "ui-sweep-grid.png"), full_page=True)
+    snapshot(page, "ui-sweep-grid.png")
 
     # one clock: Pause all stops every video on the first one's frame
     page.locator("#sweep-pause").click()

@@ -47,6 +47,15 @@ def wait_js(page, condition: str, timeout: float = UI_REACTS) -> None:
                            " catch (e) { return false; } }", timeout=timeout)
 
 
+def goto_ready(page, url: str) -> None:
+    """Open the app at `url` and wait until its load events have run (the Create form's spec
+    preview is rendered). Before that a fill or an upload can be overwritten by a load event's
+    output, or land on a component that is about to be re-rendered."""
+    page.goto(url)
+    wait_js(page, "document.querySelector('#spec-preview .cm-content').innerText.includes("
+                  "'prompt')", PAGE_READY)
+
+
 def _q(selector: str) -> str:
     return f"document.querySelector({json.dumps(selector)})"
 

@@ -200,9 +200,20 @@ def test_rm_needs_force_for_running_and_frees_the_name(sim: Sim) -> None:
     sim.ok("run", "-d", "--name", "keeper", "img", "true")  # the name is free again
 
 
-def test_auto_remove_and_wait_still_reports_the_exit_code(sim: Sim) -> None:
-    sim.ok("run", "-d", "--rm", "--name", "shortlived", "img", "sh", "-c", "sleep 0.5; exit 4")
-    assert sim.ok("wait", "shortlived") == "4\n"
+def test_auto_remove_and_wait_still_reports_the_exit_code(sim: Sim, tmp_path: Path) -> None:
+    # The container exits only when the test says so: `wait` must have found it first (as
+    # with docker, a wait that starts after an auto-removal finds no container). A started
+    # wait still running after 3 s has found it (a lost one exits at once, with an error).
+    gate = tmp_path / "exit-now"
+    sim.ok("run", "-d", "--rm", "--name", "shortlived", "img", "sh", "-c",
+           f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 4")
+    waiter = subprocess.Popen(sim.argv("wait", "shortlived"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, env=sim.env)
+    time.sleep(3)
+    assert waiter.poll() is None, waiter.communicate()
+    gate.touch()
+    out, err = waiter.communicate(timeout=30)
+    assert (waiter.returncode, out) == (0, "4\n"), err
     wait_for(lambda: not sim.ok("ps", "-aq"), interval=0.05, what="the container to go")
     assert sim.ok("ps", "-aq") == ""
 
