@@ -5,8 +5,10 @@ profile (ImageFacts, CheckpointFile), never from a model's name."""
 from __future__ import annotations
 
 import posixpath
+import shlex
 
 from backend.config import HostConfig
+from backend.hosts import hf_cache
 from backend.hosts.doctor_report import FAIL, OK, WARN, Check, last_line
 from backend.remote.docker import explain_docker_failure
 from backend.remote.shell import Shell
@@ -91,12 +93,6 @@ def _checkpoint_root(host: HostConfig, root: str) -> str | None:
     return host.checkpoint_dir if host.same_paths_in_container else None
 
 
-def _hf_repo(cache_path: str) -> str:
-    """'hub/models--nvidia--X/snapshots/...' -> 'nvidia/X' (Hugging Face's cache naming)."""
-    folder = next((p for p in cache_path.split("/") if p.startswith("models--")), "")
-    return folder.removeprefix("models--").replace("--", "/")
-
-
 def _named(files: list) -> str:
     names = [("base" if c.needed_for == "every run" else c.needed_for) for c in files
              if c.needed_for != "tokenizer"]
@@ -147,18 +143,25 @@ def check_checkpoints(host: HostConfig, shell: Shell, index: int = 0) -> Check:
                f"store); or delete {place.cosmos_checkout} and run `cosmos doctor` again (it "
                "reinstalls the stand-in checkout; so does the next run)")
     elif hf and profile.image.download:  # the profile knows how its checkpoints come
-        missing_names = [_hf_repo(rel) for rel, _ in wanted if posixpath.join(root, rel)
-                         not in sizes]
+        missing_names = [hf_cache.repo_of(rel) for rel, _ in wanted
+                         if posixpath.join(root, rel) not in sizes]
         fix = (f"cosmos setup {host.name} (fetches them inside the container and verifies "
                "them); by hand, on the box, with network access: "
                + profile.image.download.format(
                    checkout=place.cosmos_checkout, checkpoint_dir=host.checkpoint_dir,
-                   hf_home=root, repos=" ".join(missing_names) or _hf_repo(wanted[0][0])))
+                   hf_home=root, repos=" ".join(missing_names) or hf_cache.repo_of(wanted[0][0])))
+    elif hf and profile.image.download_argv:
+        whole = {c.path for c in profile.checkpoints if c.whole_repo}
+        commands = dict.fromkeys(shlex.join(hf_cache.download_argv(
+            profile.image.download_argv, rel, rel in whole))
+            for rel in [rel for rel, _ in missing] or small)
+        fix = (f"cosmos setup {host.name} (fetches them inside the container and verifies "
+               f"them); by hand, on the box, with network access and HF_TOKEN set: "
+               f"export HF_HOME={shlex.quote(root)}; " + "; ".join(commands))
     elif hf:
-        fix = (f"on the box, with network access: HF_HOME={root} uvx hf download "
-               f"{_hf_repo(profile.checkpoints[0].path)} <file> --revision <revision> for each "
-               "missing snapshots/<revision>/<file> above (or let the first run download them, "
-               "with HF_TOKEN)")
+        fix = (f"on the box, with network access: HF_HOME={root} hf download <repo> <file> "
+               "--revision <revision> for each missing snapshots/<revision>/<file> above (or "
+               "let the first run download them, with HF_TOKEN)")
     else:
         how = profile.image.download or "fetch the files listed above into {checkpoint_dir}"
         fix = (f"cosmos setup {host.name} (fetches them inside the container, with the token "

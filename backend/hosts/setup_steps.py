@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from backend.config import HostConfig
-from backend.hosts import manifest
-from backend.hosts.doctor_models import SUSPICIOUS_BYTES, _checkpoint_root, _hf_repo
+from backend.hosts import hf_cache, manifest
+from backend.hosts.doctor_models import SUSPICIOUS_BYTES, _checkpoint_root
 from backend.hosts.doctor_report import last_line
 from backend.remote.docker import LABEL_APP, LABEL_RUN
 from backend.remote.shell import Shell
@@ -272,14 +272,10 @@ def _download_command(host: HostConfig, profile: Any, image: str, root: str,
     place = host.for_model(profile.id)
     if "{file}" in " ".join(template):  # a per-file Hugging Face download into HF_HOME
         env["HF_HOME"] = root
-        steps = []
-        for rel in missing:
-            parts = rel.split("/")
-            at = parts.index("snapshots") if "snapshots" in parts else -1
-            values = {"repo": _hf_repo(rel), "revision": parts[at + 1] if at >= 0 else "main",
-                      "file": "/".join(parts[at + 2:]) if at >= 0 else rel}
-            steps.append([a.format(**values) for a in template])
-        return [["--entrypoint", step[0], image, *step[1:]] for step in steps]
+        whole = {c.path for c in profile.checkpoints if c.whole_repo}
+        steps = [hf_cache.download_argv(template, rel, rel in whole) for rel in missing]
+        return [["--entrypoint", step[0], image, *step[1:]] for step in dict.fromkeys(
+            tuple(step) for step in steps)]
     mounts.append((place.cosmos_checkout, place.cosmos_checkout, False))
     env["PYTHONPATH"] = place.cosmos_checkout
     argv = [a.format(checkpoint_dir=root) for a in template]

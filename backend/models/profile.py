@@ -117,6 +117,10 @@ class CheckpointFile:
     #: What upstream pins, when it does: setup verifies the file against it.
     sha256: str = ""
     revision: str = ""
+    #: The model downloads the whole Hugging Face repository (a `CheckpointDirHf` upstream,
+    #: or `from_pretrained`): setup fetches all of it, and `path` is one file every copy of
+    #: it has (for an unpinned repository, `refs/main` of the cache).
+    whole_repo: bool = False
 
 
 @dataclass(frozen=True)
