@@ -101,6 +101,29 @@ def make_thumbnail(video: str | Path, out: str | Path, width: int = 320) -> Path
     return out
 
 
+def negate_video(video: str | Path, out: str | Path, timeout: float = 600) -> Path:
+    """The video with every pixel inverted (white <-> black), losslessly: a mask's inverse,
+    the same size, length and frame rate (written atomically; kept when already there)."""
+    out = Path(out)
+    if out.is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".part" + out.suffix)
+    info = probe_video(video)
+    # inverted as gray (full range: white is 255, not video-range 235); stored as the masks
+    # are (backend/review/mask.py), 4:2:0 where the size allows it
+    pix_fmt = "yuv420p" if info.width % 2 == 0 and info.height % 2 == 0 else "yuv444p"
+    proc = _ffmpeg("-loglevel", "error", "-y", "-i", str(video), "-vf", "format=gray,negate",
+                   "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", pix_fmt,
+                   "-an", str(tmp), timeout=timeout)
+    if proc.returncode != 0 or not tmp.exists():
+        tmp.unlink(missing_ok=True)
+        raise MediaError(f"could not invert {Path(video).name}: "
+                         + proc.stderr.decode("utf-8", "replace").strip()[-300:])
+    tmp.replace(out)
+    return out
+
+
 def make_test_clip(out: str | Path, *, width: int = 320, height: int = 180, frames: int = 25,
                    fps: int = 24, pattern: str = "testsrc2") -> Path:
     """A small synthetic H.264 clip (samples for the demo, inputs for tests)."""

@@ -111,16 +111,28 @@ def test_review_links_from_the_terminal(cli):
     assert cli("link", "create", run["id"], "--expires", "soon").returncode == 2
 
 
-def test_a_note_on_a_run_whose_model_takes_no_region_mask_is_refused(cli):
-    """The run's model decides how a mask reaches it; Transfer2.5 has no regional prompts, so
-    `regenerate` refuses (exit 1), names the model that has them, and queues nothing."""
+def test_a_note_on_a_transfer2_5_run_regenerates_through_the_controls_masks(cli):
+    """Transfer2.5 has no regional prompts: `regenerate` gives every control the run uses
+    the region's inverse as its mask_path (the controls hold all but the region), adds the
+    note's words to the prompt, and the run that carries it completes on the simulator box."""
     run = cli.json("run", "a grey van", "--model", "transfer2.5", "--input", str(SAMPLE),
-                   "--weight", "edge=1", "--wait", timeout=240)["run"]
+                   "--weight", "edge=1", "--weight", "depth=0.5", "--wait",
+                   timeout=240)["run"]
     assert run["status"] == "completed" and run["model"] == "transfer2.5"
     note = cli.json("note", run["id"], "--frame", "10", "--text", "make it red",
                     "--drawing", json.dumps(BOX))["note"]
-    before = cli.json("list", "runs")["total"]
-    refused = cli("regenerate", str(note["id"]))
-    assert refused.returncode == 1
-    assert "Cosmos-Transfer1" in refused.stderr and "regional prompts" in refused.stderr
-    assert cli.json("list", "runs")["total"] == before
+    second = cli.json("regenerate", str(note["id"]), "--wait", timeout=240)
+    assert second["run"]["status"] == "completed", second
+    spec = cli.json("show", second["run"]["id"])["run"]["spec"]
+    assert spec["prompt"] == "a grey van make it red"
+    assert spec["edge"]["mask_path"] and spec["depth"]["mask_path"]
+    mask = second["mask_video"]
+    info = media.probe_video(mask)
+    region = read_gray_frames(mask, info.width, info.height)
+    outside = read_gray_frames(mask[:-4] + ".outside.mp4", info.width, info.height)
+    assert len(outside) == len(region) == info.frames
+    assert outside[10] == bytes(255 - v for v in region[10]) and 0 in outside[10]
+    assert outside[0] == bytes([255]) * (info.width * info.height)  # not the note's frame
+    versions = cli.json("versions", second["run"]["id"])["versions"]
+    latest = next(v for v in versions if v["run_id"] == second["run"]["id"])
+    assert latest["source_note"] == note["id"]

@@ -79,8 +79,11 @@ coords = st.floats(0, 1, allow_nan=False)
 @settings(max_examples=40, deadline=None)
 @given(coords, coords, coords, coords)
 def test_a_rectangle_fills_exactly_its_box(x0, y0, x1, y1):
-    image = fill_regions(parse_drawing([rect(x0, y0, x1, y1)]), (64, 36))
+    shapes = parse_drawing([rect(x0, y0, x1, y1)])
+    image = fill_regions(shapes, (64, 36))
     assert set(image.tobytes()) <= {0, 255}
+    # the box as stored (parse_drawing rounds to 5 places: 1/3 is kept as 0.33333, which is in pixel 11)
+    (x0, y0), (x1, y1) = shapes[0].points
     left, right = sorted((x0 * 64, x1 * 64))
     top, bottom = sorted((y0 * 36, y1 * 36))
     # corners on the far edge (a coordinate of 1.0) are its last pixel
@@ -160,16 +163,53 @@ def test_the_mask_enters_transfer1_as_a_regional_prompt():
         draft.regional_prompts
 
 
-def test_a_model_without_regional_prompts_refuses_the_mask_and_names_those_that_can():
+def test_the_mask_enters_transfer2_5_as_the_inverse_mask_of_each_control_in_use(tmp_path):
+    """No regional prompts in Transfer2.5: every control the run uses gets the region's
+    inverse as its mask_path (white = the control applies), so the controls hold all but the
+    region; the note's words are added to the prompt; the spec carries the staged masks."""
+    mask = write_mask_video(parse_drawing([rect(0, 0, 0.5, 0.5)]), width=64, height=32,
+                            frames=6, fps=24, first=2, last=3, out=tmp_path / "note-1.mp4")
     params = GenerationParams(prompt="a car", negative_prompt="", input_video="/in.mp4",
-                              weights={"edge": 1.0}, model="transfer2.5")
+                              weights={"edge": 1.0, "depth": 0.5, "vis": 0.0},
+                              control_options={"depth": {"mask_prompt": "road"}},
+                              model="transfer2.5")
+    draft = mask_into_params(params, mask, prompt=" make it red ")
+    outside = str(tmp_path / "note-1.outside.mp4")
+    assert draft.option("edge", "mask_path") == outside
+    assert draft.option("depth", "mask_path") == outside
+    assert draft.option("depth", "mask_prompt") is None  # exclusive with mask_path
+    assert draft.option("vis", "mask_path") is None  # not in use
+    assert draft.prompt == "a car make it red"
+    again = mask_into_params(draft, mask, prompt="make it red")  # masked again at launch
+    assert again.prompt == "a car make it red" and again.control_options == \
+        draft.control_options
+    assert params.prompt == "a car" and params.option("edge", "mask_path") is None
+    assert mask_of(draft) == str(mask) and mask_of(params) is None
+    region, inverse = read_gray_frames(mask, 64, 32), read_gray_frames(outside, 64, 32)
+    for index in (0, 2):
+        assert all(abs(a + b - 255) <= 2 for a, b in zip(region[index], inverse[index]))
+    assert inverse[0] == bytes([255]) * (64 * 32)  # no region on that frame: all held
+    profile = get_profile("transfer2.5")
+    staged = {f.role: f.path for f in profile.input_files(draft, "inference")}
+    assert staged["mask.edge"] == outside and staged["mask.depth"] == outside
+    roles = {role: f"/c/{role}.mp4" for role in staged}
+    spec = _spec_of(draft, roles)
+    assert spec["edge"]["mask_path"] == "/c/mask.edge.mp4"
+    assert spec["depth"]["mask_path"] == "/c/mask.depth.mp4" and "mask_prompt" not in \
+        spec["depth"]
+
+
+def test_a_model_without_a_way_to_take_the_mask_refuses_it_and_names_those_that_can():
+    params = GenerationParams(prompt="a car", negative_prompt="", input_video="/in.mp4",
+                              weights={"edge": 1.0}, model="cosmos3")
     with pytest.raises(RegionMaskRefused) as refused:
         mask_into_params(params, "/m/note-1.mp4", prompt="a red car")
     message = str(refused.value)
-    assert get_profile("transfer2.5").name in message
+    assert get_profile("cosmos3").name in message
     assert get_profile("transfer1").name in message
+    assert get_profile("transfer2.5").name in message
     assert params.regional_prompts == [] and mask_of(params) is None
-    assert region_refusal("transfer1") is None
+    assert region_refusal("transfer1") is None and region_refusal("transfer2.5") is None
     assert "Unknown model" in region_refusal("cosmos-x")
 
 

@@ -8,9 +8,11 @@ bin/entrypoint.sh (the image), packages/cosmos-oss (checkpoints, the console log
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from backend import media
 from backend.extensions import register_model_profile
 from backend.models.checks import FieldError, VideoInfoLike
 from backend.models.params import RUN_INFERENCE, GenerationParams
@@ -44,6 +46,36 @@ _CHECKPOINTS = (
 )
 
 
+#: What every run downloads besides its control checkpoint, at the revisions upstream pins
+#: (cosmos_oss/checkpoints.py: the text encoder and the VAE; guardrail/common/core.py:
+#: Cosmos-Guardrail1), and Qwen3Guard, which qwen3guard.py loads unpinned (`from_pretrained`,
+#: the main branch). A whole-repository download is checked by one file every copy has.
+_SHARED = (
+    CheckpointFile("hub/models--nvidia--Cosmos-Reason1-7B/snapshots/"
+                   "3210bec0495fdc7a8d3dbb8d58da5711eab4b423/config.json", "hf_home",
+                   "text encoder (Cosmos-Reason1-7B)",
+                   revision="3210bec0495fdc7a8d3dbb8d58da5711eab4b423", whole_repo=True),
+    CheckpointFile("hub/models--nvidia--Cosmos-Predict2.5-2B/snapshots/"
+                   "f176dc95b4a70f53ce01c4b302851595e7322b00/tokenizer.pth", "hf_home",
+                   "VAE (Wan2.1)", revision="f176dc95b4a70f53ce01c4b302851595e7322b00"),
+    CheckpointFile("hub/models--nvidia--Cosmos-Guardrail1/snapshots/"
+                   "d6d4bfa899a71454a700907664f3e88f503950cf/video_content_safety_filter/"
+                   "safety_filter.pt", "hf_home", "guardrail (Cosmos-Guardrail1)",
+                   revision="d6d4bfa899a71454a700907664f3e88f503950cf", whole_repo=True),
+    CheckpointFile("hub/models--Qwen--Qwen3Guard-Gen-0.6B/refs/main", "hf_home",
+                   "guardrail (Qwen3Guard-Gen-0.6B)", whole_repo=True),
+)
+
+
+#: The name of a note mask's inverse, beside it (with_region_mask).
+OUTSIDE_SUFFIX = ".outside.mp4"
+
+
+def _outside_of(mask_video: str) -> str:
+    stem = mask_video[:-4] if mask_video.lower().endswith(".mp4") else mask_video
+    return stem + OUTSIDE_SUFFIX
+
+
 def _link(role: str, path: str) -> str:
     kind, _, name = role.partition(".")
     suffix = str(path)[str(path).rfind("."):].lower() if "." in str(path) else ".mp4"
@@ -73,9 +105,9 @@ class Transfer25Profile(ModelProfile):
     vram_gb = t25.VRAM_GB
     #: inference_pipeline._get_num_chunks: 93-frame chunks overlapping by 1 frame
     chunk_frames, chunk_overlap = t25.CHUNK_FRAMES, t25.CONDITIONAL_FRAMES
-    #: A review note's region cannot be re-generated with its own prompt: Transfer2.5 has no
-    #: regional prompts, and a control's `mask_path` only says where that control applies.
-    takes_region_masks = False
+    #: A review note's region is re-generated through the controls' `mask_path` (white = the
+    #: control applies): each active control holds everything but the region (with_region_mask).
+    takes_region_masks = True
     image = ImageFacts(
         default_image="cosmos-transfer2.5:latest",
         build="in the cosmos-transfer2.5 checkout: docker build --build-arg STANDALONE=true "
@@ -93,7 +125,7 @@ class Transfer25Profile(ModelProfile):
         build_args=("STANDALONE=true",))
     checkpoints = tuple(CheckpointFile(f"{_SNAPSHOT}/{rev}/{path}", "hf_home", what,
                                        revision=rev)
-                        for rev, path, what in _CHECKPOINTS)
+                        for rev, path, what in _CHECKPOINTS) + _SHARED
 
     # -- what the artist sees -------------------------------------------------------------------
     def fields(self) -> tuple[FieldSpec, ...]:
@@ -199,6 +231,40 @@ class Transfer25Profile(ModelProfile):
         return (self.id, params.variant, int(params.num_gpus),
                 tuple(params.active_controls(t25.CONTROLS)),
                 tuple(params.offload) if params.offload is not None else None)
+
+    def with_region_mask(self, params: GenerationParams, mask_video: str, *,
+                         prompt: str) -> GenerationParams | None:
+        """Transfer2.5 has no regional prompts; a control's `mask_path` says where it applies
+        (white). So every control the run uses gets the region's inverse as its mask: the
+        controls hold the frame as the run had it everywhere but the region, which is free to
+        follow the prompt, with the note's words added to it (once: words already in the
+        prompt are not added again when the draft is masked at launch). The inverse is made
+        once, beside the note's mask (`<mask>.outside.mp4`). None when no control is in use."""
+        active = [c for c in self.control_names if float(params.weights.get(c) or 0) > 0]
+        if not active:
+            return None
+        outside = media.negate_video(mask_video, _outside_of(mask_video))
+        draft = copy.deepcopy(params)
+        options = {k: dict(v) for k, v in (draft.control_options or {}).items()
+                   if isinstance(v, Mapping)}
+        for control in active:
+            block = options.setdefault(control, {})
+            block.pop("mask_prompt", None)
+            block["mask_path"] = str(outside)
+        draft.control_options = options
+        words = (prompt or "").strip()
+        if words and words not in (params.prompt or ""):  # once: a draft is masked again at
+            draft.prompt = f"{(params.prompt or '').rstrip()} {words}".strip()  # launch
+        return draft
+
+    def region_mask_of(self, params: GenerationParams) -> str | None:
+        """The note's mask (white = the region) whose inverse with_region_mask gave the
+        controls."""
+        for control in self.control_names:
+            path = str(params.option(control, "mask_path") or "")
+            if path.endswith(OUTSIDE_SUFFIX):
+                return path[: -len(OUTSIDE_SUFFIX)] + ".mp4"
+        return None
 
     # -- watching and judging -------------------------------------------------------------------
     def progress_tracker(self, n_items: int = 1) -> ProgressTracker:
