@@ -32,7 +32,7 @@ from bench.common import ROOT, Context, Line  # noqa: E402
 from bench.stats import ERROR, Goal, render_table  # noqa: E402
 
 ROWS = ("row_transfer", "row_roundtrip", "row_log_latency", "row_orchestration", "row_store",
-        "row_cold_start", "row_batching", "row_farm")
+        "row_cold_start", "row_batching", "row_farm", "row_ui_actions")
 RESULTS = ROOT / "bench" / "results.json"
 HEADER = ("row", "ours", "baseline", "ratio", "goal", "verdict")
 
@@ -42,7 +42,7 @@ def load_rows() -> list:
 
 
 def select_rows(rows: list, only: list[str]) -> list:
-    """Rows named by number (1-7), by NAME (transfer, store, ...) or a unique prefix of it."""
+    """Rows named by number (1-9), by NAME (transfer, store, ...) or a unique prefix of it."""
     if not only:
         return rows
     chosen = []
