@@ -122,16 +122,42 @@ class Nav:
                            js=_SWITCH_JS.replace("(LABELS)", json.dumps(labels)), **quiet)
         changed = self.tabs.change(on_tab, self._probe, self.active_tab,
                                    js=_PROBE_JS, queue=False, **quiet)
-        for tab, fn, inputs, outputs in self._on_show:
-            changed.then(self._shown_handler(tab, fn, len(outputs)),
-                         [self.active_tab, *inputs], outputs, **quiet)
+        inputs, outputs, handler = self._shown_all()
+        # one event for every view that renders on showing, not one per view, and unqueued:
+        # each queued event costs the page several status messages, and each message a walk
+        # of its components (an event per view made a tab switch take about 2 s to settle)
+        changed.then(handler, [self.active_tab, *inputs], outputs, queue=False, **quiet)
 
-    def _shown_handler(self, tab: str, fn: Callable, n_outputs: int) -> Callable:
-        """A handler (a plain function: Gradio injects gr.Request only by type hint, which a
-        functools.partial hides) that renders `fn` if `tab` shows."""
+    def _shown_all(self) -> tuple[list[Any], list[Any], Callable]:
+        """The inputs, outputs and handler of the one event that renders, when a tab shows,
+        the views registered for it (`on_show`). Each view gets its own slice of the inputs;
+        outputs shared by views are listed once (the later view's value wins)."""
+        inputs: list[Any] = []
+        outputs: list[Any] = []
+        plan = []  # (tab, fn, input slice, output positions)
+        for tab, fn, ins, outs in self._on_show:
+            start = len(inputs)
+            inputs += ins
+            spots = []
+            for out in outs:
+                if not any(out is o for o in outputs):
+                    outputs.append(out)
+                spots.append(next(i for i, o in enumerate(outputs) if o is out))
+            plan.append((tab, fn, slice(start, len(inputs)), spots))
+
         def shown(request: gr.Request, active: str | None, *args: Any):
-            return self._if_showing(tab, fn, n_outputs, request, active, *args)
-        return shown
+            values: list[Any] = [gr.skip()] * len(outputs)
+            for tab, fn, part, spots in plan:
+                if active != tab:
+                    continue
+                result = self._if_showing(tab, fn, len(spots), request, active, *args[part])
+                got = list(result) if len(spots) > 1 else [result]
+                for spot, value in zip(spots, got):
+                    values[spot] = value
+            if not outputs:
+                return None
+            return values if len(outputs) > 1 else values[0]
+        return inputs, outputs, shown
 
 
 def pick_toggle(picks: list[str] | None, run_id: str, limit: int = 2) -> list[str]:

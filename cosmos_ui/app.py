@@ -13,6 +13,11 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's queue rebuilds a pandas summary of up to 10,000 past events after every event (for
+# its monitoring page, which we do not serve): measured with py-spy during `make bench` row 9,
+# 14% of the app's CPU. Keep one record and never rebuild it.
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**62))
 
 import gradio as gr  # noqa: E402
 

@@ -47,6 +47,9 @@ def test_switch_to_transfer25_then_run_it_and_see_its_control_videos(ui_app, pag
     assert "Cosmos-Transfer2.5-2B" in text
     assert "guidance 5.5 → 3" in text and "whole number" in text  # said what changed
     assert "seed 1 → 2025" in text and "keypoint" in text
+    # the preview of the switch itself may land first (the form's old guidance and seed in
+    # Transfer2.5's spec); the one after the form took the new values follows
+    wait_spec(page, "s.video_path !== undefined && s.guidance === 3 && s.seed === 2025")
     s = spec(page)
     assert (s["guidance"], s["seed"], s["num_steps"]) == (3, 2025, 20)  # 20 kept
     assert "fps" not in s and "keypoint" not in s and "input_video_path" not in s
