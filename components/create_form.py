@@ -93,7 +93,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                                          placeholder="Describe the scene Cosmos should render, "
                                          "in detail: subjects, materials, lighting, camera...")
                 self._err("prompt")
-                self.enhance = EnhancePanel(ops, f["prompt"])
+                self.enhance = EnhancePanel(ops, f["prompt"], nav.live)
                 with gr.Accordion("Negative prompt", open=False) as self.neg_box:
                     f["negative_prompt"] = gr.Textbox(label="Negative prompt", lines=3,
                                                       value=defaults.negative_prompt,
@@ -342,7 +342,7 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         message = f"{what} `{run.id}`{' (simulated)' if run.simulated else ''}."
         if mode == "enhance":
             return (message, *clear, gr.skip(), gr.skip(), gr.skip(), seed_out, gr.skip(),
-                    run.id, gr.skip(), *self.enhance.start(run.id, params.prompt),
+                    run.id, gr.skip(), *self.enhance.start(run.id, params.prompt, request),
                     *self.review.after_launch(False))
         return (message + " Follow it in **Runs**.", *clear, gr.skip(), gr.skip(), gr.skip(),
                 seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle(),

@@ -241,10 +241,11 @@ def test_a_note_becomes_a_draft_whose_mask_matches_the_drawing(ops, clip):
         "/inputs/region_0.mp4")
 
 
-def test_a_draft_goes_only_to_a_model_that_takes_a_region_with_its_own_prompt(ops, clip):
-    """The run's model decides how a mask reaches it; one without regional prompts is refused
-    up front, and a model chosen in the form that has none is refused on the model field."""
-    able, unable = get_profile("transfer1"), get_profile("transfer2.5")
+def test_a_draft_goes_only_to_a_model_that_takes_a_region(ops, clip):
+    """The run's model decides how a mask reaches it; one with no way (Cosmos 3: no regional
+    prompts, no control masks) is refused up front, and a model chosen in the form that has
+    none is refused on the model field."""
+    able, unable = get_profile("transfer1"), get_profile("cosmos3")
     other = ops.profile(unable.id).defaults(ops.settings.generation)
     other.prompt, other.input_video = "a red car", str(SAMPLE)
     run = ops.launch(other)
