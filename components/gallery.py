@@ -17,6 +17,7 @@ from backend.operations import NotFound, Operations
 from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_GALLERY, TAB_RUNS, badge, e,
                                event_data, file_url, fmt_ago, run_title, sim_badge, type_badge)
 from components import lenient
+from components.render_order import RenderOrder
 from components.nav import Nav, pick_toggle
 from components.runs_table import (REVIEW_CHOICES, clamp_page, make_filter, owner_choices,
                                   scoped_versions, version_cell)
@@ -83,6 +84,7 @@ class Gallery:
     def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
+        self.order = RenderOrder(live, "gallery")
         with gr.Column(elem_id="gallery"):
             with gr.Row():
                 self.search = gr.Textbox(label="Search", scale=3, elem_id="gallery-search",
@@ -139,8 +141,11 @@ class Gallery:
                 self.review, self.latest]
 
     def render_page(self, request: gr.Request, *args: Any):
-        """`render` for the page behind `request` (a review link shows only its runs)."""
-        return self.render(*args, ids=self.nav.scope(request).filter_ids())
+        """`render` for the page behind `request` (a review link shows only its runs), in
+        the order renders of the page started (components/render_order.py)."""
+        ticket = self.order.begin(request)
+        out = self.render(*args, ids=self.nav.scope(request).filter_ids())
+        return self.order.end(request, ticket, out)
 
     def render(self, page: int, picks: list[str] | None, playing: str | None, shown: str,
                text: str, types: list[str], hosts: list[str], rating: str,
@@ -196,17 +201,19 @@ class Gallery:
         self.nav.on_show(TAB_GALLERY, lambda: gr.update(choices=owner_choices(self.ops)), [],
                          [self.owners])
         for component in self.filters:
-            component.change(lambda: 0, None, self.page, **quiet).then(
-                render, inputs, outputs, **quiet)
+            component.change(lambda: 0, None, self.page, queue=False, **quiet).then(
+                render, inputs, outputs, queue=False, **quiet)
         self.prev.click(lambda p: max(0, int(p or 0) - 1), self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
+        # a pick and what follows from it unqueued (one answer each, not several status
+        # messages: see runs_table.py); renders stay in order by their tickets
         self.grid.select(self._on_click, nav.picks,
                          [nav.picks, self.playing, self.player_box, self.player_info,
-                          self.player], trigger_mode="always_last", **quiet).then(
-            render, inputs, outputs, **quiet)
-        nav.picks.change(render, inputs, outputs, **quiet)
+                          self.player], trigger_mode="always_last", queue=False,
+                         **quiet).then(render, inputs, outputs, queue=False, **quiet)
+        nav.picks.change(render, inputs, outputs, queue=False, **quiet)
         self.close.click(lambda: (None, gr.Group(visible=False), None), None,
                          [self.playing, self.player_box, self.player], **quiet)
         self.open_run.click(lambda rid: (rid, nav.goto(TAB_RUNS)) if rid else

@@ -9,8 +9,6 @@ compare (shared with the gallery).
 from __future__ import annotations
 
 import hashlib
-import itertools
-import threading
 from typing import Any, Sequence
 
 import gradio as gr
@@ -24,6 +22,7 @@ from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_RUNS, badge, e,
                                sim_badge)
 from components import lenient
 from components.nav import Nav, pick_toggle
+from components.render_order import RenderOrder
 from components.review_html import STATUS_LABELS, status_chip
 from cosmos_ui import auth
 
@@ -169,8 +168,7 @@ class RunsTable:
         self.ops = ops
         self.nav = nav
         self.live = live
-        self._lock = threading.Lock()
-        self._tickets = itertools.count(1)
+        self.order = RenderOrder(live, "runs_table")
         with gr.Column(elem_id="history"):
             with gr.Row():
                 self.search = gr.Textbox(label="Search prompts and names", scale=3,
@@ -230,31 +228,11 @@ class RunsTable:
                 self.rating, self.owners, self.mine, self.review, self.latest]
 
     def render_page(self, request: gr.Request, *args: Any):
-        """`render` for the page behind `request` (a review link shows only its runs).
-
-        Several triggers render the table (a status event's signal, the shown run's status,
-        the selection, picks, filters), each its own event, so two renders of one page can
-        overlap; the one that started first read the store first and must not land last
-        (a table still saying `running` under details saying `failed`). So a render that a
-        newer one of the same page overtook sends nothing: the newer one is at least as fresh."""
-        ticket = self.begin_render(request)
+        """`render` for the page behind `request` (a review link shows only its runs), in
+        the order renders of the page started (components/render_order.py)."""
+        ticket = self.order.begin(request)
         out = self.render(*args, ids=self.nav.scope(request).filter_ids())
-        return self.end_render(request, ticket, out)
-
-    def begin_render(self, request: gr.Request) -> int:
-        """A render of this page starts: its ticket (newer renders have larger ones)."""
-        tickets = self.live.page(request).data.setdefault("runs_table", {})
-        with self._lock:
-            ticket = tickets["started"] = next(self._tickets)
-        return ticket
-
-    def end_render(self, request: gr.Request, ticket: int, out: tuple) -> tuple:
-        """The render's outputs, or nothing if a newer render of this page has started."""
-        tickets = self.live.page(request).data.setdefault("runs_table", {})
-        with self._lock:
-            if tickets.get("started") != ticket:
-                return (gr.skip(),) * len(out)
-        return out
+        return self.order.end(request, ticket, out)
 
     def render(self, page: int, size: int, picks: list[str] | None, selected: str | None,
                shown: str, *filters: Any, ids: Sequence[str] | None = ()):
@@ -298,19 +276,23 @@ class RunsTable:
         self.nav.on_show(TAB_RUNS, lambda: gr.update(choices=owner_choices(self.ops)), [],
                          [self.owners])
         for component in self.filters + [self.size]:
-            component.change(lambda: 0, None, self.page, **quiet).then(
-                render, inputs, outputs, **quiet)
+            component.change(lambda: 0, None, self.page, queue=False, **quiet).then(
+                render, inputs, outputs, queue=False, **quiet)
         self.prev.click(lambda p: max(0, int(p or 0) - 1), self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
+        # A click and what follows from it, unqueued: a queued event costs the page several
+        # status messages (each a walk of its components), an unqueued one a single answer.
+        # Renders stay in order by their tickets (render_page).
         self.table.select(self._on_click, [self.nav.picks, self.nav.selected_run],
                           [self.nav.picks, self.nav.selected_run], trigger_mode="always_last",
-                          **quiet)
+                          queue=False, **quiet)
         # picks and selection show at once, not at the next tick
-        self.nav.picks.change(render, inputs, outputs, **quiet)
-        self.nav.selected_run.change(render, inputs, outputs, **quiet)
-        self.nav.shown_status.change(render, inputs, outputs, **quiet)  # no stale badge
+        self.nav.picks.change(render, inputs, outputs, queue=False, **quiet)
+        self.nav.selected_run.change(render, inputs, outputs, queue=False, **quiet)
+        self.nav.shown_status.change(render, inputs, outputs, queue=False,
+                                     **quiet)  # no stale badge
         self.compare.click(lambda picks: (tuple(picks), self.nav.goto(TAB_COMPARE))
                            if picks and len(picks) == 2 else (gr.skip(), gr.skip()),
                            self.nav.picks, [self.nav.compare_pair, self.nav.switch], **quiet)

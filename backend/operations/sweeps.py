@@ -178,17 +178,7 @@ class SweepOps:
     # -- reading ------------------------------------------------------------------------------
     def resolve_sweep(self, text: str) -> str:
         """A sweep id, or a unique start of 6+ characters of one; NotFound / Refused."""
-        text = (text or "").strip().lower()
-        if text and self.store.get_sweep(text) is not None:
-            return text
-        found = self.store.sweep_ids_starting_with(text, 2) if len(text) >= 6 and \
-            text.isalnum() else []
-        if not found:
-            raise NotFound(text)
-        if len(found) > 1:
-            raise Refused(f"'{text}' is the start of several sweeps ({found[0]}, {found[1]}...); "
-                          "give more characters.")
-        return found[0]
+        return self.resolve_id(text, ("sweep",))[1]
 
     def sweeps(self, *, limit: int = 50, offset: int = 0,
                owner: str | None = None) -> list[dict[str, Any]]:

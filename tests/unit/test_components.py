@@ -339,17 +339,17 @@ def test_an_overtaken_render_of_the_runs_table_sends_nothing(tmp_path):
                                          input_video=str(sample)), host="sim", owner="me")
         request = SimpleNamespace(session_hash="page-1", username=None)
         args = (0, 10, [], None, "", "", [], [], [], None, None, "any", [], False, [], False)
-        older = table.begin_render(request)
+        older = table.order.begin(request)
         stale = table.render(*args)
         backend.store.transition(run.id, "failed", expect=["queued"])
-        newer = table.begin_render(request)
+        newer = table.order.begin(request)
         fresh = table.render(*args)
-        assert "data-status='failed'" in table.end_render(request, newer, fresh)[0]
+        assert "data-status='failed'" in table.order.end(request, newer, fresh)[0]
         assert "data-status='queued'" in stale[0]
         assert all(isinstance(x, dict) and x.get("__type__") == "update" and len(x) == 1
-                   for x in table.end_render(request, older, stale))  # skipped
+                   for x in table.order.end(request, older, stale))  # skipped
         other = SimpleNamespace(session_hash="page-2", username=None)  # pages are apart
-        assert table.end_render(other, table.begin_render(other), fresh) == fresh
+        assert table.order.end(other, table.order.begin(other), fresh) == fresh
     finally:
         backend.close()
 
