@@ -200,6 +200,7 @@ class Gallery:
         self.nav.on_show(TAB_GALLERY, render, inputs, outputs)
         self.nav.on_show(TAB_GALLERY, lambda: gr.update(choices=owner_choices(self.ops)), [],
                          [self.owners])
+        # a filter and its render unqueued (one answer each; renders land in order)
         for component in self.filters:
             component.change(lambda: 0, None, self.page, queue=False, **quiet).then(
                 render, inputs, outputs, queue=False, **quiet)
@@ -207,13 +208,14 @@ class Gallery:
             render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
-        # a pick and what follows from it unqueued (one answer each, not several status
-        # messages: see runs_table.py); renders stay in order by their tickets
+        # a pick and the render it causes unqueued: one answer each, not the several status
+        # messages of a queued event (each a walk of the page's components); renders land in
+        # the order they started (render_order.py)
         self.grid.select(self._on_click, nav.picks,
                          [nav.picks, self.playing, self.player_box, self.player_info,
                           self.player], trigger_mode="always_last", queue=False,
                          **quiet).then(render, inputs, outputs, queue=False, **quiet)
-        nav.picks.change(render, inputs, outputs, queue=False, **quiet)
+        nav.picks.change(render, inputs, outputs, **quiet)
         self.close.click(lambda: (None, gr.Group(visible=False), None), None,
                          [self.playing, self.player_box, self.player], **quiet)
         self.open_run.click(lambda rid: (rid, nav.goto(TAB_RUNS)) if rid else

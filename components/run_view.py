@@ -405,5 +405,4 @@ class RunView(DirectView):
         self.delete_cancel.click(lambda: gr.Group(visible=False), None, self.delete_box,
                                  **private)
         selected.change(lambda: (gr.Group(visible=False), gr.Group(visible=False)), None,
-                        [self.kill_box, self.delete_box], show_progress="hidden", queue=False,
-                        **private)
+                        [self.kill_box, self.delete_box], show_progress="hidden", **private)

@@ -275,6 +275,7 @@ class RunsTable:
         self.nav.on_show(TAB_RUNS, render, inputs, outputs)
         self.nav.on_show(TAB_RUNS, lambda: gr.update(choices=owner_choices(self.ops)), [],
                          [self.owners])
+        # a filter and its render unqueued (one answer each; renders land in order, above)
         for component in self.filters + [self.size]:
             component.change(lambda: 0, None, self.page, queue=False, **quiet).then(
                 render, inputs, outputs, queue=False, **quiet)
@@ -282,17 +283,15 @@ class RunsTable:
             render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
-        # A click and what follows from it, unqueued: a queued event costs the page several
-        # status messages (each a walk of its components), an unqueued one a single answer.
-        # Renders stay in order by their tickets (render_page).
+        # queued: unqueued, a click on a row after another one's was lost (its selection
+        # never reached the run view; seen with a timeline probe in Chromium)
         self.table.select(self._on_click, [self.nav.picks, self.nav.selected_run],
                           [self.nav.picks, self.nav.selected_run], trigger_mode="always_last",
-                          queue=False, **quiet)
+                          **quiet)
         # picks and selection show at once, not at the next tick
-        self.nav.picks.change(render, inputs, outputs, queue=False, **quiet)
-        self.nav.selected_run.change(render, inputs, outputs, queue=False, **quiet)
-        self.nav.shown_status.change(render, inputs, outputs, queue=False,
-                                     **quiet)  # no stale badge
+        self.nav.picks.change(render, inputs, outputs, **quiet)
+        self.nav.selected_run.change(render, inputs, outputs, **quiet)
+        self.nav.shown_status.change(render, inputs, outputs, **quiet)  # no stale badge
         self.compare.click(lambda picks: (tuple(picks), self.nav.goto(TAB_COMPARE))
                            if picks and len(picks) == 2 else (gr.skip(), gr.skip()),
                            self.nav.picks, [self.nav.compare_pair, self.nav.switch], **quiet)
