@@ -11,8 +11,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backend import media
 from backend.models.params import GenerationParams
 from backend.models.profile import UnknownModel, get_profile, profile_ids
+
+
+#: The inverse of a note's mask, made beside it for a model that takes it (region_mask).
+OUTSIDE_SUFFIX = ".outside.mp4"
+
+
+def outside_of(mask_video: str | Path) -> str:
+    """Where the inverse of `mask_video` is kept: `<mask>.outside.mp4` beside it."""
+    text = str(mask_video)
+    return (text[:-4] if text.lower().endswith(".mp4") else text) + OUTSIDE_SUFFIX
 
 
 class RegionMaskRefused(ValueError):
@@ -45,7 +56,11 @@ def mask_into_params(params: GenerationParams, mask_video: str | Path, *,
     refusal = region_refusal(params.model)
     if refusal:
         raise RegionMaskRefused(refusal)
-    draft = get_profile(params.model).with_region_mask(params, str(mask_video), prompt=prompt)
+    profile = get_profile(params.model)
+    given = str(mask_video)
+    if profile.region_mask == "outside":  # the model wants white where it must not change
+        given = str(media.negate_video(mask_video, outside_of(mask_video)))
+    draft = profile.with_region_mask(params, given, prompt=prompt)
     if draft is None:  # a profile that says it can but does not
         raise RegionMaskRefused(f"{get_profile(params.model).name} did not take the mask.")
     return draft
@@ -54,6 +69,9 @@ def mask_into_params(params: GenerationParams, mask_video: str | Path, *,
 def mask_of(params: GenerationParams) -> str | None:
     """The mask video a draft carries (None when it carries none, or its model takes none)."""
     try:
-        return get_profile(params.model).region_mask_of(params)
+        mask = get_profile(params.model).region_mask_of(params)
     except UnknownModel:
         return None
+    if mask and mask.endswith(OUTSIDE_SUFFIX):  # the note's mask, whose inverse it carries
+        return mask[: -len(OUTSIDE_SUFFIX)] + ".mp4"
+    return mask

@@ -12,7 +12,6 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from backend import media
 from backend.extensions import register_model_profile
 from backend.models.checks import FieldError, VideoInfoLike
 from backend.models.params import RUN_INFERENCE, GenerationParams
@@ -67,15 +66,6 @@ _SHARED = (
 )
 
 
-#: The name of a note mask's inverse, beside it (with_region_mask).
-OUTSIDE_SUFFIX = ".outside.mp4"
-
-
-def _outside_of(mask_video: str) -> str:
-    stem = mask_video[:-4] if mask_video.lower().endswith(".mp4") else mask_video
-    return stem + OUTSIDE_SUFFIX
-
-
 def _link(role: str, path: str) -> str:
     kind, _, name = role.partition(".")
     suffix = str(path)[str(path).rfind("."):].lower() if "." in str(path) else ".mp4"
@@ -108,6 +98,7 @@ class Transfer25Profile(ModelProfile):
     #: A review note's region is re-generated through the controls' `mask_path` (white = the
     #: control applies): each active control holds everything but the region (with_region_mask).
     takes_region_masks = True
+    region_mask = "outside"
     image = ImageFacts(
         default_image="cosmos-transfer2.5:latest",
         build="in the cosmos-transfer2.5 checkout: docker build --build-arg STANDALONE=true "
@@ -235,22 +226,22 @@ class Transfer25Profile(ModelProfile):
     def with_region_mask(self, params: GenerationParams, mask_video: str, *,
                          prompt: str) -> GenerationParams | None:
         """Transfer2.5 has no regional prompts; a control's `mask_path` says where it applies
-        (white). So every control the run uses gets the region's inverse as its mask: the
+        (white). So every control the run uses gets the region's inverse (`region_mask =
+        "outside"`: `mask_video` is white everywhere but the region) as its mask: the
         controls hold the frame as the run had it everywhere but the region, which is free to
         follow the prompt, with the note's words added to it (once: words already in the
-        prompt are not added again when the draft is masked at launch). The inverse is made
-        once, beside the note's mask (`<mask>.outside.mp4`). None when no control is in use."""
+        prompt are not added again when the draft is masked at launch). None when no control
+        is in use."""
         active = [c for c in self.control_names if float(params.weights.get(c) or 0) > 0]
         if not active:
             return None
-        outside = media.negate_video(mask_video, _outside_of(mask_video))
         draft = copy.deepcopy(params)
         options = {k: dict(v) for k, v in (draft.control_options or {}).items()
                    if isinstance(v, Mapping)}
         for control in active:
             block = options.setdefault(control, {})
             block.pop("mask_prompt", None)
-            block["mask_path"] = str(outside)
+            block["mask_path"] = str(mask_video)
         draft.control_options = options
         words = (prompt or "").strip()
         if words and words not in (params.prompt or ""):  # once: a draft is masked again at
@@ -258,13 +249,9 @@ class Transfer25Profile(ModelProfile):
         return draft
 
     def region_mask_of(self, params: GenerationParams) -> str | None:
-        """The note's mask (white = the region) whose inverse with_region_mask gave the
-        controls."""
-        for control in self.control_names:
-            path = str(params.option(control, "mask_path") or "")
-            if path.endswith(OUTSIDE_SUFFIX):
-                return path[: -len(OUTSIDE_SUFFIX)] + ".mp4"
-        return None
+        """The mask with_region_mask gave the controls (the region's inverse)."""
+        return next((str(params.option(c, "mask_path")) for c in self.control_names
+                     if params.option(c, "mask_path")), None)
 
     # -- watching and judging -------------------------------------------------------------------
     def progress_tracker(self, n_items: int = 1) -> ProgressTracker:
