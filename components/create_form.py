@@ -391,14 +391,14 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         quiet = dict(private, show_progress="hidden")
         f = self.fields
         previewed = self.components + self.review.inputs
-        for component in [*(self.fields[k] for k in FIELDS), self.review.note,
-                          self.review.region_prompt]:
-            component.change(self._preview_event, previewed, [
-                self.spec, self.weight_note, *(self.errors[f"weights.{c}"] for c in CONTROLS),
-                self.plan],
-                # one queue for every field's preview, in order: two fields changed in a row
-                # must not have the first one's (older) answer land last
-                concurrency_id="create-preview", concurrency_limit=1, **quiet)
+        changed = [*(self.fields[k] for k in FIELDS), self.review.note, self.review.region_prompt]
+        # one event for every field's preview, "always_last": the page has at most one preview
+        # in flight and sends the next with the form as it is then. One event per field let
+        # two fields changed in a row race (their requests reach the queue in either order)
+        # and the older answer, landing last, cleared the newer field's message.
+        gr.on([c.change for c in changed], self._preview_event, previewed, [
+            self.spec, self.weight_note, *(self.errors[f"weights.{c}"] for c in CONTROLS),
+            self.plan], trigger_mode="always_last", **quiet)
         f["input_choice"].change(self._on_choice, [f["input_choice"], f["upload"]],
                                  [self.input_info, self.preview, self.errors["input_video"]],
                                  **quiet)

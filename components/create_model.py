@@ -213,9 +213,10 @@ class ModelForm:
                            self.weight_note, *(self.errors[f"weights.{c}"] for c in ALL_CONTROLS),
                            self.plan],
                           **private)
-        for name in PRIMARY_FIELDS:
-            f[name].change(self._on_shape, [f["model"], *(f[n] for n in PRIMARY_FIELDS)],
-                           shaped, **private)
+        # one event for every primary field: the form's shape follows the latest values
+        gr.on([f[n].change for n in PRIMARY_FIELDS], self._on_shape,
+              [f["model"], *(f[n] for n in PRIMARY_FIELDS)], shaped, trigger_mode="always_last",
+              **private)
         f["host"].change(self._on_host, [f["host"], f["model"]], f["offload"], **private)
 
 

@@ -165,8 +165,10 @@ class SweepPanel:
         quiet = dict(api_visibility="private", show_progress="hidden")
         model = self.form.fields["model"]
         counted = [model, *self.inputs]
-        for component in counted:
-            component.change(self._count, counted, self.count, **quiet)
+        # one event for all of them: the count shown is always the one for the latest values
+        # (one event each let an older count land last; see create_form's preview)
+        gr.on([c.change for c in counted], self._count, counted, self.count,
+              trigger_mode="always_last", **quiet)
         model.change(self._choices, [model, *(r[0] for r in self.rows)],
                      [r[0] for r in self.rows], **quiet)
         self.button.click(self._launch, [*self.form.components, *self.inputs, self.confirm],
