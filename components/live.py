@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -48,6 +49,16 @@ class PageState:
     data: dict[str, Any] = field(default_factory=dict)  # per-view scratch (e.g. log cursor)
     wake: Callable[[], None] | None = None
     streaming: bool = False
+    #: The page's token for its log channel (cosmos_ui/log_channel.py): random, handed to
+    #: this page only (in its log panel's payload), never derived from the session hash.
+    channel: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    def log_channel_open(self, run_id: str | None) -> bool:
+        """True while this page's log channel streams `run_id` (the push stream then sends
+        no new lines of it: the channel does)."""
+        holder = self.data.get("log_channel") or {}
+        return bool(run_id) and holder.get("run") == run_id and \
+            holder.get("claim") is not None
 
     def nudge(self) -> None:
         """Make the page's stream look again now (a handler changed what it shows)."""
@@ -103,6 +114,15 @@ class LivePage:
         if state is None:
             state = self._pages[key] = PageState()
         return state
+
+    def page_of_channel(self, token: str | None) -> PageState | None:
+        """The open page whose log channel token is `token` (None if no page has it)."""
+        if not token:
+            return None
+        for state in list(self._pages.values()):
+            if secrets.compare_digest(state.channel, token):
+                return state
+        return None
 
     def wire(self, demo: gr.Blocks, bus: Any) -> None:
         """Start each page's stream on load, and again on a watchdog tick if it ever stopped

@@ -31,7 +31,8 @@ JS = r"""
 const ta = element.querySelector('textarea');
 const follow = element.querySelector('.log-follow');
 const count = element.querySelector('.log-count');
-let run = null, last = -1, lines = 0, stick = true, version = null, ours = -1;
+let run = null, last = -1, lines = 0, total = 0, stick = true, version = null, ours = -1;
+let es = null, esRun = null, retry = null, failures = 0;
 function toBottom() { ta.scrollTop = ta.scrollHeight; ours = ta.scrollTop; }
 function setStick(on) { stick = on; follow.hidden = on; element.dataset.follow = on ? '1' : '0'; }
 // A scroll we did not cause is the reader's: at the bottom it follows, anywhere else it stops.
@@ -41,6 +42,66 @@ ta.addEventListener('scroll', () => {
 });
 ta.addEventListener('wheel', (ev) => { if (ev.deltaY < 0) setStick(false); }, {passive: true});
 follow.addEventListener('click', () => { setStick(true); toBottom(); });
+// Numbered lines after the last shown, from either way they come; a gap asks for the tail.
+function add(ls) {
+  const fresh = ls.filter(l => l[0] > last);
+  if (fresh.length && last >= 0 && fresh[0][0] > last + 1) { trigger('focus'); return; }
+  if (!fresh.length) return;
+  ta.value += (ta.value ? '\n' : '') + fresh.map(l => l[1]).join('\n');
+  last = fresh[fresh.length - 1][0];
+  lines += fresh.length;
+  total = Math.max(total, last + 1);
+  if (ta.value.length > 600000) {
+    const cut = ta.value.indexOf('\n', ta.value.length - 400000);
+    ta.value = ta.value.slice(cut + 1);
+  }
+}
+function show() {
+  element.dataset.run = run || '';
+  element.dataset.last = last;
+  count.textContent = total ? (total + ' lines' + (total > lines ? ' (showing the last ' + lines + ')' : '')) : 'no log yet';
+  if (stick) toBottom();
+}
+// The run's new lines come on the log channel (cosmos_ui/log_channel.py) while it runs: a
+// few milliseconds after they are stored, instead of with the page's next Gradio message.
+function closeChannel() {
+  if (es) { es.close(); es = null; }
+  if (retry) { clearTimeout(retry); retry = null; }
+  esRun = null; element.dataset.channel = '';
+}
+function openChannel(ch, r) {
+  closeChannel();
+  if (!ch || !r || typeof EventSource === 'undefined') return;
+  const url = new URL('cosmos/log-stream', document.baseURI);
+  url.searchParams.set('page', ch); url.searchParams.set('run', r);
+  url.searchParams.set('after', String(last));
+  esRun = r;
+  es = new EventSource(url);
+  es.onopen = () => { element.dataset.channel = 'open'; };
+  es.onmessage = (ev) => {
+    let d = null;
+    try { d = JSON.parse(ev.data); } catch (err) { return; }
+    if (!d || d.run !== run) return;
+    failures = 0;
+    add(d.lines); show();
+  };
+  // the run's GPU chart (components/gpu_chart.py) rides the same channel: no Gradio message
+  es.addEventListener('chart', (ev) => {
+    let d = null;
+    try { d = JSON.parse(ev.data); } catch (err) { return; }
+    const box = document.querySelector('#gpu-plot .gpu-chart');
+    if (d && d.run === run && box && box.dataset.run === run) box.outerHTML = d.html;
+  });
+  es.addEventListener('end', () => closeChannel());
+  // closed by the server (the page shows another run, the app restarted) or the network:
+  // try again a few times from the last line shown; the page's own stream covers meanwhile
+  es.onerror = () => {
+    const again = esRun;
+    closeChannel();
+    if (again !== run || ++failures > 3) return;
+    retry = setTimeout(() => { if (run === again) openChannel(ch, again); }, 1000 * failures);
+  };
+}
 function apply() {
   let d = null;
   try { d = JSON.parse(props.value || 'null'); } catch (err) { return; }
@@ -48,24 +109,14 @@ function apply() {
   version = d.v;
   if (d.note !== undefined) ta.placeholder = d.note;
   if (d.reset || d.run !== run) {
-    ta.value = ''; last = -1; lines = 0; run = d.run; setStick(true);
+    closeChannel(); failures = 0;
+    ta.value = ''; last = -1; lines = 0; total = 0; run = d.run; setStick(true);
     if (!d.reset) { trigger('focus'); return; }
   }
-  const fresh = d.lines.filter(l => l[0] > last);
-  if (fresh.length && last >= 0 && fresh[0][0] > last + 1) { trigger('focus'); return; }
-  if (fresh.length) {
-    ta.value += (ta.value ? '\n' : '') + fresh.map(l => l[1]).join('\n');
-    last = fresh[fresh.length - 1][0];
-    lines += fresh.length;
-    if (ta.value.length > 600000) {
-      const cut = ta.value.indexOf('\n', ta.value.length - 400000);
-      ta.value = ta.value.slice(cut + 1);
-    }
-  }
-  element.dataset.run = run || '';
-  element.dataset.last = last;
-  count.textContent = d.total ? (d.total + ' lines' + (d.total > lines ? ' (showing the last ' + lines + ')' : '')) : 'no log yet';
-  if (stick) toBottom();
+  add(d.lines);
+  if (d.total) total = Math.max(total, d.total);
+  show();
+  if (d.reset && d.ch) openChannel(d.ch, d.run);
 }
 watch('value', apply);
 apply();
@@ -74,13 +125,17 @@ trigger('focus');
 
 
 def log_payload(run_id: str | None, lines: Sequence[tuple[int, str]], *, reset: bool,
-                total: int, note: str = "") -> str:
+                total: int, note: str = "", channel: str = "", live: bool = False) -> str:
     """One update for the panel; `v` makes every update distinct so none is dropped as a
-    repeat of the previous value. `note`: what the empty panel says (e.g. queued)."""
+    repeat of the previous value. `note`: what the empty panel says (e.g. queued).
+    `channel` and `live` (on a reset): the page's log channel token, and whether the run may
+    still write lines (the panel then follows it on the channel)."""
     body = {"run": run_id, "reset": reset, "lines": [list(x) for x in lines], "total": total,
             "v": time.monotonic_ns()}
     if note:
         body["note"] = note
+    if channel and live and run_id:
+        body["ch"] = channel
     return json.dumps(body, ensure_ascii=False)
 
 

@@ -21,6 +21,7 @@ from backend.operations import NotFound, Operations, Refused, ValidationFailed
 from backend.store.history import RunFilter
 from components.common import RUN_TYPE_LABELS, TAB_RUNS, e
 from components.live import HEARTBEAT, DirectView, LivePage, PageState
+from components.gpu_chart import gpu_chart_html
 from components.log_panel import LogPanel, log_payload
 from components.nav import Nav
 from components.review_room import ReviewRoom
@@ -28,7 +29,7 @@ from components.reviews import Reviews
 from cosmos_ui import auth
 from backend import accounts
 from components.webhooks_panel import DeliveryLog
-from components.run_details import (metrics_frame, model_files_html, params_html,
+from components.run_details import (model_files_html, params_html,
                                     progress_html, recipe_html, status_html)
 from components.sweeps import sweep_line
 
@@ -94,10 +95,8 @@ class RunView(DirectView):
             # the review room: versions, status, the player with notes and drawings (issue 17)
             self.room = ReviewRoom(ops, nav, live, create)
             self.video = self.room.player
-            self.plot = gr.LinePlot(None, x="t", y="percent",
-                                    color="series", title="GPU utilisation and memory",
-                                    x_title="seconds", y_title="%", y_lim=[0, 100],
-                                    height=240, elem_id="gpu-plot")
+            # plain SVG (components/gpu_chart.py): redrawn by the run's channel while it runs
+            self.plot = gr.HTML(gpu_chart_html(None, []), elem_id="gpu-plot", js_on_load=None)
             # plain HTML (video tags), pushed by the page's stream like the status
             self.model_files = gr.HTML("", elem_id="run-model-files-box", js_on_load=None)
             with gr.Accordion("Parameters", open=True):
@@ -111,10 +110,9 @@ class RunView(DirectView):
             DeliveryLog(ops, nav.selected_run)
             self.reviews = Reviews(ops, nav)
         selected = nav.selected_run
-        # The GPU plot is not pushed by the stream: streamed outputs travel as diffs against
-        # the last value sent, and a plot's value patched that way can arrive without its
-        # columns (the chart then throws and the page stops updating). It re-renders by
-        # ordinary events instead: when the shown run changes, and on the host's telemetry.
+        # The GPU chart follows the run on its channel (cosmos_ui/log_channel.py); without
+        # one (the page's channel closed) it re-renders by ordinary events: when the shown
+        # run changes, and on the host's telemetry.
         self.plot_signal = live.signal("gpu-plot", self._wants_plot)
         self.outputs = [selected, self.status, self.progress, self.log.html, self.video,
                         self.params, self.command, self.spec,
@@ -150,7 +148,10 @@ class RunView(DirectView):
         scope = self.nav.scope_of_page(page)
         if page.selected and not scope.allows(page.selected):
             page.selected = None  # not part of the review link this page shows
-        values = self.refresh(page.selected, cursor, data["resets"], scope.filter_ids())
+        elsewhere = (page.data.get("log_channel") or {}).get("seq", -1) \
+            if page.log_channel_open(cursor.get("run")) else None
+        values = self.refresh(page.selected, cursor, data["resets"], scope.filter_ids(),
+                              channel=page.channel, sent_elsewhere=elsewhere)
         data["cursor"] = values.pop()
         data["sent_at"] = now
         if isinstance(values[0], str):
@@ -196,9 +197,12 @@ class RunView(DirectView):
                 gr.update(interactive=done)]
 
     def refresh(self, selected: str | None, cursor: dict | None, resets: int,
-                allowed: tuple[str, ...] | None = ()):
+                allowed: tuple[str, ...] | None = (), *, channel: str = "",
+                sent_elsewhere: int | None = None):
         """Everything the view shows, read fresh; unchanged parts are skipped. `allowed`:
-        the runs a review link shows (() any, None none)."""
+        the runs a review link shows (() any, None none). `channel`: the page's log channel
+        token, given to its log panel; `sent_elsewhere`: the last log line that channel sent
+        while it is open (no new lines go this way then)."""
         cursor = dict(cursor or {})
         skip = gr.skip()
         auto = not selected  # nothing picked yet: show the newest run
@@ -228,8 +232,11 @@ class RunView(DirectView):
             lines = self.ops.log_since(run.id, max(-1, run.log_lines - LOG_TAIL_LINES - 1),
                                        limit=LOG_TAIL_LINES)
             log_out = log_payload(run.id, lines, reset=True, total=run.log_lines,
-                                  note=log_note(run))
+                                  note=log_note(run), channel=channel,
+                                  live=not run.is_terminal)
             cursor.update(run=run.id, resets=resets, seq=lines[-1][0] if lines else -1)
+        elif sent_elsewhere is not None:  # the log channel sends the new lines
+            cursor["seq"] = max(cursor.get("seq", -1), sent_elsewhere)
         elif run.log_lines - 1 > cursor.get("seq", -1):
             lines = self.ops.log_since(run.id, cursor.get("seq", -1), limit=2000)
             if lines:
@@ -273,36 +280,17 @@ class RunView(DirectView):
         arrive with it), and when the shown run's status changes."""
         cursor = page.data.get("run_view", {}).get("cursor", {})
         shown = cursor.get("run")
-        if not shown:
-            return False
+        if not shown or page.log_channel_open(shown):
+            return False  # the channel redraws it
         active = cursor.get("status") not in (None, "completed", "failed", "cancelled",
                                               "blocked")
         return any((e.kind == "status" and e.run_id == shown) or (
             active and e.kind == "telemetry" and getattr(e, "host", None) == cursor.get("host"))
             for e in events)
 
-    def plot_now(self, selected: str | None, request: gr.Request) -> Any:
-        """The plot of the run shown (an ordinary event, see __init__)."""
-        if not selected:
-            return None
-        page = self.live.page(request)
-        cursor = page.data.setdefault("gpu_plot", {})
-        if cursor.get("run") != selected:
-            cursor.clear()
-            cursor["run"] = selected
-        return self._plot(selected, cursor)
-
-    def _plot(self, run_id: str, cursor: dict) -> Any:
-        """The plot's next value. The chart fixes its colour legend on the first data it gets,
-        so when the set of lines changes it is cleared first and redrawn on the next tick."""
-        frame = metrics_frame(self._metrics(run_id))
-        series = sorted(set(frame["series"])) if len(frame) else []
-        shown = cursor.get("series") or []
-        if not series or (shown and series != shown):
-            cursor["series"] = []
-            return None  # redrawn with the new lines on the next telemetry
-        cursor["series"] = series
-        return frame
+    def plot_now(self, selected: str | None) -> str:
+        """The chart of the run shown (an ordinary event, see __init__)."""
+        return gpu_chart_html(selected, self._metrics(selected) if selected else [])
 
     def _metrics(self, run_id: str) -> list[dict]:
         if not hasattr(self.ops, "gpu_metrics"):

@@ -43,6 +43,7 @@ from cosmos_ui import auth  # noqa: E402
 from cosmos_ui.review_links import LinkGate  # noqa: E402
 from cosmos_ui.review_page import REVIEW_CSS, REVIEW_HEAD, Router  # noqa: E402
 from cosmos_ui.style import CSS  # noqa: E402
+from components.gpu_chart import CSS as GPU_CHART_CSS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def build_app(backend: Backend) -> gr.Blocks:
 
         demo.load(show_links, None, links.box, api_visibility="private",
                   show_progress="hidden")
+    demo.live_page = live  # type: ignore[attr-defined]  # the log channel serves its pages
     return demo
 
 
@@ -194,18 +196,23 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
 
     from cosmos_ui.gate import GateState, SignInGate
     from cosmos_ui.guard import guard_every_event
+    from cosmos_ui.log_channel import LogChannel
 
     if sign_in and not backend.ops.sign_in_required:
         raise ValueError("start the backend with sign_in_required=True to serve with sign-in")
     demo = build_app(backend)
     app_kwargs = {}
     state = GateState()
+    middleware = []
     if sign_in:
         wrapped = guard_every_event(demo, backend.ops)
         log.info("sign-in on: %d event handlers check the caller per request", wrapped)
-        app_kwargs["middleware"] = [Middleware(
+        middleware.append(Middleware(
             SignInGate, policy=backend.settings.sign_in, share=share, message=SIGN_IN_MESSAGE,
-            state=state)]
+            state=state))
+    # inside the gate: the run log's own channel (it checks the session itself as well)
+    middleware.append(Middleware(LogChannel, ops=backend.ops, live=demo.live_page))
+    app_kwargs["middleware"] = middleware
     demo.queue(default_concurrency_limit=8)
     demo.launch(
         server_name=host,
@@ -217,7 +224,7 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
         max_file_size=f"{backend.settings.max_upload_mb}mb",
         show_error=False,
         quiet=False,
-        css=CSS + REVIEW_CSS + SWEEP_CSS,
+        css=CSS + REVIEW_CSS + SWEEP_CSS + GPU_CHART_CSS,
         head=REVIEW_HEAD + FORM_HEAD,
         footer_links=[],
         auth=_never if sign_in else None,

@@ -8,7 +8,7 @@ early closes it instead of leaving it behind.
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from backend.hosts.kind import Cancel
 from backend.remote.docker import ContainerState, DockerClient
@@ -95,5 +95,6 @@ class DockerEngine:
     def list_all(self) -> list[dict[str, str]]:
         return self.client.list_all()
 
-    def explain_end(self, name: str, run_ids: Sequence[str]) -> None:
+    def explain_end(self, name: str, ends: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         """A container's end is said by its exit code and log: nothing to add."""
+        return {}

@@ -92,8 +92,10 @@ class Engine(Protocol):
         """Every job (container) on the box, ours or not, in the same shape."""
         ...
 
-    def explain_end(self, name: str, run_ids: Sequence[str]) -> None:
-        """After collecting: add what only the engine knows about why the job ended."""
+    def explain_end(self, name: str, ends: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Before the job's runs end (`ends`: run id -> the status each is about to get):
+        what only the engine knows about why, as extra run fields per run id (a cause, the
+        node). Asked before the transition, so the run ends with its true cause at once."""
         ...
 
 

@@ -53,7 +53,7 @@ class Collector:
             finished = [(run, self._fetch_outputs(run, folder, self._layout(job, run), job,
                                                   pool)) for run in runs]
             removal.result()
-        completed: list[Run] = []
+        ending: list[tuple[Run, Any, dict[str, Any]]] = []
         for run, (have_video, fields, files) in finished:
             fresh = self.store.get_run(run.id)
             if killed and not fresh.cancel_requested and not have_video:
@@ -65,12 +65,19 @@ class Collector:
                           failure_evidence=outcome.evidence)
             if outcome.status == COMPLETED and fresh.run_type == RUN_ENHANCE:
                 fields["result_prompt_id"] = self._store_enhanced_prompt(fresh)
-            done = self.store.transition(run.id, outcome.status, expect=(COLLECTING,),
-                                         note=outcome.cause, **fields)
-            log.info("run %s ended %s: %s", run.id, outcome.status, outcome.cause)
+            ending.append((fresh, outcome, fields))
+        # what only the engine knows (Slurm's reason, the node) goes in with the end itself:
+        # added afterwards, a reader seeing the run ended could read the wrong cause
+        extra = self.rt.engine.explain_end(job.name, {r.id: o.status for r, o, _ in ending})
+        completed: list[Run] = []
+        for fresh, outcome, fields in ending:
+            fields.update(extra.get(fresh.id, {}))
+            cause = fields.get("failure_cause") or outcome.cause
+            done = self.store.transition(fresh.id, outcome.status, expect=(COLLECTING,),
+                                         note=cause, **fields)
+            log.info("run %s ended %s: %s", fresh.id, outcome.status, cause)
             if outcome.status == COMPLETED:
                 completed.append(done)
-        self.rt.engine.explain_end(job.name, [r.id for r in runs])
         for run in completed:
             self._chain_upscale(run)
 

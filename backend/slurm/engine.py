@@ -33,7 +33,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from backend.hosts.kind import Cancel
 from backend.models.params import GenerationParams
@@ -361,28 +361,30 @@ class SlurmEngine:
     def _docker(self) -> bool:
         return slurm_options(self.host).slurm_container == "docker"
 
-    def explain_end(self, name: str, run_ids: Sequence[str]) -> None:
-        """A failure Slurm caused gets Slurm's reason as its cause (the log cannot say it)."""
+    def explain_end(self, name: str, ends: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """A failure Slurm caused gets Slurm's reason as its cause (the log cannot say it),
+        a job cancelled before it started says so, and each run gets the node it ran on."""
         try:
             job = self.job(name)
         except RemoteError:
-            return
+            return {}
         if job is None:
-            return
+            return {}
         cause = slurm_end_cause(job)
-        for run_id in run_ids:
-            run = self.store.get_run(run_id)
+        extra: dict[str, dict[str, Any]] = {}
+        for run_id, status in ends.items():
             fields: dict[str, Any] = {}
-            if job.nodes and run.node != job.nodes:
+            if job.nodes:
                 fields["node"] = job.nodes
-            if run.status == CANCELLED and not job.started:
+            if status == CANCELLED and not job.started:
                 fields["failure_cause"] = (f"cancelled by user while waiting in Slurm's queue "
                                            f"(job {job.job_id} never started)")
-            if cause and run.status == FAILED:
+            if cause and status == FAILED:
                 fields["failure_cause"] = cause
                 evidence = next((line for line in reversed(self.store.log_text(run_id))
                                  if "slurmstepd" in line and "***" in line), None)
                 if evidence:
                     fields["failure_evidence"] = evidence
             if fields:
-                self.store.update_run(run_id, **fields)
+                extra[run_id] = fields
+        return extra

@@ -271,3 +271,17 @@ def test_a_non_numeric_value_is_answered_with_a_message(app):
                                       shows="history-box")
     assert status == 200 and not ok
     assert "Per page" in str(message) and "10" in str(message), message
+
+
+def test_the_log_channel_needs_a_session_and_a_page_of_its_own(app):
+    """The run log's own channel (cosmos_ui/log_channel.py) is not Gradio's: it checks the
+    session itself, and serves only a page token the server handed out."""
+    anonymous = httpx.Client(base_url=app.url, timeout=30)
+    refused = anonymous.get("/cosmos/log-stream", params={"page": "x", "run": "y"})
+    assert refused.status_code == 401 and "sign-in has ended" in refused.text
+    client = sign_in(app, OPERATOR)
+    unknown = client.get("/cosmos/log-stream", params={"page": "guessed-token", "run": "y"})
+    assert unknown.status_code == 404
+    assert client.get("/cosmos/log-stream", params={"page": "p", "after": "x"}).status_code \
+        == 400
+    assert client.post("/cosmos/log-stream").status_code == 405

@@ -98,6 +98,14 @@ def test_live_log_progress_reload_second_browser_and_video(ui_app, page, browser
     wait_value_contains(page, LOG, before[-1], timeout=PAGE_READY)
     assert log_lines(page)[:len(before)] == before
     wait_lines(page, len(before))
+    # new lines follow on the run's own channel (cosmos_ui/log_channel.py), and so does the
+    # GPU chart, redrawn on the host's telemetry
+    wait_js(page, "document.querySelector('#run-log[data-channel=open], "
+                  "#run-log [data-channel=open]')", PAGE_READY)
+    wait_lines(page, len(log_lines(page)))
+    wait_js(page, "(() => { const c = document.querySelector('#gpu-plot .gpu-chart');"
+                  f" return c && c.dataset.run === '{run_id}' && Number(c.dataset.points) > 0"
+                  " && c.querySelector('polyline'); })()", UI_REACTS)
 
     # a second browser sees the same run, live
     other = new_context(browser, viewport={"width": 1280, "height": 900})

@@ -123,7 +123,14 @@ def test_outputs_carry_their_settings_and_gpu_samples_are_recorded(tmp_path):
     settings = make_settings(tmp_path, sim_seconds=4)
     b = start_backend(settings)
     try:
-        run = wait_terminal(b, b.ops.launch(params(seed=1234), name="meta").id)
+        # held at sampling until the telemetry has sampled it: a 4 s run can end between two
+        # samples (every 2 s) on a loaded machine
+        run_id = b.ops.launch(params(prompt="a sunlit street [sim:hold]", seed=1234),
+                              name="meta").id
+        wait_for(lambda: b.ops.gpu_metrics(run_id), timeout=RUN_STARTS,
+                 what="a GPU sample of the held run")
+        (settings.data_dir / "sim-box" / "runs" / run_id / "outputs" / "sim-release").touch()
+        run = wait_terminal(b, run_id)
         embedded = read_embedded_settings(run.output_path)
         assert embedded["run_id"] == run.id and embedded["params"]["seed"] == 1234
         samples = b.ops.gpu_metrics(run.id)
