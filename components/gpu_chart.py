@@ -57,7 +57,7 @@ def gpu_chart_html(run_id: str | None, samples: Iterable[dict]) -> str:
         return TOP + inner_h * (1 - max(0.0, min(100.0, percent)) / 100)
 
     parts = [f"<svg viewBox='0 0 {WIDTH} {HEIGHT}' role='img' class='gpu-chart-svg' "
-             f"aria-label='{TITLE}' preserveAspectRatio='xMidYMid meet'>"]
+             f"aria-label='{TITLE}' preserveAspectRatio='xMinYMid meet'>"]
     for p in (0, 25, 50, 75, 100):
         parts.append(f"<line x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{y(p):.1f}' y2='{y(p):.1f}' "
                      f"class='gc-grid'/><text x='{LEFT - 6}' y='{y(p) + 4:.1f}' "
