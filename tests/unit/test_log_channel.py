@@ -6,28 +6,17 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-import pytest
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
-from backend import store as st
-from backend.operations import Operations
 from components.live import LivePage
 from cosmos_ui.log_channel import PATH, LogChannel
-from tests.helpers import SAMPLE, make_settings
+from tests.helpers import SAMPLE
 
 
 async def gradio_stand_in(scope, receive, send):
     """What the channel hands every other request to (Gradio, in the app)."""
     await PlainTextResponse("gradio")(scope, receive, send)
-
-
-@pytest.fixture
-def ops(tmp_path):
-    settings = make_settings(tmp_path)
-    store = st.Store(settings.db_path)
-    yield Operations(settings, store)
-    store.close()
 
 
 def a_run(ops, lines: list[str], status: str = "completed") -> str:

@@ -28,14 +28,6 @@ BOX = [{"tool": "rect", "color": COLOURS["red"], "width": 0.006,
         "points": [[0.25, 0.25], [0.5, 0.75]]}]
 
 
-@pytest.fixture
-def ops(tmp_path):
-    settings = make_settings(tmp_path)
-    store = st.Store(settings.db_path)
-    yield Operations(settings, store)
-    store.close()
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     return media.make_test_clip(tmp_path_factory.mktemp("clip") / "out.mp4", width=160,
