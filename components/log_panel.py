@@ -32,7 +32,7 @@ const ta = element.querySelector('textarea');
 const follow = element.querySelector('.log-follow');
 const count = element.querySelector('.log-count');
 let run = null, last = -1, lines = 0, total = 0, stick = true, version = null, ours = -1;
-let es = null, esRun = null, retry = null, failures = 0;
+let es = null, esRun = null, retry = null, failures = 0, token = null, parked = null;
 function toBottom() { ta.scrollTop = ta.scrollHeight; ours = ta.scrollTop; }
 function setStick(on) { stick = on; follow.hidden = on; element.dataset.follow = on ? '1' : '0'; }
 // A scroll we did not cause is the reader's: at the bottom it follows, anywhere else it stops.
@@ -72,6 +72,11 @@ function closeChannel() {
 function openChannel(ch, r) {
   closeChannel();
   if (!ch || !r || typeof EventSource === 'undefined') return;
+  // a tab in the background holds no connection (a browser allows six per server over
+  // HTTP/1.1, shared by every tab); it opens again when the tab shows
+  if (!element.isConnected) return;
+  if (document.hidden) { parked = r; return; }
+  parked = null;
   const url = new URL('cosmos/log-stream', document.baseURI);
   url.searchParams.set('page', ch); url.searchParams.set('run', r);
   url.searchParams.set('after', String(last));
@@ -79,6 +84,8 @@ function openChannel(ch, r) {
   es = new EventSource(url);
   es.onopen = () => { element.dataset.channel = 'open'; };
   es.onmessage = (ev) => {
+    // a panel Gradio took off the page (it mounts a new one) lets go of its channel
+    if (!element.isConnected) { closeChannel(); return; }
     let d = null;
     try { d = JSON.parse(ev.data); } catch (err) { return; }
     if (!d || d.run !== run) return;
@@ -98,10 +105,18 @@ function openChannel(ch, r) {
   es.onerror = () => {
     const again = esRun;
     closeChannel();
-    if (again !== run || ++failures > 3) return;
+    if (!element.isConnected || again !== run || ++failures > 3) return;
     retry = setTimeout(() => { if (run === again) openChannel(ch, again); }, 1000 * failures);
   };
 }
+function onVisibility() {
+  if (!element.isConnected) {
+    document.removeEventListener('visibilitychange', onVisibility); closeChannel(); return;
+  }
+  if (document.hidden && es) { const r = esRun; closeChannel(); parked = r; }
+  else if (!document.hidden && parked && parked === run && token) openChannel(token, parked);
+}
+document.addEventListener('visibilitychange', onVisibility);
 function apply() {
   let d = null;
   try { d = JSON.parse(props.value || 'null'); } catch (err) { return; }
@@ -116,6 +131,7 @@ function apply() {
   add(d.lines);
   if (d.total) total = Math.max(total, d.total);
   show();
+  if (d.reset) { token = d.ch || null; parked = null; }
   if (d.reset && d.ch) openChannel(d.ch, d.run);
 }
 watch('value', apply);
