@@ -137,11 +137,10 @@ class LogChannel:
                 if loop.time() - sent >= HEARTBEAT:
                     yield ": alive\n\n"
                     sent = loop.time()
-                events = await listener.wait(min(HEARTBEAT, RECHECK))
-                host = run.host if run is not None else None
-                chart_due = chart_due or any(
-                    (e.kind == "telemetry" and getattr(e, "host", None) == host)
-                    or (e.kind == "status" and e.run_id == run_id) for e in events)
+                events = await _events_of(listener, page, run_id,
+                                          run.host if run is not None else None,
+                                          loop.time() + min(HEARTBEAT, RECHECK))
+                chart_due = chart_due or any(e.kind != "log" for e in events)
         finally:
             listener.close()
             if holder.get("claim") is claim:
@@ -165,6 +164,24 @@ class LogChannel:
             return [], None
         return [[seq, text] for seq, text in self.ops.log_since(run_id, after, limit=BATCH)], \
             run
+
+
+async def _events_of(listener: Any, page: Any, run_id: str, host: str | None,
+                     until: float) -> list[Any]:
+    """The events that concern this channel (its run's log and status, its host's
+    telemetry), waiting until one comes or `until` (loop time).
+
+    Every run's log events reach this listener (a bus subscription takes one run id or
+    none, and the chart wants its host's telemetry too); without this filter each line of
+    every other run on the server cost this channel two database reads."""
+    loop = asyncio.get_running_loop()
+    while True:
+        events = await listener.wait(max(0.0, until - loop.time()))
+        mine = [e for e in events
+                if (e.kind == "telemetry" and getattr(e, "host", None) == host)
+                or (e.kind in ("log", "status") and e.run_id == run_id)]
+        if mine or loop.time() >= until or _shown_run(page) != run_id or not page.streaming:
+            return mine
 
 
 def _shown_run(page: Any) -> str | None:

@@ -300,8 +300,11 @@ class SshServer:
         """The box goes away for the block: connections drop and new ones are refused (the
         listener is stopped); afterwards it listens again on the same port with the same keys,
         as a rebooted box or a restarted sshd would."""
+        # stopped first, so the listener forks no new session between the cut and its end (a
+        # poller reconnecting in that gap kept a live connection through the whole outage)
+        os.kill(self.proc.pid, signal.SIGSTOP)
         self.kill_connections()
-        self.proc.terminate()
+        self.proc.kill()
         self.proc.wait(5)
         try:
             yield

@@ -40,8 +40,11 @@ PROMPT_KEYS = {"id", "name", "text", "negative_prompt", "parent_id", "created_at
 
 
 class Cli:
-    def __init__(self, config: Path, env: dict[str, str | None] | None = None) -> None:
+    def __init__(self, config: Path, env: dict[str, str | None] | None = None, *,
+                 box_root: Path | None = None) -> None:
         self.config = config
+        #: the sim box's remote_root, where a held run's release file goes
+        self.box_root = box_root or config.parent / "data" / "sim-box"
         self.env = dict(os.environ, PYTHONPATH=str(ROOT))
         for name, value in dict({"COSMOS_CONFIG": None, "COSMOS_DATA_DIR": None},
                                 **(env or {})).items():
@@ -185,10 +188,25 @@ def test_usage_validation_and_not_found_exit_codes(cli: Cli):
 
 
 def test_run_wait_completes_and_show_list_search_tell_everything(cli: Cli):
-    dry = cli.json("run", "a sunlit street, photorealistic", "--input", str(SAMPLE), "--weight",
+    # held at its first sampling step ([sim:hold]) until the store says it is diffusing, so
+    # the progress lines can be checked for that phase however briefly a loaded machine
+    # would have shown it
+    prompt = "a sunlit street, photorealistic [sim:hold]"
+    dry = cli.json("run", prompt, "--input", str(SAMPLE), "--weight",
                    "edge=0.7", "--weight", "vis=0.3", "--dry-run")["dry_run"]
-    result = cli("run", "a sunlit street, photorealistic", "--input", str(SAMPLE), "--weight",
-                 "edge=0.7", "--weight", "vis=0.3", "--name", "street", "--wait", "--json")
+    proc = cli.start("run", prompt, "--input", str(SAMPLE), "--weight",
+                     "edge=0.7", "--weight", "vis=0.3", "--name", "street", "--wait", "--json")
+    try:
+        held = wait_for(lambda: [r for r in cli.json("list", "runs", "--status", "running")["runs"]
+                                 if r["name"] == "street"
+                                 and (r.get("progress") or {}).get("phase") == "clip_diffuse"],
+                        timeout=RUN_FINISHES, what="the run to be diffusing")
+        (cli.box_root / "runs" / held[0]["id"] / "outputs" / "sim-release").touch()
+        stdout, stderr = proc.communicate(timeout=RUN_FINISHES)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout)
     run = out["run"]
@@ -207,7 +225,7 @@ def test_run_wait_completes_and_show_list_search_tell_everything(cli: Cli):
     assert set(shown) == DETAIL_KEYS
     assert [h["status"] for h in shown["status_history"]] == \
         ["queued", "staging", "running", "collecting", "completed"]
-    assert shown["spec"]["prompt"] == "a sunlit street, photorealistic"
+    assert shown["spec"]["prompt"] == prompt
     assert shown["params"]["weights"]["vis"] == 0.3 and shown["failure_cause"] is None
     assert f"cosmos.run={run['id']}" in shown["command"] and "sunlit" not in shown["command"]
     assert Path(shown["outputs"]["video"]).exists() and Path(shown["outputs"]["log"]).exists()
@@ -230,7 +248,7 @@ def test_run_wait_completes_and_show_list_search_tell_everything(cli: Cli):
     found = cli.json("search", "sunlit")
     assert set(found) == {"runs", "total_runs", "prompts", "total_prompts"}
     assert [r["id"] for r in found["runs"]] == [run["id"]] and found["total_runs"] == 1
-    assert found["prompts"][0]["text"] == "a sunlit street, photorealistic"
+    assert found["prompts"][0]["text"] == prompt
     assert cli.json("search", "nothingmatchesthis")["total_runs"] == 0
     # the scheduler `run --wait` started in its process is gone with it
     assert cli.json("status")["workers"] == []

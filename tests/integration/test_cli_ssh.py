@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -36,5 +37,5 @@ def cli(tmp_path_factory, sshd, remote_python):
     config = write_app_config(tmp, {"sim": sim_box_table(sshd, root, remote_python, seconds=1)},
                               trust_sshd=sshd)
     yield Cli(config, env={"COSMOS_SSH_CONFIG": str(tmp / "no-ssh-config"),
-                           "SSH_AUTH_SOCK": None})
+                           "SSH_AUTH_SOCK": None}, box_root=Path(root))
     shutil.rmtree(root, ignore_errors=True)
