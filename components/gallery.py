@@ -147,6 +147,10 @@ class Gallery:
         out = self.render(*args, ids=self.nav.scope(request).filter_ids())
         return self.order.end(request, ticket, out)
 
+    def _render_first_page(self, request: gr.Request, page: int, *args: Any):
+        """A filter changed: the first page of what it matches, in one round trip."""
+        return self.render_page(request, 0, *args)
+
     def render(self, page: int, picks: list[str] | None, playing: str | None, shown: str,
                text: str, types: list[str], hosts: list[str], rating: str,
                owners: list[str] | None = None, mine: bool | None = False,
@@ -200,10 +204,10 @@ class Gallery:
         self.nav.on_show(TAB_GALLERY, render, inputs, outputs)
         self.nav.on_show(TAB_GALLERY, lambda: gr.update(choices=owner_choices(self.ops)), [],
                          [self.owners])
-        # a filter and its render unqueued (one answer each; renders land in order)
+        # a filter renders the first page, unqueued, in one event (renders land in order;
+        # `page` is among the outputs, so the page number follows)
         for component in self.filters:
-            component.change(lambda: 0, None, self.page, queue=False, **quiet).then(
-                render, inputs, outputs, queue=False, **quiet)
+            component.change(self._render_first_page, inputs, outputs, queue=False, **quiet)
         self.prev.click(lambda p: max(0, int(p or 0) - 1), self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(

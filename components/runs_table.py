@@ -234,6 +234,11 @@ class RunsTable:
         out = self.render(*args, ids=self.nav.scope(request).filter_ids())
         return self.order.end(request, ticket, out)
 
+    def _render_first_page(self, request: gr.Request, page: int, *args: Any):
+        """A filter changed: the first page of what it matches (one round trip, not one
+        to reset the page number and another to render)."""
+        return self.render_page(request, 0, *args)
+
     def render(self, page: int, size: int, picks: list[str] | None, selected: str | None,
                shown: str, *filters: Any, ids: Sequence[str] | None = ()):
         """Outputs: table, page label, page, shown-hash, compare button."""
@@ -275,10 +280,10 @@ class RunsTable:
         self.nav.on_show(TAB_RUNS, render, inputs, outputs)
         self.nav.on_show(TAB_RUNS, lambda: gr.update(choices=owner_choices(self.ops)), [],
                          [self.owners])
-        # a filter and its render unqueued (one answer each; renders land in order, above)
+        # a filter renders the first page, unqueued, in one event (renders land in order,
+        # above; `page` is among the outputs, so the page number follows)
         for component in self.filters + [self.size]:
-            component.change(lambda: 0, None, self.page, queue=False, **quiet).then(
-                render, inputs, outputs, queue=False, **quiet)
+            component.change(self._render_first_page, inputs, outputs, queue=False, **quiet)
         self.prev.click(lambda p: max(0, int(p or 0) - 1), self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(

@@ -196,6 +196,8 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
 
     from cosmos_ui.gate import GateState, SignInGate
     from cosmos_ui.guard import guard_every_event
+    from cosmos_ui import startup_check
+    from cosmos_ui.frontend_patch import FrontendPatch, patched_assets
     from cosmos_ui.log_channel import LogChannel
 
     if sign_in and not backend.ops.sign_in_required:
@@ -212,8 +214,12 @@ def launch_app(backend: Backend, *, host: str, port: int, share: bool = False,
             state=state))
     # inside the gate: the run log's own channel (it checks the session itself as well)
     middleware.append(Middleware(LogChannel, ops=backend.ops, live=demo.live_page))
+    # Gradio's page code with a lookup table for its component tree (why: frontend_patch.py)
+    # (patched now, not on the first request: that one is Gradio's start-up check)
+    middleware.append(Middleware(FrontendPatch, assets=patched_assets()))
     app_kwargs["middleware"] = middleware
     demo.queue(default_concurrency_limit=8)
+    startup_check.install()
     demo.launch(
         server_name=host,
         server_port=port,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cosmos_ui.frontend_patch import patched_assets
+
 from tests.e2e.conftest import snapshot, ARTIFACTS
 from tests.e2e.waits import (RUN_STARTS, UI_REACTS, wait_status, wait_value_contains,
                              wait_video_playing)
@@ -31,6 +33,10 @@ def test_fill_prompt_run_watch_log_and_play_video(app, page):
                          " return [v.videoWidth, v.videoHeight]; }")
     assert size == [1280, 704]
     snapshot(page, "first-run-video.png")
+    # the page ran on Gradio's core module as we patch it (cosmos_ui/frontend_patch.py)
+    (path, body), = patched_assets().items()
+    assert page.evaluate("async p => (await (await fetch(p)).text()).includes('__cosmosNodes')",
+                         path)
 
 
 def test_bad_input_shows_a_message_and_queues_nothing(app, page):

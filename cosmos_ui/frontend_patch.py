@@ -1,0 +1,114 @@
+"""Gradio's page finds a component by walking its whole layout tree; serve it a lookup table.
+
+Why: Gradio 6's page code (`assets/core-<hash>.js`) looks a component node up with
+`Z(root, id)`, a depth-first walk of the layout tree through Svelte's reactive proxies. After
+each status message of any event (pending, process_starts, completed, ...) it updates the
+loading status of *every component that was ever an event's output* (`update_loading_stati_
+state`), one walk each: hundreds of walks of a tree of hundreds of nodes per message. Measured
+in Chromium with a CPU profile of opening a run in the Runs table (`/tmp/diag/open_probe.py`
+in the closing note of this change): the page's main thread was busy for 2-5 s, three
+quarters of it in `Z` and the proxies' `get`. That is most of what a click costs in this app.
+
+The fix: the same function answers from a map of id -> node, built with one walk the first
+time it is asked in a turn of the event loop and dropped at the next microtask checkpoint.
+The page asks for hundreds of nodes inside one synchronous loop, so the walks drop from
+hundreds to one per message. The tree is rebuilt only on a config reload or a `gr.render`
+(this app uses neither while a page is open), and even then a stale answer could last at
+most until that microtask checkpoint; the function's first-match-in-pre-order answer is kept.
+
+The patch is a text replacement of one function in the shipped asset, checked exactly: if a
+Gradio release changes that function, the asset is served as shipped (a warning is logged)
+and tests/unit/test_frontend_patch.py fails, so the pin is revisited rather than broken.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class Patch:
+    """One function of a shipped asset, replaced by text, byte for byte (gradio 6.31)."""
+
+    why: str
+    original: str
+    replacement: str
+
+
+#: The node lookup: the same contract from a per-turn map (first node in pre-order wins, as
+#: in the walk).
+NODE_LOOKUP = Patch(
+    "find a component node by id from a map, not by walking the whole tree",
+    "function Z(e,t){if(e.id===t)return e;if(e.children)for(let n of e.children)"
+    "{let e=Z(n,t);if(e)return e}return null}",
+    "var __cosmosNodes=null;function Z(e,t){let c=__cosmosNodes;if(c===null||c.root!==e)"
+    "{let m=new Map,w=n=>{m.has(n.id)||m.set(n.id,n);if(n.children)for(let k of "
+    "n.children)w(k)};w(e);c=__cosmosNodes={root:e,map:m};queueMicrotask(()=>"
+    "{__cosmosNodes=null})}let r=c.map.get(t);return r===void 0?null:r}")
+#: Before any update that sets no value, the page copies each component's live value, open
+#: and selected state back into its node (so a re-mount, e.g. on a visibility change, keeps
+#: what the user typed), taking a deep snapshot of *every* prop of the component and of all
+#: its descendants to do it. A loading-status update re-mounts nothing, so it skips that copy:
+#: with big values (the runs table, the gallery, the log) it was the other half of a click.
+STATUS_ONLY = Patch(
+    "skip the value sync on an update that only sets the loading status",
+    "r&&!(`value`in t)&&(await this.#m(e,r),await this.#h(r))",
+    "r&&!(`value`in t)&&!(`loading_status`in t&&Object.keys(t).length===1)&&"
+    "(await this.#m(e,r),await this.#h(r))")
+PATCHES = (NODE_LOOKUP, STATUS_ONLY)
+
+
+def assets_dir() -> Path:
+    import gradio
+
+    return Path(gradio.__file__).parent / "templates" / "frontend" / "assets"
+
+
+def patched_assets(folder: Path | None = None,
+                   patches: tuple[Patch, ...] = PATCHES) -> dict[str, bytes]:
+    """URL path -> patched body of Gradio's page core (`core-*.js`). Each patch applies where
+    its original text occurs exactly once; one that is found nowhere is logged and skipped."""
+    folder = folder or assets_dir()
+    out: dict[str, bytes] = {}
+    applied: set[Patch] = set()
+    for path in sorted(folder.glob("core-*.js")):
+        text = original = path.read_text(encoding="utf-8")
+        for patch in patches:
+            if text.count(patch.original) == 1:
+                text = text.replace(patch.original, patch.replacement)
+                applied.add(patch)
+        if text != original:
+            out[f"/assets/{path.name}"] = text.encode("utf-8")
+    for patch in patches:
+        if patch not in applied:
+            log.warning("Gradio's page code changed: cannot %s (see cosmos_ui/frontend_patch.py);"
+                        " that part is served as shipped and clicks are slower", patch.why)
+    return out
+
+
+class FrontendPatch:
+    """ASGI middleware that serves the patched asset(s) and hands every other request on."""
+
+    def __init__(self, app: Any, *, assets: dict[str, bytes] | None = None) -> None:
+        self.app = app
+        self.assets = patched_assets() if assets is None else assets
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        body = self.assets.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if body is None or scope.get("method") not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/javascript; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            # the file name carries the content hash of the shipped asset, as Gradio's does
+            (b"cache-control", b"public, max-age=86400")]})
+        await send({"type": "http.response.body",
+                    "body": body if scope.get("method") == "GET" else b""})
+
+
+__all__ = ["FrontendPatch", "PATCHES", "Patch", "patched_assets"]
