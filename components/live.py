@@ -48,6 +48,8 @@ class PageState:
     selected: str | None = None
     data: dict[str, Any] = field(default_factory=dict)  # per-view scratch (e.g. log cursor)
     wake: Callable[[], None] | None = None
+    #: A handler asked for the next message (a click): it goes out without the burst gap.
+    nudged: bool = False
     streaming: bool = False
     #: The page's token for its log channel (cosmos_ui/log_channel.py): random, handed to
     #: this page only (in its log panel's payload), never derived from the session hash.
@@ -62,6 +64,7 @@ class PageState:
 
     def nudge(self) -> None:
         """Make the page's stream look again now (a handler changed what it shows)."""
+        self.nudged = True
         if self.wake is not None:
             self.wake()
 
@@ -156,7 +159,9 @@ class LivePage:
                     timeout = min([HEARTBEAT] + [v.wait_for(page) for v in self._direct])
                     events = await listener.wait(timeout)
                     gap = MIN_GAP - (loop.time() - last_sent)
-                    if gap > 0:  # a burst: gather what else arrives, send it as one message
+                    if page.nudged:  # the person did something: answer now, not in a gap
+                        page.nudged = False
+                    elif gap > 0:  # a burst: gather what else arrives, send it as one message
                         await asyncio.sleep(gap)
                         events += listener.drain()
                 updates = await asyncio.to_thread(self._updates, page, events, first, counters)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import gradio as gr
 
-from components.common import TAB_CREATE  # noqa: F401 (the first tab)
+from components.common import TAB_CREATE, TAB_RUNS  # noqa: F401 (TAB_CREATE: the first tab)
 
 #: Reads the selected tab from the page (Tabs.change carries no value of its own).
 _PROBE_JS = """(x) => {
@@ -67,8 +67,14 @@ class Nav:
         self.show_run: Callable[[str, Any], None] | None = None
 
     def launched_now(self, run_id: str, request: Any) -> None:
-        """A handler of this page launched `run_id`: the run view shows it at once."""
+        """A handler of this page launched `run_id`: the run view shows it at once.
+
+        The handler also switches the page to Runs (`goto`); the server counts the page as
+        there already, so the run view is pushed now, while the launch's answer is on its
+        way, instead of after the page's own tab-change round trips."""
         if self.show_run is not None and request is not None:
+            if self.live is not None:
+                self.live.page(request).tab = TAB_RUNS
             self.show_run(run_id, request)
 
     def scope(self, request: gr.Request | None) -> Any:

@@ -258,16 +258,24 @@ class RunsTable:
         return (html if digest != shown else gr.skip(), page_label(page_now, size, total),
                 page_now, digest, compare)
 
-    def _on_click(self, picks: list[str] | None, selected: str | None, evt: gr.EventData):
+    def _on_click(self, picks: list[str] | None, selected: str | None, evt: gr.EventData,
+                  request: gr.Request):
         data = event_data(evt)
         run_id = str(data.get("id") or "")
         if data.get("latest"):
-            return gr.skip(), str(data["latest"])
+            return gr.skip(), self._show(str(data["latest"]), request)
         if not run_id:
             return gr.skip(), gr.skip()
         if data.get("pick"):
             return pick_toggle(picks, run_id), gr.skip()
-        return gr.skip(), run_id
+        return gr.skip(), self._show(run_id, request)
+
+    def _show(self, run_id: str, request: gr.Request) -> str:
+        """The run view shows `run_id` now, pushed by the server, without waiting for the
+        selection's change events to come back from the page (a round trip and more)."""
+        if self.nav.show_run is not None and self.nav.scope(request).allows(run_id):
+            self.nav.show_run(run_id, request)
+        return run_id
 
     def _wire(self) -> None:
         quiet = dict(api_visibility="private", show_progress="hidden")
