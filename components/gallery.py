@@ -84,7 +84,7 @@ class Gallery:
     def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
-        self.order = RenderOrder(live, "gallery")
+        self.order = RenderOrder(live, "gallery", signal="gallery")
         with gr.Column(elem_id="gallery"):
             with gr.Row():
                 self.search = gr.Textbox(label="Search", scale=3, elem_id="gallery-search",

@@ -50,6 +50,8 @@ class PageState:
     wake: Callable[[], None] | None = None
     #: A handler asked for the next message (a click): it goes out without the burst gap.
     nudged: bool = False
+    #: Signals to bump on the next message, whatever the events (`refresh`).
+    refreshes: set[str] = field(default_factory=set)
     streaming: bool = False
     #: The page's token for its log channel (cosmos_ui/log_channel.py): random, handed to
     #: this page only (in its log panel's payload), never derived from the session hash.
@@ -61,6 +63,11 @@ class PageState:
         holder = self.data.get("log_channel") or {}
         return bool(run_id) and holder.get("run") == run_id and \
             holder.get("claim") is not None
+
+    def refresh(self, signal: str) -> None:
+        """Have the page re-render the view behind `signal` with its current inputs."""
+        self.refreshes.add(signal)
+        self.nudge()
 
     def nudge(self) -> None:
         """Make the page's stream look again now (a handler changed what it shows)."""
@@ -187,7 +194,9 @@ class LivePage:
                 values = None
             out += values if values is not None else [gr.skip()] * len(view.outputs)
         for sig in self._signals:
-            if not first and events and sig.wants(page, events):
+            asked = sig.name in page.refreshes
+            page.refreshes.discard(sig.name)
+            if asked or (not first and events and sig.wants(page, events)):
                 counters[sig.name] += 1
                 out.append(counters[sig.name])
             else:

@@ -168,7 +168,7 @@ class RunsTable:
         self.ops = ops
         self.nav = nav
         self.live = live
-        self.order = RenderOrder(live, "runs_table")
+        self.order = RenderOrder(live, "runs_table", signal="runs")
         with gr.Column(elem_id="history"):
             with gr.Row():
                 self.search = gr.Textbox(label="Search prompts and names", scale=3,

@@ -348,6 +348,14 @@ def test_an_overtaken_render_of_the_runs_table_sends_nothing(tmp_path):
         assert "data-status='queued'" in stale[0]
         assert all(isinstance(x, dict) and x.get("__type__") == "update" and len(x) == 1
                    for x in table.order.end(request, older, stale))  # skipped
+        # ... and the page is asked for one more render with its inputs as they are now (the
+        # overtaken one may be the one the page sent last: a filter's, behind a signal's)
+        page = live.page(request)
+        assert page.refreshes == {"runs"}
+        counters = {s.name: 0 for s in live._signals}
+        updates = live._updates(page, [], False, counters)
+        assert counters["runs"] == 1 and 1 in updates and page.refreshes == set()
+        assert live._updates(page, [], False, counters).count(1) == 0  # asked once, bumped once
         other = SimpleNamespace(session_hash="page-2", username=None)  # pages are apart
         assert table.order.end(other, table.order.begin(other), fresh) == fresh
     finally:

@@ -12,16 +12,14 @@ from gradio import networking
 from cosmos_ui.startup_check import patient_url_ok
 
 
-class SlowFirstAnswer(http.server.BaseHTTPRequestHandler):
-    """Answers HEAD with 200, the first one only after 3.5 s (a page config rendered on a
-    loaded machine)."""
+class BusyAtFirst(http.server.BaseHTTPRequestHandler):
+    """Answers HEAD with 200 once `ready` is set (a page config still being rendered on a
+    loaded machine holds every request until then)."""
 
-    answered = 0
+    ready = threading.Event()
 
     def do_HEAD(self) -> None:  # noqa: N802 - the stdlib's name
-        if SlowFirstAnswer.answered == 0:
-            time.sleep(3.5)
-        SlowFirstAnswer.answered += 1
+        BusyAtFirst.ready.wait(60)
         self.send_response(200)
         self.end_headers()
 
@@ -30,16 +28,18 @@ class SlowFirstAnswer(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_server_slower_than_gradio_s_check_still_counts_as_up():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowFirstAnswer)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BusyAtFirst)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
+    BusyAtFirst.ready.clear()
     try:
-        SlowFirstAnswer.answered = 0
         assert networking.url_ok(url) is False  # Gradio's own: one 3 s timeout ends it
-        SlowFirstAnswer.answered = 0
-        assert patient_url_ok(url, patience=20) is True
-        assert SlowFirstAnswer.answered >= 1
+        threading.Timer(4.0, BusyAtFirst.ready.set).start()  # busy for longer than 3 s more
+        started = time.monotonic()
+        assert patient_url_ok(url, patience=60) is True
+        assert time.monotonic() - started >= 3.5
     finally:
+        BusyAtFirst.ready.set()
         server.shutdown()
         server.server_close()
 
