@@ -17,7 +17,7 @@ from backend.operations import NotFound, Operations
 from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_GALLERY, TAB_RUNS, badge, e,
                                event_data, file_url, fmt_ago, run_title, sim_badge, type_badge)
 from components import lenient
-from components.render_order import RenderOrder
+from components.render_order import PagedView, RenderOrder
 from components.nav import Nav, pick_toggle
 from components.runs_table import (REVIEW_CHOICES, clamp_page, make_filter, owner_choices,
                                   scoped_versions, version_cell)
@@ -80,7 +80,7 @@ def wants_ended_on(tab: str):
     return wants
 
 
-class Gallery:
+class Gallery(PagedView):
     def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
@@ -139,17 +139,6 @@ class Gallery:
     def filters(self) -> list[Any]:
         return [self.search, self.types, self.hosts, self.rating, self.owners, self.mine,
                 self.review, self.latest]
-
-    def render_page(self, request: gr.Request, *args: Any):
-        """`render` for the page behind `request` (a review link shows only its runs), in
-        the order renders of the page started (components/render_order.py)."""
-        ticket = self.order.begin(request)
-        out = self.render(*args, ids=self.nav.scope(request).filter_ids())
-        return self.order.end(request, ticket, out)
-
-    def _render_first_page(self, request: gr.Request, page: int, *args: Any):
-        """A filter changed: the first page of what it matches, in one round trip."""
-        return self.render_page(request, 0, *args)
 
     def render(self, page: int, picks: list[str] | None, playing: str | None, shown: str,
                text: str, types: list[str], hosts: list[str], rating: str,

@@ -11,13 +11,25 @@ filter changed can start after the filter's unqueued render, and it carries the 
 So an overtaken render also asks the page for one more render of the view (its live signal,
 `refresh`), which the page sends with its inputs as they are now: the last render to land is
 always one the page sent after its last change.
+
+A paged view (runs table, gallery) has its page number among a render's inputs and outputs.
+A render sends the number only when it changed it: a stale render sending back the number it
+read would undo a Next click made while it ran (seen in CI: the table stayed on page 1). A
+filter's reset to the first page is the person's own change, so it is sent even when the
+render is overtaken; a clamp (the page is past the end) is the render's reading of the store,
+so an overtaken render's clamp is not.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any
+from typing import Any, Callable, Sequence
+
+import gradio as gr
+
+#: where a paged view's render puts the page number among its outputs
+PAGE_OUTPUT = 2
 
 
 class RenderOrder:
@@ -36,10 +48,9 @@ class RenderOrder:
             ticket = tickets["started"] = next(self._tickets)
         return ticket
 
-    def end(self, request: Any, ticket: int, out: tuple) -> tuple:
-        """The render's outputs, or skips if a newer render of the page has started."""
-        import gradio as gr
-
+    def end(self, request: Any, ticket: int, out: tuple, keep: Sequence[int] = ()) -> tuple:
+        """The render's outputs, or skips if a newer render of the page has started (but
+        the outputs at `keep`, changes the person made rather than readings of the store)."""
         page = self.live.page(request)
         tickets = page.data.setdefault(self.view, {})
         with self._lock:
@@ -48,4 +59,40 @@ class RenderOrder:
             return out
         if self.signal is not None:
             page.refresh(self.signal)
-        return (gr.skip(),) * len(out)
+        return tuple(out[i] if i in keep else gr.skip() for i in range(len(out)))
+
+    def paged(self, request: Any, render: Callable[..., tuple], page_in: int | None,
+              page: int, args: Sequence[Any]) -> tuple:
+        """`render(page, *args)` of a paged view, in order: `page_in` is the page number the
+        page holds, `page` the one to show (0 for a filter's reset). The number is sent only
+        when it changes (module docstring)."""
+        ticket = self.begin(request)
+        out = list(render(page, *args))
+        held = int(page_in or 0)
+        reset = page != held
+        if out[PAGE_OUTPUT] == held:
+            out[PAGE_OUTPUT] = gr.skip()
+        return self.end(request, ticket, tuple(out), keep=(PAGE_OUTPUT,) if reset else ())
+
+
+class PagedView:
+    """A paged view's renders in order: the subclass sets `order` (a RenderOrder) and `nav`
+    and defines `render(page, *inputs, ids=...)` with the page number at PAGE_OUTPUT.
+    Gradio hands the request only to a parameter annotated `gr.Request`, hence the hints."""
+
+    order: RenderOrder
+    nav: Any
+    render: Callable[..., tuple]
+
+    def render_page(self, request: gr.Request, page: int, *args: Any) -> tuple:
+        """`render` for the page behind `request` (a review link shows only its runs)."""
+        return self.order.paged(request, self._scoped(request), page, page, args)
+
+    def _render_first_page(self, request: gr.Request, page: int, *args: Any) -> tuple:
+        """A filter changed: the first page of what it matches (one round trip, not one
+        to reset the page number and another to render)."""
+        return self.order.paged(request, self._scoped(request), page, 0, args)
+
+    def _scoped(self, request: gr.Request) -> Callable[..., tuple]:
+        ids = self.nav.scope(request).filter_ids()
+        return lambda *args: self.render(*args, ids=ids)

@@ -22,7 +22,7 @@ from components.common import (RUN_TYPE_LABELS, TAB_COMPARE, TAB_RUNS, badge, e,
                                sim_badge)
 from components import lenient
 from components.nav import Nav, pick_toggle
-from components.render_order import RenderOrder
+from components.render_order import PagedView, RenderOrder
 from components.review_html import STATUS_LABELS, status_chip
 from cosmos_ui import auth
 
@@ -163,7 +163,7 @@ def wants_status_on(tab: str):
     return wants
 
 
-class RunsTable:
+class RunsTable(PagedView):
     def __init__(self, ops: Operations, nav: Nav, live: Any) -> None:
         self.ops = ops
         self.nav = nav
@@ -226,18 +226,6 @@ class RunsTable:
     def filters(self) -> list[Any]:
         return [self.search, self.statuses, self.types, self.hosts, self.since, self.until,
                 self.rating, self.owners, self.mine, self.review, self.latest]
-
-    def render_page(self, request: gr.Request, *args: Any):
-        """`render` for the page behind `request` (a review link shows only its runs), in
-        the order renders of the page started (components/render_order.py)."""
-        ticket = self.order.begin(request)
-        out = self.render(*args, ids=self.nav.scope(request).filter_ids())
-        return self.order.end(request, ticket, out)
-
-    def _render_first_page(self, request: gr.Request, page: int, *args: Any):
-        """A filter changed: the first page of what it matches (one round trip, not one
-        to reset the page number and another to render)."""
-        return self.render_page(request, 0, *args)
 
     def render(self, page: int, size: int, picks: list[str] | None, selected: str | None,
                shown: str, *filters: Any, ids: Sequence[str] | None = ()):

@@ -362,6 +362,63 @@ def test_an_overtaken_render_of_the_runs_table_sends_nothing(tmp_path):
         backend.close()
 
 
+def test_a_stale_render_of_a_paged_view_does_not_undo_a_page_turn(tmp_path):
+    """A render that read page 0 lands after Next moved the page to 1: it must not send the
+    page number back (CI: the table stayed on page 1 after Next). A filter's reset to the
+    first page is sent even when its render is overtaken; a clamp only by the newest."""
+    import gradio as gr
+    from backend.wiring import start_backend
+    from components.live import LivePage
+    from components.nav import Nav
+    from components.render_order import PAGE_OUTPUT
+    from components.runs_table import RunsTable
+    from tests.helpers import make_settings
+
+    backend = start_backend(make_settings(tmp_path), with_scheduler=False)
+    try:
+        with gr.Blocks():
+            live = LivePage()
+            nav = Nav(live)
+            with gr.Tabs() as nav.tabs, gr.Tab("Runs"):
+                table = RunsTable(backend.ops, nav, live)
+        sample = next(iter(backend.ops.sample_videos()))
+        for i in range(12):
+            backend.ops.launch(replace(backend.ops.default_params(), prompt=f"paged {i}",
+                                       input_video=str(sample)), host="sim", owner="me")
+        request = SimpleNamespace(session_hash="page-1", username=None)
+        rest = (10, [], None, "", "", [], [], [], None, None, "any", [], False, [], False)
+
+        def skipped(value):
+            return isinstance(value, dict) and value.get("__type__") == "update" \
+                and len(value) == 1
+
+        turned = table.render_page(request, 1, *rest)  # Next already moved the state to 1
+        assert skipped(turned[PAGE_OUTPUT]) and "page 2 of 2" in turned[1]
+        stale = table.render_page(request, 0, *rest)  # sent before Next, landing after it
+        assert skipped(stale[PAGE_OUTPUT])
+        reset = table._render_first_page(request, 1, *rest)
+        assert reset[PAGE_OUTPUT] == 0
+        past_end = table.render_page(request, 5, *rest)  # clamped to the last page
+        assert past_end[PAGE_OUTPUT] == 1
+        # overtaken: a clamp is a stale reading and not sent, a filter's reset still is
+        calls = []
+
+        def slow_render(page, *args):
+            calls.append(page)
+            if len(calls) == 1:
+                table.render_page(request, 0, *rest)  # a newer render starts meanwhile
+            return table.render(page, *args)
+
+        behind = table.order.paged(request, slow_render, 5, 5, rest)
+        assert all(skipped(x) for x in behind)
+        calls.clear()
+        behind_reset = table.order.paged(request, slow_render, 1, 0, rest)
+        assert behind_reset[PAGE_OUTPUT] == 0
+        assert all(skipped(x) for i, x in enumerate(behind_reset) if i != PAGE_OUTPUT)
+    finally:
+        backend.close()
+
+
 def test_prompts_that_differ_throughout_are_shown_whole_not_marked_word_by_word():
     """Issue 14 item 9: word marks over two unrelated prompts read as noise."""
     close = prompt_diff_html("a red car on a wet street at night", "a blue car on a wet street at night")
