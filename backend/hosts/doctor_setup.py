@@ -123,8 +123,10 @@ def check_vram(host: HostConfig, shell: Shell) -> Check:
                  "needs")
 
 
-def check_manifests(host: HostConfig, shell: Shell) -> list[Check]:
-    """Per served model: the image on the box is the one its setup manifest recorded."""
+def check_manifests(host: HostConfig, shell: Shell,
+                    docker: list[str] | None = None) -> list[Check]:
+    """Per served model: the image on the box is the one its setup manifest recorded
+    (`docker`: how to reach the engine, when not the box's own: a cluster's nodes)."""
     from backend.hosts.setup_steps import image_digest, read_box_manifest
 
     checks = []
@@ -137,7 +139,7 @@ def check_manifests(host: HostConfig, shell: Shell) -> list[Check]:
                                 "which checkpoints they used", f"cosmos setup {host.name} "
                                 f"--model {model}"))
             continue
-        digest = image_digest(host, shell, image)
+        digest = image_digest(host, shell, image, docker)
         if digest != doc.get("image_digest"):
             checks.append(Check(name, FAIL, f"{image} on the box is {digest or 'missing'}, not "
                                 f"the {doc.get('image_digest')} setup recorded (manifest "

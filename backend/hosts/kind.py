@@ -106,6 +106,16 @@ class Placement:
     gpus: list[int]
 
 
+@dataclass(frozen=True)
+class SetupEngines:
+    """The argv prefixes `cosmos setup`'s steps put before an engine command (`docker ...`)."""
+
+    #: on every machine a run may use (build, pull, inspect, remove): each needs the image
+    every: list[str]
+    #: on one of them (the checkpoint fetch, which writes the shared folder once)
+    once: list[str]
+
+
 class HostKind:
     """Base of every host kind; subclasses override what differs."""
 
@@ -175,9 +185,25 @@ class HostKind:
         return ()
 
     def runs_images_here(self, host: HostConfig) -> bool:
-        """Whether the reached machine's engine runs the job images (so `cosmos setup` can
-        build them there and a run can ask it for the image digest)."""
+        """Whether the reached machine's engine runs the job images (so a run can ask it for
+        the image digest and run containers as the SSH user)."""
         return True
+
+    # -- setup (backend/runs/setup_run.py) -----------------------------------------------------
+    def setup_refusal(self, host: HostConfig) -> str | None:
+        """Why `cosmos setup` cannot prepare this host (what to do instead), or None."""
+        return None
+
+    def setup_engines(self, host: HostConfig, shell: Shell, run_id: str) -> SetupEngines:
+        """Where setup's engine commands run. Here: the reached machine's engine."""
+        return SetupEngines(every=list(host.docker), once=list(host.docker))
+
+    def stop_setup(self, host: HostConfig, shell: Shell, run_id: str,
+                   container: str | None) -> None:
+        """A killed setup: stop its long command's container (`docker kill`; the caller then
+        closes the command's stream)."""
+        if container:
+            shell.run([*host.docker, "kill", container], timeout=60)
 
     def watches_gpus(self, host: HostConfig) -> bool:
         """Whether nvidia-smi on the reached machine shows the GPUs runs use."""

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 from backend.config import HostConfig
 from backend.hosts import hf_cache, manifest
+from backend.hosts.kind import SetupEngines
 from backend.hosts.doctor_models import SUSPICIOUS_BYTES, _checkpoint_root
 from backend.hosts.doctor_report import last_line
 from backend.remote.docker import LABEL_APP, LABEL_RUN
@@ -47,12 +48,14 @@ class SetupCancelled(Exception):
 class SetupIO:
     """How steps talk to the run: a log line, and a long command streamed into the log
     (`container`: the container to kill when the user kills the setup; a non-zero exit raises
-    SetupFailed with the last lines)."""
+    SetupFailed with the last lines); and where engine commands run (the host kind's choice:
+    the box's own `docker`, or srun onto a cluster's nodes)."""
 
     say: Callable[[str], None]
     stream: Callable[[Sequence[str], str | None], list[str]]
     run_id: str
     instance_id: str
+    engines: SetupEngines
 
 
 def _fail_if(result: Any, cause: str, fix: str = "") -> None:
@@ -90,10 +93,12 @@ def user_flag(shell: Shell) -> list[str]:
 
 
 # -- the image --------------------------------------------------------------------------------
-def image_digest(host: HostConfig, shell: Shell, image: str) -> str | None:
-    """The image's content id (`sha256:...`) on the box, or None when it is not there."""
-    result = shell.run([*host.docker, "image", "inspect", "--format", "{{.Id}}", image],
-                       timeout=60)
+def image_digest(host: HostConfig, shell: Shell, image: str,
+                 docker: Sequence[str] | None = None) -> str | None:
+    """The image's content id (`sha256:...`) on the box, or None when it is not there (on
+    any of the machines `docker` reaches: srun prints one line per node)."""
+    result = shell.run([*(docker or host.docker), "image", "inspect", "--format", "{{.Id}}",
+                        image], timeout=300)
     digest = result.out.strip().splitlines()[0] if result.ok and result.out.strip() else ""
     return digest or None
 
@@ -104,11 +109,12 @@ def get_image(host: HostConfig, shell: Shell, io: SetupIO, profile: Any,
     image already there is reused, keeping what the last setup recorded of it."""
     place = host.for_model(profile.id)
     image = place.image
-    have = image_digest(host, shell, image)
+    engine = io.engines.every
+    have = image_digest(host, shell, image, engine)
     if host.image_source == "pull":
         io.say(f"image {image}: pulling")
-        io.stream([*host.docker, "pull", image], None)
-        digest = image_digest(host, shell, image)
+        io.stream([*engine, "pull", image], None)
+        digest = image_digest(host, shell, image, engine)
         if digest is None:
             raise SetupFailed(f"{image} is still not on the box after the pull",
                               f"check `{' '.join(host.docker)} pull {image}` on the box")
@@ -125,9 +131,8 @@ def get_image(host: HostConfig, shell: Shell, io: SetupIO, profile: Any,
     io.say(f"image {image}: building {dockerfile}" + (f" at {commit}" if commit else ""))
     build_args = [] if host.dockerfile else [
         a for arg in profile.image.build_args for a in ("--build-arg", arg)]
-    io.stream([*host.docker, "build", *build_args, "-t", image, "-f", dockerfile, context],
-              None)
-    digest = image_digest(host, shell, image)
+    io.stream([*engine, "build", *build_args, "-t", image, "-f", dockerfile, context], None)
+    digest = image_digest(host, shell, image, engine)
     if digest is None:
         raise SetupFailed(f"the build of {image} ended but the image is not on the box",
                           f"run `{' '.join(host.docker)} build -t {image} -f {dockerfile} "
@@ -220,7 +225,9 @@ def _fetch(host: HostConfig, shell: Shell, io: SetupIO, profile: Any, image: str
              f"cannot create the checkpoint folder {root}",
              f"on the box: mkdir -p {root} as {host.user or 'the SSH user'} (or fix its owner)")
     name = f"cosmos-setup-{io.run_id.lower()}-{profile.id.replace('.', '')}"
-    argv = [*host.docker, "run", "--rm", "--name", name, "--label", f"{LABEL_SETUP}={io.run_id}",
+    # --init: the fetch is not PID 1, so a TERM (Slurm's scancel, passed on by the docker
+    # client) ends it instead of being ignored as PID 1 ignores it
+    argv = [*io.engines.once, "run", "--rm", "--init", "--name", name, "--label", f"{LABEL_SETUP}={io.run_id}",
             "--label", f"{LABEL_RUN}={io.run_id}", "--label", f"{LABEL_APP}={io.instance_id}",
             *user_flag(shell)]
     mounts = [(root, root, False)] + list(host.extra_mounts)
@@ -250,7 +257,7 @@ def _fetch(host: HostConfig, shell: Shell, io: SetupIO, profile: Any, image: str
     io.say(f"fetching {len(missing)} checkpoint file(s) in a container of {image}"
            + (f" from {source}" if source else " with the model's own download step"))
     # a fetch left by a setup whose worker died (this run is being resumed) goes first
-    shell.run([*host.docker, "rm", "-f", name], timeout=120)
+    shell.run([*io.engines.every, "rm", "-f", name], timeout=300)
     lines = [line for command in commands for line in io.stream(argv + command, name)]
     fetched = {}
     for line in lines:

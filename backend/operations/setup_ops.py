@@ -34,10 +34,9 @@ class SetupOps:
         if model is not None and not cfg.serves(model):
             raise ValidationFailed([FieldError("model", f"{host} does not serve {model!r}; it "
                                                "serves " + ", ".join(cfg.models) + ".")])
-        if not host_kind(cfg.kind).runs_images_here(cfg):
-            raise Refused(f"{host} is a {cfg.kind} host: its jobs run where the cluster puts "
-                          "them, so `cosmos setup` cannot prepare it; see `cosmos doctor "
-                          f"{host}` for what to install.")
+        refusal = host_kind(cfg.kind).setup_refusal(cfg)
+        if refusal:
+            raise Refused(refusal)
         busy = [r for r in self.store.runs_in((QUEUED, *ACTIVE), host=host)
                 if r.run_type == RUN_SETUP]
         if busy:

@@ -5,6 +5,8 @@ guardrail state is the run's since it was queued (the profile's `guardrails`). `
 
 Why at launch and from the box: a tag (`cosmos-transfer1:latest`) can be rebuilt under a run's
 feet; the digest asked of the engine just before `docker run` is the one the container gets.
+A cluster's login node cannot ask the compute nodes' engine, so a Slurm run records the digest
+`cosmos setup` read on those nodes (its manifest).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def reproducibility(data_dir: Path, runtime: Any, run: Any) -> Repro:
     if runtime.kind.runs_images_here(host):
         digest = image_digest(host, runtime.shell, host.image)
     doc = manifest.load_local(data_dir, runtime.host.name, profile.id)
+    if digest is None and doc and not runtime.kind.runs_images_here(host):
+        digest = doc.get("image_digest")  # the nodes' image as setup recorded it
     if doc and digest and doc.get("image_digest") and doc["image_digest"] != digest:
         log.warning("run %s: image %s is %s, not the %s setup recorded (manifest %s)", run.id,
                     host.image, digest, doc["image_digest"], doc["id"])

@@ -94,9 +94,7 @@ class SetupRunner:
                     next_look = time.monotonic() + LOOK_EVERY
                     if self._cancel_asked(run_id):
                         killed = True
-                        if container:
-                            self.rt.shell.run([*self.rt.host.docker, "kill", container],
-                                              timeout=60)
+                        self._stop(run_id, container)
                         stream.close()
         finally:
             stream.close()
@@ -107,6 +105,14 @@ class SetupRunner:
         if killed:
             raise SetupCancelled()
         return lines
+
+    def _stop(self, run_id: str, container: str | None) -> None:
+        """A kill: the host kind stops the container in flight (docker kill; on Slurm,
+        scancel of the setup's steps)."""
+        try:
+            self.rt.kind.stop_setup(self.rt.host, self.rt.shell, run_id, container)
+        except RemoteError as exc:
+            log.warning("setup %s: %s", run_id, exc)
 
     # -- the job ------------------------------------------------------------------------------
     def resume(self, run_id: str) -> None:
@@ -123,13 +129,17 @@ class SetupRunner:
             self.store.transition(run_id, RUNNING, expect=(STAGING,), note="setting up")
         host = self.rt.host
         models = json.loads(run.spec or "{}").get("models") or list(host.models)
-        io = SetupIO(say=lambda text: self._say(run_id, text),
-                     stream=lambda argv, name: self._stream(run_id, argv, name),
-                     run_id=run_id, instance_id=self.instance_id)
         step = "remote_root"
         try:
             self._say(run_id, f"setting up {host.name} for {', '.join(models)}",
                       Progress(phase="starting", detail="remote_root"))
+            engines = self.rt.kind.setup_engines(host, self.rt.shell, run_id)
+            io = SetupIO(say=lambda text: self._say(run_id, text),
+                         stream=lambda argv, name: self._stream(run_id, argv, name),
+                         run_id=run_id, instance_id=self.instance_id, engines=engines)
+            if engines.every != list(host.docker):
+                self._say(run_id, "engine commands run as: " + " ".join(engines.every[:8])
+                          + " ...")
             check_root(host, self.rt.shell, io)
             docs = []
             for index, model in enumerate(models):

@@ -5,17 +5,26 @@ node, so: `slurm` (the client commands work), `partition` (exists and is up, its
 limit), `gres` (its nodes have GPUs Slurm hands out, enough for the largest run), `container`
 (the runtime the job uses: Pyxis in srun, docker on the login node as a hint, or none).
 The checkout, checkpoints, Hugging Face cache and disk checks of backend/doctor.py follow; they
-look at the shared filesystem, which is what the nodes see.
+look at the shared filesystem, which is what the nodes see. With slurm_container = "docker" the
+doctor also asks the nodes themselves, through a short `srun --immediate` (never a wait in the
+queue): `gpu_runtime` (a `docker run --gpus` on a node with one GPU, as a run's job does) and
+`manifest` (the image on the nodes is the one `cosmos setup` recorded).
 """
 
 from __future__ import annotations
 
 from backend.config import HostConfig
+from backend.hosts import doctor_setup
 from backend.hosts.doctor import FAIL, OK, WARN, Check, _last_line
 from backend.remote.docker import explain_docker_failure
 from backend.remote.shell import RemoteError, Shell
 from backend.slurm.client import Partition, SlurmClient, explain_slurm_failure, gpus_per_node
 from backend.slurm.config import slurm_options
+from backend.hosts.setup_steps import SetupFailed
+from backend.slurm.setup import setup_engines
+
+#: how long the doctor's probes on the nodes may wait for Slurm to start them
+PROBE_WAIT = 30
 
 
 def _client(host: HostConfig, shell: Shell) -> SlurmClient:
@@ -154,5 +163,68 @@ def check_container(host: HostConfig, shell: Shell) -> Check:
                  details={"mode": mode, "image": host.image})
 
 
-SLURM_STEPS = (check_slurm, check_partition, check_gres, check_container)
+def _on_nodes(host: HostConfig, shell: Shell, name: str) -> Check | None:
+    """None when the doctor can ask the nodes' docker; else the check saying why not."""
+    if slurm_options(host).slurm_container != "docker":
+        return Check(name, OK, f"not asked: slurm_container = "
+                     f"\"{slurm_options(host).slurm_container}\" runs no docker on the nodes")
+    return None
+
+
+def _probe_failed(name: str, result, host: HostConfig) -> Check | None:
+    text = (result.err + result.out).lower()
+    if "immediate" in text or "unable to allocate resources" in text:
+        return Check(name, WARN, f"no node of the partition was free within {PROBE_WAIT} s to "
+                     "probe", f"run `cosmos doctor {host.name}` again when the cluster is "
+                     "quieter (`squeue` shows what runs)")
+    return None
+
+
+def check_gpu_runtime(host: HostConfig, shell: Shell) -> Check:
+    """`docker run --gpus all ... nvidia-smi -L` in a one-GPU srun step: what a run's job does."""
+    skip = _on_nodes(host, shell, "gpu_runtime")
+    if skip is not None:
+        return skip
+    if host.simulated:
+        return Check("gpu_runtime", OK, "not needed: the simulator's GPUs need no runtime")
+    ask = "--gres=gpu:1" if slurm_options(host).gres_style == "gres" else "--gpus=1"
+    try:
+        once = setup_engines(host, shell, "doctor", extra=(f"--immediate={PROBE_WAIT}", ask)).once
+    except (RemoteError, SetupFailed) as exc:
+        return Check("gpu_runtime", FAIL, str(exc), getattr(exc, "fix", "") or _fix_env(host))
+    result = shell.run([*once, "run", "--rm", "--pull", "never", "--gpus", "all", "--network",
+                        "none", "--entrypoint", "nvidia-smi", host.image, "-L"],
+                       timeout=PROBE_WAIT + 120)
+    if result.ok:
+        gpus = [line for line in result.out.splitlines() if line.startswith("GPU ")]
+        return Check("gpu_runtime", OK, f"a job's `docker run --gpus all` sees {len(gpus)} "
+                     "GPU(s) on the node", details={"gpus": len(gpus)})
+    busy = _probe_failed("gpu_runtime", result, host)
+    if busy is not None:
+        return busy
+    text = (result.err + result.out).lower()
+    if "no such image" in text or "unable to find image" in text:
+        return Check("gpu_runtime", WARN, f"cannot probe the GPU runtime: {host.image} is not "
+                     "on the node", f"cosmos setup {host.name}")
+    return Check("gpu_runtime", FAIL, "a job's `docker run --gpus all ... nvidia-smi -L` "
+                 f"failed on the node: {_last_line(result)}", doctor_setup.TOOLKIT_FIX
+                 .replace("on the box", "on every node of the partition"))
+
+
+def check_manifests(host: HostConfig, shell: Shell) -> list[Check]:
+    """The setup manifests against the image on the nodes (doctor_setup.check_manifests)."""
+    skip = _on_nodes(host, shell, "manifest")
+    if skip is not None:
+        return [skip]
+    try:
+        every = setup_engines(host, shell, "doctor", extra=(f"--immediate={PROBE_WAIT}",)).every
+    except (RemoteError, SetupFailed) as exc:
+        return [Check("manifest", FAIL, str(exc), getattr(exc, "fix", "") or _fix_env(host))]
+    return doctor_setup.check_manifests(host, shell, docker=every)
+
+
+SLURM_STEPS = (check_slurm, check_partition, check_gres, check_container, check_gpu_runtime,
+               doctor_setup.check_root)
+#: after the shared filesystem's checks (backend/slurm/kind.py)
+SLURM_LATE_STEPS = (check_manifests, doctor_setup.check_hf_token)
 

@@ -49,12 +49,27 @@ class SlurmKind(HostKind):
     def runs_images_here(self, host) -> bool:
         return False  # the cluster runs them on its compute nodes
 
+    def setup_refusal(self, host):
+        from backend.slurm.setup import setup_refusal
+
+        return setup_refusal(host)
+
+    def setup_engines(self, host, shell, run_id):
+        from backend.slurm.setup import setup_engines
+
+        return setup_engines(host, shell, run_id)  # srun onto the partition's nodes
+
+    def stop_setup(self, host, shell, run_id, container):
+        from backend.slurm.setup import cancel_setup
+
+        cancel_setup(host, shell, run_id)  # the step's docker client passes TERM on
+
     def doctor_steps(self):
         from backend.hosts import doctor as d
-        from backend.slurm.doctor import SLURM_STEPS
+        from backend.slurm.doctor import SLURM_LATE_STEPS, SLURM_STEPS
 
         return (*SLURM_STEPS, d.check_checkout, d.check_checkpoints, d.check_models,
-                d.check_hf_cache, d.check_disk)
+                *SLURM_LATE_STEPS, d.check_hf_cache, d.check_disk)
 
     def watches_gpus(self, host) -> bool:
         return False  # nvidia-smi on a login node does not show the nodes' GPUs

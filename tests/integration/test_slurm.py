@@ -11,6 +11,8 @@ Nothing of ours is mocked; Slurm's own view (`scontrol show job`) is checked nex
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -359,9 +361,13 @@ def test_doctor_checks_the_cluster(tmp_path, sshd, slurm, remote_root, remote_py
     reports = {r.host: r for r in check_hosts(load_config(config), ["cluster", "wrong"])}
     checks = {c.name: c for c in reports["cluster"].checks}
     assert [c for c in checks] == ["shell", "slurm", "partition", "gres", "container",
-                                   "checkout", "checkpoints", "checkout (transfer2.5)",
-                                   "checkpoints (transfer2.5)", "checkout (cosmos3)",
-                                   "checkpoints (cosmos3)", "hf_cache", "disk"]
+                                   "gpu_runtime", "remote_root", "checkout", "checkpoints",
+                                   "checkout (transfer2.5)", "checkpoints (transfer2.5)",
+                                   "checkout (cosmos3)", "checkpoints (cosmos3)", "manifest",
+                                   "hf_token", "hf_cache", "disk"]
+    # mode "none" runs no docker on the nodes: nothing to probe there
+    assert "not asked" in checks["gpu_runtime"].finding and "not asked" in \
+        checks["manifest"].finding
     # the simulated cluster serves every model
     assert checks["checkout (transfer2.5)"].status == "ok" == checks["checkout (cosmos3)"].status
     assert checks["shell"].finding.startswith("reachable (over SSH")
@@ -371,3 +377,104 @@ def test_doctor_checks_the_cluster(tmp_path, sshd, slurm, remote_root, remote_py
     wrong = {c.name: c for c in reports["wrong"].checks}
     assert wrong["partition"].status == "fail" and "gpu-big does not exist" in \
         wrong["partition"].finding and "debug" in wrong["partition"].finding
+
+
+def _docker_mode_cluster(tmp_path, sshd, slurm, dockerd, docker_image, remote_root,
+                         mirror: Path, fifo: str | None = None):
+    """A docker-mode cluster host whose nodes' engine is the real test dockerd, with a bare
+    image tag, a small local Dockerfile and a checkpoint mirror (tests/integration/
+    test_setup.py's recipe)."""
+    from backend.models.profile import get_profile
+    from backend.ids import new_id
+    from tests.integration.conftest import docker_box_table
+    from tests.integration.test_setup import _mirror
+
+    tag = f"cosmos-test/slurm-setup-{new_id().lower()}:latest"
+    side = Path(remote_root) / "side"
+    side.mkdir()
+    (side / "Dockerfile").write_text(f"FROM {docker_image}\nLABEL cosmos.test=slurm-setup\n")
+    sums = _mirror(mirror, fifo=fifo)
+    subprocess.run(["chown", "-R", sshd.user, str(side), str(mirror)], check=True)
+    table = docker_box_table(sshd, remote_root, dockerd, tag, dockerfile=str(side / "Dockerfile"),
+                             checkpoint_source=str(mirror), models=["transfer1"])
+    table.update(kind="slurm", partition="debug", time_limit="10", slurm_env=slurm.env,
+                 slurm_container="docker", gpus=[0], max_concurrent=1)
+    config = write_app_config(tmp_path, {"cluster": table}, trust_sshd=sshd)
+    root = Path(remote_root) / "cosmos-transfer1" / "checkpoints"
+    return load_config(config), tag, sums, root, [c.path for c in
+                                                  get_profile("transfer1").checkpoints]
+
+
+def _setup_steps_in_slurm(slurm, run_id: str) -> list[str]:
+    """Slurm's own record of the setup's steps (the job completion log)."""
+    text = (slurm.workdir / "jobcomp.txt").read_text() if (slurm.workdir /
+                                                           "jobcomp.txt").exists() else ""
+    return [line for line in text.splitlines() if f"Name=cosmos-setup-{run_id.lower()}" in line]
+
+
+def test_setup_of_a_docker_cluster_builds_on_the_nodes_through_srun(
+        tmp_path, sshd, slurm, dockerd, docker_image, remote_root, no_user_ssh):
+    """Issue 15: `cosmos setup` prepares a Slurm host: the image is built by the nodes' engine
+    (through srun, as Slurm's own completion log shows), the checkpoints are fetched once into
+    the shared folder, a run then records the image digest setup read on the nodes, and the
+    doctor asks the nodes for the GPU runtime and the manifest."""
+    from backend.hosts import manifest
+
+    settings, tag, sums, root, _ = _docker_mode_cluster(
+        tmp_path, sshd, slurm, dockerd, docker_image, remote_root, Path(remote_root) / "mirror")
+    assert dockerd.cli("image", "inspect", tag, check=False).returncode != 0  # bare
+    b = start_backend(settings)
+    try:
+        done = wait_terminal(b, b.ops.setup("cluster").id)
+        lines = b.store.log_text(done.id)
+        assert done.status == st.COMPLETED, (done.failure_cause, lines[-8:])
+        assert any(line.startswith("engine commands run as: ") and "srun" in line
+                   and f"--job-name=cosmos-setup-{done.id.lower()}" in line for line in lines)
+        digest = dockerd.cli("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+        doc = manifest.load_local(settings.data_dir, "cluster", "transfer1")
+        assert doc["image_digest"] == digest
+        assert {f["path"]: f["sha256"] for f in doc["checkpoints"]} == sums
+        for rel, want in sums.items():
+            assert hashlib.sha256((root / rel).read_bytes()).hexdigest() == want
+        wait_for(lambda: len(_setup_steps_in_slurm(slurm, done.id)) >= 3,
+                 what="Slurm's completion log to list the setup's srun steps")
+        checks = {c.name: c for c in check_hosts(settings, ["cluster"])[0].checks}
+        assert checks["gpu_runtime"].status == "ok", checks["gpu_runtime"]
+        assert checks["manifest"].status == "ok", checks["manifest"]
+        assert digest in checks["manifest"].finding
+        again = wait_terminal(b, b.ops.setup("cluster").id)
+        assert again.status == st.COMPLETED, again.failure_cause
+        assert any("nothing changed since the last setup" in line
+                   for line in b.store.log_text(again.id))
+    finally:
+        b.close()
+
+
+def test_a_killed_cluster_setup_stops_its_srun_step_and_container(
+        tmp_path, sshd, slurm, dockerd, docker_image, remote_root, no_user_ssh):
+    """A kill mid-fetch scancels the setup's steps: the fetch container is gone, nothing is
+    left in Slurm's queue, and no file is half-written under its real name."""
+    mirror = Path(remote_root) / "mirror"
+    settings, _, _, root, checkpoints = _docker_mode_cluster(
+        tmp_path, sshd, slurm, dockerd, docker_image, remote_root, mirror)
+    blocked = checkpoints[3]
+    (mirror / blocked).unlink()
+    os.mkfifo(mirror / blocked)  # the fetch blocks on it until the kill
+    subprocess.run(["chown", sshd.user, str(mirror / blocked)], check=True)
+    b = start_backend(settings)
+    try:
+        run_id = b.ops.setup("cluster").id
+        wait_for(lambda: f"fetching {blocked}" in b.store.log_text(run_id), timeout=RUN_STARTS,
+                 what="the fetch to reach the blocking file")
+        assert [c for c in dockerd.containers(f"label=cosmos.setup={run_id}")]
+        b.ops.kill(run_id)
+        killed = wait_terminal(b, run_id)
+        assert killed.status == st.CANCELLED, killed.failure_cause
+        wait_for(lambda: dockerd.containers(f"label=cosmos.setup={run_id}") == [],
+                 what="the setup container to be gone")
+        wait_for(lambda: f"cosmos-setup-{run_id.lower()}" not in slurm.run(
+            "squeue", "--noheader", "--format=%j").stdout,
+            what="the setup's steps to leave Slurm's queue")
+        assert not (root / blocked).exists()
+    finally:
+        b.close()
