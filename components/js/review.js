@@ -732,28 +732,45 @@
     const next = urlFor(R.state);
     if (next !== location.pathname + location.search) history.pushState(Object.assign({}, R.state), '', next);
   };
+  // While the server moves the page to what its URL says (the first seconds, or after Back),
+  // changes do not push entries. What the person does in that window must not be lost: a tab
+  // clicked 1 s after load pushed nothing and the settle then *replaced* the loaded entry, so
+  // Back skipped it (a quiet machine's fast click, seen in the e2e suite). So clicks and keys
+  // in the window are remembered, and the settle pushes instead of replacing.
+  function settle(first) {
+    R.ready = true;
+    R.state.tab = currentTab() || R.state.tab;
+    const s = urlFor(R.state);
+    const moved = R.userMoved;
+    R.userMoved = false;
+    if (s === location.pathname + location.search || !R.state.tab) return;
+    if (moved) history.pushState(Object.assign({}, R.state), '', s);
+    else if (first) history.replaceState(Object.assign({}, R.state), '', s);
+  }
   R.mountRouter = function (element, trigger) {
     R.routerTrigger = trigger;
+    R.userMoved = false;
     const q = new URLSearchParams(location.search);
     if (q.get('note')) R.pendingNote = parseInt(q.get('note'), 10);
+    const noteUser = (ev) => { if (!R.ready && ev.isTrusted) R.userMoved = true; };
+    document.addEventListener('pointerdown', noteUser, true);
+    document.addEventListener('keydown', noteUser, true);
     window.addEventListener('popstate', () => {
       const qs = new URLSearchParams(location.search);
       if (qs.get('note')) R.pendingNote = parseInt(qs.get('note'), 10);
       R.ready = false;  // the server moves the page; the URL is already right
+      R.userMoved = false;
       trigger('select', {search: location.search});
-      setTimeout(() => { R.ready = true; }, 1500);
+      setTimeout(() => settle(false), 1500);
     });
     // the page's first state is what its URL says; later changes push new entries
     setTimeout(() => {
-      R.ready = true;
       const tabs = document.querySelector('#main-tabs');
       if (tabs) new MutationObserver(() => {
         const t = currentTab();
         if (t && t !== R.state.tab) R.setState({tab: t});
       }).observe(tabs, {subtree: true, attributes: true, attributeFilter: ['aria-selected']});
-      R.state.tab = currentTab();
-      const s = urlFor(R.state);
-      if (s !== location.pathname + location.search && R.state.tab) history.replaceState(Object.assign({}, R.state), '', s);
+      settle(true);
     }, 2500);
   };
 })();
