@@ -9,6 +9,7 @@ every event handler that changes something calls first.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -94,9 +95,12 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-# A fixed hash to compare against when the user does not exist, so a wrong username costs
-# the same time as a wrong password (no username probing by timing).
-_DUMMY_HASH = hash_password(secrets.token_hex(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A fixed hash to compare against when the user does not exist, so a wrong username
+    costs the same time as a wrong password (no username probing by timing). Made at the
+    first sign-in, not at import: a scrypt is ~40 ms of every CLI start otherwise."""
+    return hash_password(secrets.token_hex(16))
 
 
 def add_user(username: str, password: str, role: str) -> None:
@@ -176,7 +180,7 @@ def has_users() -> bool:
 def authenticate(username: str, password: str) -> bool:
     """True when the password is right (the Gradio login page calls this)."""
     user = users.find(username or "")
-    ok = verify_password(password or "", user.password_hash if user else _DUMMY_HASH)
+    ok = verify_password(password or "", user.password_hash if user else _dummy_hash())
     if not (ok and user):
         log.warning("failed sign-in for %r", username)
     return bool(ok and user)

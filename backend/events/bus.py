@@ -14,14 +14,16 @@ own at once and others' within a few milliseconds, always after the change is re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
 import uuid
-from typing import Any, Callable, Collection, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Protocol
 
 from backend.events.types import Event
+
+if TYPE_CHECKING:  # asyncio loads with the web app's push streams, not for every CLI start
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +154,8 @@ class AsyncListener:
 
     def __init__(self, bus: EventBus, loop: asyncio.AbstractEventLoop,
                  kinds: Collection[str] | None, run_id: str | None) -> None:
+        import asyncio
+
         self._loop = loop
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._unsubscribe = bus.subscribe(self._feed, kinds, run_id)
@@ -169,6 +173,8 @@ class AsyncListener:
     async def wait(self, timeout: float) -> list[Event]:
         """The next events (all waiting once one arrives), or [] after `timeout` seconds or
         a nudge."""
+        import asyncio
+
         try:
             first = await asyncio.wait_for(self._queue.get(), timeout)
         except asyncio.TimeoutError:

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from backend.ids import new_id
+from backend.config.prepare import TONEMAPS
 from backend.models.checks import FieldError
 from backend.operations.errors import ValidationFailed
-from backend.prepare.bundle import build, plan
-from backend.prepare.frames import TONEMAPS
 from backend.prepare.sequence import PrepareError
 from backend.prepare.unzip import extract_images
 
@@ -85,6 +84,8 @@ class PrepareOps:
         if output and Path(output).suffix.lower() != ".mp4":
             raise ValidationFailed([FieldError("output", f"{Path(output).name}: the output is "
                                                "an .mp4 file (e.g. -o shot.mp4)")])
+        from backend.prepare.bundle import build, plan  # numpy: only when frames are read
+
         folder, unpacked = self._sequence_folder(Path(str(source)))
         out = Path(output).expanduser().resolve() if output else (
             self.settings.uploads_dir / "prepared" / new_id() / f"{_stem(folder)}.mp4")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from backend.operations.errors import Refused
 from backend.operations.versions import STATUS_LABELS
-from backend.review.report import render_report
 
 
 class ReportOps:
@@ -45,6 +44,8 @@ class ReportOps:
                 "notes": self.notes(run.id)})
         shot = stack["shot"]["name"] or f"shot of run {stack['run_id'][-8:]}"
         what = "all versions" if whole_shot else versions[0]["label"]
+        from backend.review.report import render_report  # jinja2 + PIL, only here
+
         return render_report(title=f"{shot}: {what}", versions=versions,
                              made_by=made_by or "local")
 

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.config.prepare import TONEMAPS  # noqa: F401  (one list; the config reads it too)
 from backend.prepare.sequence import PrepareError
 
-TONEMAPS = ("reinhard", "clamp")
 #: Channel names a single-channel EXR pass may use, in the order they are looked for.
 DEPTH_CHANNELS = ("Z", "depth", "Depth", "distance", "R", "Y", "V")
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from PIL import Image, ImageDraw
+if TYPE_CHECKING:  # Pillow loads where a drawing is painted, not for every CLI start
+    from PIL import Image
 
 TOOLS = ("freehand", "arrow", "rect", "ellipse")
 #: The colours a person can pick (name -> hex), in the order the toolbar shows them.
@@ -138,6 +139,8 @@ def _box(shape: Shape, size: tuple[int, int]) -> list[float]:
 
 def fill_regions(shapes: Sequence[Shape], size: tuple[int, int]) -> Image.Image:
     """A white-on-black 8-bit image of the enclosed regions at `size` (the mask's pixels)."""
+    from PIL import Image, ImageDraw
+
     image = Image.new("L", size, 0)
     draw = ImageDraw.Draw(image)
     for shape in regions(shapes):
@@ -161,6 +164,8 @@ def _arrow_head(tail: tuple[float, float], head: tuple[float, float], length: fl
 
 def burn_in(image: Image.Image, shapes: Sequence[Shape]) -> Image.Image:
     """The frame with its drawing drawn on it, as the player draws it over the video."""
+    from PIL import ImageDraw
+
     out = image.convert("RGB")
     draw = ImageDraw.Draw(out)
     size = out.size
