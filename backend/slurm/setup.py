@@ -26,6 +26,7 @@ from backend.slurm.config import slurm_options
 
 
 def setup_refusal(host: HostConfig) -> str | None:
+    """Why setup cannot prepare this cluster (and what to do instead), or None."""
     mode = slurm_options(host).slurm_container
     if mode == "pyxis":
         return (f"{host.name} runs its jobs with Pyxis: `cosmos setup` builds and pulls with "
@@ -40,6 +41,7 @@ def setup_refusal(host: HostConfig) -> str | None:
 
 
 def job_name(run_id: str) -> str:
+    """The Slurm job name of a setup's steps (what a kill cancels)."""
     return f"cosmos-setup-{run_id.lower()}"
 
 
@@ -63,6 +65,7 @@ def setup_engines(host: HostConfig, shell: Shell, run_id: str, *,
         base.append(f"--account={opts.account}")
     if opts.time_limit:
         base.append(f"--time={opts.time_limit}")
+    base += opts.sbatch_extra  # the cluster's own musts (--qos, --constraint) hold for srun too
     every = client.argv(*base, f"--nodes={max(1, partition.nodes)}", "--", *host.docker)
     once = client.argv(*base, "--nodes=1", "--", *host.docker)
     return SetupEngines(every=every, once=once)
