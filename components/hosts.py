@@ -249,6 +249,8 @@ class HostsView:
     def render(self, request: gr.Request | None = None):
         if not auth.allowed(self.ops, request, accounts.HOSTS):
             return hosts_html([])
+        if hasattr(self.ops, "watch_hosts"):
+            self.ops.watch_hosts()  # someone sees the boxes: their monitors look at full rate
         try:
             return hosts_html(self.overview())
         except Exception as exc:  # a broken host must not take the tab down

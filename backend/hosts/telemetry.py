@@ -6,6 +6,13 @@ so every process (the app, while a separate `cosmos worker` drives the runs) see
 view live; the samples of the GPUs a run holds are stored for its GPU plot. The UI reads the
 latest snapshot it was told about and never waits on a box. Asking a box to remove an orphan
 container is an event too (`host_action`), carried out by whichever process watches the box.
+
+The few seconds hold while the box matters to someone: a run of the host queued or active
+(placement, GPU plots, leases), or a page showing the Hosts view (it says so with a `watch`
+action, again while it stays there). Otherwise the monitor looks IDLE_FACTOR times less often:
+an idle box is not asked four commands every two seconds by every app and worker that knows
+it (on the test machine, most of the simulator's engine starts were such looks). A run queued
+or a page turning to the Hosts view wakes the monitor at once.
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ GPU_FIELDS = "index,name,utilization.gpu,memory.used,memory.total,temperature.gp
 REMOVE_ORPHAN = "remove_orphan"
 #: A HostAction asking the host's monitor to run `cosmos doctor`'s checks again (Re-check).
 RUN_DOCTOR = "doctor"
+#: a page shows the Hosts view: look at full rate for WATCH_SECONDS (pages repeat it)
+WATCH = "watch"
+WATCH_SECONDS = 60.0
+#: how many times less often an idle, unwatched box is looked at
+IDLE_FACTOR = 5
 
 
 def _number(text: str) -> float | None:
@@ -96,6 +108,10 @@ class HostMonitor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._watched_until = 0.0
+        self._idle_now = False  # the last round found the box idle and unwatched
+        #: seconds from one look to the next, as the last round chose (interval, or idle)
+        self.period = interval
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -114,6 +130,9 @@ class HostMonitor:
 
     def _on_action(self, event: Any) -> None:
         if event.kind == StatusChanged.KIND:  # a setup of this host ended: look again
+            if event.host == self.runtime.host.name and event.status == QUEUED \
+                    and self._idle_now:
+                self._wake.set()  # a run to place: back to full rate now
             if event.host == self.runtime.host.name and event.status in TERMINAL:
                 run = self.store.get_run(event.run_id)
                 if run is not None and run.run_type == "setup":
@@ -123,6 +142,11 @@ class HostMonitor:
             self.request_removal(event.target)
         elif event.host == self.runtime.host.name and event.action == RUN_DOCTOR:
             self.request_doctor()
+        elif event.host == self.runtime.host.name and event.action == WATCH:
+            idle = self._idle_now
+            self._watched_until = time.monotonic() + WATCH_SECONDS
+            if idle:
+                self._wake.set()
 
     def request_doctor(self) -> None:
         self._doctor_wanted = True
@@ -146,6 +170,12 @@ class HostMonitor:
             self._removals.append(container_name)
         self._wake.set()
 
+    def wanted(self) -> bool:
+        """Whether the box matters now (module docstring): full rate, or IDLE_FACTOR slower."""
+        if time.monotonic() < self._watched_until:
+            return True
+        return bool(self.store.runs_in((QUEUED, *ACTIVE), host=self.runtime.host.name))
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
@@ -153,7 +183,12 @@ class HostMonitor:
                 self.check()
             except Exception:
                 log.exception("monitoring %s failed", self.runtime.host.name)
-            self._wake.wait(max(0.2, self.interval - (time.monotonic() - started)))
+            try:
+                self._idle_now = not self.wanted()
+            except Exception:
+                self._idle_now = False
+            self.period = self.interval * (IDLE_FACTOR if self._idle_now else 1)
+            self._wake.wait(max(0.2, self.period - (time.monotonic() - started)))
             self._wake.clear()
 
     def check(self) -> HostSnapshot:

@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from backend.events.types import HostAction
-from backend.hosts.telemetry import (REMOVE_ORPHAN, RUN_DOCTOR, HostSnapshot, orphans,
+from backend.hosts.telemetry import (REMOVE_ORPHAN, RUN_DOCTOR, WATCH, WATCH_SECONDS,
+                                     HostSnapshot, orphans,
                                      run_id_of)
 from backend.operations.errors import NotFound, Refused
 from backend.operations.summary import summarize
@@ -83,6 +84,18 @@ class FleetOps:
             raise Refused(f"No worker has reported on host {host} yet; start the app or "
                           "`cosmos worker`.")
         self.store.bus.publish(HostAction(host=host, action=RUN_DOCTOR, target=""))
+
+    def watch_hosts(self) -> bool:
+        """A page shows the Hosts view: every host's monitor (in whichever process watches
+        it) looks at full rate for a while. Said at most every third of that while per
+        process, however many pages watch; True when it was said now."""
+        now = time.monotonic()
+        if now < getattr(self, "_watch_said_at", -WATCH_SECONDS) + WATCH_SECONDS / 3:
+            return False
+        self._watch_said_at = now
+        for host in self.settings.hosts:
+            self.store.bus.publish(HostAction(host=host, action=WATCH, target=""))
+        return True
 
     def _snapshot(self, host: str) -> HostSnapshot | None:
         return self.telemetry.snapshot(host) if self.telemetry is not None else None

@@ -122,11 +122,21 @@ class Stager:
             if cause is None:
                 raise
             raise RemoteError(cause) from exc
-        remote_hash = shell.run(["sha256sum", part]).check("verifying an upload").out.split()
+        # Another process (a second worker) may be sending the same content to the same part
+        # file (the lock above is per process): the bytes are the same at the same offsets,
+        # and whichever finishes first moves it in place. Finding it in the cache then is
+        # this upload done, not a failure (seen in CI: "sha256sum: ...upload: No such file").
+        checked = shell.run(["sha256sum", part])
+        if not checked.ok and shell.exists(cached):
+            report(total, total)
+            return
+        remote_hash = checked.check("verifying an upload").out.split()
         if not remote_hash or remote_hash[0] != digest:
             shell.run(["rm", "-f", part])
             raise RemoteError(f"upload of {local.name} arrived corrupted (sha256 mismatch)")
-        shell.run(["mv", "-f", part, cached]).check("storing an upload in the cache")
+        moved = shell.run(["mv", "-f", part, cached])
+        if not moved.ok and not shell.exists(cached):
+            moved.check("storing an upload in the cache")
         report(total, total)
 
     def explain_error(self, exc: Exception) -> Exception:

@@ -7,6 +7,8 @@ local shell, cosmos-sim starts a detached "container", the fake Cosmos renders t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+import threading
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,44 @@ def test_a_text_file_named_mp4_is_refused(backend, tmp_path):
     with pytest.raises(ValidationFailed, match="not a video"):
         backend.ops.launch(params(input_video=str(fake)))
     assert backend.store.count_runs() == 0
+
+
+def test_an_idle_unwatched_box_is_looked_at_less_often_until_a_page_watches(tmp_path):
+    """Issue 12: every app and worker asked every box four commands every telemetry interval,
+    busy or not. Idle and unwatched, the monitor looks IDLE_FACTOR times less often; a page
+    on the Hosts view (`watch_hosts`) brings it back to full rate at once, as does a run."""
+    from backend.hosts.telemetry import IDLE_FACTOR
+
+    interval = 0.5
+    b = start_backend(make_settings(tmp_path, extra_scheduler=f"telemetry_interval = {interval}"))
+    monitor = b.scheduler.monitors["sim"]
+    seen: list[float] = []  # the start of each of this monitor's looks, by its own clock
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            at = monitor.snapshot.checked_at
+            if at and (not seen or at != seen[-1]):
+                seen.append(at)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        wait_for(lambda: len(seen) >= 3, timeout=90, what="three looks at the idle box")
+        idle = IDLE_FACTOR * interval
+        assert not monitor.wanted() and monitor.period == idle
+        gaps = [later - earlier for earlier, later in zip(seen, seen[1:])]
+        assert all(gap >= idle * 0.8 for gap in gaps[1:]), gaps  # the first may be the start
+        assert b.ops.watch_hosts() and not b.ops.watch_hosts()  # said once per process
+        wait_for(monitor.wanted, timeout=30, what="the monitor to hear the page")
+        start = len(seen)
+        wait_for(lambda: len(seen) >= start + 2, timeout=90, what="two more looks")
+        assert monitor.period == interval  # full rate while a page watches
+        # a queued run keeps it at full rate too, watched or not
+        monitor._watched_until = 0.0
+        b.ops.launch(replace(b.ops.default_params(), prompt="keeps the box wanted",
+                             input_video=str(SAMPLE)), host="sim")
+        assert monitor.wanted()
+    finally:
+        done.set()
+        b.close()
