@@ -316,107 +316,100 @@ def test_progress_details_of_every_model_carry_no_server_path(model, line):
     assert "/data" not in detail and "sim-box" not in detail, detail
 
 
-def test_an_overtaken_render_of_the_runs_table_sends_nothing(tmp_path):
+@pytest.fixture
+def runs_table(tmp_path):
+    """(backend without a scheduler, the page's LivePage, a RunsTable built in a Blocks)."""
+    import gradio as gr
+    from backend.wiring import start_backend
+    from components.live import LivePage
+    from components.nav import Nav
+    from components.runs_table import RunsTable
+    from tests.helpers import make_settings
+
+    backend = start_backend(make_settings(tmp_path), with_scheduler=False)
+    try:
+        with gr.Blocks():
+            live = LivePage()
+            nav = Nav(live)
+            with gr.Tabs() as nav.tabs, gr.Tab("Runs"):
+                table = RunsTable(backend.ops, nav, live)
+        yield backend, live, table
+    finally:
+        backend.close()
+
+
+def test_an_overtaken_render_of_the_runs_table_sends_nothing(runs_table):
     """Two renders of one page overlap: the older read the store before the run failed and
     finished last. It must not overwrite the newer, fresher table (the table said `running`
     under details saying `failed`)."""
-    import gradio as gr
-    from backend.wiring import start_backend
-    from components.live import LivePage
-    from components.nav import Nav
-    from components.runs_table import RunsTable
-    from tests.helpers import make_settings
-
-    backend = start_backend(make_settings(tmp_path), with_scheduler=False)
-    try:
-        with gr.Blocks():
-            live = LivePage()
-            nav = Nav(live)
-            with gr.Tabs() as nav.tabs, gr.Tab("Runs"):
-                table = RunsTable(backend.ops, nav, live)
-        sample = next(iter(backend.ops.sample_videos()))
-        run = backend.ops.launch(replace(backend.ops.default_params(), prompt="overtaken",
-                                         input_video=str(sample)), host="sim", owner="me")
-        request = SimpleNamespace(session_hash="page-1", username=None)
-        args = (0, 10, [], None, "", "", [], [], [], None, None, "any", [], False, [], False)
-        older = table.order.begin(request)
-        stale = table.render(*args)
-        backend.store.transition(run.id, "failed", expect=["queued"])
-        newer = table.order.begin(request)
-        fresh = table.render(*args)
-        assert "data-status='failed'" in table.order.end(request, newer, fresh)[0]
-        assert "data-status='queued'" in stale[0]
-        assert all(isinstance(x, dict) and x.get("__type__") == "update" and len(x) == 1
-                   for x in table.order.end(request, older, stale))  # skipped
-        # ... and the page is asked for one more render with its inputs as they are now (the
-        # overtaken one may be the one the page sent last: a filter's, behind a signal's)
-        page = live.page(request)
-        assert page.refreshes == {"runs"}
-        counters = {s.name: 0 for s in live._signals}
-        updates = live._updates(page, [], False, counters)
-        assert counters["runs"] == 1 and 1 in updates and page.refreshes == set()
-        assert live._updates(page, [], False, counters).count(1) == 0  # asked once, bumped once
-        other = SimpleNamespace(session_hash="page-2", username=None)  # pages are apart
-        assert table.order.end(other, table.order.begin(other), fresh) == fresh
-    finally:
-        backend.close()
+    backend, live, table = runs_table
+    sample = next(iter(backend.ops.sample_videos()))
+    run = backend.ops.launch(replace(backend.ops.default_params(), prompt="overtaken",
+                                     input_video=str(sample)), host="sim", owner="me")
+    request = SimpleNamespace(session_hash="page-1", username=None)
+    args = (0, 10, [], None, "", "", [], [], [], None, None, "any", [], False, [], False)
+    older = table.order.begin(request)
+    stale = table.render(*args)
+    backend.store.transition(run.id, "failed", expect=["queued"])
+    newer = table.order.begin(request)
+    fresh = table.render(*args)
+    assert "data-status='failed'" in table.order.end(request, newer, fresh)[0]
+    assert "data-status='queued'" in stale[0]
+    assert all(isinstance(x, dict) and x.get("__type__") == "update" and len(x) == 1
+               for x in table.order.end(request, older, stale))  # skipped
+    # ... and the page is asked for one more render with its inputs as they are now (the
+    # overtaken one may be the one the page sent last: a filter's, behind a signal's)
+    page = live.page(request)
+    assert page.refreshes == {"runs"}
+    counters = {s.name: 0 for s in live._signals}
+    updates = live._updates(page, [], False, counters)
+    assert counters["runs"] == 1 and 1 in updates and page.refreshes == set()
+    assert live._updates(page, [], False, counters).count(1) == 0  # asked once, bumped once
+    other = SimpleNamespace(session_hash="page-2", username=None)  # pages are apart
+    assert table.order.end(other, table.order.begin(other), fresh) == fresh
 
 
-def test_a_stale_render_of_a_paged_view_does_not_undo_a_page_turn(tmp_path):
+def test_a_stale_render_of_a_paged_view_does_not_undo_a_page_turn(runs_table):
     """A render that read page 0 lands after Next moved the page to 1: it must not send the
     page number back (CI: the table stayed on page 1 after Next). A filter's reset to the
     first page is sent even when its render is overtaken; a clamp only by the newest."""
-    import gradio as gr
-    from backend.wiring import start_backend
-    from components.live import LivePage
-    from components.nav import Nav
     from components.render_order import PAGE_OUTPUT
-    from components.runs_table import RunsTable
-    from tests.helpers import make_settings
 
-    backend = start_backend(make_settings(tmp_path), with_scheduler=False)
-    try:
-        with gr.Blocks():
-            live = LivePage()
-            nav = Nav(live)
-            with gr.Tabs() as nav.tabs, gr.Tab("Runs"):
-                table = RunsTable(backend.ops, nav, live)
-        sample = next(iter(backend.ops.sample_videos()))
-        for i in range(12):
-            backend.ops.launch(replace(backend.ops.default_params(), prompt=f"paged {i}",
-                                       input_video=str(sample)), host="sim", owner="me")
-        request = SimpleNamespace(session_hash="page-1", username=None)
-        rest = (10, [], None, "", "", [], [], [], None, None, "any", [], False, [], False)
+    backend, live, table = runs_table
+    sample = next(iter(backend.ops.sample_videos()))
+    for i in range(12):
+        backend.ops.launch(replace(backend.ops.default_params(), prompt=f"paged {i}",
+                                   input_video=str(sample)), host="sim", owner="me")
+    request = SimpleNamespace(session_hash="page-1", username=None)
+    rest = (10, [], None, "", "", [], [], [], None, None, "any", [], False, [], False)
 
-        def skipped(value):
-            return isinstance(value, dict) and value.get("__type__") == "update" \
-                and len(value) == 1
+    def skipped(value):
+        return isinstance(value, dict) and value.get("__type__") == "update" \
+            and len(value) == 1
 
-        turned = table.render_page(request, 1, *rest)  # Next already moved the state to 1
-        assert skipped(turned[PAGE_OUTPUT]) and "page 2 of 2" in turned[1]
-        stale = table.render_page(request, 0, *rest)  # sent before Next, landing after it
-        assert skipped(stale[PAGE_OUTPUT])
-        reset = table._render_first_page(request, 1, *rest)
-        assert reset[PAGE_OUTPUT] == 0
-        past_end = table.render_page(request, 5, *rest)  # clamped to the last page
-        assert past_end[PAGE_OUTPUT] == 1
-        # overtaken: a clamp is a stale reading and not sent, a filter's reset still is
-        calls = []
+    turned = table.render_page(request, 1, *rest)  # Next already moved the state to 1
+    assert skipped(turned[PAGE_OUTPUT]) and "page 2 of 2" in turned[1]
+    stale = table.render_page(request, 0, *rest)  # sent before Next, landing after it
+    assert skipped(stale[PAGE_OUTPUT])
+    reset = table._render_first_page(request, 1, *rest)
+    assert reset[PAGE_OUTPUT] == 0
+    past_end = table.render_page(request, 5, *rest)  # clamped to the last page
+    assert past_end[PAGE_OUTPUT] == 1
+    # overtaken: a clamp is a stale reading and not sent, a filter's reset still is
+    calls = []
 
-        def slow_render(page, *args):
-            calls.append(page)
-            if len(calls) == 1:
-                table.render_page(request, 0, *rest)  # a newer render starts meanwhile
-            return table.render(page, *args)
+    def slow_render(page, *args):
+        calls.append(page)
+        if len(calls) == 1:
+            table.render_page(request, 0, *rest)  # a newer render starts meanwhile
+        return table.render(page, *args)
 
-        behind = table.order.paged(request, slow_render, 5, 5, rest)
-        assert all(skipped(x) for x in behind)
-        calls.clear()
-        behind_reset = table.order.paged(request, slow_render, 1, 0, rest)
-        assert behind_reset[PAGE_OUTPUT] == 0
-        assert all(skipped(x) for i, x in enumerate(behind_reset) if i != PAGE_OUTPUT)
-    finally:
-        backend.close()
+    behind = table.order.paged(request, slow_render, 5, 5, rest)
+    assert all(skipped(x) for x in behind)
+    calls.clear()
+    behind_reset = table.order.paged(request, slow_render, 1, 0, rest)
+    assert behind_reset[PAGE_OUTPUT] == 0
+    assert all(skipped(x) for i, x in enumerate(behind_reset) if i != PAGE_OUTPUT)
 
 
 def test_prompts_that_differ_throughout_are_shown_whole_not_marked_word_by_word():
