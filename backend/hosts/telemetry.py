@@ -128,6 +128,12 @@ class HostMonitor:
         if self._unsubscribe is not None:
             self._unsubscribe()
 
+    def join(self, timeout: float) -> None:
+        """Wait for the round in flight: one left running after its store closed went on
+        asking the box and wrote to whichever database the process opened next."""
+        if self._thread is not None:
+            self._thread.join(max(0.0, timeout))
+
     def _on_action(self, event: Any) -> None:
         if event.kind == StatusChanged.KIND:  # a setup of this host ended: look again
             if event.host == self.runtime.host.name and event.status == QUEUED \

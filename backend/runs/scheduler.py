@@ -97,8 +97,11 @@ class Scheduler:
             self._unsubscribe()
         for monitor in self.monitors.values():
             monitor.stop()
+        deadline = time.monotonic() + timeout
         if self._loop:
             self._loop.join(timeout)
+        for monitor in self.monitors.values():
+            monitor.join(deadline - time.monotonic())
         self.store.remove_worker(self.worker_id)
 
     def wake(self) -> None:
