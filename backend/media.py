@@ -55,12 +55,25 @@ def _ffmpeg(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Resolution, exact frame count, fps and duration of a video file, or MediaError."""
+    """Resolution, exact frame count, fps and duration of a video file, or MediaError.
+
+    Remembered per file version (path, inode, size, modification time): the form's preview,
+    the launch's checks and the plan each asked ffmpeg about the same input again, 25 ms a
+    time on the Run click. Our files are written whole and moved into place (a new inode),
+    so a changed file is a new key; a file that failed is asked again next time."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path.name}: file not found")
-    if path.stat().st_size == 0:
+    stat = path.stat()
+    if stat.st_size == 0:
         raise MediaError(f"{path.name} is empty; choose a video file (mp4, mov, webm, mkv)")
+    return _probe_version(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=512)
+def _probe_version(path_text: str, inode: int, size: int, mtime_ns: int) -> VideoInfo:
+    """probe_video's ffmpeg call for one version of a file (the key's last three parts)."""
+    path = Path(path_text)
     proc = _ffmpeg("-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-")
     text = proc.stderr.decode("utf-8", "replace")
     stream = _STREAM_RE.search(text)
