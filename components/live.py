@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -56,6 +57,10 @@ class PageState:
     #: The page's token for its log channel (cosmos_ui/log_channel.py): random, handed to
     #: this page only (in its log panel's payload), never derived from the session hash.
     channel: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    #: Held while a direct view's outputs are worked out for this page: by the stream, or by
+    #: a click that answers with them itself (`LivePage.answer`), so that both never read and
+    #: move the same cursor at once (a run shown twice, or a log chunk sent by neither).
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def log_channel_open(self, run_id: str | None) -> bool:
         """True while this page's log channel streams `run_id` (the push stream then sends
@@ -188,7 +193,8 @@ class LivePage:
         out: list[Any] = []
         for view in self._direct:
             try:
-                values = view.live_update(page, events, first)
+                with page.lock:
+                    values = view.live_update(page, events, first)
             except Exception:  # a broken view must not end the page's stream
                 log.exception("live update of %s failed", type(view).__name__)
                 values = None
@@ -202,6 +208,21 @@ class LivePage:
             else:
                 out.append(gr.skip())
         return out
+
+    def answer(self, view: DirectView, request: gr.Request | None,
+               prepare: Callable[[PageState], None]) -> list[Any]:
+        """`view`'s outputs for the page behind `request`, for a handler to return itself.
+
+        Why: a click that changes what a direct view shows (a row of the runs table) would
+        otherwise answer, have the page send the change on, and wait for the stream's next
+        message: three hops where one will do. `prepare` changes the page's state (which run
+        it shows); the values are worked out under the page's lock, so the stream, looking
+        next, finds them sent and sends nothing."""
+        page = self.page(request)
+        with page.lock:
+            prepare(page)
+            values = view.live_update(page, [], False)
+        return values if values is not None else [gr.skip()] * len(view.outputs)
 
     def forget(self, request: gr.Request) -> None:
         """The page closed: drop its state."""

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 import gradio as gr
 
 from components.common import TAB_CREATE, TAB_RUNS  # noqa: F401 (TAB_CREATE: the first tab)
+from components.fanout import Fanout
 
 #: Reads the selected tab from the page (Tabs.change carries no value of its own).
 _PROBE_JS = """(x) => {
@@ -65,6 +66,18 @@ class Nav:
         #: (run id, request): the run view shows this run now, server side, without waiting
         #: for the page's own round trip (set by the run view; a launch calls it)
         self.show_run: Callable[[str, Any], None] | None = None
+        #: Views reacting to a new selection, or to the shown run's status, as one event
+        #: each (components/fanout.py): register with `on_selected` / `on_shown_status`.
+        self._selected = Fanout()
+        self._shown_status = Fanout()
+
+    def on_selected(self, fn: Callable, inputs: Sequence, outputs: Sequence) -> None:
+        """Run `fn` when the selected run changes (one event for every view, see `wire`)."""
+        self._selected.add(fn, inputs, outputs)
+
+    def on_shown_status(self, fn: Callable, inputs: Sequence, outputs: Sequence) -> None:
+        """Run `fn` when the run view's run or its status changes (`shown_status`)."""
+        self._shown_status.add(fn, inputs, outputs)
 
     def launched_now(self, run_id: str, request: Any) -> None:
         """A handler of this page launched `run_id`: the run view shows it at once.
@@ -133,6 +146,9 @@ class Nav:
         # each queued event costs the page several status messages, and each message a walk
         # of its components (an event per view made a tab switch take about 2 s to settle)
         changed.then(handler, [self.active_tab, *inputs], outputs, queue=False, **quiet)
+        # the same for a new selection and the shown run's status: one unqueued event each
+        self._selected.wire(self.selected_run.change, queue=False, **quiet)
+        self._shown_status.wire(self.shown_status.change, queue=False, **quiet)
 
     def _shown_all(self) -> tuple[list[Any], list[Any], Callable]:
         """The inputs, outputs and handler of the one event that renders, when a tab shows,

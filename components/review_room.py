@@ -248,8 +248,9 @@ class ReviewRoom:
         selected = self.nav.selected_run
         outputs = [self.versions, self.notes, self.composer, *self.status_buttons,
                    self.report, self.report_shot]
-        for trigger in (selected.change, self.nav.shown_status.change, self.changed.change):
-            trigger(self.render, selected, outputs, **quiet)
+        self.nav.on_selected(self.render, [selected], outputs)
+        self.nav.on_shown_status(self.render, [selected], outputs)
+        self.changed.change(self.render, selected, outputs, **quiet)
         self.composer.select(self._composer, selected, [self.composer, self.message,
                                                         self.notes], **quiet)
         create = self.create
@@ -263,4 +264,4 @@ class ReviewRoom:
             button.click(self._report_handler(whole), selected,
                          [self.message, self.report_file], api_visibility="private")
         self.versions.select(self._pick_version, None, selected, **quiet)
-        selected.change(lambda: gr.update(visible=False), None, self.report_file, **quiet)
+        self.nav.on_selected(lambda: gr.update(visible=False), [], [self.report_file])

@@ -100,10 +100,9 @@ class Reviews:
     def _wire(self) -> None:
         private = dict(api_visibility="private")
         selected = self.nav.selected_run
-        selected.change(self.show, selected, [self.list, self.rating], show_progress="hidden",
-                        **private)
+        self.nav.on_selected(self.show, [selected], [self.list, self.rating])
         # the run got (or lost) its video while shown: the rating follows
-        self.nav.shown_status.change(self._shown_status, [selected, self.nav.shown_status],
-                                     self.rating, show_progress="hidden", **private)
+        self.nav.on_shown_status(self._shown_status, [selected, self.nav.shown_status],
+                                 [self.rating])
         self.submit.click(self._submit, [selected, self.rating, self.comment],
                           [self.message, self.rating, self.comment, self.list], **private)

@@ -117,7 +117,8 @@ class RunView(DirectView):
         self.outputs = [selected, self.status, self.progress, self.log.html, self.video,
                         self.params, self.command, self.spec,
                         self.model_files, self.recipe, self.rerun, self.load, self.upscale, self.kill,
-                        self.delete, self.message, nav.shown_status]
+                        self.delete, self.message, nav.shown_status, self.kill_box,
+                        self.delete_box]
         live.direct(self)
         nav.show_run = lambda run_id, request: self.shown_now(run_id, request)
         self._wire()
@@ -171,6 +172,19 @@ class RunView(DirectView):
         data.update(loaded=True, dirty=True)
         page.nudge()
 
+    def answer_open(self, run_id: str, request: gr.Request) -> list[Any]:
+        """What the view shows for `run_id`, for the answer of the click that opened it
+        (`answer_outputs`: the view's outputs but the selection, which the click sets)."""
+        def prepare(page: PageState) -> None:
+            page.selected = run_id or None
+            page.data.setdefault("run_view", {"cursor": {}, "resets": 0}).update(loaded=True)
+
+        return self.live.answer(self, request, prepare)[1:]
+
+    @property
+    def answer_outputs(self) -> list[Any]:
+        return list(self.outputs[1:])
+
     def _on_runs_shown(self, request: gr.Request) -> None:
         """The Runs tab shows: push the view now (nothing was pushed while it was hidden)."""
         page = self.live.page(request)
@@ -218,13 +232,14 @@ class RunView(DirectView):
             return [None if shown_before else skip, EMPTY, "",
                     log_payload(None, [], reset=True, total=0) if shown_before else skip, "",
                     "", "", "", *hidden,
-                    *[gr.update(interactive=False)] * 5, skip, skip, {}]
+                    *[gr.update(interactive=False)] * 5, skip, skip,
+                    *(_closed() if shown_before else [skip, skip]), {}]
         try:
             run = self.ops.get_run(selected)
         except NotFound:
             return [None, "<div class='run-meta'>That run no longer exists.</div>", "",
                     log_payload(None, [], reset=True, total=0), "", "", "", "", *hidden,
-                    *[gr.update(interactive=False)] * 5, skip, skip, {}]
+                    *[gr.update(interactive=False)] * 5, skip, skip, *_closed(), {}]
         new_run = cursor.get("run") != run.id
         reset = new_run or cursor.get("resets") != resets
         log_out: Any = skip
@@ -263,7 +278,8 @@ class RunView(DirectView):
         return [run.id if auto else skip, self._unless_sent(cursor, "status_html", status,
                                                             new_run),
                 self._unless_sent(cursor, "progress_html", progress_html(run), new_run),
-                log_out, video, *static, *buttons, message, shown, cursor]
+                log_out, video, *static, *buttons, message, shown,
+                *(_closed() if new_run else [skip, skip]), cursor]
 
     @staticmethod
     def _unless_sent(cursor: dict, key: str, html: str, new_run: bool) -> Any:
@@ -370,18 +386,18 @@ class RunView(DirectView):
         self.nav.on_show(TAB_RUNS, self._on_runs_shown, [], [])
         private = dict(api_visibility="private")
         selected = self.nav.selected_run
-        selected.change(self.shown_now, selected, None, show_progress="hidden", queue=False,
-                        **private)
-        for trigger in (selected.change, self.plot_signal.change):
-            trigger(self.plot_now, selected, self.plot, show_progress="hidden", **private)
+        self.nav.on_selected(self.shown_now, [selected], [])
+        self.nav.on_selected(self.plot_now, [selected], [self.plot])
+        self.plot_signal.change(self.plot_now, selected, self.plot, show_progress="hidden",
+                                **private)
         self.log.html.focus(self.log_reset, None, None, show_progress="hidden", queue=False,
                             **private)
         self.rerun.click(self._rerun, selected,
                          [self.message, selected, self.nav.launched], **private)
         self.upscale.click(self._upscale, selected, [self.message, selected, self.nav.launched], **private)
-        self.load.click(self.create.load_run_settings, selected,
+        self.load.click(self.create.load_run_settings, [selected, *self.create.components],
                         [*self.create.components, self.create.message, self.nav.switch],
-                        **private)
+                        show_progress="hidden", **private)
         self.kill.click(self._ask_kill, selected, [self.kill_box, self.kill_text], **private)
         self.kill_confirm.click(self._do_kill, [selected, self.force],
                                 [self.kill_box, self.message], **private)
@@ -392,5 +408,10 @@ class RunView(DirectView):
                                   [self.delete_box, self.message, selected], **private)
         self.delete_cancel.click(lambda: gr.Group(visible=False), None, self.delete_box,
                                  **private)
-        selected.change(lambda: (gr.Group(visible=False), gr.Group(visible=False)), None,
-                        [self.kill_box, self.delete_box], show_progress="hidden", **private)
+        # the Kill and Delete confirmations close when another run shows: in the message
+        # that shows it (`refresh`), so a confirmation opened for the new run stays open
+
+
+def _closed() -> list[Any]:
+    """The Kill and Delete confirmations, closed (another run shows: they were for the last)."""
+    return [gr.Group(visible=False), gr.Group(visible=False)]

@@ -9,7 +9,7 @@ compare (shared with the gallery).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import gradio as gr
 
@@ -169,6 +169,8 @@ class RunsTable(PagedView):
         self.nav = nav
         self.live = live
         self.order = RenderOrder(live, "runs_table", signal="runs")
+        self._open_outputs: list[Any] = []  # the run view's (wire_open)
+        self._open: Callable[[str, gr.Request], list[Any]] | None = None
         with gr.Column(elem_id="history"):
             with gr.Row():
                 self.search = gr.Textbox(label="Search prompts and names", scale=3,
@@ -248,22 +250,40 @@ class RunsTable(PagedView):
 
     def _on_click(self, picks: list[str] | None, selected: str | None, evt: gr.EventData,
                   request: gr.Request):
+        """Outputs: picks, the selection, then the run view's (`wire_open`)."""
         data = event_data(evt)
         run_id = str(data.get("id") or "")
+        unchanged = [gr.skip()] * len(self._open_outputs)
         if data.get("latest"):
-            return gr.skip(), self._show(str(data["latest"]), request)
+            return (gr.skip(), *self._show(str(data["latest"]), request))
         if not run_id:
-            return gr.skip(), gr.skip()
+            return (gr.skip(), gr.skip(), *unchanged)
         if data.get("pick"):
-            return pick_toggle(picks, run_id), gr.skip()
-        return gr.skip(), self._show(run_id, request)
+            return (pick_toggle(picks, run_id), gr.skip(), *unchanged)
+        return (gr.skip(), *self._show(run_id, request))
 
-    def _show(self, run_id: str, request: gr.Request) -> str:
-        """The run view shows `run_id` now, pushed by the server, without waiting for the
-        selection's change events to come back from the page (a round trip and more)."""
-        if self.nav.show_run is not None and self.nav.scope(request).allows(run_id):
-            self.nav.show_run(run_id, request)
-        return run_id
+    def _show(self, run_id: str, request: gr.Request) -> list[Any]:
+        """The selection, and the run view showing `run_id` in this very answer: no wait for
+        the selection's change events to come back from the page, nor for the stream."""
+        view = [gr.skip()] * len(self._open_outputs)
+        if self.nav.scope(request).allows(run_id):
+            if self._open is not None:
+                view = self._open(run_id, request)
+            elif self.nav.show_run is not None:
+                self.nav.show_run(run_id, request)
+        return [run_id, *view]
+
+    def wire_open(self, outputs: list[Any], answer: Callable[[str, gr.Request], list[Any]]
+                  ) -> None:
+        """A click on a row answers with the run view's `outputs` (`answer(run_id,
+        request)`), once that view exists (it is built after the table)."""
+        self._open_outputs, self._open = list(outputs), answer
+        # queued: unqueued, a click on a row after another one's was lost (its selection
+        # never reached the run view; seen with a timeline probe in Chromium)
+        self.table.select(self._on_click, [self.nav.picks, self.nav.selected_run],
+                          [self.nav.picks, self.nav.selected_run, *outputs],
+                          trigger_mode="always_last", api_visibility="private",
+                          show_progress="hidden")
 
     def _wire(self) -> None:
         quiet = dict(api_visibility="private", show_progress="hidden")
@@ -284,15 +304,10 @@ class RunsTable(PagedView):
             render, inputs, outputs, **quiet)
         self.next.click(lambda p: int(p or 0) + 1, self.page, self.page, **quiet).then(
             render, inputs, outputs, **quiet)
-        # queued: unqueued, a click on a row after another one's was lost (its selection
-        # never reached the run view; seen with a timeline probe in Chromium)
-        self.table.select(self._on_click, [self.nav.picks, self.nav.selected_run],
-                          [self.nav.picks, self.nav.selected_run], trigger_mode="always_last",
-                          **quiet)
         # picks and selection show at once, not at the next tick
         self.nav.picks.change(render, inputs, outputs, **quiet)
-        self.nav.selected_run.change(render, inputs, outputs, **quiet)
-        self.nav.shown_status.change(render, inputs, outputs, **quiet)  # no stale badge
+        self.nav.on_selected(render, inputs, outputs)
+        self.nav.on_shown_status(render, inputs, outputs)  # no stale badge
         self.compare.click(lambda picks: (tuple(picks), self.nav.goto(TAB_COMPARE))
                            if picks and len(picks) == 2 else (gr.skip(), gr.skip()),
                            self.nav.picks, [self.nav.compare_pair, self.nav.switch], **quiet)

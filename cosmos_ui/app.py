@@ -40,6 +40,7 @@ from components.sweeps import SWEEP_CSS, SweepsView  # noqa: E402
 from components.review_links_panel import LinkBanner, LinksPanel  # noqa: E402
 from components.usage import UsageView  # noqa: E402
 from cosmos_ui import auth  # noqa: E402
+from cosmos_ui.lean_blocks import LeanBlocks  # noqa: E402
 from cosmos_ui.review_links import LinkGate  # noqa: E402
 from cosmos_ui.review_page import REVIEW_CSS, REVIEW_HEAD, Router  # noqa: E402
 from cosmos_ui.style import CSS  # noqa: E402
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 def build_app(backend: Backend) -> gr.Blocks:
     ops = backend.ops
-    with gr.Blocks(title="Cosmos Workflow Orchestrator") as demo:
+    with LeanBlocks(title="Cosmos Workflow Orchestrator") as demo:
         live = LivePage()
         nav = Nav(live)
         nav.gate = LinkGate(ops, live)  # what a page opened from a review link may show
@@ -82,6 +83,7 @@ def build_app(backend: Backend) -> gr.Blocks:
                 HostsView(ops, nav, live)
             with gr.Tab("Usage", id=TAB_USAGE, elem_id="tab-usage"):
                 UsageView(ops, nav, live)
+        table.wire_open(run_view.answer_outputs, run_view.answer_open)
         sweep_panel.wire(sweeps.selected)
         sweeps.wire()
         nav.wire()
