@@ -23,9 +23,11 @@ from cosmos_ui import auth
 
 class FillActions:
     # -- filling the form ---------------------------------------------------------------------
-    def fill(self, values: dict[str, Any]) -> list[Any]:
+    def fill(self, values: dict[str, Any], shown: dict[str, Any] | None = None) -> list[Any]:
         """Updates for `self.components` that set these values and leave the rest alone. A
-        model among them is also the model shown, so its change event switches nothing."""
+        model among them is also the model shown, so its change event switches nothing.
+        `shown`: the form's values now; a field already showing its value is left alone
+        too (each field written costs the page a render and fires its change events)."""
         updates: list[Any] = []
         if values.get("offload", ...) is None:  # the host's flags: show them
             values = dict(values, offload=list(self._host_offload(values) or
@@ -33,6 +35,9 @@ class FillActions:
                                                                    .generation.host})))
             values["offload"] = [f for f in values["offload"]
                                  if f in profile_of(values).offload_flags]
+        if shown is not None:
+            values = {k: v for k, v in values.items()
+                      if k not in shown or not same_value(shown[k], v)}
         for key in FIELDS:
             if key not in values:
                 updates.append(gr.skip())
@@ -44,13 +49,17 @@ class FillActions:
         updates.append(values["model"] if "model" in values else gr.skip())
         return updates
 
-    def load_run_settings(self, run_id: str | None, request: gr.Request) -> list[Any]:
-        """The Load button of the run view (an operator's: it fills the Create form)."""
+    def load_run_settings(self, request: gr.Request, run_id: str | None, *form: Any
+                          ) -> list[Any]:
+        """The Load button of the run view (an operator's: it fills the Create form).
+        `form`: the values of `self.components` now (only what differs is sent)."""
         auth.check(self.ops, request, accounts.LAUNCH)
-        return self.fill_from_run(run_id)
+        return self.fill_from_run(run_id, dict(zip(FIELDS, form)) if form else None)
 
-    def fill_from_run(self, run_id: str | None) -> list[Any]:
-        """Outputs for [*components, message, tabs]: a run's settings loaded into the form."""
+    def fill_from_run(self, run_id: str | None, shown: dict[str, Any] | None = None
+                      ) -> list[Any]:
+        """Outputs for [*components, message, tabs]: a run's settings loaded into the form
+        (`shown`: the form's values now, see `fill`)."""
         if not run_id:
             return [gr.skip()] * len(self.components) + [gr.skip(), gr.skip()]
         try:
@@ -59,7 +68,8 @@ class FillActions:
             return [gr.skip()] * len(self.components) + ["That run no longer exists.",
                                                          gr.skip()]
         note = f"Settings of run `{run_id}` loaded. Change what you like, then Run."
-        return self.fill(values_from_params(params)) + [note, self.nav.goto(TAB_CREATE)]
+        return self.fill(values_from_params(params), shown) + [note,
+                                                               self.nav.goto(TAB_CREATE)]
 
     def _on_choice(self, choice: str | None, upload: str | None, request: gr.Request):
         if not auth.allowed(self.ops, request, accounts.LAUNCH):
@@ -100,3 +110,15 @@ class FillActions:
     def _on_control(self, control: str, path: str | None):
         _, error = describe_input(path)
         return field_error_html(error)
+
+
+def same_value(shown: Any, wanted: Any) -> bool:
+    """True if a field showing `shown` already shows `wanted` (numbers compare by value:
+    the page sends 35.0 for a stored 35; a list, item by item)."""
+    if isinstance(shown, (list, tuple)) and isinstance(wanted, (list, tuple)):
+        return len(shown) == len(wanted) and all(map(same_value, shown, wanted))
+    numbers = (int, float)
+    if isinstance(shown, numbers) and isinstance(wanted, numbers) \
+            and not isinstance(shown, bool) and not isinstance(wanted, bool):
+        return float(shown) == float(wanted)
+    return type(shown) is type(wanted) and shown == wanted

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import html
 import logging
-import random
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,17 @@ from backend.models.params import ALL_CONTROLS as CONTROLS
 from backend.models.params import PRESETS, GenerationParams
 from backend.models.profile import get_profile, output_plan, plan_text
 from backend.media import MediaError
-from backend.models.checks import FieldError
-from backend.operations import NotFound, Operations, Refused, ValidationFailed
+from backend.operations import Operations
 from components import lenient
-from components.common import TAB_RUNS, field_error_html
+from components.common import field_error_html
 from components.create_fill import FillActions
+from components.create_launch import N_INPUTS, LaunchActions
 from components.create_model import ModelForm
 from components.create_presets import PresetActions
 from components.create_review import CreateReviewBits
 from components.enhance_panel import EnhancePanel
 from components.input_info import describe_input, probe  # noqa: F401
-from components.form_values import (ADVANCED_SLOTS, CONTROL_VIDEO_SLOTS, ERROR_SLOTS, FIELDS,
-                                    UPLOAD, errors_by_slot, params_from_values,
+from components.form_values import (ERROR_SLOTS, FIELDS, UPLOAD, params_from_values,
                                     profile_of, spec_preview, values_from_params,
                                     weight_messages, weight_sum_note)
 from components.model_switch import component_looks
@@ -51,10 +49,9 @@ FORM_HEAD = ("<script>\n" + (Path(__file__).resolve().parent / "js" / "form.js")
 
 #: How many of an event's inputs are the form's own (`components`: FIELDS, then the
 #: shown-model state); the review room's inputs follow them.
-N_INPUTS = len(FIELDS) + 1
 
 
-class CreateForm(PresetActions, ModelForm, FillActions):
+class CreateForm(PresetActions, ModelForm, FillActions, LaunchActions):
     """Builds the form inside the current Blocks context and wires its events."""
 
     def __init__(self, ops: Operations, nav: Nav) -> None:
@@ -308,76 +305,6 @@ class CreateForm(PresetActions, ModelForm, FillActions):
             return (gr.skip(),) * (3 + len(CONTROLS))
         return self._preview(*args)
 
-    def _launch(self, mode: str, *args, owner: str | None = None,
-                request: gr.Request | None = None):
-        """Validate and queue. Outputs: message, error slots, accordions, seed, states, tabs."""
-        values = self._values(args)
-        seed_field = profile_of(values).field("seed")
-        limit = int(seed_field.maximum) + 1 if seed_field and seed_field.maximum else 2**32
-        seed = random.randrange(limit) if values.get("random_seed") else None
-        params = params_from_values(values, seed=seed, host_offload=self._host_offload(values))
-        host, name = values.get("host"), (values.get("name") or "").strip()
-        shot, note, region = CreateReviewBits.extras(args, N_INPUTS)
-        drafted = note is not None and mode != "enhance"
-        try:
-            if mode == "enhance":
-                run = self.ops.enhance(params, host=host, name=name, owner=owner)
-            elif drafted:
-                run = self.ops.launch_draft(note, params, region_prompt=region, name=name,
-                                            host=host, with_upscale=(mode == "upscale"),
-                                            owner=owner)
-            else:
-                run = self.ops.launch(params, name=name, host=host, shot=shot,
-                                      with_upscale=(mode == "upscale"), owner=owner)
-        except ValidationFailed as failed:
-            return self._refused(failed.errors)
-        except (NotFound, Refused) as exc:
-            return self._refused([FieldError("general", str(exc))])
-        clear = [""] * len(ERROR_SLOTS)
-        if mode != "enhance":
-            self.nav.launched_now(run.id, request)  # the run view shows it `queued` at once
-        seed_out = seed if seed is not None else gr.skip()
-        what = {"run": "Queued run", "upscale": "Queued run (a 4K upscale follows)",
-                "enhance": "Queued prompt enhancement"}[mode]
-        message = f"{what} `{run.id}`{' (simulated)' if run.simulated else ''}."
-        if mode == "enhance":
-            return (message, *clear, gr.skip(), gr.skip(), gr.skip(), seed_out, gr.skip(),
-                    run.id, gr.skip(), *self.enhance.start(run.id, params.prompt, request),
-                    *self.review.after_launch(False))
-        return (message + " Follow it in **Runs**.", *clear, gr.skip(), gr.skip(), gr.skip(),
-                seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle(),
-                *self.review.after_launch(drafted))
-
-    def _launch_run(self, request: gr.Request, *args):
-        auth.check(self.ops, request, accounts.LAUNCH)
-        return self._launch("run", *args, owner=auth.owner_of(self.ops, request),
-                            request=request)
-
-    def _launch_upscale(self, request: gr.Request, *args):
-        auth.check(self.ops, request, accounts.LAUNCH)
-        auth.check(self.ops, request, accounts.UPSCALE)
-        return self._launch("upscale", *args, owner=auth.owner_of(self.ops, request),
-                            request=request)
-
-    def _launch_enhance(self, request: gr.Request, *args):
-        auth.check(self.ops, request, accounts.ENHANCE)
-        return self._launch("enhance", *args, owner=auth.owner_of(self.ops, request),
-                            request=request)
-
-    def _refused(self, errors: list[Any]):
-        slots = errors_by_slot(errors)
-        names = ", ".join(sorted({e.field for e in errors}))
-        general = slots.get("general", [])
-        message = "**Not queued.** Please fix: " + html.escape(names) + \
-            ("".join(f"\n- {html.escape(m)}" for m in general) if general else
-             " (see the messages under the fields).")
-        updates = [field_error_html(" ".join(slots.get(slot, []))) for slot in ERROR_SLOTS]
-        open_neg = gr.Accordion(open=True) if "negative_prompt" in slots else gr.skip()
-        open_ctl = gr.Accordion(open=True) if CONTROL_VIDEO_SLOTS & set(slots) else gr.skip()
-        open_adv = gr.Accordion(open=True) if ADVANCED_SLOTS & set(slots) else gr.skip()
-        return (message, *updates, open_neg, open_ctl, open_adv, gr.skip(), gr.skip(),
-                gr.skip(), gr.skip(), *self.enhance.skip(), *self.review.after_refusal(errors))
-
     def _current_params(self, args: tuple) -> GenerationParams:
         values = self._values(args)
         return params_from_values(values, host_offload=self._host_offload(values))
@@ -417,15 +344,11 @@ class CreateForm(PresetActions, ModelForm, FillActions):
                           controls={c: f[f"control.{c}"] for c in CONTROLS},
                           weights={c: f[f"weight.{c}"] for c in CONTROLS})
         self._wire_model(self.model_note)
-        launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS], self.neg_box,
-                          self.controls_box, self.adv_box, f["seed"], self.nav.selected_run,
-                          self.nav.launched, self.nav.switch, *self.enhance.outputs,
-                          *self.review.launch_outputs]
-        for button, handler in ((self.run_button, self._launch_run),
-                                (self.upscale_button, self._launch_upscale),
-                                (self.enhance_button, self._launch_enhance)):
-            button.click(handler, self.components + self.review.inputs, launch_outputs,
-                         **private)
+        self._launch_outputs = [self.message, *[self.errors[s] for s in ERROR_SLOTS],
+                                self.neg_box, self.controls_box, self.adv_box, f["seed"],
+                                self.nav.selected_run, self.nav.launched, self.nav.switch,
+                                *self.enhance.outputs, *self.review.launch_outputs]
+        self._wire_launch()
         self.preset_save.click(self._preset_save, [self.preset, *self.components],
                                [self.preset, self.errors["preset"], self.preset_message],
                                **private)
@@ -435,3 +358,4 @@ class CreateForm(PresetActions, ModelForm, FillActions):
         self.preset_delete.click(self._preset_delete, self.preset,
                                  [self.preset, self.errors["preset"], self.preset_message],
                                  **private)
+
