@@ -7,7 +7,6 @@ is on screen) and renders the pieces registered for that tab at once.
 
 from __future__ import annotations
 
-import inspect
 import json
 import itertools
 from typing import Any, Callable, Sequence
@@ -15,7 +14,7 @@ from typing import Any, Callable, Sequence
 import gradio as gr
 
 from components.common import TAB_CREATE, TAB_RUNS  # noqa: F401 (TAB_CREATE: the first tab)
-from components.fanout import Fanout
+from components.fanout import Fanout, call, combine, fill_answer
 
 #: Reads the selected tab from the page (Tabs.change carries no value of its own).
 _PROBE_JS = """(x) => {
@@ -114,12 +113,7 @@ class Nav:
             if n_outputs == 0:
                 return None
             return [gr.skip()] * n_outputs if n_outputs > 1 else gr.skip()
-        names = list(inspect.signature(fn).parameters)
-        if names and names[0] == "request":  # what the page may show depends on who asks
-            return fn(request, *args)
-        if "request" in names:
-            return fn(*args, request=request)
-        return fn(*args)
+        return call(fn, request, args)  # what the page may show may depend on who asks
 
     @staticmethod
     def goto(tab: str) -> str:
@@ -154,28 +148,17 @@ class Nav:
         """The inputs, outputs and handler of the one event that renders, when a tab shows,
         the views registered for it (`on_show`). Each view gets its own slice of the inputs;
         outputs shared by views are listed once (the later view's value wins)."""
-        inputs: list[Any] = []
-        outputs: list[Any] = []
-        plan = []  # (tab, fn, input slice, output positions)
-        for tab, fn, ins, outs in self._on_show:
-            start = len(inputs)
-            inputs += ins
-            spots = []
-            for out in outs:
-                if not any(out is o for o in outputs):
-                    outputs.append(out)
-                spots.append(next(i for i, o in enumerate(outputs) if o is out))
-            plan.append((tab, fn, slice(start, len(inputs)), spots))
+        inputs, outputs, places = combine([(ins, outs) for _, _, ins, outs in self._on_show])
+        plan = [(tab, fn, part, spots)
+                for (tab, fn, _, _), (part, spots) in zip(self._on_show, places)]
 
         def shown(request: gr.Request, active: str | None, *args: Any):
             values: list[Any] = [gr.skip()] * len(outputs)
             for tab, fn, part, spots in plan:
                 if active != tab:
                     continue
-                result = self._if_showing(tab, fn, len(spots), request, active, *args[part])
-                got = list(result) if len(spots) > 1 else [result]
-                for spot, value in zip(spots, got):
-                    values[spot] = value
+                fill_answer(values, spots,
+                            self._if_showing(tab, fn, len(spots), request, active, *args[part]))
             if not outputs:
                 return None
             return values if len(outputs) > 1 else values[0]
