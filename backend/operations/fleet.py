@@ -17,6 +17,9 @@ from backend.store.models import ACTIVE, HOLDING
 class FleetOps:
     """A mixin of Operations (settings, store, telemetry)."""
 
+    #: When this process last asked the monitors to watch (`watch_hosts`): never yet.
+    _watch_said_at: float = -WATCH_SECONDS
+
     def hosts_overview(self) -> list[dict[str, Any]]:
         """Per host: reachability, GPUs, running and queued runs, orphan containers.
 
@@ -90,7 +93,7 @@ class FleetOps:
         it) looks at full rate for a while. Said at most every third of that while per
         process, however many pages watch; True when it was said now."""
         now = time.monotonic()
-        if now < getattr(self, "_watch_said_at", -WATCH_SECONDS) + WATCH_SECONDS / 3:
+        if now < self._watch_said_at + WATCH_SECONDS / 3:
             return False
         self._watch_said_at = now
         for host in self.settings.hosts:

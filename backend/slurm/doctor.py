@@ -163,7 +163,7 @@ def check_container(host: HostConfig, shell: Shell) -> Check:
                  details={"mode": mode, "image": host.image})
 
 
-def _on_nodes(host: HostConfig, shell: Shell, name: str) -> Check | None:
+def _on_nodes(host: HostConfig, name: str) -> Check | None:
     """None when the doctor can ask the nodes' docker; else the check saying why not."""
     if slurm_options(host).slurm_container != "docker":
         return Check(name, OK, f"not asked: slurm_container = "
@@ -182,7 +182,7 @@ def _probe_failed(name: str, result, host: HostConfig) -> Check | None:
 
 def check_gpu_runtime(host: HostConfig, shell: Shell) -> Check:
     """`docker run --gpus all ... nvidia-smi -L` in a one-GPU srun step: what a run's job does."""
-    skip = _on_nodes(host, shell, "gpu_runtime")
+    skip = _on_nodes(host, "gpu_runtime")
     if skip is not None:
         return skip
     if host.simulated:
@@ -213,7 +213,7 @@ def check_gpu_runtime(host: HostConfig, shell: Shell) -> Check:
 
 def check_manifests(host: HostConfig, shell: Shell) -> list[Check]:
     """The setup manifests against the image on the nodes (doctor_setup.check_manifests)."""
-    skip = _on_nodes(host, shell, "manifest")
+    skip = _on_nodes(host, "manifest")
     if skip is not None:
         return [skip]
     try:
