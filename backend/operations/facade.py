@@ -19,6 +19,7 @@ from backend.config.people import cli_user
 from backend.operations.exports import ExportOps
 from backend.operations.fleet import FleetOps
 from backend.operations.inputs import InputOps
+from backend.operations.dry_run import DryRunOps
 from backend.operations.launching import LaunchOps
 from backend.operations.library import LibraryOps
 from backend.operations.drafts import DraftOps
@@ -35,7 +36,8 @@ from backend.operations.versions import VersionOps
 from backend.operations.webhooks import WebhookOps
 
 
-class Operations(LaunchOps, InputOps, RunOps, LibraryOps, ReviewOps, FleetOps, ExportOps,
+class Operations(LaunchOps, DryRunOps, InputOps, RunOps, LibraryOps, ReviewOps, FleetOps,
+                 ExportOps,
                  UsageOps, VersionOps, NoteOps, ReviewLinkOps, ReportOps, DraftOps, SetupOps,
                  SweepOps, WebhookOps, PrepareOps):
     """settings: the config; store: the database (and, as `store.bus`, this process's
