@@ -7,7 +7,7 @@ texts), so each verb declares a table and this module parses against it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import CliError
 
@@ -16,8 +16,7 @@ VALUE = "value"  # one value, last one wins
 MULTI = "multi"  # repeatable value, collected in order
 
 
-@dataclass(frozen=True)
-class Opt:
+class Opt(NamedTuple):
     """One option: its kind, the key it is stored under and its aliases."""
 
     kind: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import sys
 import time
@@ -255,13 +254,14 @@ def cmd_pull(store: Store, args: list[str]) -> int:
 
 # ---- version / info --------------------------------------------------------------------------
 def _version_data() -> dict[str, Any]:
-    common = {"Version": SIM_VERSION, "ApiVersion": "1.41", "Os": "linux", "Arch": platform.machine(),
-              "GoVersion": f"n/a (python {platform.python_version()})", "GitCommit": "cosmos-sim"}
+    python = ".".join(str(n) for n in sys.version_info[:3])
+    common = {"Version": SIM_VERSION, "ApiVersion": "1.41", "Os": "linux", "Arch": os.uname().machine,
+              "GoVersion": f"n/a (python {python})", "GitCommit": "cosmos-sim"}
     return {
         "Client": {"Platform": {"Name": "cosmos-sim"}, **common, "DefaultAPIVersion": "1.41",
                    "Context": "default"},
         "Server": {"Platform": {"Name": "cosmos-sim (CPU stand-in for Docker + NVIDIA runtime)"},
-                   **common, "MinAPIVersion": "1.12", "KernelVersion": platform.release(),
+                   **common, "MinAPIVersion": "1.12", "KernelVersion": os.uname().release,
                    "Components": [{"Name": "Engine", "Version": SIM_VERSION,
                                    "Details": {"Runtime": "host processes"}}]},
     }
@@ -295,9 +295,9 @@ def cmd_info(store: Store, args: list[str]) -> int:
     data = {
         "ID": "cosmos-sim", "Containers": len(states), "ContainersRunning": running,
         "ContainersPaused": 0, "ContainersStopped": len(states) - running,
-        "Images": len(known_images(store)), "Driver": "cosmos-sim", "Name": platform.node(),
+        "Images": len(known_images(store)), "Driver": "cosmos-sim", "Name": os.uname().nodename,
         "ServerVersion": SIM_VERSION, "OperatingSystem": "cosmos-sim (containers run as host processes)",
-        "OSType": "linux", "Architecture": platform.machine(), "NCPU": os.cpu_count() or 1,
+        "OSType": "linux", "Architecture": os.uname().machine, "NCPU": os.cpu_count() or 1,
         "DockerRootDir": str(store.root), "DefaultRuntime": "cosmos-sim",
         "Runtimes": {"cosmos-sim": {"path": sys.executable}},
         "Labels": ["cosmos-sim=true", f"simulated-gpus={host_gpu_count(dict(os.environ))}"],
