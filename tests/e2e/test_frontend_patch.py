@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 
-from cosmos_ui.frontend_patch import NODE_LOOKUP, STATUS_ONLY, FrontendPatch, patched_assets
+from cosmos_ui.frontend_patch import (NODE_LOOKUP, STATUS_ONLY, STATUS_TIMER, FrontendPatch,
+                                      patched_assets)
 
 TREES_JS = """
 () => {
@@ -55,11 +56,15 @@ def run(coroutine):
 
 def test_the_core_module_is_served_patched_and_everything_else_as_it_was():
     assets = patched_assets()
-    assert len(assets) == 1, "exactly one core-*.js of the pinned Gradio holds both functions"
-    (path, body), = assets.items()
+    assert sorted(p.split("-")[0] for p in assets) == ["/assets/core", "/assets/statustracker"], \
+        "exactly one core-*.js and one statustracker-*.js of the pinned Gradio hold the functions"
+    path, = [p for p in assets if p.startswith("/assets/core-")]
+    body = assets[path]
     text = body.decode()
     assert NODE_LOOKUP.replacement in text and NODE_LOOKUP.original not in text
     assert STATUS_ONLY.replacement in text and STATUS_ONLY.original not in text
+    tracker, = [body.decode() for p, body in assets.items() if p != path]
+    assert STATUS_TIMER.replacement in tracker and STATUS_TIMER.original not in tracker
     passed: list[str] = []
 
     async def inner(scope, receive, send):

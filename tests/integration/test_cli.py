@@ -343,7 +343,8 @@ def test_enhance_a_stored_prompt_and_worker_once_drains_the_queue(cli: Cli):
     done = cli("worker", "--once", timeout=2 * RUN_FINISHES)
     assert done.returncode == 0 and "queue drained" in done.stderr, done.stderr[-2000:]
     enhanced = cli.json("show", queued["id"])["run"]
-    assert enhanced["status"] == "completed" and enhanced["prompt_id"] == prompt["id"]
+    assert enhanced["status"] == "completed" and enhanced["prompt_id"] == prompt["id"], \
+        (enhanced, done.stderr[-3000:])
     new_prompt = cli.json("show", enhanced["result_prompt_id"])["prompt"]
     assert new_prompt["parent_id"] == prompt["id"]
     assert new_prompt["text"].startswith("robot arm on a table") and \
