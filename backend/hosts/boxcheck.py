@@ -62,6 +62,13 @@ def parse_gpu_memory(text: str) -> dict[int, tuple[str, float | None, float | No
     return rows
 
 
+def memory_of(rows: Sequence[Mapping[str, Any]]) -> dict[int, tuple[str, float | None,
+                                                                     float | None]]:
+    """parse_gpu_memory's answer from rows the host monitor already read (telemetry's
+    parse_gpu_csv with uuids): index -> (uuid, used, total)."""
+    return {int(r["index"]): (str(r["uuid"]), r["memory_used"], r["memory_total"]) for r in rows}
+
+
 def parse_apps(text: str) -> list[tuple[str, str, float | None]]:
     """`--query-compute-apps=gpu_uuid,pid,used_memory` -> (uuid, pid, MiB) per process."""
     apps = []
@@ -171,26 +178,26 @@ class BoxView:
 
 
 def look(runtime: Any, installation: str, ours: Iterable[int], *, busy_mb: float,
-         gpu_memory_text: str | None = None,
+         memory: Mapping[int, tuple[str, float | None, float | None]] | None = None,
          listed: Sequence[Mapping[str, Any]] | None = None) -> BoxLook:
     """Look at the box now (a few commands over its shell). Each source that fails is left
-    out and named in `error`; the lease taken at staging still guards the GPU. `listed`: every
-    container of the box as the caller just listed them (the host monitor has), not asked
-    again."""
+    out and named in `error`; the lease taken at staging still guards the GPU. `memory` (each
+    GPU's uuid and memory, memory_of) and `listed` (every container of the box): what the
+    caller just read (the host monitor has), not asked again."""
     host = runtime.host
     now = time.time()
     errors: list[str] = []
-    memory: dict[int, tuple[str, float | None, float | None]] = {}
     apps: list[tuple[str, str, float | None]] = []
-    if runtime.kind.watches_gpus(host):
-        if gpu_memory_text is None:
+    if not runtime.kind.watches_gpus(host):
+        memory = {}
+    else:
+        if memory is None:
             result = runtime.shell.run([*host.gpu_query, f"--query-gpu={GPU_MEMORY_FIELDS}",
                                         "--format=csv,noheader,nounits"], timeout=20)
-            gpu_memory_text = result.out if result.ok else None
             if not result.ok:
-                errors.append("nvidia-smi: " + (result.err.strip() or f"exit {result.exit_code}")
-                              [-120:])
-        memory = parse_gpu_memory(gpu_memory_text or "")
+                errors.append("nvidia-smi: " + (result.err.strip()
+                                                or f"exit {result.exit_code}")[-120:])
+            memory = parse_gpu_memory(result.out if result.ok else "")
         result = runtime.shell.run([*host.gpu_query, f"--query-compute-apps={APP_FIELDS}",
                                     "--format=csv,noheader,nounits"], timeout=20)
         if result.ok:

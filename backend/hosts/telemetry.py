@@ -32,6 +32,10 @@ from backend.store.models import ACTIVE, QUEUED, RUNNING, TERMINAL
 log = logging.getLogger(__name__)
 
 GPU_FIELDS = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu"
+#: The host monitor's one GPU query a round: GPU_FIELDS plus each GPU's uuid, which the look
+#: at the box (boxcheck.look) needs to tie GPU processes to GPUs. One query, not two: on the
+#: simulator each query is a process start, on a real box a round trip.
+WATCH_GPU_FIELDS = GPU_FIELDS + ",uuid"
 REMOVE_ORPHAN = "remove_orphan"
 #: A HostAction asking the host's monitor to run `cosmos doctor`'s checks again (Re-check).
 RUN_DOCTOR = "doctor"
@@ -49,16 +53,20 @@ def _number(text: str) -> float | None:
         return None  # "[N/A]" and friends
 
 
-def parse_gpu_csv(text: str) -> list[dict[str, Any]]:
-    """Rows of `nvidia-smi --query-gpu=GPU_FIELDS --format=csv,noheader,nounits`."""
+def parse_gpu_csv(text: str, with_uuid: bool = False) -> list[dict[str, Any]]:
+    """Rows of `nvidia-smi --query-gpu=GPU_FIELDS --format=csv,noheader,nounits`, or of
+    WATCH_GPU_FIELDS (`with_uuid`: each row also has its "uuid")."""
     gpus = []
     for line in text.splitlines():
         parts = [p.strip() for p in line.split(",")]
-        if len(parts) != 6 or not parts[0].isdigit():
+        if len(parts) != 6 + with_uuid or not parts[0].isdigit():
             continue
-        gpus.append({"index": int(parts[0]), "name": parts[1],
-                     "utilization": _number(parts[2]), "memory_used": _number(parts[3]),
-                     "memory_total": _number(parts[4]), "temperature": _number(parts[5])})
+        gpu = {"index": int(parts[0]), "name": parts[1],
+               "utilization": _number(parts[2]), "memory_used": _number(parts[3]),
+               "memory_total": _number(parts[4]), "temperature": _number(parts[5])}
+        if with_uuid:
+            gpu["uuid"] = parts[6]
+        gpus.append(gpu)
     return gpus
 
 
@@ -223,11 +231,15 @@ class HostMonitor:
             snap.doctor = self._doctor
             self._publish(snap)
             return snap
+        memory = None  # the GPUs' uuid and memory, for the look below (None: it asks itself)
         if self.runtime.kind.watches_gpus(host):
-            result = self.runtime.shell.run([*host.gpu_query, f"--query-gpu={GPU_FIELDS}",
+            result = self.runtime.shell.run([*host.gpu_query, f"--query-gpu={WATCH_GPU_FIELDS}",
                                              "--format=csv,noheader,nounits"], timeout=20)
             if result.ok:
-                snap.gpus = [g for g in parse_gpu_csv(result.out) if g["index"] in host.gpus]
+                rows = parse_gpu_csv(result.out, with_uuid=True)
+                memory = boxcheck.memory_of(rows)
+                snap.gpus = [{k: v for k, v in g.items() if k != "uuid"} for g in rows
+                             if g["index"] in host.gpus]
             else:
                 snap.gpu_error = "`" + " ".join(host.gpu_query) + "` failed: " + (
                     result.err.strip() or result.out.strip()
@@ -236,7 +248,7 @@ class HostMonitor:
         # the samples first: they belong to the runs running when the GPUs were read
         self._record(snap)
         if self.runtime.checks_box:
-            self._look(snap, every)
+            self._look(snap, every, memory)
         if self._doctor_wanted and not self._setting_up():
             self._run_doctor()
         snap.doctor = self._doctor
@@ -250,13 +262,15 @@ class HostMonitor:
         return any(r.run_type == "setup" for r in self.store.runs_in(
             (QUEUED, *ACTIVE), host=self.runtime.host.name))
 
-    def _look(self, snap: HostSnapshot, every: list | None) -> None:
-        """What else uses the box's GPUs (for placement), and our leases kept alive."""
+    def _look(self, snap: HostSnapshot, every: list | None,
+              memory: dict[int, tuple[str, float | None, float | None]] | None) -> None:
+        """What else uses the box's GPUs (for placement), and our leases kept alive. `every`
+        and `memory`: the containers and GPUs this round already read (None: look again)."""
         active = self.store.runs_in(ACTIVE, host=snap.name)
         ours = {g for r in active for g in r.gpu_list()}
         try:
             look = boxcheck.look(self.runtime, self.instance_id, ours, busy_mb=self.busy_mb,
-                                 listed=every)
+                                 listed=every, memory=memory)
         except Exception as exc:  # a look is advice: the lease at staging still guards
             log.warning("looking at the GPUs of %s failed: %s", snap.name, exc)
             return

@@ -103,3 +103,22 @@ def test_judge_names_every_kind_of_user_of_a_gpu():
     vram = judge(installation="me", gpus=[2], ours=[], memory=memory, apps=[], containers=[],
                  leases=[], busy_mb=1024, vram_mb=81400, now=time.time())
     assert vram[2].startswith("VRAM:")
+
+
+def test_the_monitors_one_gpu_query_gives_the_look_the_same_memory_as_its_own_query():
+    """The host monitor reads each GPU's uuid with its telemetry (WATCH_GPU_FIELDS) and hands
+    the look that memory instead of a second nvidia-smi: the same answer as the look's own
+    query (GPU_MEMORY_FIELDS) of the same GPUs."""
+    from backend.hosts.boxcheck import memory_of
+    from backend.hosts.telemetry import GPU_FIELDS, WATCH_GPU_FIELDS, parse_gpu_csv
+
+    assert WATCH_GPU_FIELDS.split(",") == GPU_FIELDS.split(",") + ["uuid"]
+    watch = "0, H100, 12, 40000, 81559, 51, GPU-aaa\n1, H100, [N/A], 3, 81559, 40, GPU-bbb\n"
+    own = "0, GPU-aaa, 40000, 81559\n1, GPU-bbb, 3, 81559\n"
+    rows = parse_gpu_csv(watch, with_uuid=True)
+    assert memory_of(rows) == parse_gpu_memory(own) == {
+        0: ("GPU-aaa", 40000.0, 81559.0), 1: ("GPU-bbb", 3.0, 81559.0)}
+    assert rows[1]["utilization"] is None and rows[1]["uuid"] == "GPU-bbb"
+    # the doctor's query has no uuid column: those rows are not mistaken for the watch's
+    assert parse_gpu_csv(watch) == [] and parse_gpu_csv(watch, with_uuid=True) == rows
+    assert [g["index"] for g in parse_gpu_csv("0, H100, 12, 40000, 81559, 51\n")] == [0]
