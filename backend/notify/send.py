@@ -10,13 +10,13 @@ error message: errors name the host only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from backend.config.notify import WebhookConfig, valid_http_url
@@ -75,16 +75,19 @@ def resolve(hook: WebhookConfig) -> tuple[str, str | None]:
     return url, secret
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as the 3xx it is: following it would send the signature
-    headers to another address, and urllib turns a redirected POST into a GET without the
-    body anyway."""
+@functools.lru_cache(maxsize=1)
+def _opener() -> Any:
+    """urllib's opener that answers a redirect as the 3xx it is: following it would send the
+    signature headers to another address, and urllib turns a redirected POST into a GET
+    without the body anyway. Made on the first delivery: urllib.request (http.client, email)
+    is ~10 ms of every `cosmos` start that never sends a webhook."""
+    import urllib.request
 
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 (urllib's signature)
-        return None
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 (urllib's)
+            return None
 
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
+    return urllib.request.build_opener(NoRedirect)
 
 
 def host_of(url: str) -> str:
@@ -98,13 +101,16 @@ def post(hook: WebhookConfig, raw: bytes, *, event: str, delivery: str,
         url, secret = resolve(hook)
     except NotReady as exc:
         return Answer(None, f"{exc}: nothing was sent", retry=False)
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(
         url, data=raw, method="POST",
         headers=payload.headers(raw, event=event, delivery=delivery, timestamp=int(clock()),
                                 secret=secret))
     host = host_of(url)
     try:
-        with _OPENER.open(request, timeout=hook.timeout) as response:
+        with _opener().open(request, timeout=hook.timeout) as response:
             text = response.read(ANSWER_EXCERPT).decode("utf-8", "replace")
             return Answer(response.status, None, payload.excerpt(text, ANSWER_EXCERPT))
     except urllib.error.HTTPError as exc:
