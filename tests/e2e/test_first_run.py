@@ -57,22 +57,32 @@ window.requestAnimationFrame = (cb) => { window.__frames++; return __raf(cb); };
 """
 
 
+def frames_in_quiet_window(page, seconds: float = 3.0, tries: int = 20) -> int:
+    """The fewest animation frames the page asked for in a `seconds` window, over up to
+    `tries` windows, stopping at the first quiet one (< 60). A page still settling (a
+    loaded machine holds its first events pending, and a pending shown status animates)
+    gets quiet; a loop that never stops never does."""
+    fewest = None
+    for _ in range(tries):
+        before = page.evaluate("window.__frames")
+        page.wait_for_timeout(seconds * 1000)
+        asked = page.evaluate("window.__frames") - before
+        fewest = asked if fewest is None else min(fewest, asked)
+        if fewest < 60:
+            break
+    return fewest
+
+
 def test_an_idle_page_does_not_ask_for_every_animation_frame(app, page):
     """An open tab with nothing moving on it asks for no frame loop: Gradio's status trackers
     (one left running by a tracker destroyed while pending, cosmos_ui/frontend_patch.py) and
     review.js's player loop each asked for 60 frames a second forever (~12% of a core per
-    open tab). Measured before the fix: ~370 frames in 3 idle seconds; after: a few."""
+    open tab). Measured before the fix: ~370 frames in every 3 idle seconds; after: a few."""
     page.add_init_script(COUNT_FRAMES)
     page.goto(app.url)
     page.locator("#run-button").wait_for()
-    page.wait_for_timeout(3000)  # the page settles: first renders, the live stream opens
-    before = page.evaluate("window.__frames")
-    page.wait_for_timeout(3000)
-    asked = page.evaluate("window.__frames") - before
-    assert asked < 60, f"{asked} animation frames asked for in 3 idle seconds on Create"
+    asked = frames_in_quiet_window(page)
+    assert asked < 60, f"{asked} animation frames asked for in the quietest 3 s on Create"
     page.locator("button[role=tab]:has-text('Runs')").first.click()
-    page.wait_for_timeout(2000)  # a wake keeps the player loop a second: let it lapse
-    before = page.evaluate("window.__frames")
-    page.wait_for_timeout(3000)
-    asked = page.evaluate("window.__frames") - before
-    assert asked < 60, f"{asked} animation frames asked for in 3 idle seconds on Runs"
+    asked = frames_in_quiet_window(page)
+    assert asked < 60, f"{asked} animation frames asked for in the quietest 3 s on Runs"

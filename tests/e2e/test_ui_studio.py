@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import snapshot, AppProcess
+from tests.e2e.waits import UI_REACTS
 from tests.helpers import SAMPLE
 
 ANN = ("ann", "operator", "ann-password-1")
@@ -28,7 +29,7 @@ def app(tmp_path_factory):
     proc.stop()
 
 
-def wait_attr(page, selector: str, attr: str, value: str, timeout: float = 30_000) -> None:
+def wait_attr(page, selector: str, attr: str, value: str, timeout: float = UI_REACTS) -> None:
     page.wait_for_function(
         f"() => document.querySelector({selector!r})?.getAttribute({attr!r}) === {value!r}",
         timeout=timeout)
