@@ -1,4 +1,4 @@
-"""Three small fixes to Gradio's shipped page code, served in place of its assets.
+"""Five small fixes to Gradio's shipped page code, served in place of its assets.
 
 The first and biggest: Gradio's page finds a component by walking its whole layout tree;
 serve it a lookup table.
@@ -19,8 +19,9 @@ hundreds to one per message. The tree is rebuilt only on a config reload or a `g
 (this app uses neither while a page is open), and even then a stale answer could last at
 most until that microtask checkpoint; the function's first-match-in-pre-order answer is kept.
 
-The other two (STATUS_ONLY, STATUS_TIMER below) skip work a status update does not need, and
-stop status trackers asking for every animation frame while nothing on the page moves.
+The others (below) skip work a status update does not need (STATUS_ONLY), stop status trackers
+asking for every animation frame while nothing on the page moves (STATUS_TIMER), and send a
+component a loading status only when it changed (CHANGED_STATI, VALIDATION_RESET).
 
 Each patch is a text replacement of one function in a shipped asset, checked exactly: if a
 Gradio release changes that function, the asset is served as shipped (a warning is logged)
@@ -81,7 +82,41 @@ STATUS_TIMER = Patch(
     "function ze(){me(()=>{F(Pe,(performance.now()-w(de))/1e3),W&&o.status===`pending`&&"
     "y()!==`hidden`?ze():W=!1})}",
     asset="statustracker-*.js")
-PATCHES = (NODE_LOOKUP, STATUS_ONLY, STATUS_TIMER)
+#: After each status message of any event the page re-sends the loading status of every
+#: component that was ever an event's output (~260 here), although at most the ones of that
+#: event changed: each send is an update of the component's props and its status tracker's
+#: render (65-120 ms of the page's main thread per click on Run, most of a click's render).
+#: The patch sends a status only when it differs, field by field, from the last one this
+#: function sent to that component. A status set on a component by any other path (the
+#: submission's `validation_error` reset, a validation error) forgets what was sent there,
+#: so the next status always goes out; a status mutated in place compares against a copy.
+CHANGED_STATI = Patch(
+    "re-send only the loading statuses that changed after each status message",
+    "async update_loading_stati_state(){await Promise.all(Object.entries(this.loading_stati."
+    "current).map(([e,t])=>this.update_state_cb(Number(e),{loading_status:t},!1)))}",
+    "async update_loading_stati_state(){let s=this.__sent;if(!s||this.__sentCb!==this."
+    "update_state_cb){s=this.__sent=new Map;let v=this.__invalid=new Set,c=this.update_state_cb;"
+    "this.update_state_cb=this.__sentCb=(e,t,n)=>{if(t&&`loading_status`in t){let k=Number(e);"
+    "t.loading_status?.validation_error?v.add(k):v.delete(k);this.__own||s.delete(k)}"
+    "return c.call(this,e,t,n)}}"
+    "let q=(a,b)=>{for(let k in a)if(a[k]!==b[k])return!1;for(let k in b)"
+    "if(!(k in a))return!1;return!0},u=[];for(let[e,t]of Object.entries(this.loading_stati."
+    "current)){let k=Number(e),p=s.get(k);if(p&&q(p,t))continue;s.set(k,{...t});u.push([k,t])}"
+    "let r;this.__own=!0;try{r=u.map(([e,t])=>this.update_state_cb(e,{loading_status:t},!1))}"
+    "finally{this.__own=!1}await Promise.all(r)}",
+    asset="Blocks-*.js")
+#: At its first message every submission resets the validation error of each of its inputs
+#: (144 for Run), one props update and status render each, although only Gradio's input
+#: validators ever set one (this app has none). With CHANGED_STATI's wrapper watching every
+#: status sent, the reset goes only to inputs that show a validation error; before that
+#: wrapper exists (no status was sent yet) every input is reset, as shipped.
+VALIDATION_RESET = Patch(
+    "reset the validation error only on inputs that show one",
+    "r.inputs.forEach(e=>{this.update_state_cb(e,{loading_status:{validation_error:null}},!1)})",
+    "r.inputs.forEach(e=>{(this.__invalid===void 0||this.__invalid.has(Number(e)))&&this."
+    "update_state_cb(e,{loading_status:{validation_error:null}},!1)})",
+    asset="Blocks-*.js")
+PATCHES = (NODE_LOOKUP, STATUS_ONLY, STATUS_TIMER, CHANGED_STATI, VALIDATION_RESET)
 
 
 def assets_dir() -> Path:
@@ -135,4 +170,5 @@ class FrontendPatch:
                     "body": body if scope.get("method") == "GET" else b""})
 
 
-__all__ = ["FrontendPatch", "STATUS_TIMER", "PATCHES", "Patch", "patched_assets"]
+__all__ = ["CHANGED_STATI", "FrontendPatch", "PATCHES", "Patch", "STATUS_TIMER", "VALIDATION_RESET",
+           "patched_assets"]
