@@ -40,6 +40,7 @@ from components.sweeps import SWEEP_CSS, SweepsView  # noqa: E402
 from components.review_links_panel import LinkBanner, LinksPanel  # noqa: E402
 from components.usage import UsageView  # noqa: E402
 from cosmos_ui import auth  # noqa: E402
+from cosmos_ui import inline_convert  # noqa: E402
 from cosmos_ui.lean_blocks import LeanBlocks  # noqa: E402
 from cosmos_ui.review_links import LinkGate  # noqa: E402
 from cosmos_ui.review_page import REVIEW_CSS, REVIEW_HEAD, Router  # noqa: E402
@@ -66,6 +67,7 @@ def calm_queue(demo: gr.Blocks) -> None:
 
 def build_app(backend: Backend) -> gr.Blocks:
     ops = backend.ops
+    inline_convert.install()  # light form values convert without a thread hop each
     with LeanBlocks(title="Cosmos Workflow Orchestrator") as demo:
         live = LivePage()
         nav = Nav(live)
