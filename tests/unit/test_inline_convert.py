@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 
 import gradio as gr
@@ -10,6 +11,13 @@ import gradio.blocks
 
 from components import lenient
 from cosmos_ui import inline_convert
+
+
+def run(coroutine):
+    """asyncio.run on a thread of its own: a Playwright test earlier in this worker may have
+    left an event loop running on the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 class _Heavy(gr.Textbox):
@@ -45,11 +53,11 @@ def test_the_stand_in_runs_light_conversions_here_and_the_rest_on_a_worker(monke
         return (threading.get_ident(), await run_sync(box.preprocess, "text"),
                 await run_sync(threading.get_ident))
 
-    here, (value, converted_on), handler_on = asyncio.run(main(_Recording()))
+    here, (value, converted_on), handler_on = run(main(_Recording()))
     assert value == "text" and converted_on != here  # not light: a worker thread, as shipped
     monkeypatch.setattr(inline_convert, "LIGHT_MODULES",
                         inline_convert.LIGHT_MODULES | {__name__})
-    here, (value, converted_on), handler_on = asyncio.run(main(_Recording()))
+    here, (value, converted_on), handler_on = run(main(_Recording()))
     assert value == "text" and converted_on == here  # light: right here, no thread hop
     assert handler_on != here  # a handler still runs on a worker thread
     assert gradio.blocks.anyio.sleep is __import__("anyio").sleep  # the rest is anyio's
@@ -64,7 +72,7 @@ def test_a_light_conversion_that_refuses_raises_where_it_is_awaited():
         return await run_sync(radio.preprocess, "z")
 
     try:
-        asyncio.run(main())
+        run(main())
     except gr.Error as exc:
         assert "z" in str(exc)
     else:
