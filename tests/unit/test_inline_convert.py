@@ -6,11 +6,11 @@ import asyncio
 import concurrent.futures
 import threading
 
-import gradio as gr
-import gradio.blocks
+from components import lenient  # first: Gradio then writes no .pyi stub for this file's classes
+import gradio as gr  # noqa: E402
+import gradio.blocks  # noqa: E402
 
-from components import lenient
-from cosmos_ui import inline_convert
+from cosmos_ui import inline_convert  # noqa: E402
 
 
 def run(coroutine):
