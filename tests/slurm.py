@@ -7,7 +7,8 @@ folder (clients find it through SLURM_CONF). The node is this machine (`hostname
 
 Loopback only: `CommunicationParameters=NoInAddrAny,NoCtldInAddrAny` makes slurmctld bind to
 SlurmctldHost's address and slurmd, slurmstepd and srun to NodeAddr's, both 127.0.0.1; without
-it every one of them listens on 0.0.0.0 (tests/integration/test_loopback.py checks this).
+it every one of them listens on the wildcard address (tests/integration/test_loopback.py
+checks that none does).
 
 Fake GPUs: Slurm wants a character device per GPU in gres.conf, so the fixture makes its own
 (`mknod`, a copy of /dev/null's numbers) and declares `Gres=gpu:N`. Jobs asking for
