@@ -348,7 +348,7 @@ class CreateForm(PresetActions, ModelForm, FillActions, LaunchActions):
                                 self.neg_box, self.controls_box, self.adv_box, f["seed"],
                                 self.nav.selected_run, self.nav.launched, self.nav.switch,
                                 *self.enhance.outputs, *self.review.launch_outputs]
-        self._wire_launch()
+        # Run, Run + upscale and Enhance are wired by `wire_open`, once the run view exists
         self.preset_save.click(self._preset_save, [self.preset, *self.components],
                                [self.preset, self.errors["preset"], self.preset_message],
                                **private)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import random
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import gradio as gr
 
@@ -29,22 +29,36 @@ N_INPUTS = len(FIELDS) + 1
 
 
 class LaunchActions:
-    def _wire_launch(self) -> None:
-        """Run, Run + upscale and Enhance. The error slots' own values come in: only a slot
-        that changes is written. No progress overlays: the answer comes in a blink, and an
-        overlay on each of its ~90 outputs cost the page more than the launch itself."""
+    #: the run view's outputs and what it shows for a run (`wire_open`; a tuple: the class
+    #: default is shared, and is never appended to)
+    _open_outputs: Sequence[Any] = ()
+    _open: Callable[[str, Any], list[Any]] | None = None
+
+    def wire_open(self, outputs: Sequence[Any],
+                  answer: Callable[[str, Any], list[Any]] | None) -> None:
+        """Wire Run, Run + upscale and Enhance, their answers carrying the run view's
+        `outputs` (`answer(run_id, request)`; the view is built after the form, in Runs).
+
+        Why: the new run shows `queued` in the launch's own answer. Before, the page had to
+        apply the answer, send the selection's change events and wait for the stream's push
+        (~100 ms more per Run click in Chromium on 2 cores). The error slots' own values come
+        in: only a slot that changes is written. No progress overlays: the answer comes in a
+        blink, and an overlay on each of its ~110 outputs cost the page more than the launch
+        itself. Call once (cosmos_ui/app.py); `answer=None` wires them without the view."""
+        self._open_outputs, self._open = list(outputs) if answer else [], answer
         for button, handler in ((self.run_button, self._launch_run),
                                 (self.upscale_button, self._launch_upscale),
                                 (self.enhance_button, self._launch_enhance)):
             button.click(handler, [*self.components, *self.review.inputs,
                                    *(self.errors[s] for s in ERROR_SLOTS)],
-                         self._launch_outputs, show_progress="hidden",
+                         [*self._launch_outputs, *self._open_outputs], show_progress="hidden",
                          api_visibility="private")
 
     def _launch(self, mode: str, *args, owner: str | None = None,
                 request: gr.Request | None = None):
         """Validate and queue. Inputs: the form, the review bits, then what each error slot
-        shows now. Outputs: message, error slots, accordions, seed, states, tabs."""
+        shows now. Outputs: message, error slots, accordions, seed, states, tabs, the enhance
+        and review bits, then the run view's (`wire_open`)."""
         args, shown = args[:-len(ERROR_SLOTS)], args[-len(ERROR_SLOTS):]
         values = self._values(args)
         seed_field = profile_of(values).field("seed")
@@ -69,8 +83,9 @@ class LaunchActions:
         except (NotFound, Refused) as exc:
             return self._refused([FieldError("general", str(exc))], shown)
         clear = slot_updates([""] * len(ERROR_SLOTS), shown)
+        view = self._view_skipped()
         if mode != "enhance":
-            self.nav.launched_now(run.id, request)  # the run view shows it `queued` at once
+            view = self._view_of_launched(run.id, request)  # the run view shows it `queued`
         seed_out = seed if seed is not None else gr.skip()
         what = {"run": "Queued run", "upscale": "Queued run (a 4K upscale follows)",
                 "enhance": "Queued prompt enhancement"}[mode]
@@ -78,10 +93,23 @@ class LaunchActions:
         if mode == "enhance":
             return (message, *clear, gr.skip(), gr.skip(), gr.skip(), seed_out, gr.skip(),
                     run.id, gr.skip(), *self.enhance.start(run.id, params.prompt, request),
-                    *self.review.after_launch(False))
+                    *self.review.after_launch(False), *view)
         return (message + " Follow it in **Runs**.", *clear, gr.skip(), gr.skip(), gr.skip(),
                 seed_out, run.id, run.id, self.nav.goto(TAB_RUNS), *self.enhance.idle(),
-                *self.review.after_launch(drafted))
+                *self.review.after_launch(drafted), *view)
+
+    def _view_of_launched(self, run_id: str, request: gr.Request | None) -> list[Any]:
+        """The run view's outputs showing `run_id`, for the launch's answer (the answer
+        also switches the page to Runs, so the page counts as there already). Without the
+        view wired in, the stream pushes it instead (Nav.launched_now)."""
+        if self._open is None or request is None:
+            self.nav.launched_now(run_id, request)
+            return self._view_skipped()
+        self.nav.count_as_on(TAB_RUNS, request)
+        return list(self._open(run_id, request))
+
+    def _view_skipped(self) -> list[Any]:
+        return [gr.skip()] * len(self._open_outputs)
 
     def _launch_run(self, request: gr.Request, *args):
         auth.check(self.ops, request, accounts.LAUNCH)
@@ -112,7 +140,8 @@ class LaunchActions:
         open_ctl = gr.Accordion(open=True) if CONTROL_VIDEO_SLOTS & set(slots) else gr.skip()
         open_adv = gr.Accordion(open=True) if ADVANCED_SLOTS & set(slots) else gr.skip()
         return (message, *updates, open_neg, open_ctl, open_adv, gr.skip(), gr.skip(),
-                gr.skip(), gr.skip(), *self.enhance.skip(), *self.review.after_refusal(errors))
+                gr.skip(), gr.skip(), *self.enhance.skip(), *self.review.after_refusal(errors),
+                *self._view_skipped())
 
 
 def slot_updates(wanted: Sequence[str], shown: Sequence[Any]) -> list[Any]:

@@ -85,9 +85,14 @@ class Nav:
         there already, so the run view is pushed now, while the launch's answer is on its
         way, instead of after the page's own tab-change round trips."""
         if self.show_run is not None and request is not None:
-            if self.live is not None:
-                self.live.page(request).tab = TAB_RUNS
+            self.count_as_on(TAB_RUNS, request)
             self.show_run(run_id, request)
+
+    def count_as_on(self, tab: str, request: Any) -> None:
+        """The page behind `request` counts as showing `tab` for the live stream, ahead of
+        its own tab-change event (a handler that answers with a `goto(tab)` knows)."""
+        if self.live is not None and request is not None:
+            self.live.page(request).tab = tab
 
     def scope(self, request: gr.Request | None) -> Any:
         """What the page behind `request` may show (everything without a review link)."""

@@ -101,6 +101,7 @@ def build_app(backend: Backend) -> gr.Blocks:
             with gr.Tab("Usage", id=TAB_USAGE, elem_id="tab-usage"):
                 UsageView(ops, nav, live)
         table.wire_open(run_view.answer_outputs, run_view.answer_open)
+        create.wire_open(run_view.answer_outputs, run_view.answer_open)
         sweep_panel.wire(sweeps.selected)
         sweeps.wire()
         nav.wire()
