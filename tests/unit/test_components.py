@@ -412,6 +412,30 @@ def test_a_stale_render_of_a_paged_view_does_not_undo_a_page_turn(runs_table):
     assert all(skipped(x) for i, x in enumerate(behind_reset) if i != PAGE_OUTPUT)
 
 
+def test_a_render_carrying_the_filters_from_before_a_search_sends_nothing(runs_table):
+    """A queued render the page sent before the person searched starts only after the
+    search's render has landed: nothing overtook it, but it must not put the unfiltered
+    table back (bench row 9: the count stayed at every run, never the 5 matches)."""
+    backend, live, table = runs_table
+    sample = next(iter(backend.ops.sample_videos()))
+    for prompt in ("a boat at dawn", "a car at night", "a boat in fog"):
+        backend.ops.launch(replace(backend.ops.default_params(), prompt=prompt,
+                                   input_video=str(sample)), host="sim", owner="me")
+    request = SimpleNamespace(session_hash="page-1", username=None)
+    state = (10, [], None, "")
+    rest = ([], [], [], None, None, "any", [], False, [], False)
+    searched = table._render_first_page(request, 0, *state, "boat", *rest)
+    assert "a boat at dawn" in searched[0] and "a car at night" not in searched[0]
+    stale = table.render_page(request, 0, *state, "", *rest)
+    assert all(isinstance(x, dict) and x.get("__type__") == "update" and len(x) == 1
+               for x in stale)
+    assert live.page(request).refreshes == {"runs"}  # the page renders once more, as it is
+    again = table.render_page(request, 0, *state, "boat", *rest)
+    assert "a boat in fog" in again[0]
+    cleared = table._render_first_page(request, 0, *state, "", *rest)  # the person's own
+    assert "a car at night" in cleared[0]
+
+
 def test_prompts_that_differ_throughout_are_shown_whole_not_marked_word_by_word():
     """Issue 14 item 9: word marks over two unrelated prompts read as noise."""
     close = prompt_diff_html("a red car on a wet street at night", "a blue car on a wet street at night")
