@@ -40,7 +40,11 @@ def type_into(page, selector: str, value) -> None:
     box.press("Tab")
 
 
-#: Records every text the Runs table, the run view and the log panel show, as they change.
+#: Records every text the Runs table, the run view and the log panel show, as painted: it
+#: reads the page at each animation frame (just before the browser paints it), not at each
+#: DOM mutation, so a state the page passes through between two of its own microtasks (a
+#: component mounted a moment before its script fills it in) is not counted as one a person
+#: saw (a parallel run recorded such a blank log that was never on screen).
 RECORDER = """
 window.__seen = [];
 const look = () => {
@@ -53,9 +57,8 @@ const look = () => {
   const last = window.__seen[window.__seen.length - 1];
   if (!last || JSON.stringify(last) !== JSON.stringify(now)) window.__seen.push(now);
 };
-new MutationObserver(look).observe(document.body, {subtree: true, childList: true,
-                                                   characterData: true, attributes: true});
-look();
+const frame = () => { look(); requestAnimationFrame(frame); };
+frame();
 """
 
 
