@@ -53,9 +53,13 @@ def text_box(page, elem_id: str):
 
 
 def set_number(page, selector: str, value) -> None:
+    """Type `value` into a number box and leave it; the box is seen to hold it (a fill lost
+    to a box that was re-rendered as it landed fails here, where it happened)."""
     box = page.locator(selector)
     box.fill(str(value))
     box.press("Tab")
+    wait_js(page, f"Number(document.querySelector({json.dumps(selector)}).value) === "
+                  f"{json.dumps(float(value))}")
 
 
 def spec(page) -> dict:
@@ -67,8 +71,13 @@ def wait_spec(page, predicate: str, timeout: float = UI_REACTS) -> None:
     """Wait until the spec preview's JSON satisfies a JS predicate over `s`."""
     # the preview updates while we look: half-written JSON or a key not there yet means
     # "not yet", not an error (wait_js treats any exception as false)
-    wait_js(page, "(s => (" + predicate + "))(JSON.parse("
-            "document.querySelector('#spec-preview .cm-content').innerText))", timeout)
+    try:
+        wait_js(page, "(s => (" + predicate + "))(JSON.parse("
+                "document.querySelector('#spec-preview .cm-content').innerText))", timeout)
+    except Exception as exc:  # say what the preview held instead
+        held = page.locator("#spec-preview .cm-content").inner_text(timeout=5_000)
+        raise AssertionError(f"the spec preview never met {predicate!r}; it holds:\n"
+                             f"{held}") from exc
 
 
 def test_author_with_every_control_and_see_the_spec_preview(ui_app, page, clips):

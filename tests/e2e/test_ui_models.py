@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.conftest import snapshot, AppProcess
 from tests.e2e.test_ui_create import runs_in_db, set_number, spec, text_box, wait_spec
+from tests.e2e.waits import wait_js
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +32,10 @@ def test_switch_to_transfer25_then_run_it_and_see_its_control_videos(ui_app, pag
     wait_spec(page, "s.input_video_path !== undefined", timeout=30_000)  # Transfer1 first
     page.locator("#prompt textarea").fill("A rainy neon street at night, photorealistic")
     page.get_by_text("Advanced", exact=True).click()
+    # the accordion's boxes are shown, holding their defaults, before the fills (a fill
+    # racing the opening under load was seen lost: the spec never held all three)
+    page.locator("#guidance input").wait_for(state="visible")
+    wait_js(page, "document.querySelector('#guidance input').value !== ''")
     set_number(page, "#guidance input", 5.5)  # chosen, and not a whole number
     set_number(page, "#num-steps input", 20)  # chosen, and valid for both
     set_number(page, "#weight-keypoint input[type=number]", 0.4)
