@@ -42,6 +42,7 @@ from components.usage import UsageView  # noqa: E402
 from cosmos_ui import auth  # noqa: E402
 from cosmos_ui import inline_convert  # noqa: E402
 from cosmos_ui.lean_blocks import LeanBlocks  # noqa: E402
+from cosmos_ui.quiet_progress import silence_hidden_progress  # noqa: E402
 from cosmos_ui.review_links import LinkGate  # noqa: E402
 from cosmos_ui.review_page import REVIEW_CSS, REVIEW_HEAD, Router  # noqa: E402
 from cosmos_ui.style import CSS  # noqa: E402
@@ -167,6 +168,7 @@ def build_app(backend: Backend) -> gr.Blocks:
         demo.load(show_links, None, links.box, api_visibility="private",
                   show_progress="hidden")
     demo.live_page = live  # type: ignore[attr-defined]  # the log channel serves its pages
+    silence_hidden_progress(demo)  # why: cosmos_ui/quiet_progress.py
     return demo
 
 

@@ -37,6 +37,13 @@ def test_fill_prompt_run_watch_log_and_play_video(app, page):
     path, = [p for p in patched_assets() if p.startswith("/assets/core-")]
     assert page.evaluate("async p => (await (await fetch(p)).text()).includes('__cosmosNodes')",
                          path)
+    # and its events with hidden progress send their statuses to no component
+    # (cosmos_ui/quiet_progress.py); those that show progress keep their outputs
+    deps = page.evaluate("() => window.gradio_config.dependencies.map(d => "
+                         "[d.show_progress, d.show_progress_on])")
+    hidden = [on for shown, on in deps if shown == "hidden"]
+    assert len(hidden) > 50 and all(on == [] for on in hidden)
+    assert all(on is None for shown, on in deps if shown != "hidden")
 
 
 def test_bad_input_shows_a_message_and_queues_nothing(app, page):
