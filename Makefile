@@ -7,9 +7,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := chromium fonts-dejavu-core openssh-server openssh-sftp-server slurm-wlm docker.io iptables busybox-static
 # three workers (most tests wait on servers, runs and the browser), a file each at a time
-# (module fixtures start once), each in its own network namespace (tests/netns.py).
+# (module fixtures start once), each in its own network namespace (tests/netns.py), the
+# longest files first (tests/durations.py; xdist's own reorder by test count is off).
 # PYTEST_ARGS="-n 0" runs serially.
-PYTEST_ARGS ?= -n 3 --dist loadfile
+PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
 BENCH_ARGS ?=
 SOAK_ARGS ?=
 
