@@ -43,14 +43,15 @@ def load() -> dict[str, float]:
 
 
 def expected_seconds(files: list[str], table: dict[str, float]) -> dict[str, float]:
-    """Seconds for each of `files`: its own from the table, else its folder's median there."""
+    """Seconds for each of `files`: its own from the table, else its folder's median there,
+    else the whole table's median (0 with no table)."""
     by_folder: dict[str, list[float]] = defaultdict(list)
     for path, seconds in table.items():
         by_folder[str(Path(path).parent)].append(seconds)
-    known = list(table.values())
-    fallback = statistics.median(known) if known else 0.0
-    return {f: table.get(f, statistics.median(by_folder[str(Path(f).parent)])
-                         if by_folder.get(str(Path(f).parent)) else fallback) for f in files}
+    folder_median = {folder: statistics.median(times) for folder, times in by_folder.items()}
+    overall = statistics.median(table.values()) if table else 0.0
+    return {f: table[f] if f in table else folder_median.get(str(Path(f).parent), overall)
+            for f in files}
 
 
 def longest_first(nodeids: list[str], table: dict[str, float]) -> list[int]:

@@ -7,6 +7,8 @@ Here on a small Gradio app in Chromium; the app's own config is checked in test_
 
 from __future__ import annotations
 
+import time
+
 import components  # noqa: F401  (Gradio's stub writer off before gradio is imported)
 import gradio as gr
 
@@ -19,8 +21,6 @@ def _small_app() -> gr.Blocks:
         raise gr.Error(f"cannot use {text!r}")
 
     def slow(text: str) -> str:
-        import time
-
         time.sleep(1.0)
         return text.upper()
 
