@@ -7,7 +7,10 @@ CSS = """
 /* Gradio's container hides overflow, which makes it the scroll box of anything sticky inside
    (and it never scrolls); clip clips the same without being a scroll box */
 .gradio-container { overflow: clip !important; }
-#run-bar { position: sticky; bottom: 0; z-index: 30; background: var(--background-fill-primary);
+/* the Run bar sits above what scrolls under it: Gradio draws a field's label at its layer 4
+   (z-index 40), status trackers at 30 and a media box's icon row at 50; 55 stays under the
+   Kill confirmation (60), dropdown lists, toasts and modals */
+#run-bar { position: sticky; bottom: 0; z-index: 55; background: var(--background-fill-primary);
            border-top: 1px solid var(--border-color-primary); padding: 8px 0 4px;
            box-shadow: 0 -4px 10px rgba(0, 0, 0, 0.06); }
 #run-bar #create-message { max-height: 30vh; overflow-y: auto; }

@@ -221,9 +221,24 @@ def in_view(page, selector: str) -> bool:
         r.bottom <= window.innerHeight; }})()""")
 
 
+#: Scrolls a field's label under the Run bar; then whether the bar is what shows at points
+#: along that label (nothing of the form painted over the bar).
+BAR_COVERS_JS = """async (field) => {
+  const bar = document.querySelector('#run-bar');
+  const label = () => document.querySelector(field).getBoundingClientRect();
+  window.scrollBy(0, label().top - (bar.getBoundingClientRect().top + 8));
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const l = label(), b = bar.getBoundingClientRect();
+  const under = b.top < l.top + 6 && l.top + 6 < b.bottom;
+  const points = [...Array(9).keys()].map(i => [l.left + 4 + i * (l.width - 8) / 8, l.top + 6]);
+  return [under, points.filter(([x, y]) => !bar.contains(document.elementFromPoint(x, y)))
+                       .map(([x, y]) => document.elementFromPoint(x, y).outerHTML.slice(0, 80))];
+}"""
+
+
 def test_run_kill_and_seg_prompt_are_where_a_person_needs_them(ui_app, page):
-    """At 1400x900: Run is on screen wherever the form is scrolled and Ctrl+Enter in the
-    prompt clicks it; the Presets box is not the top right; the Seg text prompt shows only
+    """At 1400x900: Run is on screen wherever the form is scrolled, over what scrolls under it,
+    and Ctrl+Enter in the prompt clicks it; the Presets box is not the top right; the Seg text prompt shows only
     with a seg weight; the Kill confirmation opens beside the Kill button clicked."""
     page.set_viewport_size({"width": 1400, "height": 900})
     ready(page, ui_app)
@@ -231,6 +246,8 @@ def test_run_kill_and_seg_prompt_are_where_a_person_needs_them(ui_app, page):
     page.get_by_text("Advanced", exact=True).click()
     page.locator("#upscale-weight input").scroll_into_view_if_needed()
     assert in_view(page, "#run-button")  # sticky at the bottom of the window
+    # and drawn over the form: a label scrolled under it does not show through its message
+    assert page.evaluate(BAR_COVERS_JS, "#weight-vis [data-testid=block-info]") == [True, []]
     spec_top = page.locator("#spec-preview").bounding_box()["y"]
     assert page.locator("#presets").bounding_box()["y"] > spec_top
     assert not page.locator("#seg-prompt").is_visible()
